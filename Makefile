@@ -1,0 +1,138 @@
+# mergelab Makefile.
+#   make demo      install what is missing, build, run suites/smoke.json, write its report
+#   make test      install what is missing, build, run every test (ends "N passed, N failed")
+#   make deps      check libraries and data; apt-get install them when root
+#   make check     make test plus the sanitizer builds' tests
+#   make clean
+# Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
+#          THREADS=N (BLAS threads for demo runs).
+
+SHELL := /bin/bash
+CC    ?= cc
+
+# Flags come in named parts so the saved settings below can tell a change.
+STD   := -std=c11 -D_GNU_SOURCE
+WARN  := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wno-unused-parameter
+OPT   := -O2 -g
+ifeq ($(CI),true)
+WARN  += -Werror
+endif
+
+BUILD := build
+ifeq ($(SANITIZER),address)
+BUILD := build-asan
+OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address
+LDSAN := -fsanitize=address
+else ifeq ($(SANITIZER),undefined)
+BUILD := build-ubsan
+OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=undefined -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=undefined
+else ifneq ($(SANITIZER),)
+$(error SANITIZER must be address or undefined, got '$(SANITIZER)')
+endif
+
+PKGS     := openblas libgit2 cairo libcjson libpng zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_ALL = $(STD) $(WARN) $(OPT) -I. -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(LDSAN) $(PKG_LIBS) -lm -lpthread $(LDLIBS)
+
+LIB_SRC  := $(wildcard core/*.c kernels/*.c kernels/ref/*.c data/*.c harness/*.c reports/*.c)
+LIB_SRC  := $(filter-out harness/main.c,$(LIB_SRC))
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BIN      := $(BUILD)/mergelab
+TESTBIN  := $(BUILD)/mltest
+
+# Debian packages that provide each pkg-config module, and the data package.
+DEB_openblas := libopenblas-dev
+DEB_libgit2  := libgit2-dev
+DEB_cairo    := libcairo2-dev
+DEB_libcjson := libcjson-dev
+DEB_libpng   := libpng-dev
+DEB_zlib     := zlib1g-dev
+DATA_DIR     := /usr/share/datasets/fashion-mnist
+DEB_DATA     := dataset-fashion-mnist
+# Test tools: xmllint and pdffonts are used by tests when present.
+DEB_TOOLS    := pkg-config
+
+.PHONY: all deps demo test check clean FORCE
+all: $(BIN)
+
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	for p in $(PKGS); do \
+	  case $$p in openblas) d=$(DEB_openblas);; libgit2) d=$(DEB_libgit2);; cairo) d=$(DEB_cairo);; \
+	    libcjson) d=$(DEB_libcjson);; libpng) d=$(DEB_libpng);; zlib) d=$(DEB_zlib);; esac; \
+	  pkg-config --exists $$p 2>/dev/null || missing="$$missing $$d"; \
+	done; \
+	[ -f $(DATA_DIR)/train-images-idx3-ubyte.gz ] || missing="$$missing $(DEB_DATA)"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "mergelab: missing Debian packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "mergelab: installing them with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends$$missing >/dev/null \
+	    || { echo "mergelab: apt-get install failed; run: apt-get update && apt-get install -y$$missing" >&2; exit 2; }; \
+	else \
+	  echo "mergelab: not root; run as root:  apt-get update && apt-get install -y$$missing" >&2; exit 2; \
+	fi
+
+# The build commit and flags are stamped into the binary (mergelab --version)
+# and into every results file; the header changes only when they do.
+$(BUILD)/ml_build_stamp.h: FORCE
+	@mkdir -p $(BUILD)
+	@c=$$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown); \
+	 d=$$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty); \
+	 { echo "#define ML_BUILD_COMMIT \"$$c$$d\""; \
+	   echo "#define ML_BUILD_CC \"$$($(CC) --version | head -1)\""; \
+	   echo "#define ML_BUILD_CFLAGS \"$(STD) $(WARN) $(OPT) $(CFLAGS)\""; } > $@.new; \
+	 cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
+
+# Changing flags rebuilds everything (redis's .make-settings idea).
+$(BUILD)/.make-settings: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(CC) $(CFLAGS_ALL) | $(LDLIBS_ALL)" > $@.new; cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
+
+$(BUILD)/%.o: %.c $(BUILD)/.make-settings | $(BUILD)/ml_build_stamp.h
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/harness/version.o: $(BUILD)/ml_build_stamp.h
+
+$(BUILD)/libmergelab.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/harness/main.o $(BUILD)/libmergelab.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
+
+$(TESTBIN): $(TEST_OBJ) $(BUILD)/libmergelab.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	$(BIN) run suites/smoke.json -o out/smoke
+	$(BIN) report out/smoke/results.json -o out/smoke/report
+	@echo "mergelab: open out/smoke/report/index.html"
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	ML_BIN=$(BIN) $(TESTBIN)
+
+# Longer tiers: the sanitizer builds run the unit tests.
+check: test
+	$(MAKE) --no-print-directory SANITIZER=address $(BUILD:build=build-asan)/mltest
+	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 build-asan/mltest --tier unit
+	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest
+	ML_BIN=build-ubsan/mergelab build-ubsan/mltest --tier unit
+
+clean:
+	rm -rf build build-asan build-ubsan out
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/main.d

@@ -1,0 +1,27 @@
+/*
+ * core/sha256.h: SHA-256 (FIPS 180-4), streaming, for data and file hashes.
+ * Not here: which files get hashed (data/, harness/ decide).
+ */
+#ifndef ML_CORE_SHA256_H
+#define ML_CORE_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t nbytes;
+    uint8_t  block[64];
+    size_t   used;
+} ml_sha256;
+
+void ml_sha256_init(ml_sha256 *s);
+void ml_sha256_update(ml_sha256 *s, const void *data, size_t len);
+void ml_sha256_final(ml_sha256 *s, uint8_t digest[32]);
+/* One call: hex is 65 bytes (64 lowercase hex digits and a NUL). */
+void ml_sha256_hex(char hex[65], const void *data, size_t len);
+void ml_sha256_to_hex(char hex[65], const uint8_t digest[32]);
+/* Hashes a whole file; ML_ENOTFOUND/ML_EOS on failure. */
+int ml_sha256_file(char hex[65], const char *path);
+
+#endif

@@ -1,0 +1,517 @@
+/*
+ * harness/suite.c: strict suite parser on cJSON.
+ * A walker carries the JSON path ("$.merges[0].method") so each message
+ * points at the offending value. Unknown keys are errors, with the closest
+ * allowed key suggested: a typo in a suite must never silently fall back
+ * to a default.
+ */
+#include "harness/suite.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/sha256.h"
+#include "data/fmnist.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *file;
+} pctx;
+
+#define FAIL(c, path, ...) fail_at((c), (path), __VA_ARGS__)
+
+__attribute__((format(printf, 3, 4)))
+static int fail_at(const pctx *c, const char *path, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return ml_error_set(ML_EINVALID, "%s: %s: %s", c->file, path, msg);
+}
+
+static const char *type_name(const cJSON *v) {
+    if (!v) return "nothing";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    return "an invalid value";
+}
+
+/* A path deeper than the buffer is cut; messages stay readable. */
+static void join(char *dst, size_t size, const char *path, const char *key) {
+    if (snprintf(dst, size, "%s.%s", path, key) >= (int)size) dst[size - 1] = '\0';
+}
+
+static void join_index(char *dst, size_t size, const char *path, int i) {
+    if (snprintf(dst, size, "%s[%d]", path, i) >= (int)size) dst[size - 1] = '\0';
+}
+
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b), d[64][64];
+    if (la > 63 || lb > 63) return 99;
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+static void list_allowed(char *buf, size_t size, const char *const *allowed) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; allowed[i] && used + 1 < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", allowed[i]);
+}
+
+/* Rejects keys of obj not in allowed (NULL-terminated). */
+static int check_keys(const pctx *c, const cJSON *obj, const char *path, const char *const *allowed) {
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0, best = -1, bestd = 99;
+        for (int i = 0; allowed[i]; i++) {
+            if (!strcmp(it->string, allowed[i])) { ok = 1; break; }
+            int d = edit_distance(it->string, allowed[i]);
+            if (d < bestd) { bestd = d; best = i; }
+        }
+        if (ok) continue;
+        char p[256], all[512];
+        join(p, sizeof(p), path, it->string);
+        list_allowed(all, sizeof(all), allowed);
+        if (best >= 0 && bestd <= 2)
+            return FAIL(c, p, "unknown key \"%s\" (did you mean \"%s\"?)", it->string, allowed[best]);
+        return FAIL(c, p, "unknown key \"%s\" (allowed: %s)", it->string, all);
+    }
+    return 0;
+}
+
+static int get(const pctx *c, const cJSON *obj, const char *path, const char *key, int required,
+               const cJSON **out) {
+    *out = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!*out && required) {
+        char p[256];
+        join(p, sizeof(p), path, key);
+        return FAIL(c, p, "missing required key \"%s\"", key);
+    }
+    return 0;
+}
+
+static int want_object(const pctx *c, const cJSON *v, const char *path) {
+    if (!cJSON_IsObject(v)) return FAIL(c, path, "expected an object, got %s", type_name(v));
+    return 0;
+}
+
+static int read_int(const pctx *c, const cJSON *v, const char *path, int lo, int hi, int *out) {
+    if (!cJSON_IsNumber(v)) return FAIL(c, path, "expected an integer, got %s", type_name(v));
+    double d = v->valuedouble;
+    if (d != floor(d)) return FAIL(c, path, "expected an integer, got %g", d);
+    if (d < lo || d > hi) return FAIL(c, path, "%g is out of range %d..%d", d, lo, hi);
+    *out = (int)d;
+    return 0;
+}
+
+static int read_num(const pctx *c, const cJSON *v, const char *path, double lo, double hi, double *out) {
+    if (!cJSON_IsNumber(v)) return FAIL(c, path, "expected a number, got %s", type_name(v));
+    double d = v->valuedouble;
+    if (!isfinite(d) || d < lo || d > hi) return FAIL(c, path, "%g is out of range [%g, %g]", d, lo, hi);
+    *out = d;
+    return 0;
+}
+
+static int read_str(const pctx *c, const cJSON *v, const char *path, char *dst, size_t size) {
+    if (!cJSON_IsString(v)) return FAIL(c, path, "expected a string, got %s", type_name(v));
+    if (strlen(v->valuestring) >= size)
+        return FAIL(c, path, "string is longer than %zu characters", size - 1);
+    memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+    return 0;
+}
+
+/* A string that must be one of allowed; returns its index in *out. */
+static int read_enum(const pctx *c, const cJSON *v, const char *path, const char *what,
+                     const char *const *allowed, int *out) {
+    char all[512];
+    if (!cJSON_IsString(v)) return FAIL(c, path, "expected a string, got %s", type_name(v));
+    for (int i = 0; allowed[i]; i++)
+        if (!strcmp(v->valuestring, allowed[i])) { *out = i; return 0; }
+    list_allowed(all, sizeof(all), allowed);
+    return FAIL(c, path, "unknown %s \"%s\" (expected one of: %s)", what, v->valuestring, all);
+}
+
+/* Optional-key helpers: leave *out unchanged when the key is absent. */
+static int opt_int(const pctx *c, const cJSON *obj, const char *path, const char *key, int lo, int hi, int *out) {
+    const cJSON *v;
+    char p[256];
+    get(c, obj, path, key, 0, &v);
+    if (!v) return 0;
+    join(p, sizeof(p), path, key);
+    return read_int(c, v, p, lo, hi, out);
+}
+
+static int req_int(const pctx *c, const cJSON *obj, const char *path, const char *key, int lo, int hi, int *out) {
+    const cJSON *v;
+    int error = get(c, obj, path, key, 1, &v);
+    if (error < 0) return error;
+    return opt_int(c, obj, path, key, lo, hi, out);
+}
+
+static int opt_num(const pctx *c, const cJSON *obj, const char *path, const char *key, double lo, double hi, double *out) {
+    const cJSON *v;
+    char p[256];
+    get(c, obj, path, key, 0, &v);
+    if (!v) return 0;
+    join(p, sizeof(p), path, key);
+    return read_num(c, v, p, lo, hi, out);
+}
+
+static int req_num(const pctx *c, const cJSON *obj, const char *path, const char *key, double lo, double hi, double *out) {
+    const cJSON *v;
+    int error = get(c, obj, path, key, 1, &v);
+    if (error < 0) return error;
+    return opt_num(c, obj, path, key, lo, hi, out);
+}
+
+static int opt_str(const pctx *c, const cJSON *obj, const char *path, const char *key, char *dst, size_t size) {
+    const cJSON *v;
+    char p[256];
+    get(c, obj, path, key, 0, &v);
+    if (!v) return 0;
+    join(p, sizeof(p), path, key);
+    return read_str(c, v, p, dst, size);
+}
+
+static int parse_classes(const pctx *c, const cJSON *obj, const char *path, ml_split *s) {
+    const cJSON *v;
+    char p[256], q[256];
+    int error;
+    if ((error = get(c, obj, path, "classes", 1, &v)) < 0) return error;
+    join(p, sizeof(p), path, "classes");
+    if (!cJSON_IsArray(v)) return FAIL(c, p, "expected an array of class ids, got %s", type_name(v));
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > ML_MAX_CLASSES) return FAIL(c, p, "expected 1..%d classes, got %d", ML_MAX_CLASSES, n);
+    int seen[ML_MAX_CLASSES] = { 0 };
+    for (int i = 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(v, i);
+        int k;
+        join_index(q, sizeof(q), p, i);
+        if (cJSON_IsNumber(e) && e->valuedouble == floor(e->valuedouble) &&
+            (e->valuedouble < 0 || e->valuedouble > ML_MAX_CLASSES - 1))
+            return FAIL(c, q, "class %g out of range 0..%d", e->valuedouble, ML_MAX_CLASSES - 1);
+        if ((error = read_int(c, e, q, 0, ML_MAX_CLASSES - 1, &k)) < 0) return error;
+        if (seen[k]) return FAIL(c, q, "class %d listed twice", k);
+        seen[k] = 1;
+        s->classes[i] = k;
+    }
+    s->nclasses = n;
+    return 0;
+}
+
+static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_phase *ph, double default_lr,
+                       ml_split *split) {
+    static const char *const with_classes[] = { "steps", "lr", "classes", NULL };
+    static const char *const no_classes[] = { "steps", "lr", NULL };
+    const cJSON *obj;
+    char p[256];
+    int error;
+    join(p, sizeof(p), "$", key);
+    if ((error = get(c, root, "$", key, 1, &obj)) < 0 || (error = want_object(c, obj, p)) < 0 ||
+        (error = check_keys(c, obj, p, split ? with_classes : no_classes)) < 0)
+        return error;
+    ph->lr = default_lr;
+    if ((error = req_int(c, obj, p, "steps", 0, 1000000, &ph->steps)) < 0 ||
+        (error = opt_num(c, obj, p, "lr", 1e-12, 10.0, &ph->lr)) < 0)
+        return error;
+    if (split) return parse_classes(c, obj, p, split);
+    return 0;
+}
+
+static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads", "data", "model",
+    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "gate", NULL };
+static const char *const METHODS[] = { "average", NULL };
+static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
+
+static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    char p[256], q[256];
+    int error, k;
+    double lr = 1e-3;
+
+    if ((error = want_object(c, root, "$")) < 0 || (error = check_keys(c, root, "$", ROOT_KEYS)) < 0) return error;
+    if ((error = get(c, root, "$", "name", 1, &v)) < 0 || (error = read_str(c, v, "$.name", s->name, sizeof(s->name))) < 0)
+        return error;
+    for (const char *ch = s->name; *ch; ch++)
+        if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') || (*ch >= '0' && *ch <= '9') ||
+              *ch == '-' || *ch == '_'))
+            return FAIL(c, "$.name", "\"%s\" may use only letters, digits, '-' and '_'", s->name);
+    if (!s->name[0]) return FAIL(c, "$.name", "must not be empty");
+    if ((error = opt_str(c, root, "$", "description", s->description, sizeof(s->description))) < 0) return error;
+    int seed = 1;
+    if ((error = req_int(c, root, "$", "seed", 0, 2147483647, &seed)) < 0) return error;
+    s->seed = (uint64_t)seed;
+    s->threads = 0;
+    if ((error = opt_int(c, root, "$", "threads", 0, 256, &s->threads)) < 0) return error;
+
+    /* data */
+    static const char *const DATA_KEYS[] = { "dataset", "dir", NULL };
+    static const char *const DATASETS[] = { "fashion-mnist", NULL };
+    if ((error = get(c, root, "$", "data", 1, &o)) < 0 || (error = want_object(c, o, "$.data")) < 0 ||
+        (error = check_keys(c, o, "$.data", DATA_KEYS)) < 0 || (error = get(c, o, "$.data", "dataset", 1, &v)) < 0 ||
+        (error = read_enum(c, v, "$.data.dataset", "dataset", DATASETS, &k)) < 0)
+        return error;
+    snprintf(s->dataset, sizeof(s->dataset), "%s", DATASETS[k]);
+    snprintf(s->data_dir, sizeof(s->data_dir), "%s", ML_FMNIST_DIR);
+    if ((error = opt_str(c, o, "$.data", "dir", s->data_dir, sizeof(s->data_dir))) < 0) return error;
+    {
+        static const char *const files[] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
+        for (int i = 0; i < 4; i++) {
+            char f[1024];
+            snprintf(f, sizeof(f), "%s/%s", s->data_dir, files[i]);
+            if (!ml_fs_exists(f))
+                return FAIL(c, "$.data.dir", "missing data file '%s' (install Debian's dataset-fashion-mnist, "
+                            "or point dir at a folder holding the four IDX files)", f);
+        }
+    }
+
+    /* model */
+    static const char *const MODEL_KEYS[] = { "type", "hidden", "activation", NULL };
+    static const char *const TYPES[] = { "mlp", NULL };
+    static const char *const ACTS[] = { "relu", "gelu", NULL };
+    if ((error = get(c, root, "$", "model", 1, &o)) < 0 || (error = want_object(c, o, "$.model")) < 0 ||
+        (error = check_keys(c, o, "$.model", MODEL_KEYS)) < 0 || (error = get(c, o, "$.model", "type", 1, &v)) < 0 ||
+        (error = read_enum(c, v, "$.model.type", "model type", TYPES, &k)) < 0 ||
+        (error = get(c, o, "$.model", "hidden", 1, &v)) < 0)
+        return error;
+    if (!cJSON_IsArray(v)) return FAIL(c, "$.model.hidden", "expected an array of layer widths, got %s", type_name(v));
+    s->model.n_hidden = cJSON_GetArraySize(v);
+    if (s->model.n_hidden < 1 || s->model.n_hidden > ML_MLP_MAX_HIDDEN)
+        return FAIL(c, "$.model.hidden", "expected 1..%d hidden layers, got %d", ML_MLP_MAX_HIDDEN, s->model.n_hidden);
+    for (int i = 0; i < s->model.n_hidden; i++) {
+        join_index(q, sizeof(q), "$.model.hidden", i);
+        if ((error = read_int(c, cJSON_GetArrayItem(v, i), q, 1, 8192, &s->model.hidden[i])) < 0) return error;
+    }
+    s->model.in_dim = 784;
+    s->model.out_dim = ML_FMNIST_CLASSES;
+    s->model.act = ML_ACT_RELU;
+    if ((error = get(c, o, "$.model", "activation", 0, &v)) < 0) return error;
+    if (v) {
+        if ((error = read_enum(c, v, "$.model.activation", "activation", ACTS, &k)) < 0) return error;
+        s->model.act = k == 0 ? ML_ACT_RELU : ML_ACT_GELU;
+    }
+
+    /* optimizer */
+    static const char *const OPT_KEYS[] = { "name", "lr", "beta1", "beta2", "eps", "weight_decay",
+                                            "grad_clip", "schedule", "min_lr_ratio", NULL };
+    static const char *const OPTS[] = { "adamw", NULL };
+    static const char *const SCHEDS[] = { "constant", "cosine", NULL };
+    s->beta1 = 0.9; s->beta2 = 0.999; s->eps = 1e-8; s->weight_decay = 0.0;
+    s->grad_clip = 0.0; s->min_lr_ratio = 0.1; s->schedule = ML_SCHED_CONSTANT;
+    if ((error = get(c, root, "$", "optimizer", 1, &o)) < 0 || (error = want_object(c, o, "$.optimizer")) < 0 ||
+        (error = check_keys(c, o, "$.optimizer", OPT_KEYS)) < 0 || (error = get(c, o, "$.optimizer", "name", 1, &v)) < 0 ||
+        (error = read_enum(c, v, "$.optimizer.name", "optimizer", OPTS, &k)) < 0 ||
+        (error = req_num(c, o, "$.optimizer", "lr", 1e-12, 10.0, &lr)) < 0 ||
+        (error = opt_num(c, o, "$.optimizer", "beta1", 0.0, 0.999999, &s->beta1)) < 0 ||
+        (error = opt_num(c, o, "$.optimizer", "beta2", 0.0, 0.999999, &s->beta2)) < 0 ||
+        (error = opt_num(c, o, "$.optimizer", "eps", 1e-30, 1.0, &s->eps)) < 0 ||
+        (error = opt_num(c, o, "$.optimizer", "weight_decay", 0.0, 10.0, &s->weight_decay)) < 0 ||
+        (error = opt_num(c, o, "$.optimizer", "grad_clip", 0.0, 1e9, &s->grad_clip)) < 0 ||
+        (error = opt_num(c, o, "$.optimizer", "min_lr_ratio", 0.0, 1.0, &s->min_lr_ratio)) < 0 ||
+        (error = get(c, o, "$.optimizer", "schedule", 0, &v)) < 0)
+        return error;
+    if (v) {
+        if ((error = read_enum(c, v, "$.optimizer.schedule", "schedule", SCHEDS, &k)) < 0) return error;
+        s->schedule = k == 1 ? ML_SCHED_COSINE : ML_SCHED_CONSTANT;
+    }
+    if ((error = req_int(c, root, "$", "batch_size", 1, 65536, &s->batch_size)) < 0) return error;
+
+    /* phases */
+    if ((error = parse_phase(c, root, "pretrain", &s->pretrain, lr, &s->pretrain_split)) < 0 ||
+        (error = parse_phase(c, root, "finetune", &s->finetune, lr, NULL)) < 0)
+        return error;
+
+    /* specialists */
+    static const char *const SPEC_KEYS[] = { "name", "classes", NULL };
+    if ((error = get(c, root, "$", "specialists", 1, &o)) < 0) return error;
+    if (!cJSON_IsArray(o)) return FAIL(c, "$.specialists", "expected an array, got %s", type_name(o));
+    s->nspecialists = cJSON_GetArraySize(o);
+    if (s->nspecialists != 2)
+        return FAIL(c, "$.specialists", "expected exactly 2 specialists (the CKA pair), got %d", s->nspecialists);
+    for (int i = 0; i < s->nspecialists; i++) {
+        const cJSON *e = cJSON_GetArrayItem(o, i);
+        join_index(p, sizeof(p), "$.specialists", i);
+        if ((error = want_object(c, e, p)) < 0 || (error = check_keys(c, e, p, SPEC_KEYS)) < 0 ||
+            (error = get(c, e, p, "name", 1, &v)) < 0)
+            return error;
+        join(q, sizeof(q), p, "name");
+        if ((error = read_str(c, v, q, s->specialists[i].name, sizeof(s->specialists[i].name))) < 0 ||
+            (error = parse_classes(c, e, p, &s->specialists[i])) < 0)
+            return error;
+        if (!s->specialists[i].name[0]) return FAIL(c, q, "must not be empty");
+        static const char *const reserved[] = { "base", "direct", NULL };
+        for (int r = 0; reserved[r]; r++)
+            if (!strcmp(s->specialists[i].name, reserved[r]))
+                return FAIL(c, q, "\"%s\" is reserved for a model the suite always has", reserved[r]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->specialists[i].name, s->specialists[j].name))
+                return FAIL(c, q, "duplicate specialist name \"%s\"", s->specialists[i].name);
+    }
+
+    /* target */
+    static const char *const TARGET_KEYS[] = { "classes", NULL };
+    if ((error = get(c, root, "$", "target", 1, &o)) < 0 || (error = want_object(c, o, "$.target")) < 0 ||
+        (error = check_keys(c, o, "$.target", TARGET_KEYS)) < 0 || (error = parse_classes(c, o, "$.target", &s->target)) < 0)
+        return error;
+    snprintf(s->target.name, sizeof(s->target.name), "target");
+
+    /* merges */
+    static const char *const MERGE_KEYS[] = { "name", "method", "weights", NULL };
+    if ((error = get(c, root, "$", "merges", 1, &o)) < 0) return error;
+    if (!cJSON_IsArray(o)) return FAIL(c, "$.merges", "expected an array, got %s", type_name(o));
+    s->nmerges = cJSON_GetArraySize(o);
+    if (s->nmerges > ML_MAX_MERGES) return FAIL(c, "$.merges", "at most %d merges, got %d", ML_MAX_MERGES, s->nmerges);
+    for (int i = 0; i < s->nmerges; i++) {
+        ml_merge_spec *m = &s->merges[i];
+        const cJSON *e = cJSON_GetArrayItem(o, i);
+        join_index(p, sizeof(p), "$.merges", i);
+        if ((error = want_object(c, e, p)) < 0 || (error = check_keys(c, e, p, MERGE_KEYS)) < 0 ||
+            (error = get(c, e, p, "method", 1, &v)) < 0)
+            return error;
+        join(q, sizeof(q), p, "method");
+        if ((error = read_enum(c, v, q, "method", METHODS, &k)) < 0) return error;
+        m->method = (ml_merge_method)k;
+        snprintf(m->name, sizeof(m->name), "%s", METHODS[k]);
+        if ((error = opt_str(c, e, p, "name", m->name, sizeof(m->name))) < 0) return error;
+        m->nmodels = s->nspecialists;
+        for (int j = 0; j < m->nmodels; j++) m->weights[j] = 1.0 / m->nmodels;
+        if ((error = get(c, e, p, "weights", 0, &v)) < 0) return error;
+        if (v) {
+            join(q, sizeof(q), p, "weights");
+            if (!cJSON_IsArray(v)) return FAIL(c, q, "expected an array of %d numbers, got %s", m->nmodels, type_name(v));
+            if (cJSON_GetArraySize(v) != m->nmodels)
+                return FAIL(c, q, "expected %d weights (one per specialist), got %d", m->nmodels, cJSON_GetArraySize(v));
+            double sum = 0.0;
+            for (int j = 0; j < m->nmodels; j++) {
+                char r[256];
+                join_index(r, sizeof(r), q, j);
+                if ((error = read_num(c, cJSON_GetArrayItem(v, j), r, 0.0, 1e6, &m->weights[j])) < 0) return error;
+                sum += m->weights[j];
+            }
+            if (!(sum > 0.0)) return FAIL(c, q, "weights must not all be zero");
+        }
+        for (int j = 0; j < s->nspecialists; j++)
+            if (!strcmp(m->name, s->specialists[j].name))
+                return FAIL(c, p, "merge name \"%s\" clashes with a specialist", m->name);
+        if (!strcmp(m->name, "base") || !strcmp(m->name, "direct"))
+            return FAIL(c, p, "merge name \"%s\" is reserved", m->name);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(m->name, s->merges[j].name)) return FAIL(c, p, "duplicate merge name \"%s\"", m->name);
+    }
+
+    /* cka */
+    static const char *const CKA_KEYS[] = { "every", "probe_size", NULL };
+    if ((error = get(c, root, "$", "cka", 1, &o)) < 0 || (error = want_object(c, o, "$.cka")) < 0 ||
+        (error = check_keys(c, o, "$.cka", CKA_KEYS)) < 0 ||
+        (error = req_int(c, o, "$.cka", "every", 1, 1000000, &s->cka_every)) < 0 ||
+        (error = req_int(c, o, "$.cka", "probe_size", 8, 10000, &s->probe_size)) < 0)
+        return error;
+
+    /* gate */
+    static const char *const GATE_KEYS[] = { "match", "direction", "atol", "rtol", NULL };
+    if ((error = get(c, root, "$", "gate", 1, &o)) < 0) return error;
+    if (!cJSON_IsArray(o)) return FAIL(c, "$.gate", "expected an array of rules, got %s", type_name(o));
+    s->ngate = cJSON_GetArraySize(o);
+    if (s->ngate > ML_MAX_GATE) return FAIL(c, "$.gate", "at most %d rules, got %d", ML_MAX_GATE, s->ngate);
+    for (int i = 0; i < s->ngate; i++) {
+        ml_gate_rule *g = &s->gate[i];
+        const cJSON *e = cJSON_GetArrayItem(o, i);
+        join_index(p, sizeof(p), "$.gate", i);
+        if ((error = want_object(c, e, p)) < 0 || (error = check_keys(c, e, p, GATE_KEYS)) < 0 ||
+            (error = get(c, e, p, "match", 1, &v)) < 0)
+            return error;
+        join(q, sizeof(q), p, "match");
+        if ((error = read_str(c, v, q, g->match, sizeof(g->match))) < 0 || (error = get(c, e, p, "direction", 1, &v)) < 0)
+            return error;
+        join(q, sizeof(q), p, "direction");
+        if ((error = read_enum(c, v, q, "direction", DIRECTIONS, &k)) < 0) return error;
+        g->direction = (ml_direction)k;
+        g->atol = g->rtol = 0.0;
+        if ((error = opt_num(c, e, p, "atol", 0.0, 1e12, &g->atol)) < 0 ||
+            (error = opt_num(c, e, p, "rtol", 0.0, 1e6, &g->rtol)) < 0)
+            return error;
+    }
+    return 0;
+}
+
+/* 1-based line and column of byte offset off in src. */
+static void line_col(const char *src, size_t len, size_t off, int *line, int *col) {
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (src[i] == '\n') { (*line)++; *col = 1; }
+        else (*col)++;
+    }
+}
+
+int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len) {
+    ml_suite *s = NULL;
+    cJSON *root = NULL;
+    const char *end = NULL;
+    pctx c = { file };
+    int error;
+    *out = NULL;
+    root = cJSON_ParseWithLengthOpts(src, len, &end, 0);
+    if (!root) {
+        int line, col;
+        size_t off = end ? (size_t)(end - src) : 0;
+        line_col(src, len, off, &line, &col);
+        char near[24] = { 0 };
+        for (size_t i = 0; i < sizeof(near) - 1 && off + i < len && src[off + i] != '\n'; i++) near[i] = src[off + i];
+        return ml_error_set(ML_EINVALID, "%s:%d:%d: invalid JSON near \"%s\"", file, line, col, near);
+    }
+    /* trailing garbage after the document is an error, not ignored */
+    for (const char *p = end; p && p < src + len; p++)
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+            int line, col;
+            line_col(src, len, (size_t)(p - src), &line, &col);
+            error = ml_error_set(ML_EINVALID, "%s:%d:%d: unexpected text after the JSON document", file, line, col);
+            goto cleanup;
+        }
+    if ((error = ml_calloc((void **)&s, 1, sizeof(*s))) < 0) goto cleanup;
+    snprintf(s->file, sizeof(s->file), "%s", file);
+    ml_sha256_hex(s->sha256, src, len);
+    if ((error = parse_root(&c, root, s)) < 0) goto cleanup;
+    *out = s;
+    s = NULL;
+cleanup:
+    cJSON_Delete(root);
+    ml_suite_free(s);
+    return error;
+}
+
+int ml_suite_load(ml_suite **out, const char *path) {
+    char *src = NULL;
+    size_t len;
+    int error;
+    *out = NULL;
+    if ((error = ml_fs_read_all(&src, &len, path)) < 0) return error;
+    error = ml_suite_parse(out, path, src, len);
+    free(src);
+    return error;
+}
+
+void ml_suite_free(ml_suite *s) { free(s); }
+
+const char *ml_direction_name(ml_direction d) {
+    return d == ML_DIR_HIGHER ? "higher" : d == ML_DIR_LOWER ? "lower" : "both";
+}
+
+const char *ml_merge_method_name(ml_merge_method m) { return METHODS[m]; }

@@ -1,0 +1,90 @@
+/*
+ * harness/suite.h: a suite, the declared experiment, parsed from JSON.
+ * Owns: the suite's in-memory form and its strict parser/validator: every
+ * error names the file, the JSON path and the reason (and the allowed
+ * values or a "did you mean"), before any work starts.
+ * Not here: running it (runner.c), gating (gate.c).
+ */
+#ifndef ML_HARNESS_SUITE_H
+#define ML_HARNESS_SUITE_H
+
+#include "kernels/mlp.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ML_SUITE_NAME_MAX 64
+#define ML_MAX_SPECIALISTS 8
+#define ML_MAX_MERGES 16
+#define ML_MAX_GATE 32
+#define ML_MAX_CLASSES 10
+
+typedef struct {
+    char name[ML_SUITE_NAME_MAX];
+    int  nclasses;
+    int  classes[ML_MAX_CLASSES];
+} ml_split;
+
+typedef enum { ML_SCHED_CONSTANT = 0, ML_SCHED_COSINE = 1 } ml_schedule;
+
+typedef struct {
+    int    steps;
+    double lr;
+} ml_phase;
+
+typedef enum { ML_MERGE_AVERAGE = 0 } ml_merge_method;
+
+typedef struct {
+    char   name[ML_SUITE_NAME_MAX];
+    ml_merge_method method;
+    int    nmodels;                        /* = number of specialists */
+    double weights[ML_MAX_SPECIALISTS];
+} ml_merge_spec;
+
+typedef enum { ML_DIR_HIGHER = 0, ML_DIR_LOWER = 1, ML_DIR_BOTH = 2 } ml_direction;
+
+typedef struct {
+    char   match[128];   /* fnmatch pattern over metric names */
+    ml_direction direction;
+    double atol, rtol;
+} ml_gate_rule;
+
+typedef struct {
+    char     file[512];             /* as given on the command line */
+    char     sha256[65];            /* of the file's bytes */
+    char     name[ML_SUITE_NAME_MAX];
+    char     description[512];
+    uint64_t seed;
+    int      threads;
+    char     dataset[32];           /* "fashion-mnist" */
+    char     data_dir[512];
+    ml_mlp_config model;
+    int      batch_size;
+    double   beta1, beta2, eps, weight_decay, grad_clip, min_lr_ratio;
+    ml_schedule schedule;
+    ml_phase pretrain;
+    ml_split pretrain_split;
+    ml_phase finetune;              /* specialists and the direct fine-tune */
+    int      nspecialists;
+    ml_split specialists[ML_MAX_SPECIALISTS];
+    ml_split target;
+    int      nmerges;
+    ml_merge_spec merges[ML_MAX_MERGES];
+    int      cka_every;             /* record CKA every K fine-tuning steps */
+    int      probe_size;            /* examples in the fixed CKA probe set */
+    int      ngate;
+    ml_gate_rule gate[ML_MAX_GATE];
+} ml_suite;
+
+/* Parses and validates src (len bytes) read from `file` (used in messages).
+ * On error *out is NULL and the message reads "FILE: $.path: reason" (or
+ * "FILE:LINE:COL: ..." for JSON syntax). Returns 0 or ML_EINVALID. */
+int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len);
+/* Reads and parses a file; ML_ENOTFOUND when it does not exist. */
+int ml_suite_load(ml_suite **out, const char *path);
+void ml_suite_free(ml_suite *s);
+
+const char *ml_direction_name(ml_direction d);
+const char *ml_merge_method_name(ml_merge_method m);
+
+#endif

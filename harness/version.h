@@ -1,0 +1,12 @@
+/*
+ * harness/version.h: what this binary was built from (stamped by the
+ * Makefile into build/ml_build_stamp.h): commit (with "-dirty"), compiler, flags.
+ */
+#ifndef ML_HARNESS_VERSION_H
+#define ML_HARNESS_VERSION_H
+
+extern const char ml_build_commit[];
+extern const char ml_build_cc[];
+extern const char ml_build_cflags[];
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * kernels/mlp.h: a multilayer perceptron classifier on the flat layout.
+ * Dimension letters: N batch rows, D input features, H_l width of hidden
+ * layer l, V classes. Layer l (1-based in names) is "fc<l>.weight" (out,in)
+ * and "fc<l>.bias" (out); hidden layers use ReLU or GELU; the last layer
+ * gives logits, trained with softmax cross-entropy.
+ * Owns: the model's buffers and its forward/backward. Not here: the
+ * optimiser (adamw.c), data (data/), merging (merge_*.c).
+ */
+#ifndef ML_KERNELS_MLP_H
+#define ML_KERNELS_MLP_H
+
+#include "kernels/params.h"
+
+#include <stdint.h>
+
+#define ML_MLP_MAX_HIDDEN 8
+
+typedef enum { ML_ACT_RELU = 0, ML_ACT_GELU = 1 } ml_activation;
+
+typedef struct {
+    int in_dim;                        /* D */
+    int n_hidden;                      /* number of hidden layers, 1..ML_MLP_MAX_HIDDEN */
+    int hidden[ML_MLP_MAX_HIDDEN];     /* H_l */
+    int out_dim;                       /* V, at most 256 (targets are uint8) */
+    ml_activation act;
+} ml_mlp_config;
+
+typedef struct {
+    ml_mlp_config cfg;
+    ml_layout layout;
+    float *params;                     /* (layout.total) */
+    float *grads;                      /* (layout.total) */
+    int    max_batch;
+    /* activations of the last forward, for up to max_batch rows */
+    float *pre[ML_MLP_MAX_HIDDEN + 1];  /* (N, H_l) before activation; pre[n_hidden] = logits (N,V) */
+    float *post[ML_MLP_MAX_HIDDEN];     /* (N, H_l) after activation */
+    float *probs;                       /* (N, V) */
+    float *dpre, *dpost;                /* scratch (N, max width) */
+    int    last_n;                      /* rows of the last forward */
+} ml_mlp;
+
+int  ml_mlp_new(ml_mlp **out, const ml_mlp_config *cfg, int max_batch);
+void ml_mlp_free(ml_mlp *m);
+/* Normal(0, sqrt(2/fan_in)) weights (sqrt(1/fan_in) for the logits layer),
+ * zero biases; element i of tensor t uses counter i of stream INIT+t. */
+void ml_mlp_init(ml_mlp *m, uint64_t seed);
+/* x (N,D); targets (N) or NULL. Returns the mean loss (0 when targets is NULL).
+ * N <= max_batch. Keeps activations for backward and for probes. */
+float ml_mlp_forward(ml_mlp *m, const float *x, const uint8_t *targets, int N);
+/* Accumulates d(mean loss)/d params into m->grads; needs the forward's x. */
+void ml_mlp_backward(ml_mlp *m, const float *x, const uint8_t *targets, int N);
+/* Accuracy and mean loss over n rows, in chunks of max_batch. */
+void ml_mlp_evaluate(ml_mlp *m, const float *x, const uint8_t *y, int n, double *acc, double *loss);
+/* Width of hidden layer l (0-based) and its activations from the last forward (N, H_l). */
+int ml_mlp_hidden_width(const ml_mlp *m, int l);
+const float *ml_mlp_hidden(const ml_mlp *m, int l);
+
+#endif
