@@ -1,0 +1,530 @@
+/*
+ * tests/test_reports.c: figures and HTML reports (reports/).
+ * Covers: PNG/SVG output of both figures, PNG tEXt provenance read back with libpng, SVG
+ *         well-formedness (xmllint when installed), viridis pixels in a rendered heatmap,
+ *         "no data" figures, ml_report_write end to end (escaping included) and its
+ *         ML_EDATA messages for malformed results.
+ * Every test works in its own mkdtemp folder under /tmp, removed when the test passes and
+ * kept (its path printed) when it fails, for a look at the files.
+ */
+#include "tests/test.h"
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "reports/plot.h"
+#include "reports/report.h"
+
+#include <dirent.h>
+#include <png.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+static int make_tmpdir(char *dir, size_t n) {
+    snprintf(dir, n, "/tmp/mltest-reports-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* One level deep is all a test creates. */
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    if (!d) return;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+typedef struct {
+    int w, h;
+    unsigned char *rgba;   /* (h, w, 4) */
+    char text[2048];       /* the tEXt chunks as "key=value\n" lines */
+} png_img;
+
+/* setjmp lives alone here so nothing the caller holds can be clobbered by a longjmp. */
+static int png_read_guarded(png_structp png, png_infop info, FILE *f) {
+    if (setjmp(png_jmpbuf(png))) return -1;
+    png_init_io(png, f);
+    png_read_png(png, info, PNG_TRANSFORM_EXPAND | PNG_TRANSFORM_STRIP_16 | PNG_TRANSFORM_PACKING |
+                 PNG_TRANSFORM_GRAY_TO_RGB, NULL);
+    return 0;
+}
+
+/* Reads a PNG as RGBA with libpng, independently of how reports/ wrote it. Returns 0, or
+ * -1 with `why` filled. */
+static int png_load(const char *path, png_img *img, char *why, size_t nwhy) {
+    unsigned char sig[8];
+    png_structp png = NULL;
+    png_infop info = NULL;
+    int rc = -1;
+    memset(img, 0, sizeof(*img));
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(why, nwhy, "cannot open %s", path); return -1; }
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        snprintf(why, nwhy, "%s does not start with the PNG signature", path);
+        goto cleanup;
+    }
+    rewind(f);
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    info = png ? png_create_info_struct(png) : NULL;
+    if (!info || png_read_guarded(png, info, f) < 0) { snprintf(why, nwhy, "libpng cannot read %s", path); goto cleanup; }
+    img->w = (int)png_get_image_width(png, info);
+    img->h = (int)png_get_image_height(png, info);
+    int ch = png_get_channels(png, info);
+    png_bytepp rows = png_get_rows(png, info);
+    img->rgba = malloc((size_t)img->w * (size_t)img->h * 4);
+    if (!img->rgba || (ch != 3 && ch != 4)) { snprintf(why, nwhy, "%s: %d channels", path, ch); goto cleanup; }
+    for (int y = 0; y < img->h; y++)
+        for (int x = 0; x < img->w; x++)
+            for (int c = 0; c < 4; c++)
+                img->rgba[((size_t)y * (size_t)img->w + (size_t)x) * 4 + (size_t)c] =
+                    c < ch ? rows[y][x * ch + c] : 255;
+    png_textp text = NULL;
+    int ntext = png_get_text(png, info, &text, NULL);
+    size_t used = 0;
+    for (int i = 0; i < ntext && used < sizeof(img->text); i++)
+        used += (size_t)snprintf(img->text + used, sizeof(img->text) - used, "%s=%s\n", text[i].key, text[i].text);
+    rc = 0;
+cleanup:
+    if (png) png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return rc;
+}
+
+/* Is the pixel at (x_pt, y_pt) within tol (per channel, 0-255) of rgb 0xRRGGBB? */
+static int pixel_near(const png_img *img, double x_pt, double y_pt, int scale, unsigned rgb, int tol) {
+    int x = (int)(x_pt * scale), y = (int)(y_pt * scale);
+    if (x < 0 || y < 0 || x >= img->w || y >= img->h) return 0;
+    const unsigned char *p = img->rgba + ((size_t)y * (size_t)img->w + (size_t)x) * 4;
+    int want[3] = {(int)(rgb >> 16) & 255, (int)(rgb >> 8) & 255, (int)rgb & 255};
+    for (int c = 0; c < 3; c++)
+        if (abs(p[c] - want[c]) > tol) return 0;
+    return 1;
+}
+
+static const unsigned char *pixel(const png_img *img, double x_pt, double y_pt, int scale) {
+    int x = (int)(x_pt * scale), y = (int)(y_pt * scale);
+    return img->rgba + ((size_t)y * (size_t)img->w + (size_t)x) * 4;
+}
+
+/* NULL when the SVG looks whole, else what is wrong. Runs xmllint when installed. */
+static const char *svg_problem(const char *path) {
+    static char why[512];
+    char *txt = NULL, cmd[600];
+    size_t len = 0;
+    if (ml_fs_read_all(&txt, &len, path) < 0) return "cannot read the SVG";
+    int ok = len > 0 && strncmp(txt, "<?xml", 5) == 0 && strstr(txt, "<svg") && strstr(txt, "</svg>");
+    free(txt);
+    if (!ok) { snprintf(why, sizeof(why), "%s: no <?xml prolog or <svg>...</svg>", path); return why; }
+    if (access("/usr/bin/xmllint", X_OK) != 0) {
+        fprintf(stderr, "    note: /usr/bin/xmllint not installed; %s checked by prefix only\n", path);
+        return NULL;
+    }
+    snprintf(cmd, sizeof(cmd), "/usr/bin/xmllint --noout '%s'", path);
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(why, sizeof(why), "xmllint --noout %s failed (status %d)", path, st);
+        return why;
+    }
+    return NULL;
+}
+
+static long file_size(const char *path) {
+    FILE *f = fopen(path, "rb");
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (f) fclose(f);
+    return n;
+}
+
+static const char *const layer_names[] = {"hidden1", "hidden2"};
+
+/* ---- figures ----------------------------------------------------------------------- */
+
+static void test_reports__heatmap_png_svg(void) {
+    char dir[64], png[128], svg[128], why[256];
+    const double v[] = {0.8, 0.3, 0.35, 0.6};
+    ml_fig_opts o = {.source = "0123456789abcdef0123456789abcdef01234567", .suite = "smoke"};
+    png_img img;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(png, sizeof(png), "%s/h.png", dir);
+    snprintf(svg, sizeof(svg), "%s/h.svg", dir);
+    ML_ASSERT_EQ_INT(0, ml_fig_heatmap(png, ML_FIG_PNG, "CKA at step 100", "A layer", "B layer", layer_names,
+                                       layer_names, v, 2, 2, 0, 1, &o));
+    ML_ASSERT_EQ_INT(0, ml_fig_heatmap(svg, ML_FIG_SVG, "CKA at step 100", "A layer", "B layer", layer_names,
+                                       layer_names, v, 2, 2, 0, 1, &o));
+    ML_ASSERT(file_size(png) > 1000);
+    ML_ASSERT(file_size(svg) > 1000);
+    ML_ASSERT_MSG(png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
+    /* 336 pt wide at the default 3x */
+    int w = img.w;
+    ML_ASSERT_STR_HAS(img.text, "Software=mergelab\n");
+    ML_ASSERT_STR_HAS(img.text, "Title=CKA at step 100\n");
+    ML_ASSERT_STR_HAS(img.text, "Source=0123456789abcdef0123456789abcdef01234567\n");
+    ML_ASSERT_STR_HAS(img.text, "Suite=smoke\n");
+    free(img.rgba);
+    ML_ASSERT_EQ_INT(1008, w);
+    const char *bad = svg_problem(svg);
+    ML_ASSERT_MSG(bad == NULL, "%s", bad);
+    remove_dir(dir);
+}
+
+static void test_reports__lines_png_svg(void) {
+    char dir[64], png[128], svg[128], why[256];
+    const double x[] = {0, 25, 50, 75, 100};
+    const double s[] = {1.0, 0.95, 0.9, 0.85, 0.8, 1.0, 0.9, NAN, 0.7, 0.6};
+    ml_fig_layout lay = {0};
+    ml_fig_opts o = {.source = "abc", .suite = "smoke", .y_include_n = 1, .y_include = {1.0}, .layout = &lay};
+    png_img img;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(png, sizeof(png), "%s/l.png", dir);
+    snprintf(svg, sizeof(svg), "%s/l.svg", dir);
+    ML_ASSERT_EQ_INT(0, ml_fig_lines(png, ML_FIG_PNG, "CKA over fine-tuning", "step", "CKA", x, 5, layer_names,
+                                     s, 2, &o));
+    ML_ASSERT_EQ_INT(0, lay.no_data);
+    ML_ASSERT_EQ_INT(0, ml_fig_lines(svg, ML_FIG_SVG, "CKA over fine-tuning", "step", "CKA", x, 5, layer_names,
+                                     s, 2, &o));
+    ML_ASSERT_MSG(png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
+    ML_ASSERT_STR_HAS(img.text, "Software=mergelab\n");
+    ML_ASSERT_STR_HAS(img.text, "Title=CKA over fine-tuning\n");
+    ML_ASSERT_STR_HAS(img.text, "Source=abc\n");
+    ML_ASSERT_STR_HAS(img.text, "Suite=smoke\n");
+    /* the first point of series 0 (x=0, y=1.0) is drawn in Okabe-Ito blue #0072B2:
+     * proves the y range included 1.0 and the data landed where the layout says */
+    double y1 = lay.y + lay.h * (1 - (1.0 - 0.58) / (1.02 - 0.58));
+    int hit = pixel_near(&img, lay.x + lay.w * (5.0 / 110.0), y1, lay.png_scale, 0x0072B2, 40) ||
+              pixel_near(&img, lay.x + lay.w * (5.0 / 110.0), y1, lay.png_scale, 0xD55E00, 40);
+    free(img.rgba);
+    ML_ASSERT_MSG(hit, "no series colour at the (0, 1.0) data point");
+    const char *bad = svg_problem(svg);
+    ML_ASSERT_MSG(bad == NULL, "%s", bad);
+    remove_dir(dir);
+}
+
+static void test_reports__heatmap_viridis_pixels(void) {
+    char dir[64], png[128], why[256];
+    /* (2, 2): 1.0 top-left, 0.0 top-right, 0.5 bottom-left, NaN bottom-right */
+    const double v[] = {1.0, 0.0, 0.5, NAN};
+    ml_fig_layout lay = {0};
+    ml_fig_opts o = {.layout = &lay};
+    png_img img;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(png, sizeof(png), "%s/h.png", dir);
+    ML_ASSERT_EQ_INT(0, ml_fig_heatmap(png, ML_FIG_PNG, "t", "rows", "cols", layer_names, layer_names, v, 2, 2,
+                                       0, 1, &o));
+    ML_ASSERT_MSG(png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
+    double cw = lay.w / 2, ch = lay.h / 2;
+    /* sample 15% into each cell: clear of the separators and of the centred value text */
+    double x0 = lay.x + 0.15 * cw, x1 = lay.x + cw + 0.15 * cw, y0 = lay.y + 0.15 * ch, y1 = lay.y + ch + 0.15 * ch;
+    int top = pixel_near(&img, x0, y0, lay.png_scale, 0xFDE725, 6);
+    int bottom = pixel_near(&img, x1, y0, lay.png_scale, 0x440154, 6);
+    int mid = pixel_near(&img, x0, y1, lay.png_scale, 0x21918C, 6);   /* matplotlib viridis(0.5) */
+    int wrong = pixel_near(&img, x0, y0, lay.png_scale, 0x440154, 6);  /* the checker must be able to say no */
+    const unsigned char *nan_px = pixel(&img, x1, y1, lay.png_scale);
+    int nan_grey = abs(nan_px[0] - nan_px[1]) < 8 && abs(nan_px[1] - nan_px[2]) < 8 && nan_px[0] > 150;
+    const unsigned char *p = pixel(&img, x0, y0, lay.png_scale);
+    char got[64];
+    snprintf(got, sizeof(got), "#%02x%02x%02x", p[0], p[1], p[2]);
+    free(img.rgba);
+    ML_ASSERT_MSG(top, "cell 1.0 should be viridis top #fde725, got %s", got);
+    ML_ASSERT_MSG(bottom, "cell 0.0 should be viridis bottom #440154");
+    ML_ASSERT_MSG(mid, "cell 0.5 should be viridis middle #21918c");
+    ML_ASSERT_MSG(!wrong, "pixel_near accepted #440154 for a #fde725 cell");
+    ML_ASSERT_MSG(nan_grey, "NaN cell should be light grey (no data)");
+    remove_dir(dir);
+}
+
+static void test_reports__no_data(void) {
+    char dir[64], path[128], why[256];
+    const double nan4[] = {NAN, NAN, NAN, NAN}, x[] = {0, 1};
+    ml_fig_layout lay = {0};
+    ml_fig_opts o = {.layout = &lay};
+    png_img img;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        const char *ext = fmt ? "svg" : "png";
+        ml_fig_format ff = fmt ? ML_FIG_SVG : ML_FIG_PNG;
+        snprintf(path, sizeof(path), "%s/h.%s", dir, ext);
+        lay.no_data = 0;
+        ML_ASSERT_EQ_INT(0, ml_fig_heatmap(path, ff, "all NaN", "r", "c", NULL, NULL, nan4, 2, 2, 0, 1, &o));
+        ML_ASSERT_EQ_INT(1, lay.no_data);
+        ML_ASSERT(file_size(path) > 100);
+        lay.no_data = 0;
+        ML_ASSERT_EQ_INT(0, ml_fig_heatmap(path, ff, "empty", "r", "c", NULL, NULL, NULL, 0, 0, 0, 1, &o));
+        ML_ASSERT_EQ_INT(1, lay.no_data);
+        snprintf(path, sizeof(path), "%s/l.%s", dir, ext);
+        lay.no_data = 0;
+        ML_ASSERT_EQ_INT(0, ml_fig_lines(path, ff, "all NaN", "x", "y", x, 2, layer_names, nan4, 2, &o));
+        ML_ASSERT_EQ_INT(1, lay.no_data);
+        lay.no_data = 0;
+        ML_ASSERT_EQ_INT(0, ml_fig_lines(path, ff, "empty", "x", "y", NULL, 0, NULL, NULL, 0, &o));
+        ML_ASSERT_EQ_INT(1, lay.no_data);
+        if (fmt == 1) {
+            const char *bad = svg_problem(path);
+            ML_ASSERT_MSG(bad == NULL, "%s", bad);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/l.png", dir);
+    ML_ASSERT_MSG(png_load(path, &img, why, sizeof(why)) == 0, "%s", why);
+    free(img.rgba);
+    ML_ASSERT_EQ_INT(ML_EINVALID, ml_fig_lines(path, ML_FIG_PNG, "t", "x", "y", NULL, 3, NULL, nan4, 1, NULL));
+    remove_dir(dir);
+}
+
+/* Names nobody validated (invalid UTF-8, very long) and a grid too big to annotate: cairo
+ * refuses invalid UTF-8 for good, so this would fail with an error, not a bad picture. */
+static void test_reports__odd_names(void) {
+    char dir[64], path[128];
+    const char *names[13];
+    double v[13 * 13];
+    ml_fig_layout lay = {0};
+    ml_fig_opts o = {.layout = &lay};
+    for (int i = 0; i < 13; i++) names[i] = i % 3 == 0 ? "bad \xff\xfe utf-8" : i % 3 == 1 ?
+        "a.very.long.layer.name.that.will.not.fit.in.any.margin.at.all" : "caf\xc3\xa9";
+    for (int i = 0; i < 13 * 13; i++) v[i] = (i % 14 == 0) ? 1.0 : (i % 7) / 7.0;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(path, sizeof(path), "%s/h.png", dir);
+    int rc = ml_fig_heatmap(path, ML_FIG_PNG, "13 x 13", "rows \xff", "cols", names, names, v, 13, 13, 0, 1, &o);
+    ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
+    ML_ASSERT_EQ_INT(0, lay.no_data);
+    ML_ASSERT(lay.x > 0 && lay.x + lay.w < lay.width);
+    snprintf(path, sizeof(path), "%s/l.svg", dir);
+    rc = ml_fig_lines(path, ML_FIG_SVG, "odd \xc3", "x", "y", v, 13, names, v, 13, &o);
+    ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
+    const char *bad = svg_problem(path);
+    ML_ASSERT_MSG(bad == NULL, "%s", bad);
+    remove_dir(dir);
+}
+
+static void test_reports__ticks_and_colours(void) {
+    double t[64], step, rgb[3];
+    char lab[32];
+    int n = ml_plot__ticks(0.0, 1.0, 6, t, &step);
+    ML_ASSERT_EQ_INT(6, n);
+    ML_ASSERT_NEAR(0.2, step, 1e-12, 0);
+    ML_ASSERT_NEAR(1.0, t[5], 1e-12, 0);
+    n = ml_plot__ticks(0.58, 1.02, 8, t, &step);
+    ML_ASSERT_NEAR(0.6, t[0], 1e-12, 0);
+    ML_ASSERT_NEAR(1.0, t[n - 1], 1e-12, 0);
+    ml_plot__tick_label(lab, sizeof(lab), 0.25, 0.25);
+    ML_ASSERT(strcmp(lab, "0.25") == 0);
+    ml_plot__tick_label(lab, sizeof(lab), -1e-17, 0.2);
+    ML_ASSERT_MSG(strcmp(lab, "0.0") == 0, "got \"%s\"", lab);
+    ml_plot__tick_label(lab, sizeof(lab), 40, 20);
+    ML_ASSERT(strcmp(lab, "40") == 0);
+    /* matplotlib: viridis(0) #440154, viridis(0.5) #21918c, viridis(1) #fde725 */
+    ml_plot__viridis(0.0, rgb);
+    ML_ASSERT_NEAR(0x44 / 255.0, rgb[0], 1.0 / 255, 0);
+    ML_ASSERT_NEAR(0x01 / 255.0, rgb[1], 1.0 / 255, 0);
+    ML_ASSERT_NEAR(0x54 / 255.0, rgb[2], 1.0 / 255, 0);
+    ml_plot__viridis(0.5, rgb);
+    ML_ASSERT_NEAR(0x21 / 255.0, rgb[0], 1.5 / 255, 0);
+    ML_ASSERT_NEAR(0x91 / 255.0, rgb[1], 1.5 / 255, 0);
+    ML_ASSERT_NEAR(0x8c / 255.0, rgb[2], 1.5 / 255, 0);
+    ml_plot__viridis(1.0, rgb);
+    ML_ASSERT_NEAR(0xfd / 255.0, rgb[0], 1.0 / 255, 0);
+    ML_ASSERT_NEAR(0xe7 / 255.0, rgb[1], 1.0 / 255, 0);
+    ML_ASSERT_NEAR(0x25 / 255.0, rgb[2], 1.0 / 255, 0);
+    /* annotation ink: black on yellow, white on dark purple */
+    double ink[3], yellow[3] = {0xfd / 255.0, 0xe7 / 255.0, 0x25 / 255.0}, purple[3] = {0x44 / 255.0, 0.0, 0x54 / 255.0};
+    ml_plot__contrast_text(yellow, ink);
+    ML_ASSERT_NEAR(0.0, ink[0], 0, 0);
+    ml_plot__contrast_text(purple, ink);
+    ML_ASSERT_NEAR(1.0, ink[0], 0, 0);
+}
+
+/* ---- ml_report_write --------------------------------------------------------------- */
+
+static const char results_head[] =
+    "{\"schema_version\": 1,\n"
+    " \"suite\": {\"name\": \"smoke-suite\", \"file\": \"suites/smoke.json\", \"sha256\": \"ab12\","
+    " \"description\": \"Two specialists & a merge\"},\n"
+    " \"provenance\": {\"command\": \"mergelab run suites/smoke.json -o out/smoke\",\n"
+    "   \"repository\": {\"path\": \"/work/main\", \"commit\": \"40c0ffee\", \"branch\": \"main\", \"dirty\": false},\n"
+    "   \"blas\": {\"config\": \"OpenBLAS\", \"threads\": 2}, \"seed\": 1,\n"
+    "   \"data\": [{\"path\": \"/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\","
+    " \"sha256\": \"99\", \"bytes\": 26421880}],\n"
+    "   \"started\": \"2026-11-22T20:00:00Z\", \"wall_seconds\": 12.3},\n"
+    " \"models\": [{\"name\": \"base\", \"role\": \"base\", \"test_acc\": 0.81, \"test_loss\": 0.52},\n"
+    "   {\"name\": \"specialist-A\", \"role\": \"specialist\", \"test_acc\": 0.47, \"test_loss\": 2.1},\n"
+    "   {\"name\": \"<b>&\\\"\", \"role\": \"merge\", \"method\": \"average\", \"test_acc\": null},\n"
+    "   {\"name\": \"direct\", \"role\": \"direct\", \"test_acc\": 0.85, \"test_loss\": 0.42}],\n"
+    " \"metrics\": {\"base/test_acc\": 0.81, \"cka/hidden1/final\": 0.7},\n"
+    " \"gate\": [{\"match\": \"*/test_acc\", \"direction\": \"higher\", \"atol\": 0.01, \"rtol\": 0}],\n"
+    " \"unknown_extra\": {\"ignored\": true},\n";
+
+static const char results_cka[] =
+    " \"cka\": {\"pair\": [\"A\", \"B\"], \"layers\": [\"hidden1\", \"hidden2\"],\n"
+    "   \"steps\": [0, 25, 50, 75, 100],\n"
+    "   \"over_steps\": %s,\n"
+    "   \"heatmap\": {\"step\": 100, \"row_model\": \"A\", \"col_model\": \"B\", \"layers\": [\"hidden1\", \"hidden2\"],\n"
+    "     \"values\": [[0.8, 0.3], [0.35, 0.6]]}},\n";
+
+static const char results_tail[] = " \"timing\": {\"pretrain_seconds\": 1.2, \"finetune_seconds\": 3.4}\n}\n";
+
+static int write_results(const char *path, const char *over_steps) {
+    char cka[2048];
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(results_head, f);
+    if (over_steps) {
+        snprintf(cka, sizeof(cka), results_cka, over_steps);
+        fputs(cka, f);
+    }
+    fputs(results_tail, f);
+    return fclose(f);
+}
+
+static void test_reports__write_html(void) {
+    static const char *const outputs[] = {"index.html", "cka_heatmap.png", "cka_heatmap.svg", "cka_steps.png",
+                                          "cka_steps.svg", "cka_heatmap.csv", "cka_steps.csv"};
+    char dir[64], res[128], out[128], path[192], why[256];
+    char *html = NULL, *csv = NULL;
+    png_img img;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(res, sizeof(res), "%s/results.json", dir);
+    snprintf(out, sizeof(out), "%s/report", dir);   /* does not exist yet */
+    ML_ASSERT(write_results(res, "[[1.0, 0.95, 0.9, 0.85, 0.8], [1.0, 0.9, null, 0.7, 0.6]]") == 0);
+    int rc = ml_report_write(res, out);
+    ML_ASSERT_MSG(rc == 0, "ml_report_write: %d %s", rc, ml_error_last()->message);
+    for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", out, outputs[i]);
+        ML_ASSERT_MSG(file_size(path) > 0, "%s missing or empty", path);
+    }
+    snprintf(path, sizeof(path), "%s/index.html", out);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&html, NULL, path));
+    int ok_suite = strstr(html, "smoke-suite") != NULL, ok_models = strstr(html, "specialist-A") && strstr(html, "direct");
+    int ok_svg = strstr(html, "<svg") != NULL, ok_esc = strstr(html, "&lt;b&gt;&amp;&quot;") != NULL;
+    int raw = strstr(html, "<b>&\"") != NULL, ok_desc = strstr(html, "Two specialists &amp; a merge") != NULL;
+    int ok_prov = strstr(html, "repository.commit") && strstr(html, "26421880") && strstr(html, "40c0ffee");
+    int ok_steps = strstr(html, "0.950") != NULL;
+    /* (xmlns="http://www.w3.org/2000/svg" is a name, not a fetch) */
+    int no_external = !strstr(html, "<script") && !strstr(html, "<link") && !strstr(html, "src=\"http") &&
+                      !strstr(html, "href=\"http") && !strstr(html, "@import") && !strstr(html, "url(http");
+    /* two inline SVGs: their cairo glyph ids must have been made distinct */
+    int ids_prefixed = strstr(html, "id=\"hm-glyph") && strstr(html, "id=\"st-glyph") && !strstr(html, "id=\"glyph");
+    free(html);
+    ML_ASSERT_MSG(ok_suite, "suite name missing from index.html");
+    ML_ASSERT_MSG(ok_models, "model names missing from index.html");
+    ML_ASSERT_MSG(ok_svg, "no inline <svg in index.html");
+    ML_ASSERT_MSG(ok_esc, "model name <b>&\" not escaped as &lt;b&gt;&amp;&quot;");
+    ML_ASSERT_MSG(!raw, "raw <b>&\" found in index.html");
+    ML_ASSERT_MSG(ok_desc, "description missing or unescaped");
+    ML_ASSERT_MSG(ok_prov, "provenance keys/values missing");
+    ML_ASSERT_MSG(ok_steps, "CKA-over-steps numbers missing");
+    ML_ASSERT_MSG(no_external, "index.html refers to something external");
+    ML_ASSERT_MSG(ids_prefixed, "inline SVG ids not made unique");
+
+    snprintf(path, sizeof(path), "%s/cka_steps.csv", out);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&csv, NULL, path));
+    int ok_csv = strncmp(csv, "model_a,model_b,layer,step,cka\nA,B,hidden1,0,1\nA,B,hidden1,25,0.95\n", 67) == 0 &&
+                 strstr(csv, "A,B,hidden2,50,\n") != NULL;
+    free(csv);
+    ML_ASSERT_MSG(ok_csv, "cka_steps.csv content");
+
+    snprintf(path, sizeof(path), "%s/cka_heatmap.png", out);
+    ML_ASSERT_MSG(png_load(path, &img, why, sizeof(why)) == 0, "%s", why);
+    int ok_text = strstr(img.text, "Source=40c0ffee\n") && strstr(img.text, "Suite=smoke-suite\n") &&
+                  strstr(img.text, "Title=CKA between A and B layers at step 100\n");
+    free(img.rgba);
+    ML_ASSERT_MSG(ok_text, "report PNG provenance");
+    snprintf(path, sizeof(path), "%s/cka_steps.svg", out);
+    const char *bad = svg_problem(path);
+    ML_ASSERT_MSG(bad == NULL, "%s", bad);
+    remove_dir(out);
+    remove_dir(dir);
+}
+
+static void test_reports__no_cka(void) {
+    char dir[64], res[128], out[128], path[192];
+    char *html = NULL;
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(res, sizeof(res), "%s/results.json", dir);
+    snprintf(out, sizeof(out), "%s/report", dir);
+    ML_ASSERT(write_results(res, NULL) == 0);
+    int rc = ml_report_write(res, out);
+    ML_ASSERT_MSG(rc == 0, "ml_report_write: %d %s", rc, ml_error_last()->message);
+    snprintf(path, sizeof(path), "%s/index.html", out);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&html, NULL, path));
+    int said = strstr(html, "No CKA recorded") != NULL;
+    free(html);
+    ML_ASSERT_MSG(said, "index.html should say no CKA recorded");
+    snprintf(path, sizeof(path), "%s/cka_heatmap.png", out);
+    ML_ASSERT(file_size(path) > 0);
+    remove_dir(out);
+    remove_dir(dir);
+}
+
+static void test_reports__malformed(void) {
+    char dir[64], res[128], out[128], want[256];
+    ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(res, sizeof(res), "%s/results.json", dir);
+    snprintf(out, sizeof(out), "%s/report", dir);
+
+    ML_ASSERT(write_results(res, "{\"hidden1\": [1.0]}") == 0);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    snprintf(want, sizeof(want), "%s: $.cka.over_steps: expected an array of 2 arrays (one per layer), got an object", res);
+    ML_ASSERT_STR_HAS(ml_error_last()->message, want);
+
+    ML_ASSERT(write_results(res, "[[1.0, 0.95, 0.9, 0.85, 0.8], [1.0, 0.9, 0.8, 0.7]]") == 0);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    snprintf(want, sizeof(want), "%s: $.cka.over_steps[1]: expected an array of 5 numbers", res);
+    ML_ASSERT_STR_HAS(ml_error_last()->message, want);
+
+    ML_ASSERT(write_results(res, "[[1.0, 0.95, 0.9, 0.85, 0.8], [1.0, 0.9, \"0.8\", 0.7, 0.6]]") == 0);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.cka.over_steps[1]: expected an array of 5 numbers");
+    ML_ASSERT(!ml_fs_exists(out));   /* nothing written before the data was known good */
+
+    FILE *f = fopen(res, "w");
+    ML_ASSERT(f != NULL);
+    fputs("{\"schema_version\": 1, \"suite\": {\"name\": 7}}", f);
+    fclose(f);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.suite.name: expected a string, got a number");
+
+    f = fopen(res, "w");
+    ML_ASSERT(f != NULL);
+    fputs("{\"schema_version\": 1, \"suite\": {\"name\": \"x\"}, \"models\": [{\"name\": \"m\", \"test_acc\": \"high\"}]}", f);
+    fclose(f);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.models[0].test_acc: expected a number, got a string");
+
+    f = fopen(res, "w");
+    ML_ASSERT(f != NULL);
+    fputs("{\"schema_version\": 2, \"suite\": {\"name\": \"x\"}}", f);
+    fclose(f);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.schema_version: is 2, this mergelab reads version 1");
+
+    f = fopen(res, "w");
+    ML_ASSERT(f != NULL);
+    fputs("{\"schema_version\": 1,", f);
+    fclose(f);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "not valid JSON");
+
+    snprintf(want, sizeof(want), "%s/missing.json", dir);
+    ML_ASSERT_EQ_INT(ML_ENOTFOUND, ml_report_write(want, out));
+    remove_dir(dir);
+}
+
+const ml_test ml_tests_reports[] = {
+    {"reports__heatmap_png_svg", test_reports__heatmap_png_svg, "unit"},
+    {"reports__lines_png_svg", test_reports__lines_png_svg, "unit"},
+    {"reports__heatmap_viridis_pixels", test_reports__heatmap_viridis_pixels, "unit"},
+    {"reports__no_data", test_reports__no_data, "unit"},
+    {"reports__odd_names", test_reports__odd_names, "unit"},
+    {"reports__ticks_and_colours", test_reports__ticks_and_colours, "unit"},
+    {"reports__write_html", test_reports__write_html, "unit"},
+    {"reports__no_cka", test_reports__no_cka, "unit"},
+    {"reports__malformed", test_reports__malformed, "unit"},
+    {0},
+};
