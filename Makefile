@@ -127,9 +127,9 @@ test: deps
 
 # Longer tiers: the sanitizer builds run the unit tests.
 check: test
-	$(MAKE) --no-print-directory SANITIZER=address $(BUILD:build=build-asan)/mltest
-	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 build-asan/mltest --tier unit
-	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest
+	$(MAKE) --no-print-directory SANITIZER=address build-asan/mltest build-asan/mergelab
+	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp build-asan/mltest --tier unit
+	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab
 	ML_BIN=build-ubsan/mergelab build-ubsan/mltest --tier unit
 
 clean:

@@ -53,12 +53,14 @@ static int fsync_dir_of(const char *path) {
 }
 
 int ml_fs_write_atomic(const char *path, const void *buf, size_t len) {
+    static unsigned counter;   /* unique temp names for threads of one process */
     char tmp[PATH_MAX];
     const char *step = "open";
     int fd = -1, saved;
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(), n) >= (int)sizeof(tmp))
         return ml_error_set(ML_EINVALID, "path too long: '%s'", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0) goto fail;
     step = "write";
     if (write_all(fd, buf, len) < 0) goto fail;
@@ -75,7 +77,7 @@ int ml_fs_write_atomic(const char *path, const void *buf, size_t len) {
 fail:
     saved = errno;
     if (fd >= 0) close(fd);
-    unlink(tmp);
+    if (strcmp(step, "open") != 0) unlink(tmp);   /* never remove a file we did not create */
     return ml_error_set(ML_EOS, "atomic write of '%s' failed at %s: %s", path, step, strerror(saved));
 }
 
@@ -90,6 +92,11 @@ int ml_fs_read_all(char **out, size_t *len, const char *path) {
     if (!f) {
         int code = errno == ENOENT ? ML_ENOTFOUND : ML_EOS;
         return ml_error_set(code, "cannot open '%s': %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        error = ml_error_set(ML_EOS, "cannot read '%s': %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        goto cleanup;
     }
     if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
         error = ml_error_set(ML_EOS, "cannot read '%s': %s", path, strerror(errno));

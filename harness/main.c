@@ -82,7 +82,10 @@ static int cmd_run(int argc, char **argv) {
     if (!suite_path) return usage_error("run", "%s", "missing SUITE");
     if ((error = ml_suite_load(&s, suite_path)) < 0) return fail(error);
     if (!outdir) { snprintf(outbuf, sizeof(outbuf), "out/%s", s->name); outdir = outbuf; }
-    snprintf(path, sizeof(path), "%s/results.json", outdir);
+    if (snprintf(path, sizeof(path), "%s/results.json", outdir) >= (int)sizeof(path)) {
+        ml_suite_free(s);
+        return usage_error("run", "output folder path too long: '%s'", outdir);
+    }
 
     time_t started = time(NULL);
     struct timespec w0, w1;

@@ -228,7 +228,7 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
         return error;
     ph->lr = default_lr;
     if ((error = req_int(c, obj, p, "steps", 0, 1000000, &ph->steps)) < 0 ||
-        (error = opt_num(c, obj, p, "lr", 1e-12, 10.0, &ph->lr)) < 0)
+        (error = opt_num(c, obj, p, "lr", 1e-12, 1e30, &ph->lr)) < 0)
         return error;
     if (split) return parse_classes(c, obj, p, split);
     return 0;
@@ -318,7 +318,7 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     if ((error = get(c, root, "$", "optimizer", 1, &o)) < 0 || (error = want_object(c, o, "$.optimizer")) < 0 ||
         (error = check_keys(c, o, "$.optimizer", OPT_KEYS)) < 0 || (error = get(c, o, "$.optimizer", "name", 1, &v)) < 0 ||
         (error = read_enum(c, v, "$.optimizer.name", "optimizer", OPTS, &k)) < 0 ||
-        (error = req_num(c, o, "$.optimizer", "lr", 1e-12, 10.0, &lr)) < 0 ||
+        (error = req_num(c, o, "$.optimizer", "lr", 1e-12, 1e30, &lr)) < 0 ||
         (error = opt_num(c, o, "$.optimizer", "beta1", 0.0, 0.999999, &s->beta1)) < 0 ||
         (error = opt_num(c, o, "$.optimizer", "beta2", 0.0, 0.999999, &s->beta2)) < 0 ||
         (error = opt_num(c, o, "$.optimizer", "eps", 1e-30, 1.0, &s->eps)) < 0 ||

@@ -28,7 +28,8 @@ typedef struct {
     size_t total;             /* floats in the flat vector */
 } ml_layout;
 
-/* Appends a tensor; shape has ndim entries. 0 or ML_ENOMEM. */
+/* Appends a tensor; shape has ndim entries. 0, ML_EINVALID (ndim not 1..4,
+ * a dimension <= 0, a name too long) or ML_ENOMEM. */
 int ml_layout_add(ml_layout *l, const char *name, int ndim, const int *shape, int decay);
 void ml_layout_free(ml_layout *l);   /* NULL-safe; leaves an empty layout */
 /* Index of the tensor called name, or -1. */

@@ -1,0 +1,289 @@
+/*
+ * tests/test_e2e.c: the mergelab binary as a user and a CI job run it.
+ * The smoke suite runs twice in all (the second run checks bit-for-bit
+ * reproducibility); every other test reuses the first run's results.
+ */
+#include "tests/test.h"
+#include "tests/util.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "harness/results.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+static char smoke_dir[256];   /* the first smoke run, shared */
+static int smoke_rc = -100;
+
+static void remove_smoke_dir(void) { ml_t_rmrf(smoke_dir); }
+
+static const char *smoke_results(void) {
+    static char path[512];
+    if (smoke_rc == -100) {
+        char *out = NULL;
+        if (ml_t_tmpdir(smoke_dir, sizeof(smoke_dir), "smoke") < 0) return NULL;
+        atexit(remove_smoke_dir);
+        smoke_rc = ml_t_cli(&out, "run suites/smoke.json -o %s --quiet", smoke_dir);
+        if (smoke_rc != 0) fprintf(stderr, "    smoke run failed (%d):\n%s\n", smoke_rc, out);
+        free(out);
+    }
+    snprintf(path, sizeof(path), "%s/results.json", smoke_dir);
+    return smoke_rc == 0 ? path : NULL;
+}
+
+static double metric(const cJSON *doc, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), name);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+}
+
+static void test_e2e__smoke_runs_and_learns(void) {
+    const char *path = smoke_results();
+    cJSON *doc = NULL;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
+    double direct = metric(doc, "direct/test_acc"), base = metric(doc, "base/test_acc");
+    double a = metric(doc, "A/test_acc"), avg = metric(doc, "average/test_acc");
+    const cJSON *over = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "cka"), "over_steps");
+    double first = cJSON_GetArrayItem(cJSON_GetArrayItem(over, 0), 0)->valuedouble;
+    int nsteps = cJSON_GetArraySize(cJSON_GetArrayItem(over, 0));
+    cJSON_Delete(doc);
+    fprintf(stderr, "    direct %.4f base %.4f A %.4f average %.4f\n", direct, base, a, avg);
+    ML_ASSERT_MSG(direct >= 0.84, "direct fine-tune reached %.4f test accuracy, need >= 0.84", direct);
+    ML_ASSERT(base > 0.5 && a > 0.0 && avg > 0.0);
+    ML_ASSERT_NEAR(1.0, first, 1e-6, 0);   /* the specialists start as the same base */
+    ML_ASSERT(nsteps >= 3);
+}
+
+static void test_e2e__reproducible(void) {
+    char dir[256], path2[512], *out = NULL;
+    const char *path1 = smoke_results();
+    cJSON *a = NULL, *b = NULL;
+    ML_ASSERT(path1 != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "repro"));
+    int rc = ml_t_cli(&out, "run suites/smoke.json -o %s --quiet", dir);
+    free(out);
+    snprintf(path2, sizeof(path2), "%s/results.json", dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&a, path1));
+    ML_ASSERT_EQ_INT(0, ml_results_load(&b, path2));
+    ml_results_strip_volatile(a);
+    ml_results_strip_volatile(b);
+    char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
+    int same = !strcmp(ta, tb);
+    /* the negative side: a one-ulp change to one metric is noticed */
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "metrics"), "A/test_loss");
+    cJSON_SetNumberValue(m, nextafter(m->valuedouble, 1e9));
+    char *tc = cJSON_Print(b);
+    int differs = strcmp(ta, tc) != 0;
+    free(ta); free(tb); free(tc);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    ml_t_rmrf(dir);
+    ML_ASSERT_MSG(same, "two runs of the smoke suite differ beyond timestamps");
+    ML_ASSERT(differs);
+}
+
+static void test_e2e__check_against_stored_baseline(void) {
+    const char *path = smoke_results();
+    char *out = NULL;
+    ML_ASSERT(path != NULL);
+    int rc = ml_t_cli(&out, "check %s --baseline fixtures/baselines/smoke.json", path);
+    if (rc != 0) fprintf(stderr, "%s", out);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_STR_HAS(out, "0 regressed");
+    free(out);
+}
+
+static void test_e2e__check_finds_regression(void) {
+    const char *path = smoke_results();
+    char dir[256], bpath[512], *src = NULL, *out = NULL;
+    size_t len;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "fixtures/baselines/smoke.json"));
+    cJSON *doc = cJSON_Parse(src);
+    free(src);
+    ML_ASSERT(doc != NULL);
+    /* demand 5 points more accuracy of the direct fine-tune than was stored */
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), "direct/test_acc");
+    ML_ASSERT(m != NULL);
+    cJSON_SetNumberValue(m, m->valuedouble + 0.05);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "gate"));
+    snprintf(bpath, sizeof(bpath), "%s/baseline.json", dir);
+    ML_ASSERT_EQ_INT(0, ml_results_write(bpath, doc));
+    cJSON_Delete(doc);
+    int rc = ml_t_cli(&out, "check %s --baseline %s", path, bpath);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(1, rc);
+    ML_ASSERT_STR_HAS(out, "REGRESSED");
+    ML_ASSERT_STR_HAS(out, "direct/test_acc");
+    ML_ASSERT_STR_HAS(out, "1 regressed");
+    ML_ASSERT_STR_HAS(out, "-> exit 1");
+    free(out);
+}
+
+static void test_e2e__check_no_baseline_and_corrupt(void) {
+    const char *path = smoke_results();
+    char dir[256], bad[512], *out = NULL;
+    ML_ASSERT(path != NULL);
+    int rc = ml_t_cli(&out, "check %s --baseline /nonexistent/b.json", path);
+    ML_ASSERT_EQ_INT(2, rc);
+    ML_ASSERT_STR_HAS(out, "no baseline");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "corrupt"));
+    ML_ASSERT_EQ_INT(0, ml_t_write(bad, sizeof(bad), dir, "b.json", "{\"schema_version\": 1, \"metrics\": {\"x\""));
+    rc = ml_t_cli(&out, "check %s --baseline %s", path, bad);
+    ML_ASSERT_EQ_INT(2, rc);
+    ML_ASSERT_STR_HAS(out, "invalid or truncated JSON");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_write(bad, sizeof(bad), dir, "c.json", "{\"schema_version\": 99, \"metrics\": {}, \"gate\": []}"));
+    rc = ml_t_cli(&out, "check %s --baseline %s", path, bad);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(2, rc);
+    ML_ASSERT_STR_HAS(out, "$.schema_version: 99 is not supported");
+    free(out);
+}
+
+static void test_e2e__bless_then_check(void) {
+    const char *path = smoke_results();
+    char dir[256], *out = NULL, *src = NULL;
+    size_t len;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "bless"));
+    int rc1 = ml_t_cli(&out, "bless %s --baseline %s/base.json", path, dir);
+    free(out);
+    int rc2 = ml_t_cli(&out, "check %s --baseline %s/base.json", path, dir);
+    char b[512];
+    snprintf(b, sizeof(b), "%s/base.json", dir);
+    ml_fs_read_all(&src, &len, b);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, rc1);
+    ML_ASSERT_EQ_INT(0, rc2);
+    ML_ASSERT_STR_HAS(out, "0 regressed");
+    ML_ASSERT_STR_HAS(src, "\"blessed\"");
+    free(out);
+    free(src);
+}
+
+static void test_e2e__report(void) {
+    const char *path = smoke_results();
+    char dir[256], f[512], *out = NULL, *html = NULL;
+    size_t len;
+    static const char *const files[] = { "index.html", "cka_heatmap.png", "cka_heatmap.svg", "cka_steps.png",
+                                         "cka_steps.svg" };
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
+    int rc = ml_t_cli(&out, "report %s -o %s", path, dir);
+    int missing = 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
+        if (!ml_fs_exists(f)) { fprintf(stderr, "    missing %s\n", f); missing++; }
+    }
+    snprintf(f, sizeof(f), "%s/index.html", dir);
+    ml_fs_read_all(&html, &len, f);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(0, missing);
+    ML_ASSERT_STR_HAS(html, "smoke");
+    ML_ASSERT_STR_HAS(html, "direct");
+    ML_ASSERT_STR_HAS(html, "<svg");
+    free(out);
+    free(html);
+}
+
+/* Each bad suite: exit 2, the exact reason, and no results file. */
+static void test_e2e__bad_suites(void) {
+    static const struct { const char *from, *to, *want; } cases[] = {
+        { "\"seed\": 1,", "\"seed\": 1", "invalid JSON near" },
+        { "\"method\": \"average\"", "\"method\": \"tiez\"",
+          "$.merges[0].method: unknown method \"tiez\" (expected one of: average)" },
+        { "\"batch_size\": 128", "\"batch_size\": [128]", "$.batch_size: expected an integer, got an array" },
+        { "\"dir\": \"/usr/share/datasets/fashion-mnist\"", "\"dir\": \"/nonexistent/fm\"",
+          "$.data.dir: missing data file '/nonexistent/fm/train-images-idx3-ubyte.gz'" },
+        { "\"classes\": [5, 6, 7, 8, 9]", "\"classes\": [5, 6, 7, 8, 10]",
+          "$.specialists[1].classes[4]: class 10 out of range 0..9" },
+    };
+    char dir[256], spath[512], rpath[512], *src = NULL;
+    size_t len;
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/smoke.json"));
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "bad"));
+    int failures = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *bad = ml_t_replace(src, cases[i].from, cases[i].to), *out = NULL, name[32];
+        snprintf(name, sizeof(name), "bad%zu.json", i);
+        ml_t_write(spath, sizeof(spath), dir, name, bad ? bad : "");
+        snprintf(rpath, sizeof(rpath), "%s/out%zu", dir, i);
+        int rc = ml_t_cli(&out, "run %s -o %s", spath, rpath);
+        strcat(rpath, "/results.json");
+        int ok = bad && rc == 2 && strstr(out, cases[i].want) && strstr(out, spath) && !ml_fs_exists(rpath);
+        if (!ok) {
+            fprintf(stderr, "    case %zu: rc %d, output: %s    wanted: %s\n", i, rc, out, cases[i].want);
+            failures++;
+        }
+        free(bad);
+        free(out);
+    }
+    free(src);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, failures);
+}
+
+static void test_e2e__nan_is_run_failure(void) {
+    char dir[256], spath[512], rpath[512], *src = NULL, *out = NULL;
+    size_t len;
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/smoke.json"));
+    char *a = ml_t_replace(src, "\"lr\": 0.001", "\"lr\": 1e30");
+    char *b = a ? ml_t_replace(a, "\"grad_clip\": 1.0", "\"grad_clip\": 0") : NULL;
+    char *c = b ? ml_t_replace(b, "\"steps\": 300", "\"steps\": 50") : NULL;
+    free(src); free(a); free(b);
+    ML_ASSERT(c != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "nan"));
+    ml_t_write(spath, sizeof(spath), dir, "nan.json", c);
+    free(c);
+    snprintf(rpath, sizeof(rpath), "%s/out", dir);
+    int rc = ml_t_cli(&out, "run %s -o %s --quiet", spath, rpath);
+    strcat(rpath, "/results.json");
+    int wrote = ml_fs_exists(rpath);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_STR_HAS(out, "pretraining of 'base' diverged: loss is");
+    ML_ASSERT(!wrote);
+    free(out);
+}
+
+static void test_e2e__cli_basics(void) {
+    char *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "--version"));
+    ML_ASSERT_STR_HAS(out, "mergelab ");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "--help"));
+    ML_ASSERT_STR_HAS(out, "exit codes: 0 ok, 1 regression found, 2 bad input or usage, 3 a run failed");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "run --help"));
+    ML_ASSERT_STR_HAS(out, "usage: mergelab run SUITE");
+    free(out);
+    ML_ASSERT_EQ_INT(2, ml_t_cli(&out, "frobnicate"));
+    ML_ASSERT_STR_HAS(out, "unknown command 'frobnicate'; see 'mergelab help'");
+    free(out);
+    ML_ASSERT_EQ_INT(2, ml_t_cli(&out, "run"));
+    ML_ASSERT_STR_HAS(out, "missing SUITE");
+    free(out);
+    ML_ASSERT_EQ_INT(2, ml_t_cli(&out, "run /nonexistent/suite.json"));
+    ML_ASSERT_STR_HAS(out, "cannot open '/nonexistent/suite.json'");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "validate suites/smoke.json"));
+    free(out);
+}
+
+const ml_test ml_tests_e2e[] = {
+    { "e2e__cli_basics", test_e2e__cli_basics, "e2e" },
+    { "e2e__bad_suites", test_e2e__bad_suites, "e2e" },
+    { "e2e__nan_is_run_failure", test_e2e__nan_is_run_failure, "e2e" },
+    { "e2e__smoke_runs_and_learns", test_e2e__smoke_runs_and_learns, "e2e" },
+    { "e2e__reproducible", test_e2e__reproducible, "e2e" },
+    { "e2e__check_against_stored_baseline", test_e2e__check_against_stored_baseline, "e2e" },
+    { "e2e__check_finds_regression", test_e2e__check_finds_regression, "e2e" },
+    { "e2e__check_no_baseline_and_corrupt", test_e2e__check_no_baseline_and_corrupt, "e2e" },
+    { "e2e__bless_then_check", test_e2e__bless_then_check, "e2e" },
+    { "e2e__report", test_e2e__report, "e2e" },
+    { 0 }
+};

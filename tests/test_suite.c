@@ -1,0 +1,178 @@
+/*
+ * tests/test_suite.c: the suite parser. Every bad suite is the smoke suite
+ * with one edit, so the fixtures cannot drift from the real format, and the
+ * exact message is part of the contract (libgit2/sqlite style).
+ */
+#include "tests/test.h"
+#include "tests/util.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "harness/suite.h"
+
+#include <glob.h>
+#include <stdlib.h>
+
+static char *smoke_src(void) {
+    char *src = NULL;
+    size_t len;
+    if (ml_fs_read_all(&src, &len, "suites/smoke.json") < 0) return NULL;
+    return src;
+}
+
+static int quiet;   /* the negative test expects mismatches: keep them off stderr */
+
+/* Parses smoke.json with `from` replaced by `to`; expects ML_EINVALID and
+ * `want` in the message. Returns 1 when it held. */
+static int rejects(const char *from, const char *to, const char *want) {
+    char *src = smoke_src(), *bad = src ? ml_t_replace(src, from, to) : NULL;
+    ml_suite *s = (ml_suite *)1;
+    int ok = 0;
+    if (!bad) {
+        fprintf(stderr, "    edit not applicable: '%s'\n", from);
+    } else {
+        int rc = ml_suite_parse(&s, "t.json", bad, strlen(bad));
+        const char *msg = ml_error_last()->message;
+        ok = rc == ML_EINVALID && s == NULL && strstr(msg, want) != NULL;
+        if (!ok && !quiet) fprintf(stderr, "    rc %d, message \"%s\", wanted \"%s\"\n", rc, msg, want);
+    }
+    free(src);
+    free(bad);
+    return ok;
+}
+
+static void test_suite__smoke_parses(void) {
+    ml_suite *s = NULL;
+    ML_ASSERT_EQ_INT(0, ml_suite_load(&s, "suites/smoke.json"));
+    ML_ASSERT(s != NULL);
+    ML_ASSERT(!strcmp(s->name, "smoke"));
+    ML_ASSERT_EQ_INT(2, s->nspecialists);
+    ML_ASSERT_EQ_INT(5, s->specialists[0].nclasses);
+    ML_ASSERT_EQ_INT(ML_MERGE_AVERAGE, s->merges[0].method);
+    ML_ASSERT_EQ_INT(64, (long long)strlen(s->sha256));
+    ml_suite_free(s);
+}
+
+static void test_suite__every_suite_validates(void) {
+    glob_t g;
+    ML_ASSERT_EQ_INT(0, glob("suites/*.json", 0, NULL, &g));
+    int bad = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        ml_suite *s = NULL;
+        if (ml_suite_load(&s, g.gl_pathv[i]) < 0) {
+            fprintf(stderr, "    %s: %s\n", g.gl_pathv[i], ml_error_last()->message);
+            bad++;
+        }
+        ml_suite_free(s);
+    }
+    size_t n = g.gl_pathc;
+    globfree(&g);
+    ML_ASSERT(n >= 1);
+    ML_ASSERT_EQ_INT(0, bad);
+}
+
+static void test_suite__unknown_method(void) {
+    ML_ASSERT(rejects("\"method\": \"average\"", "\"method\": \"tiez\"",
+                      "t.json: $.merges[0].method: unknown method \"tiez\" (expected one of: average)"));
+}
+
+static void test_suite__unknown_key_did_you_mean(void) {
+    ML_ASSERT(rejects("\"batch_size\"", "\"batch_sise\"",
+                      "t.json: $.batch_sise: unknown key \"batch_sise\" (did you mean \"batch_size\"?)"));
+}
+
+static void test_suite__unknown_key_lists_allowed(void) {
+    ML_ASSERT(rejects("\"cka\": {", "\"cka\": { \"zzzzzz\": 1,",
+                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, probe_size)"));
+}
+
+static void test_suite__wrong_type(void) {
+    ML_ASSERT(rejects("\"batch_size\": 128", "\"batch_size\": \"128\"",
+                      "t.json: $.batch_size: expected an integer, got a string"));
+    ML_ASSERT(rejects("\"steps\": 300", "\"steps\": 30.5", "t.json: $.pretrain.steps: expected an integer, got 30.5"));
+    ML_ASSERT(rejects("\"hidden\": [256, 128]", "\"hidden\": 256",
+                      "t.json: $.model.hidden: expected an array of layer widths, got a number"));
+}
+
+static void test_suite__missing_field(void) {
+    ML_ASSERT(rejects("\"seed\": 1,", "", "t.json: $.seed: missing required key \"seed\""));
+    ML_ASSERT(rejects("\"target\": { \"classes\": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] },", "",
+                      "t.json: $.target: missing required key \"target\""));
+}
+
+static void test_suite__classes_out_of_range(void) {
+    ML_ASSERT(rejects("\"classes\": [0, 1, 2, 3, 4] }", "\"classes\": [0, 1, 12, 3, 4] }",
+                      "t.json: $.specialists[0].classes[2]: class 12 out of range 0..9"));
+    ML_ASSERT(rejects("\"classes\": [5, 6, 7, 8, 9] }", "\"classes\": [5, 6, 6] }",
+                      "t.json: $.specialists[1].classes[2]: class 6 listed twice"));
+}
+
+static void test_suite__missing_data(void) {
+    ML_ASSERT(rejects("\"dir\": \"/usr/share/datasets/fashion-mnist\"", "\"dir\": \"/nonexistent/fm\"",
+                      "t.json: $.data.dir: missing data file '/nonexistent/fm/train-images-idx3-ubyte.gz'"));
+}
+
+static void test_suite__bad_json_line_col(void) {
+    /* a missing comma after "seed": 1 on line 4 */
+    ML_ASSERT(rejects("\"seed\": 1,", "\"seed\": 1", "t.json:5:3: invalid JSON near \"\"threads\": 2,\""));
+}
+
+static void test_suite__trailing_garbage(void) {
+    char *src = smoke_src();
+    ML_ASSERT(src != NULL);
+    size_t n = strlen(src);
+    char *bad = malloc(n + 8);
+    memcpy(bad, src, n);
+    memcpy(bad + n, "\n}\n", 4);
+    ml_suite *s = NULL;
+    int rc = ml_suite_parse(&s, "t.json", bad, strlen(bad));
+    free(src);
+    free(bad);
+    ML_ASSERT_EQ_INT(ML_EINVALID, rc);
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "unexpected text after the JSON document");
+}
+
+static void test_suite__names_and_weights(void) {
+    ML_ASSERT(rejects("{ \"name\": \"B\"", "{ \"name\": \"A\"", "t.json: $.specialists[1].name: duplicate specialist name \"A\""));
+    ML_ASSERT(rejects("{ \"name\": \"A\"", "{ \"name\": \"direct\"",
+                      "t.json: $.specialists[0].name: \"direct\" is reserved"));
+    ML_ASSERT(rejects("\"weights\": [0.5, 0.5]", "\"weights\": [0.5]",
+                      "t.json: $.merges[0].weights: expected 2 weights (one per specialist), got 1"));
+    ML_ASSERT(rejects("\"weights\": [0.5, 0.5]", "\"weights\": [-1, 2]",
+                      "t.json: $.merges[0].weights[0]: -1 is out of range [0, 1e+06]"));
+    ML_ASSERT(rejects("\"name\": \"smoke\"", "\"name\": \"a b\"",
+                      "t.json: $.name: \"a b\" may use only letters, digits, '-' and '_'"));
+}
+
+static void test_suite__gate_direction(void) {
+    ML_ASSERT(rejects("\"direction\": \"higher\"", "\"direction\": \"up\"",
+                      "t.json: $.gate[0].direction: unknown direction \"up\" (expected one of: higher, lower, both)"));
+}
+
+/* The checker above must be able to fail: a suite that IS valid is not
+ * "rejected", and a wrong expected message is caught. */
+static void test_suite__negative_rejects_checker(void) {
+    quiet = 1;
+    int valid_rejected = rejects("\"seed\": 1", "\"seed\": 2", "anything");
+    int wrong_message = rejects("\"method\": \"average\"", "\"method\": \"tiez\"", "a message that is not produced");
+    quiet = 0;
+    ML_ASSERT(!valid_rejected);
+    ML_ASSERT(!wrong_message);
+}
+
+const ml_test ml_tests_suite[] = {
+    { "suite__smoke_parses", test_suite__smoke_parses, "unit" },
+    { "suite__every_suite_validates", test_suite__every_suite_validates, "unit" },
+    { "suite__unknown_method", test_suite__unknown_method, "unit" },
+    { "suite__unknown_key_did_you_mean", test_suite__unknown_key_did_you_mean, "unit" },
+    { "suite__unknown_key_lists_allowed", test_suite__unknown_key_lists_allowed, "unit" },
+    { "suite__wrong_type", test_suite__wrong_type, "unit" },
+    { "suite__missing_field", test_suite__missing_field, "unit" },
+    { "suite__classes_out_of_range", test_suite__classes_out_of_range, "unit" },
+    { "suite__missing_data", test_suite__missing_data, "unit" },
+    { "suite__bad_json_line_col", test_suite__bad_json_line_col, "unit" },
+    { "suite__trailing_garbage", test_suite__trailing_garbage, "unit" },
+    { "suite__names_and_weights", test_suite__names_and_weights, "unit" },
+    { "suite__gate_direction", test_suite__gate_direction, "unit" },
+    { "suite__negative_rejects_checker", test_suite__negative_rejects_checker, "unit" },
+    { 0 }
+};
