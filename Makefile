@@ -125,12 +125,12 @@ test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	ML_BIN=$(BIN) $(TESTBIN)
 
-# Longer tiers: the sanitizer builds run the unit tests.
+# Longer tier: every test again under AddressSanitizer (with LeakSanitizer) and UBSan.
 check: test
 	$(MAKE) --no-print-directory SANITIZER=address build-asan/mltest build-asan/mergelab
-	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp build-asan/mltest --tier unit
+	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/mltest
 	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab
-	ML_BIN=build-ubsan/mergelab build-ubsan/mltest --tier unit
+	ML_BIN=build-ubsan/mergelab build-ubsan/mltest
 
 clean:
 	rm -rf build build-asan build-ubsan out

@@ -55,5 +55,6 @@ int main(int argc, char **argv) {
     }
     free(filters);
     if (!list) printf("%d passed, %d failed\n", passed, failed);
+    fflush(stdout);   /* a sanitizer's exit report must not swallow the count */
     return failed ? 1 : 0;
 }

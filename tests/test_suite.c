@@ -32,6 +32,7 @@ static int rejects(const char *from, const char *to, const char *want) {
     } else {
         int rc = ml_suite_parse(&s, "t.json", bad, strlen(bad));
         const char *msg = ml_error_last()->message;
+        if (rc == 0) ml_suite_free(s);
         ok = rc == ML_EINVALID && s == NULL && strstr(msg, want) != NULL;
         if (!ok && !quiet) fprintf(stderr, "    rc %d, message \"%s\", wanted \"%s\"\n", rc, msg, want);
     }
