@@ -276,17 +276,7 @@ int ml_fig_heatmap(const char *path, ml_fig_format fmt, const char *title,
     draw(ml_plot__cr(p), &L, title, row_label, col_label, row_names, col_names, values, rows, cols,
          vmin, vmax);
     if ((error = ml_plot__write(p, path, title, opts)) < 0) goto cleanup;
-    if (opts && opts->layout) {
-        ml_fig_layout *o = opts->layout;
-        o->width = L.W;
-        o->height = L.H;
-        o->x = L.gx;
-        o->y = L.gy;
-        o->w = L.gw;
-        o->h = L.gh;
-        o->png_scale = opts->png_scale > 0 ? opts->png_scale : ML_PLOT_PNG_SCALE;
-        o->no_data = L.no_data;
-    }
+    ml_plot__report_layout(opts, L.W, L.H, L.gx, L.gy, L.gw, L.gh, L.no_data);
 cleanup:
     if (m) cairo_destroy(m);
     ml_plot__free(p);

@@ -245,17 +245,7 @@ int ml_fig_lines(const char *path, ml_fig_format fmt, const char *title,
     if ((error = ml_plot__new(&p, fmt, L.W, L.H, opts ? opts->png_scale : 0)) < 0) goto cleanup;
     draw(ml_plot__cr(p), &L, title, xlabel, ylabel, x, npoints, series_names, series, nseries);
     if ((error = ml_plot__write(p, path, title, opts)) < 0) goto cleanup;
-    if (opts && opts->layout) {
-        ml_fig_layout *o = opts->layout;
-        o->width = L.W;
-        o->height = L.H;
-        o->x = L.ax;
-        o->y = L.ay;
-        o->w = L.aw;
-        o->h = L.ah;
-        o->png_scale = opts->png_scale > 0 ? opts->png_scale : ML_PLOT_PNG_SCALE;
-        o->no_data = L.no_data;
-    }
+    ml_plot__report_layout(opts, L.W, L.H, L.ax, L.ay, L.aw, L.ah, L.no_data);
 cleanup:
     if (m) cairo_destroy(m);
     ml_plot__free(p);

@@ -624,3 +624,17 @@ void ml_plot__no_data(cairo_t *cr, double x, double y, double w, double h, const
     ml_plot__text(cr, x + w / 2, y + h / 2, msg, 0.5, 0.5, 0);
     cairo_restore(cr);
 }
+
+void ml_plot__report_layout(const ml_fig_opts *opts, double W, double H, double x, double y, double w, double h,
+                            int no_data) {
+    if (!opts || !opts->layout) return;
+    ml_fig_layout *o = opts->layout;
+    o->width = W;
+    o->height = H;
+    o->x = x;
+    o->y = y;
+    o->w = w;
+    o->h = h;
+    o->png_scale = opts->png_scale > 0 ? opts->png_scale : ML_PLOT_PNG_SCALE;
+    o->no_data = no_data;
+}

@@ -34,6 +34,9 @@ cairo_t *ml_plot__cr(ml_plot *p);
  * PNG tEXt chunks or as the SVG's <title>/<desc>. */
 int ml_plot__write(ml_plot *p, const char *path, const char *title, const ml_fig_opts *opts);
 void ml_plot__free(ml_plot *p);
+/* Tells a caller that asked (opts->layout) where the plot area landed. */
+void ml_plot__report_layout(const ml_fig_opts *opts, double W, double H, double x, double y, double w, double h,
+                            int no_data);
 
 /* A scratch context with the figures' font settings, for measuring text before the
  * figure's size is known. Free with cairo_destroy(). Returns 0 or ML_ENOMEM. */
