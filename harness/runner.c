@@ -32,7 +32,7 @@ typedef struct {
     int         n, pos, epoch;
     uint64_t    stream;    /* shuffle stream of this run */
     float      *xb;        /* (B, D) the current batch */
-    uint8_t    *yb;        /* (B) */
+    int32_t    *yb;        /* (B) labels as int32 targets */
 } trainer;
 
 static double now_s(void) {
@@ -75,7 +75,7 @@ static int trainer_init(trainer *t, const char *name, const ml_suite *s, const m
         (error = subset_indices(&t->index, &t->n, train, sp)) < 0 ||
         (error = ml_malloc((void **)&t->perm, (size_t)t->n * sizeof(int))) < 0 ||
         (error = ml_malloc((void **)&t->xb, (size_t)s->batch_size * train->dim * sizeof(float))) < 0 ||
-        (error = ml_malloc((void **)&t->yb, (size_t)s->batch_size)) < 0)
+        (error = ml_malloc((void **)&t->yb, (size_t)s->batch_size * sizeof(int32_t))) < 0)
         return error;
     if (t->n < s->batch_size)
         return ml_error_set(ML_EINVALID, "%s: run '%s' has %d training examples, fewer than batch_size %d",
@@ -157,7 +157,7 @@ static void probe_hidden(ml_mlp *m, const float *X, int P, float **acts) {
 }
 
 static int eval_subset(ml_mlp *m, const ml_dataset *test, const ml_split *sp, double *acc, double *loss,
-                       float *xs, uint8_t *ys) {
+                       float *xs, int32_t *ys) {
     int *idx = NULL, n, error;
     if ((error = subset_indices(&idx, &n, test, sp)) < 0) return error;
     for (int i = 0; i < n; i++) {
@@ -197,7 +197,7 @@ int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     trainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
     ml_mlp *merged = NULL;
     float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } }, *eval_x = NULL;
-    uint8_t *eval_y = NULL;
+    int32_t *eval_y = NULL;
     int *perm = NULL, error, L = s->model.n_hidden, P = s->probe_size;
     int nck = s->finetune.steps / s->cka_every + 1;
     double *cka_curve = NULL;   /* (L, nck) */
@@ -267,7 +267,7 @@ int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
 
     /* 4. evaluate base, specialists, merges and the direct fine-tune on the target */
     if ((error = ml_malloc((void **)&eval_x, (size_t)test.n * test.dim * sizeof(float))) < 0 ||
-        (error = ml_malloc((void **)&eval_y, (size_t)test.n)) < 0 ||
+        (error = ml_malloc((void **)&eval_y, (size_t)test.n * sizeof(int32_t))) < 0 ||
         (error = ml_mlp_new(&merged, &s->model, 1000)) < 0)
         goto cleanup;
     res = cJSON_CreateObject();

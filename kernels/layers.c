@@ -53,8 +53,9 @@ void ml_gelu_backward(float *dx, const float *dy, const float *x, long n) {
 }
 
 float ml_softmax_ce_forward(float *probs, float *losses, const float *logits,
-                            const uint8_t *targets, int N, int V) {
+                            const int32_t *targets, int N, int V) {
     double total = 0.0;
+    int counted = 0;
     for (int i = 0; i < N; i++) {
         const float *z = logits + (long)i * V;
         float *p = probs + (long)i * V;
@@ -63,19 +64,29 @@ float ml_softmax_ce_forward(float *probs, float *losses, const float *logits,
         double sum = 0.0;
         for (int v = 0; v < V; v++) { p[v] = expf(z[v] - mx); sum += p[v]; }
         for (int v = 0; v < V; v++) p[v] = (float)(p[v] / sum);
+        if (targets[i] == ML_IGNORE) {
+            if (losses) losses[i] = 0.0f;
+            continue;
+        }
         /* log-sum-exp form keeps the loss finite when p[target] underflows */
         double loss = log(sum) + mx - z[targets[i]];
         if (losses) losses[i] = (float)loss;
         total += loss;
+        counted++;
     }
-    return (float)(total / N);
+    return counted ? (float)(total / counted) : 0.0f;
 }
 
-void ml_softmax_ce_backward(float *dlogits, const float *probs, const uint8_t *targets, int N, int V) {
-    float inv = 1.0f / (float)N;
-    for (int i = 0; i < N; i++)
+void ml_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *targets, int N, int V) {
+    int counted = 0;
+    for (int i = 0; i < N; i++) counted += targets[i] != ML_IGNORE;
+    if (!counted) return;
+    float inv = 1.0f / (float)counted;
+    for (int i = 0; i < N; i++) {
+        if (targets[i] == ML_IGNORE) continue;
         for (int v = 0; v < V; v++) {
             float g = probs[(long)i * V + v] - (v == targets[i] ? 1.0f : 0.0f);
             dlogits[(long)i * V + v] += g * inv;
         }
+    }
 }

@@ -27,12 +27,15 @@ void ml_relu_backward(float *dx, const float *dy, const float *x, long n);
 void ml_gelu_forward(float *y, const float *x, long n);
 void ml_gelu_backward(float *dx, const float *dy, const float *x, long n);
 
-/* logits (N,V), targets (N) in [0,V) -> probs (N,V), losses (N); returns the
- * mean loss over N. Numerically stable (max subtracted). */
+/* logits (N,V), targets (N) in [0,V) or ML_IGNORE -> probs (N,V), losses (N)
+ * or NULL; returns the mean loss over the rows that are not ignored (0 when
+ * all are). Numerically stable (log-sum-exp with the max subtracted). */
+#define ML_IGNORE (-1)
 float ml_softmax_ce_forward(float *probs, float *losses, const float *logits,
-                            const uint8_t *targets, int N, int V);
-/* d(mean loss)/d logits = (probs - onehot)/N; dlogits (N,V) accumulates. */
-void ml_softmax_ce_backward(float *dlogits, const float *probs, const uint8_t *targets, int N, int V);
+                            const int32_t *targets, int N, int V);
+/* d(mean loss)/d logits = (probs - onehot)/n_counted; ignored rows get no
+ * gradient; dlogits (N,V) accumulates. */
+void ml_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *targets, int N, int V);
 
 /* References (plain loops, double accumulators). */
 void ml_ref_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int C, int OC);

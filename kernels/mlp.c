@@ -86,7 +86,7 @@ void ml_mlp_init(ml_mlp *m, uint64_t seed) {
 static const float *W_of(const ml_mlp *m, int l) { return m->params + m->layout.tensors[2 * l].offset; }
 static const float *b_of(const ml_mlp *m, int l) { return m->params + m->layout.tensors[2 * l + 1].offset; }
 
-float ml_mlp_forward(ml_mlp *m, const float *x, const uint8_t *targets, int N) {
+float ml_mlp_forward(ml_mlp *m, const float *x, const int32_t *targets, int N) {
     const ml_mlp_config *c = &m->cfg;
     const float *in = x;
     for (int l = 0; l <= c->n_hidden; l++) {
@@ -104,7 +104,7 @@ float ml_mlp_forward(ml_mlp *m, const float *x, const uint8_t *targets, int N) {
     return ml_softmax_ce_forward(m->probs, NULL, m->pre[c->n_hidden], targets, N, c->out_dim);
 }
 
-void ml_mlp_backward(ml_mlp *m, const float *x, const uint8_t *targets, int N) {
+void ml_mlp_backward(ml_mlp *m, const float *x, const int32_t *targets, int N) {
     const ml_mlp_config *c = &m->cfg;
     int L = c->n_hidden;
     /* dpre holds d loss / d pre[l] for the layer being processed */
@@ -130,7 +130,7 @@ void ml_mlp_backward(ml_mlp *m, const float *x, const uint8_t *targets, int N) {
     }
 }
 
-void ml_mlp_evaluate(ml_mlp *m, const float *x, const uint8_t *y, int n, double *acc, double *loss) {
+void ml_mlp_evaluate(ml_mlp *m, const float *x, const int32_t *y, int n, double *acc, double *loss) {
     long correct = 0;
     double total = 0.0;
     int V = m->cfg.out_dim;

@@ -47,11 +47,11 @@ void ml_mlp_free(ml_mlp *m);
 void ml_mlp_init(ml_mlp *m, uint64_t seed);
 /* x (N,D); targets (N) or NULL. Returns the mean loss (0 when targets is NULL).
  * N <= max_batch. Keeps activations for backward and for probes. */
-float ml_mlp_forward(ml_mlp *m, const float *x, const uint8_t *targets, int N);
+float ml_mlp_forward(ml_mlp *m, const float *x, const int32_t *targets, int N);
 /* Accumulates d(mean loss)/d params into m->grads; needs the forward's x. */
-void ml_mlp_backward(ml_mlp *m, const float *x, const uint8_t *targets, int N);
+void ml_mlp_backward(ml_mlp *m, const float *x, const int32_t *targets, int N);
 /* Accuracy and mean loss over n rows, in chunks of max_batch. */
-void ml_mlp_evaluate(ml_mlp *m, const float *x, const uint8_t *y, int n, double *acc, double *loss);
+void ml_mlp_evaluate(ml_mlp *m, const float *x, const int32_t *y, int n, double *acc, double *loss);
 /* Width of hidden layer l (0-based) and its activations from the last forward (N, H_l). */
 int ml_mlp_hidden_width(const ml_mlp *m, int l);
 const float *ml_mlp_hidden(const ml_mlp *m, int l);

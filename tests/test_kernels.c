@@ -217,7 +217,7 @@ static void test_kernels__relu_gelu_forward_values(void) {
 static void test_kernels__softmax_ce_forward_values(void) {
     enum { N = 6, V = 5 };
     float logits[N * V], probs[N * V], losses[N], rp[N * V], rl[N];
-    uint8_t t[N] = { 0, 1, 2, 3, 4, 2 };
+    int32_t t[N] = { 0, 1, 2, 3, 4, 2 };
     double md, mean_ref = 0.0;
     fill_uniform(logits, N * V, 51, -4.0f, 4.0f);
     float mean = ml_softmax_ce_forward(probs, losses, logits, t, N, V);
@@ -234,7 +234,7 @@ static void test_kernels__softmax_ce_forward_values(void) {
     ML_ASSERT_NEAR(mean_ref, mean, 1e-6, 1e-5);
     /* huge logits: max subtraction keeps everything finite */
     float big[2 * 3] = { 1000.0f, -1000.0f, 0.0f, -1000.0f, -1000.0f, 1000.0f };
-    uint8_t tb[2] = { 1, 2 };
+    int32_t tb[2] = { 1, 2 };
     float pb[6], lb[2];
     float mb = ml_softmax_ce_forward(pb, lb, big, tb, 2, 3);
     ML_ASSERT_MSG(isfinite(mb) && isfinite(lb[0]) && isfinite(lb[1]), "loss not finite: %g %g %g", mb, lb[0], lb[1]);
@@ -251,7 +251,7 @@ static void test_kernels__softmax_ce_forward_values(void) {
 
 /* one backward call of relu (0), gelu (1) or softmax-CE (2) into out */
 static void ew_backward(int which, float *out, const float *dy, const float *x, const float *probs,
-                        const uint8_t *t) {
+                        const int32_t *t) {
     if (which == 0) ml_relu_backward(out, dy, x, EW_E);
     else if (which == 1) ml_gelu_backward(out, dy, x, EW_E);
     else ml_softmax_ce_backward(out, probs, t, EW_N, EW_V);
@@ -260,7 +260,7 @@ static void ew_backward(int which, float *out, const float *dy, const float *x, 
 static void test_kernels__elementwise_backward_accumulates(void) {
     static const char *const names[3] = { "relu", "gelu", "softmax-CE" };
     float x[EW_E], dy[EW_E], once[EW_E], twice[EW_E], probs[EW_E], losses[EW_N];
-    uint8_t t[EW_N] = { 0, 4, 2, 1 };
+    int32_t t[EW_N] = { 0, 4, 2, 1 };
     double md = 0.0;
     fill_uniform(x, EW_E, 45, -2.0f, 2.0f);
     fill_uniform(dy, EW_E, 46, -1.0f, 1.0f);
@@ -406,7 +406,7 @@ static void test_kernels__gelu_backward_fd(void) {
 
 typedef struct {
     float logits[SN * SV], probs[SN * SV], losses[SN];
-    uint8_t t[SN];
+    int32_t t[SN];
 } ce_ctx;
 
 static double ce_loss(void *p) {      /* mean cross-entropy, summed in double */
@@ -421,7 +421,7 @@ static int ce_fd(int flip, double *md) {
     static ce_ctx c;
     float dl[SN * SV] = { 0 }, num[SN * SV];
     fill_uniform(c.logits, SN * SV, 81, -2.0f, 2.0f);
-    for (int i = 0; i < SN; i++) c.t[i] = (uint8_t)((i * 3) % SV);
+    for (int i = 0; i < SN; i++) c.t[i] = (int32_t)((i * 3) % SV);
     ml_softmax_ce_forward(c.probs, c.losses, c.logits, c.t, SN, SV);
     ml_softmax_ce_backward(dl, c.probs, c.t, SN, SV);
     if (flip)
@@ -445,7 +445,7 @@ static void test_kernels__softmax_ce_backward_fd(void) {
 typedef struct {
     ml_mlp *m;
     const float *x;
-    const uint8_t *t;
+    const int32_t *t;
 } mlp_ctx;
 
 /* mean cross-entropy of the float logits, taken in double */
@@ -480,14 +480,14 @@ static int mlp_fd(ml_activation act, int flip, double *md) {
     ml_mlp_config cfg = { .in_dim = MD, .n_hidden = 2, .hidden = { 5, 4 }, .out_dim = MV, .act = act };
     ml_mlp *m = NULL;
     float x[MN * MD], *num = NULL;
-    uint8_t t[MN];
+    int32_t t[MN];
     int first_bad = -1, kinked;
     mlp_ctx c;
     if (ml_mlp_new(&m, &cfg, MN) < 0) return -2;
     num = malloc(m->layout.total * sizeof(float));
     if (!num) { ml_mlp_free(m); return -2; }
     fill_uniform(x, MN * MD, 91, -1.0f, 1.0f);
-    for (int i = 0; i < MN; i++) t[i] = (uint8_t)(i % MV);
+    for (int i = 0; i < MN; i++) t[i] = (int32_t)(i % MV);
     /* ReLU is not differentiable at 0: take the first init seed whose
      * pre-activations all sit >= 0.02 from it (steps of 1e-3 move them by
      * about 1e-3), so the check is deterministic and kink-free. */
@@ -555,7 +555,7 @@ static void test_kernels__mlp_fd_rejects_flipped_sign(void) {
 
 /* x (n, TD) in [-1,1]^TD, y = [w.x + 0.1 > 0], drawn with a margin of 0.2
  * around the plane so the classes are linearly separable. */
-static void toy_data(float *x, uint8_t *y, int n, uint64_t stream) {
+static void toy_data(float *x, int32_t *y, int n, uint64_t stream) {
     static const float w[TD] = { 1.0f, -2.0f, 0.5f, 1.5f };
     uint64_t ctr = 0;
     for (int i = 0; i < n; i++) {
@@ -575,7 +575,7 @@ static void toy_data(float *x, uint8_t *y, int n, uint64_t stream) {
  * accuracies on both sets after. */
 static int toy_train(float **params, size_t *n, double *init_acc, double *train_acc, double *test_acc) {
     static float xs[TNS * TD], xt[TNT * TD];
-    static uint8_t ys[TNS], yt[TNT];
+    static int32_t ys[TNS], yt[TNT];
     ml_mlp_config cfg = { .in_dim = TD, .n_hidden = 1, .hidden = { 16 }, .out_dim = 2, .act = ML_ACT_RELU };
     ml_adamw_config oc = { .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-2f };
     ml_mlp *m = NULL;
