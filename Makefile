@@ -3,6 +3,7 @@
 #   make test      install what is missing, build, run every test (ends "N passed, N failed")
 #   make deps      check libraries and data; apt-get install them when root
 #   make check     make test plus the sanitizer builds' tests
+#   make bench     speed figures as ratios to the sgemm peak
 #   make clean
 # Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
 #          THREADS=N (BLAS threads for demo runs).
@@ -41,10 +42,12 @@ LDLIBS_ALL = $(LDSAN) $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 LIB_SRC  := $(wildcard core/*.c kernels/*.c kernels/ref/*.c data/*.c harness/*.c reports/*.c)
 LIB_SRC  := $(filter-out harness/main.c,$(LIB_SRC))
 TEST_SRC := $(wildcard tests/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(BUILD)/mergelab
 TESTBIN  := $(BUILD)/mltest
+BENCHBIN := $(BUILD)/mlbench
 
 # Debian packages that provide each pkg-config module, and the data package.
 DEB_openblas := libopenblas-dev
@@ -58,7 +61,7 @@ DEB_DATA     := dataset-fashion-mnist
 # Test tools: xmllint and pdffonts are used by tests when present.
 DEB_TOOLS    := pkg-config
 
-.PHONY: all deps demo test check clean FORCE
+.PHONY: all deps demo test check bench clean FORCE
 all: $(BIN)
 
 deps:
@@ -115,6 +118,14 @@ $(BIN): $(BUILD)/harness/main.o $(BUILD)/libmergelab.a
 $(TESTBIN): $(TEST_OBJ) $(BUILD)/libmergelab.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
 
+$(BENCHBIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libmergelab.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
+
+# Speed, as ratios to OpenBLAS's sgemm peak measured in the same run.
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCHBIN)
+	$(BENCHBIN) --threads $(or $(THREADS),2)
+
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) run suites/smoke.json -o out/smoke
@@ -135,4 +146,4 @@ check: test
 clean:
 	rm -rf build build-asan build-ubsan out
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/harness/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d) $(BUILD)/harness/main.d

@@ -14,6 +14,7 @@
 #include "reports/report.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,16 +123,10 @@ static int cmd_run(int argc, char **argv) {
         cJSON_AddItemToObject(doc, it->string, cJSON_DetachItemViaPointer(run, it));
     if ((error = ml_results_write(path, doc)) < 0) { rc = fail(error); goto cleanup; }
 
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(doc, "models");
-    printf("%-12s %-11s %9s %9s\n", "model", "role", "test_acc", "test_loss");
-    for (const cJSON *m = models->child; m; m = m->next)
-        printf("%-12s %-11s %9.4f %9.4f\n", cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring,
-               cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring,
-               cJSON_GetObjectItemCaseSensitive(m, "test_acc")->valuedouble,
-               cJSON_GetObjectItemCaseSensitive(m, "test_loss")->valuedouble);
+    /* one line per metric, grouped as they were recorded */
     const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
     for (const cJSON *m = metrics->child; m; m = m->next)
-        if (!strncmp(m->string, "cka/", 4)) printf("%-24s %9.4f\n", m->string, m->valuedouble);
+        printf("%-28s %10.4f\n", m->string, cJSON_IsNumber(m) ? m->valuedouble : NAN);
     printf("wrote %s (%.1f s)\n", path, (double)(w1.tv_sec - w0.tv_sec) + (w1.tv_nsec - w0.tv_nsec) * 1e-9);
 cleanup:
     cJSON_Delete(doc);

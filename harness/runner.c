@@ -1,337 +1,30 @@
 /*
- * harness/runner.c: the smoke protocol of mergelab on the MLP family.
- * Specialists are trained in lockstep so that their CKA can be measured at
- * the same fine-tuning step without storing checkpoints. Every random
- * choice comes from the counter-based RNG keyed by (seed, stream, counter),
- * so results depend only on the suite, the seed and the BLAS thread count.
+ * harness/runner.c: dispatch to the study protocol of the suite's model
+ * family, and the JSON pieces the protocols share.
  */
+#include "harness/run_common.h"
 #include "harness/runner.h"
-#include "core/error.h"
-#include "data/fmnist.h"
-#include "kernels/adamw.h"
-#include "kernels/cka.h"
-#include "kernels/gemm.h"
-#include "kernels/merge.h"
-#include "kernels/mlp.h"
-#include "kernels/rng.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
-/* A training run: model, optimiser, and an epoch-shuffled stream of the
- * example indices of its class subset. */
-typedef struct {
-    const char *name;
-    ml_mlp     *model;
-    ml_adamw   *opt;
-    int        *index;     /* (n) training examples of the subset */
-    int        *perm;      /* (n) this epoch's order */
-    int         n, pos, epoch;
-    uint64_t    stream;    /* shuffle stream of this run */
-    float      *xb;        /* (B, D) the current batch */
-    int32_t    *yb;        /* (B) labels as int32 targets */
-} trainer;
+int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
+    return s->family == ML_FAMILY_GPT ? ml_run__gpt(out, s, opt) : ml_run__mlp(out, s, opt);
+}
 
-static double now_s(void) {
+double ml_run__now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int subset_indices(int **out, int *n, const ml_dataset *d, const ml_split *sp) {
-    int member[ML_MAX_CLASSES] = { 0 }, count = 0, error;
-    for (int i = 0; i < sp->nclasses; i++) member[sp->classes[i]] = 1;
-    for (int i = 0; i < d->n; i++) count += member[d->y[i]];
-    if ((error = ml_malloc((void **)out, (size_t)(count ? count : 1) * sizeof(int))) < 0) return error;
-    *n = 0;
-    for (int i = 0; i < d->n; i++)
-        if (member[d->y[i]]) (*out)[(*n)++] = i;
-    return 0;
-}
-
-static void trainer_free(trainer *t) {
-    ml_mlp_free(t->model);
-    ml_adamw_free(t->opt);
-    free(t->index);
-    free(t->perm);
-    free(t->xb);
-    free(t->yb);
-    memset(t, 0, sizeof(*t));
-}
-
-static int trainer_init(trainer *t, const char *name, const ml_suite *s, const ml_dataset *train,
-                        const ml_split *sp, uint64_t stream, const float *init_params) {
-    ml_adamw_config oc = { (float)s->finetune.lr, (float)s->beta1, (float)s->beta2, (float)s->eps,
-                           (float)s->weight_decay };
-    int error;
-    memset(t, 0, sizeof(*t));
-    t->name = name;
-    t->stream = stream;
-    if ((error = ml_mlp_new(&t->model, &s->model, s->batch_size)) < 0 ||
-        (error = ml_adamw_new(&t->opt, &t->model->layout, &oc)) < 0 ||
-        (error = subset_indices(&t->index, &t->n, train, sp)) < 0 ||
-        (error = ml_malloc((void **)&t->perm, (size_t)t->n * sizeof(int))) < 0 ||
-        (error = ml_malloc((void **)&t->xb, (size_t)s->batch_size * train->dim * sizeof(float))) < 0 ||
-        (error = ml_malloc((void **)&t->yb, (size_t)s->batch_size * sizeof(int32_t))) < 0)
-        return error;
-    if (t->n < s->batch_size)
-        return ml_error_set(ML_EINVALID, "%s: run '%s' has %d training examples, fewer than batch_size %d",
-                            s->file, name, t->n, s->batch_size);
-    if (init_params) memcpy(t->model->params, init_params, t->model->layout.total * sizeof(float));
-    else ml_mlp_init(t->model, s->seed);
-    t->pos = t->n;   /* forces a shuffle before the first batch */
-    t->epoch = -1;
-    return 0;
-}
-
-static void next_batch(trainer *t, const ml_dataset *d, int B, uint64_t seed) {
-    for (int b = 0; b < B; b++) {
-        if (t->pos >= t->n) {
-            t->epoch++;
-            ml_rng_permutation(t->perm, t->n, seed, ML_STREAM_SHUFFLE + t->stream * 100000 + (uint64_t)t->epoch);
-            t->pos = 0;
-        }
-        int i = t->index[t->perm[t->pos++]];
-        memcpy(t->xb + (long)b * d->dim, d->x + (long)i * d->dim, (size_t)d->dim * sizeof(float));
-        t->yb[b] = d->y[i];
-    }
-}
-
-static float lr_at(const ml_suite *s, double base_lr, int step, int total) {
-    if (s->schedule == ML_SCHED_CONSTANT || total <= 1) return (float)base_lr;
-    double min = base_lr * s->min_lr_ratio;
-    return (float)(min + (base_lr - min) * 0.5 * (1.0 + cos(M_PI * step / (double)total)));
-}
-
-/* One optimiser step; ML_ERUN when the loss is not finite. */
-static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, double base_lr, int step, int total,
-                      const char *phase, float *loss_out) {
-    ml_mlp *m = t->model;
-    next_batch(t, d, s->batch_size, s->seed);
-    float loss = ml_mlp_forward(m, t->xb, t->yb, s->batch_size);
-    if (!isfinite(loss))
-        return ml_error_set(ML_ERUN, "%s: %s of '%s' diverged: loss is %s at step %d (lower the lr?)",
-                            s->file, phase, t->name, isnan(loss) ? "nan" : "inf", step);
-    memset(m->grads, 0, m->layout.total * sizeof(float));
-    ml_mlp_backward(m, t->xb, t->yb, s->batch_size);
-    if (s->grad_clip > 0.0) {
-        double norm2 = 0.0;
-        for (size_t i = 0; i < m->layout.total; i++) norm2 += (double)m->grads[i] * m->grads[i];
-        double norm = sqrt(norm2);
-        if (norm > s->grad_clip) {
-            float scale = (float)(s->grad_clip / norm);
-            for (size_t i = 0; i < m->layout.total; i++) m->grads[i] *= scale;
-        }
-    }
-    ml_adamw_step(t->opt, m->params, m->grads, lr_at(s, base_lr, step, total), NULL);
-    if (loss_out) *loss_out = loss;
-    return 0;
-}
-
-static int train_run(trainer *t, const ml_suite *s, const ml_dataset *d, const ml_phase *ph, const char *phase,
-                     int verbose) {
-    float loss = 0.0f;
-    int error;
-    for (int step = 0; step < ph->steps; step++) {
-        if ((error = train_step(t, s, d, ph->lr, step, ph->steps, phase, &loss)) < 0) return error;
-        if (verbose && (step + 1) % 100 == 0)
-            fprintf(stderr, "  %s %s step %d/%d loss %.4f\n", phase, t->name, step + 1, ph->steps, loss);
-    }
-    return 0;
-}
-
-/* Hidden activations of every layer for the probe set, gathered chunk by
- * chunk: acts[l] (P, H_l). */
-static void probe_hidden(ml_mlp *m, const float *X, int P, float **acts) {
-    for (int s = 0; s < P; s += m->max_batch) {
-        int B = P - s < m->max_batch ? P - s : m->max_batch;
-        ml_mlp_forward(m, X + (long)s * m->cfg.in_dim, NULL, B);
-        for (int l = 0; l < m->cfg.n_hidden; l++) {
-            int H = m->cfg.hidden[l];
-            memcpy(acts[l] + (long)s * H, ml_mlp_hidden(m, l), (size_t)B * H * sizeof(float));
-        }
-    }
-}
-
-static int eval_subset(ml_mlp *m, const ml_dataset *test, const ml_split *sp, double *acc, double *loss,
-                       float *xs, int32_t *ys) {
-    int *idx = NULL, n, error;
-    if ((error = subset_indices(&idx, &n, test, sp)) < 0) return error;
-    for (int i = 0; i < n; i++) {
-        memcpy(xs + (long)i * test->dim, test->x + (long)idx[i] * test->dim, (size_t)test->dim * sizeof(float));
-        ys[i] = test->y[idx[i]];
-    }
-    ml_mlp_evaluate(m, xs, ys, n, acc, loss);
-    free(idx);
-    return 0;
-}
-
-static cJSON *model_entry(const char *name, const char *role, double acc, double loss) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddStringToObject(o, "role", role);
-    cJSON_AddNumberToObject(o, "test_acc", acc);
-    cJSON_AddNumberToObject(o, "test_loss", loss);
-    return o;
-}
-
-static void add_metric(cJSON *metrics, const char *model, const char *what, double v) {
+void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, double v) {
     char key[160];
     snprintf(key, sizeof(key), "%s/%s", model, what);
     cJSON_AddNumberToObject(metrics, key, v);
 }
 
-static cJSON *data_entry(const ml_data_file *f) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "path", f->path);
-    cJSON_AddStringToObject(o, "sha256", f->sha256);
-    cJSON_AddNumberToObject(o, "bytes", (double)f->bytes);
-    return o;
-}
-
-int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
-    ml_dataset train = { 0 }, test = { 0 };
-    trainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
-    ml_mlp *merged = NULL;
-    float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } }, *eval_x = NULL;
-    int32_t *eval_y = NULL;
-    int *perm = NULL, error, L = s->model.n_hidden, P = s->probe_size;
-    int nck = s->finetune.steps / s->cka_every + 1;
-    double *cka_curve = NULL;   /* (L, nck) */
-    cJSON *res = NULL, *models, *metrics, *cka, *arr;
-    double t0, t_pre, t_ft, t_dir, t_eval, acc, loss;
-    *out = NULL;
-
-    int threads = opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1);
-    ml_blas_set_threads(threads);
-    int verbose = opt ? opt->verbose : 0;
-
-    t0 = now_s();
-    if ((error = ml_fmnist_load(&train, s->data_dir, 1)) < 0 || (error = ml_fmnist_load(&test, s->data_dir, 0)) < 0)
-        goto cleanup;
-    if (P > test.n) { error = ml_error_set(ML_EINVALID, "%s: $.cka.probe_size: %d exceeds the %d test examples", s->file, P, test.n); goto cleanup; }
-
-    /* 1. pretrain the base */
-    if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
-    if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, 0, NULL)) < 0) goto cleanup;
-    base.opt->cfg.lr = (float)s->pretrain.lr;
-    if ((error = train_run(&base, s, &train, &s->pretrain, "pretraining", verbose)) < 0) goto cleanup;
-    t_pre = now_s();
-
-    /* 2. specialists in lockstep, CKA on a fixed probe set every cka_every steps */
-    if ((error = ml_malloc((void **)&perm, (size_t)test.n * sizeof(int))) < 0 ||
-        (error = ml_malloc((void **)&probe_x, (size_t)P * test.dim * sizeof(float))) < 0 ||
-        (error = ml_calloc((void **)&cka_curve, (size_t)L * nck, sizeof(double))) < 0)
-        goto cleanup;
-    ml_rng_permutation(perm, test.n, s->seed, ML_STREAM_PROBE);
-    for (int i = 0; i < P; i++)
-        memcpy(probe_x + (long)i * test.dim, test.x + (long)perm[i] * test.dim, (size_t)test.dim * sizeof(float));
-    for (int k = 0; k < 2; k++) {
-        if ((error = trainer_init(&spec[k], s->specialists[k].name, s, &train, &s->specialists[k], 1 + (uint64_t)k,
-                                  base.model->params)) < 0)
-            goto cleanup;
-        for (int l = 0; l < L; l++)
-            if ((error = ml_malloc((void **)&acts[k][l], (size_t)P * s->model.hidden[l] * sizeof(float))) < 0)
-                goto cleanup;
-    }
-    if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
-                         s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
-    for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
-        if (step % s->cka_every == 0) {
-            for (int k = 0; k < 2; k++) probe_hidden(spec[k].model, probe_x, P, acts[k]);
-            for (int l = 0; l < L; l++) {
-                int H = s->model.hidden[l];
-                if ((error = ml_cka_linear(&cka_curve[l * nck + ck], acts[0][l], acts[1][l], P, H, H)) < 0) {
-                    ml_error_prefix("%s: CKA of layer %d at step %d", s->file, l + 1, step);
-                    goto cleanup;
-                }
-            }
-            ck++;
-        }
-        if (step == s->finetune.steps) break;
-        for (int k = 0; k < 2; k++)
-            if ((error = train_step(&spec[k], s, &train, s->finetune.lr, step, s->finetune.steps,
-                                    "fine-tuning", NULL)) < 0)
-                goto cleanup;
-    }
-    t_ft = now_s();
-
-    /* 3. direct fine-tune of the base on the target, same step budget */
-    if ((error = trainer_init(&direct, "direct", s, &train, &s->target, 3, base.model->params)) < 0 ||
-        (error = train_run(&direct, s, &train, &s->finetune, "direct fine-tuning", verbose)) < 0)
-        goto cleanup;
-    t_dir = now_s();
-
-    /* 4. evaluate base, specialists, merges and the direct fine-tune on the target */
-    if ((error = ml_malloc((void **)&eval_x, (size_t)test.n * test.dim * sizeof(float))) < 0 ||
-        (error = ml_malloc((void **)&eval_y, (size_t)test.n * sizeof(int32_t))) < 0 ||
-        (error = ml_mlp_new(&merged, &s->model, 1000)) < 0)
-        goto cleanup;
-    res = cJSON_CreateObject();
-    models = cJSON_AddArrayToObject(res, "models");
-    metrics = cJSON_AddObjectToObject(res, "metrics");
-    struct { const char *name, *role; ml_mlp *m; } evals[4] = {
-        { "base", "base", base.model }, { spec[0].name, "specialist", spec[0].model },
-        { spec[1].name, "specialist", spec[1].model }, { "direct", "direct", direct.model } };
-    for (int e = 0; e < 4; e++) {
-        memcpy(merged->params, evals[e].m->params, merged->layout.total * sizeof(float));
-        if ((error = eval_subset(merged, &test, &s->target, &acc, &loss, eval_x, eval_y)) < 0) goto cleanup;
-        cJSON_AddItemToArray(models, model_entry(evals[e].name, evals[e].role, acc, loss));
-        add_metric(metrics, evals[e].name, "test_acc", acc);
-        add_metric(metrics, evals[e].name, "test_loss", loss);
-    }
-    for (int g = 0; g < s->nmerges; g++) {
-        const ml_merge_spec *ms = &s->merges[g];
-        const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
-        if ((error = ml_merge_average(merged->params, inputs, ms->weights, 2, merged->layout.total)) < 0) {
-            ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-            goto cleanup;
-        }
-        if ((error = eval_subset(merged, &test, &s->target, &acc, &loss, eval_x, eval_y)) < 0) goto cleanup;
-        cJSON *me = model_entry(ms->name, "merge", acc, loss);
-        cJSON_AddStringToObject(me, "method", ml_merge_method_name(ms->method));
-        cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
-        cJSON_AddItemToArray(models, me);
-        add_metric(metrics, ms->name, "test_acc", acc);
-        add_metric(metrics, ms->name, "test_loss", loss);
-    }
-
-    /* 5. CKA: curve over steps and the layer x layer matrix at the last step */
-    cka = cJSON_AddObjectToObject(res, "cka");
-    arr = cJSON_AddArrayToObject(cka, "pair");
-    cJSON_AddItemToArray(arr, cJSON_CreateString(spec[0].name));
-    cJSON_AddItemToArray(arr, cJSON_CreateString(spec[1].name));
-    cJSON *layers = cJSON_AddArrayToObject(cka, "layers"), *steps = cJSON_AddArrayToObject(cka, "steps");
-    cJSON *over = cJSON_AddArrayToObject(cka, "over_steps");
-    for (int ck = 0; ck < nck; ck++) cJSON_AddItemToArray(steps, cJSON_CreateNumber(ck * s->cka_every));
-    for (int l = 0; l < L; l++) {
-        char lname[32];
-        snprintf(lname, sizeof(lname), "hidden%d", l + 1);
-        cJSON_AddItemToArray(layers, cJSON_CreateString(lname));
-        cJSON_AddItemToArray(over, cJSON_CreateDoubleArray(cka_curve + l * nck, nck));
-        add_metric(metrics, "cka", lname, cka_curve[l * nck + nck - 1]);
-    }
-    cJSON_AddNumberToObject(cka, "probe_size", P);
-    cJSON *heat = cJSON_AddObjectToObject(cka, "heatmap");
-    cJSON_AddNumberToObject(heat, "step", (nck - 1) * s->cka_every);
-    cJSON_AddStringToObject(heat, "row_model", spec[0].name);
-    cJSON_AddStringToObject(heat, "col_model", spec[1].name);
-    cJSON_AddItemToObject(heat, "layers", cJSON_Duplicate(layers, 1));
-    cJSON *vals = cJSON_AddArrayToObject(heat, "values");
-    /* the activations still hold the last CKA point, the final step */
-    for (int i = 0; i < L; i++) {
-        double row[ML_MLP_MAX_HIDDEN];
-        for (int j = 0; j < L; j++)
-            if ((error = ml_cka_linear(&row[j], acts[0][i], acts[1][j], P, s->model.hidden[i], s->model.hidden[j])) < 0)
-                goto cleanup;
-        cJSON_AddItemToArray(vals, cJSON_CreateDoubleArray(row, L));
-    }
-    t_eval = now_s();
-
-    /* 6. what gates it, and what it took */
+void ml_run__add_gate(cJSON *res, const ml_suite *s) {
     cJSON *gate = cJSON_AddArrayToObject(res, "gate");
     for (int g = 0; g < s->ngate; g++) {
         cJSON *r = cJSON_CreateObject();
@@ -341,33 +34,24 @@ int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         cJSON_AddNumberToObject(r, "rtol", s->gate[g].rtol);
         cJSON_AddItemToArray(gate, r);
     }
-    cJSON *data = cJSON_AddArrayToObject(res, "data");
-    for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&train.files[f]));
-    for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&test.files[f]));
-    cJSON_AddNumberToObject(res, "seed", (double)s->seed);
-    cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
-    cJSON *timing = cJSON_AddObjectToObject(res, "timing");
-    cJSON_AddNumberToObject(timing, "pretrain_seconds", t_pre - t0);
-    cJSON_AddNumberToObject(timing, "finetune_seconds", t_ft - t_pre);
-    cJSON_AddNumberToObject(timing, "direct_seconds", t_dir - t_ft);
-    cJSON_AddNumberToObject(timing, "eval_seconds", t_eval - t_dir);
-    *out = res;
-    res = NULL;
-cleanup:
-    cJSON_Delete(res);
-    trainer_free(&base);
-    trainer_free(&spec[0]);
-    trainer_free(&spec[1]);
-    trainer_free(&direct);
-    ml_mlp_free(merged);
-    for (int k = 0; k < 2; k++)
-        for (int l = 0; l < ML_MLP_MAX_HIDDEN; l++) free(acts[k][l]);
-    free(probe_x);
-    free(perm);
-    free(cka_curve);
-    free(eval_x);
-    free(eval_y);
-    ml_dataset_free(&train);
-    ml_dataset_free(&test);
-    return error;
+}
+
+cJSON *ml_run__add_cka(cJSON *res, const char *a, const char *b, const char *const *layer_names, int L,
+                       const int *steps, int nsteps, const double *curve, const double *heat) {
+    cJSON *cka = cJSON_AddObjectToObject(res, "cka");
+    cJSON *pair = cJSON_AddArrayToObject(cka, "pair");
+    cJSON_AddItemToArray(pair, cJSON_CreateString(a));
+    cJSON_AddItemToArray(pair, cJSON_CreateString(b));
+    cJSON_AddItemToObject(cka, "layers", cJSON_CreateStringArray(layer_names, L));
+    cJSON_AddItemToObject(cka, "steps", cJSON_CreateIntArray(steps, nsteps));
+    cJSON *over = cJSON_AddArrayToObject(cka, "over_steps");
+    for (int l = 0; l < L; l++) cJSON_AddItemToArray(over, cJSON_CreateDoubleArray(curve + (long)l * nsteps, nsteps));
+    cJSON *h = cJSON_AddObjectToObject(cka, "heatmap");
+    cJSON_AddNumberToObject(h, "step", steps[nsteps - 1]);
+    cJSON_AddStringToObject(h, "row_model", a);
+    cJSON_AddStringToObject(h, "col_model", b);
+    cJSON_AddItemToObject(h, "layers", cJSON_CreateStringArray(layer_names, L));
+    cJSON *vals = cJSON_AddArrayToObject(h, "values");
+    for (int i = 0; i < L; i++) cJSON_AddItemToArray(vals, cJSON_CreateDoubleArray(heat + (long)i * L, L));
+    return cka;
 }

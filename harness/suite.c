@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/sha256.h"
 #include "data/fmnist.h"
+#include "data/text.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -215,27 +216,63 @@ static int parse_classes(const pctx *c, const cJSON *obj, const char *path, ml_s
     return 0;
 }
 
-static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_phase *ph, double default_lr,
-                       ml_split *split) {
-    static const char *const with_classes[] = { "steps", "lr", "classes", NULL };
-    static const char *const no_classes[] = { "steps", "lr", NULL };
-    const cJSON *obj;
+/* "classes": [...] for Fashion-MNIST suites, "data": "<domain>" for text. */
+static int parse_split(const pctx *c, const cJSON *obj, const char *path, ml_split *s, ml_family fam) {
+    const cJSON *v;
     char p[256];
+    int error;
+    s->domain = -1;
+    if (fam == ML_FAMILY_MLP) return parse_classes(c, obj, path, s);
+    if ((error = get(c, obj, path, "data", 1, &v)) < 0) return error;
+    join(p, sizeof(p), path, "data");
+    static const char *const DOMAINS[] = { "base", "math", "code", "target", NULL };
+    int k;
+    if ((error = read_enum(c, v, p, "text domain", DOMAINS, &k)) < 0) return error;
+    s->domain = k;
+    return 0;
+}
+
+static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_phase *ph, double default_lr,
+                       ml_split *split, ml_suite *s) {
+    static const char *const pre_mlp[] = { "steps", "lr", "classes", NULL };
+    static const char *const pre_gpt[] = { "steps", "lr", "data", NULL };
+    static const char *const ft[] = { "steps", "lr", "train", NULL };
+    const cJSON *obj, *v;
+    char p[256], q[256];
     int error;
     join(p, sizeof(p), "$", key);
     if ((error = get(c, root, "$", key, 1, &obj)) < 0 || (error = want_object(c, obj, p)) < 0 ||
-        (error = check_keys(c, obj, p, split ? with_classes : no_classes)) < 0)
+        (error = check_keys(c, obj, p, !split ? ft : s->family == ML_FAMILY_MLP ? pre_mlp : pre_gpt)) < 0)
         return error;
     ph->lr = default_lr;
     if ((error = req_int(c, obj, p, "steps", 0, 1000000, &ph->steps)) < 0 ||
         (error = opt_num(c, obj, p, "lr", 1e-12, 1e30, &ph->lr)) < 0)
         return error;
-    if (split) return parse_classes(c, obj, p, split);
+    if (split) return parse_split(c, obj, p, split, s->family);
+    /* which parameter groups fine-tuning updates; the rest stay at the base */
+    s->ntrain_groups = 1;
+    snprintf(s->train_groups[0], sizeof(s->train_groups[0]), "all");
+    if ((error = get(c, obj, p, "train", 0, &v)) < 0 || !v) return error;
+    join(q, sizeof(q), p, "train");
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > ML_MAX_TRAIN_GROUPS)
+        return FAIL(c, q, "expected an array of 1..%d parameter groups, got %s", ML_MAX_TRAIN_GROUPS, type_name(v));
+    static const char *const GROUPS_GPT[] = { "all", "mlp", "attn", "ln", "embed", NULL };
+    static const char *const GROUPS_MLP[] = { "all", NULL };
+    s->ntrain_groups = cJSON_GetArraySize(v);
+    for (int i = 0; i < s->ntrain_groups; i++) {
+        char r[256];
+        int k;
+        join_index(r, sizeof(r), q, i);
+        if ((error = read_enum(c, cJSON_GetArrayItem(v, i), r, "parameter group",
+                               s->family == ML_FAMILY_GPT ? GROUPS_GPT : GROUPS_MLP, &k)) < 0)
+            return error;
+        snprintf(s->train_groups[i], sizeof(s->train_groups[i]), "%s", cJSON_GetArrayItem(v, i)->valuestring);
+    }
     return 0;
 }
 
 static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads", "data", "model",
-    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "gate", NULL };
+    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", NULL };
 static const char *const METHODS[] = { "average", NULL };
 static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
 
@@ -260,17 +297,21 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     s->threads = 0;
     if ((error = opt_int(c, root, "$", "threads", 0, 256, &s->threads)) < 0) return error;
 
-    /* data */
-    static const char *const DATA_KEYS[] = { "dataset", "dir", NULL };
-    static const char *const DATASETS[] = { "fashion-mnist", NULL };
+    /* data: the dataset decides the model family */
+    static const char *const DATASETS[] = { "fashion-mnist", "text", NULL };
+    static const char *const DATA_MNIST[] = { "dataset", "dir", NULL };
+    static const char *const DATA_TEXT[] = { "dataset", "train_docs", "eval_docs", "base_math_fraction",
+                                             "base_code_fraction", NULL };
     if ((error = get(c, root, "$", "data", 1, &o)) < 0 || (error = want_object(c, o, "$.data")) < 0 ||
-        (error = check_keys(c, o, "$.data", DATA_KEYS)) < 0 || (error = get(c, o, "$.data", "dataset", 1, &v)) < 0 ||
+        (error = get(c, o, "$.data", "dataset", 1, &v)) < 0 ||
         (error = read_enum(c, v, "$.data.dataset", "dataset", DATASETS, &k)) < 0)
         return error;
+    s->family = k == 0 ? ML_FAMILY_MLP : ML_FAMILY_GPT;
     snprintf(s->dataset, sizeof(s->dataset), "%s", DATASETS[k]);
-    snprintf(s->data_dir, sizeof(s->data_dir), "%s", ML_FMNIST_DIR);
-    if ((error = opt_str(c, o, "$.data", "dir", s->data_dir, sizeof(s->data_dir))) < 0) return error;
-    {
+    if ((error = check_keys(c, o, "$.data", s->family == ML_FAMILY_MLP ? DATA_MNIST : DATA_TEXT)) < 0) return error;
+    if (s->family == ML_FAMILY_MLP) {
+        snprintf(s->data_dir, sizeof(s->data_dir), "%s", ML_FMNIST_DIR);
+        if ((error = opt_str(c, o, "$.data", "dir", s->data_dir, sizeof(s->data_dir))) < 0) return error;
         static const char *const files[] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
         for (int i = 0; i < 4; i++) {
@@ -280,37 +321,63 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
                 return FAIL(c, "$.data.dir", "missing data file '%s' (install Debian's dataset-fashion-mnist, "
                             "or point dir at a folder holding the four IDX files)", f);
         }
+    } else {
+        s->text_train_docs = 20000;
+        s->text_eval_docs = 400;
+        s->base_math_fraction = 0.04;
+        s->base_code_fraction = 0.04;
+        if ((error = opt_int(c, o, "$.data", "train_docs", 10, 10000000, &s->text_train_docs)) < 0 ||
+            (error = opt_int(c, o, "$.data", "eval_docs", 10, 1000000, &s->text_eval_docs)) < 0 ||
+            (error = opt_num(c, o, "$.data", "base_math_fraction", 0.0, 0.5, &s->base_math_fraction)) < 0 ||
+            (error = opt_num(c, o, "$.data", "base_code_fraction", 0.0, 0.5, &s->base_code_fraction)) < 0)
+            return error;
     }
 
     /* model */
-    static const char *const MODEL_KEYS[] = { "type", "hidden", "activation", NULL };
-    static const char *const TYPES[] = { "mlp", NULL };
+    static const char *const MODEL_MLP[] = { "type", "hidden", "activation", NULL };
+    static const char *const MODEL_GPT[] = { "type", "n_layer", "n_head", "n_embd", "context", NULL };
+    static const char *const TYPES[] = { "mlp", "gpt", NULL };
     static const char *const ACTS[] = { "relu", "gelu", NULL };
     if ((error = get(c, root, "$", "model", 1, &o)) < 0 || (error = want_object(c, o, "$.model")) < 0 ||
-        (error = check_keys(c, o, "$.model", MODEL_KEYS)) < 0 || (error = get(c, o, "$.model", "type", 1, &v)) < 0 ||
-        (error = read_enum(c, v, "$.model.type", "model type", TYPES, &k)) < 0 ||
-        (error = get(c, o, "$.model", "hidden", 1, &v)) < 0)
+        (error = get(c, o, "$.model", "type", 1, &v)) < 0 ||
+        (error = read_enum(c, v, "$.model.type", "model type", TYPES, &k)) < 0)
         return error;
-    if (!cJSON_IsArray(v)) return FAIL(c, "$.model.hidden", "expected an array of layer widths, got %s", type_name(v));
-    s->model.n_hidden = cJSON_GetArraySize(v);
-    if (s->model.n_hidden < 1 || s->model.n_hidden > ML_MLP_MAX_HIDDEN)
-        return FAIL(c, "$.model.hidden", "expected 1..%d hidden layers, got %d", ML_MLP_MAX_HIDDEN, s->model.n_hidden);
-    for (int i = 0; i < s->model.n_hidden; i++) {
-        join_index(q, sizeof(q), "$.model.hidden", i);
-        if ((error = read_int(c, cJSON_GetArrayItem(v, i), q, 1, 8192, &s->model.hidden[i])) < 0) return error;
-    }
-    s->model.in_dim = 784;
-    s->model.out_dim = ML_FMNIST_CLASSES;
-    s->model.act = ML_ACT_RELU;
-    if ((error = get(c, o, "$.model", "activation", 0, &v)) < 0) return error;
-    if (v) {
-        if ((error = read_enum(c, v, "$.model.activation", "activation", ACTS, &k)) < 0) return error;
-        s->model.act = k == 0 ? ML_ACT_RELU : ML_ACT_GELU;
+    if (k != (int)s->family)
+        return FAIL(c, "$.model.type", "model \"%s\" does not fit dataset \"%s\" (fashion-mnist takes mlp, text takes gpt)",
+                    TYPES[k], s->dataset);
+    if ((error = check_keys(c, o, "$.model", s->family == ML_FAMILY_MLP ? MODEL_MLP : MODEL_GPT)) < 0) return error;
+    if (s->family == ML_FAMILY_GPT) {
+        s->gpt.vocab_size = ML_VOCAB_SIZE;
+        if ((error = req_int(c, o, "$.model", "n_layer", 1, 64, &s->gpt.n_layer)) < 0 ||
+            (error = req_int(c, o, "$.model", "n_head", 1, 64, &s->gpt.n_head)) < 0 ||
+            (error = req_int(c, o, "$.model", "n_embd", 1, 4096, &s->gpt.n_embd)) < 0 ||
+            (error = req_int(c, o, "$.model", "context", 2, 4096, &s->gpt.max_T)) < 0)
+            return error;
+        if (s->gpt.n_embd % s->gpt.n_head)
+            return FAIL(c, "$.model.n_embd", "%d is not divisible by n_head %d", s->gpt.n_embd, s->gpt.n_head);
+    } else {
+        if ((error = get(c, o, "$.model", "hidden", 1, &v)) < 0) return error;
+        if (!cJSON_IsArray(v)) return FAIL(c, "$.model.hidden", "expected an array of layer widths, got %s", type_name(v));
+        s->model.n_hidden = cJSON_GetArraySize(v);
+        if (s->model.n_hidden < 1 || s->model.n_hidden > ML_MLP_MAX_HIDDEN)
+            return FAIL(c, "$.model.hidden", "expected 1..%d hidden layers, got %d", ML_MLP_MAX_HIDDEN, s->model.n_hidden);
+        for (int i = 0; i < s->model.n_hidden; i++) {
+            join_index(q, sizeof(q), "$.model.hidden", i);
+            if ((error = read_int(c, cJSON_GetArrayItem(v, i), q, 1, 8192, &s->model.hidden[i])) < 0) return error;
+        }
+        s->model.in_dim = 784;
+        s->model.out_dim = ML_FMNIST_CLASSES;
+        s->model.act = ML_ACT_RELU;
+        if ((error = get(c, o, "$.model", "activation", 0, &v)) < 0) return error;
+        if (v) {
+            if ((error = read_enum(c, v, "$.model.activation", "activation", ACTS, &k)) < 0) return error;
+            s->model.act = k == 0 ? ML_ACT_RELU : ML_ACT_GELU;
+        }
     }
 
     /* optimizer */
     static const char *const OPT_KEYS[] = { "name", "lr", "beta1", "beta2", "eps", "weight_decay",
-                                            "grad_clip", "schedule", "min_lr_ratio", NULL };
+                                            "grad_clip", "schedule", "min_lr_ratio", "warmup", NULL };
     static const char *const OPTS[] = { "adamw", NULL };
     static const char *const SCHEDS[] = { "constant", "cosine", NULL };
     s->beta1 = 0.9; s->beta2 = 0.999; s->eps = 1e-8; s->weight_decay = 0.0;
@@ -325,6 +392,7 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         (error = opt_num(c, o, "$.optimizer", "weight_decay", 0.0, 10.0, &s->weight_decay)) < 0 ||
         (error = opt_num(c, o, "$.optimizer", "grad_clip", 0.0, 1e9, &s->grad_clip)) < 0 ||
         (error = opt_num(c, o, "$.optimizer", "min_lr_ratio", 0.0, 1.0, &s->min_lr_ratio)) < 0 ||
+        (error = opt_int(c, o, "$.optimizer", "warmup", 0, 1000000, &s->warmup)) < 0 ||
         (error = get(c, o, "$.optimizer", "schedule", 0, &v)) < 0)
         return error;
     if (v) {
@@ -334,12 +402,13 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     if ((error = req_int(c, root, "$", "batch_size", 1, 65536, &s->batch_size)) < 0) return error;
 
     /* phases */
-    if ((error = parse_phase(c, root, "pretrain", &s->pretrain, lr, &s->pretrain_split)) < 0 ||
-        (error = parse_phase(c, root, "finetune", &s->finetune, lr, NULL)) < 0)
+    if ((error = parse_phase(c, root, "pretrain", &s->pretrain, lr, &s->pretrain_split, s)) < 0 ||
+        (error = parse_phase(c, root, "finetune", &s->finetune, lr, NULL, s)) < 0)
         return error;
 
     /* specialists */
-    static const char *const SPEC_KEYS[] = { "name", "classes", NULL };
+    static const char *const SPEC_MLP[] = { "name", "classes", NULL };
+    static const char *const SPEC_GPT[] = { "name", "data", NULL };
     if ((error = get(c, root, "$", "specialists", 1, &o)) < 0) return error;
     if (!cJSON_IsArray(o)) return FAIL(c, "$.specialists", "expected an array, got %s", type_name(o));
     s->nspecialists = cJSON_GetArraySize(o);
@@ -348,12 +417,13 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     for (int i = 0; i < s->nspecialists; i++) {
         const cJSON *e = cJSON_GetArrayItem(o, i);
         join_index(p, sizeof(p), "$.specialists", i);
-        if ((error = want_object(c, e, p)) < 0 || (error = check_keys(c, e, p, SPEC_KEYS)) < 0 ||
+        if ((error = want_object(c, e, p)) < 0 ||
+            (error = check_keys(c, e, p, s->family == ML_FAMILY_MLP ? SPEC_MLP : SPEC_GPT)) < 0 ||
             (error = get(c, e, p, "name", 1, &v)) < 0)
             return error;
         join(q, sizeof(q), p, "name");
         if ((error = read_str(c, v, q, s->specialists[i].name, sizeof(s->specialists[i].name))) < 0 ||
-            (error = parse_classes(c, e, p, &s->specialists[i])) < 0)
+            (error = parse_split(c, e, p, &s->specialists[i], s->family)) < 0)
             return error;
         if (!s->specialists[i].name[0]) return FAIL(c, q, "must not be empty");
         static const char *const reserved[] = { "base", "direct", NULL };
@@ -366,9 +436,11 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     }
 
     /* target */
-    static const char *const TARGET_KEYS[] = { "classes", NULL };
+    static const char *const TARGET_MLP[] = { "classes", NULL };
+    static const char *const TARGET_GPT[] = { "data", NULL };
     if ((error = get(c, root, "$", "target", 1, &o)) < 0 || (error = want_object(c, o, "$.target")) < 0 ||
-        (error = check_keys(c, o, "$.target", TARGET_KEYS)) < 0 || (error = parse_classes(c, o, "$.target", &s->target)) < 0)
+        (error = check_keys(c, o, "$.target", s->family == ML_FAMILY_MLP ? TARGET_MLP : TARGET_GPT)) < 0 ||
+        (error = parse_split(c, o, "$.target", &s->target, s->family)) < 0)
         return error;
     snprintf(s->target.name, sizeof(s->target.name), "target");
 
@@ -423,6 +495,19 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         (error = req_int(c, o, "$.cka", "every", 1, 1000000, &s->cka_every)) < 0 ||
         (error = req_int(c, o, "$.cka", "probe_size", 8, 10000, &s->probe_size)) < 0)
         return error;
+
+    /* eval (GPT): held-out loss windows and greedy exact match */
+    static const char *const EVAL_KEYS[] = { "windows", "exact_match", NULL };
+    s->eval_windows = 64;
+    s->exact_match = 64;
+    if ((error = get(c, root, "$", "eval", 0, &o)) < 0) return error;
+    if (o) {
+        if (s->family != ML_FAMILY_GPT) return FAIL(c, "$.eval", "only for text suites (model gpt)");
+        if ((error = want_object(c, o, "$.eval")) < 0 || (error = check_keys(c, o, "$.eval", EVAL_KEYS)) < 0 ||
+            (error = opt_int(c, o, "$.eval", "windows", 1, 100000, &s->eval_windows)) < 0 ||
+            (error = opt_int(c, o, "$.eval", "exact_match", 0, 100000, &s->exact_match)) < 0)
+            return error;
+    }
 
     /* gate */
     static const char *const GATE_KEYS[] = { "match", "direction", "atol", "rtol", NULL };

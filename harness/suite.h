@@ -8,6 +8,7 @@
 #ifndef ML_HARNESS_SUITE_H
 #define ML_HARNESS_SUITE_H
 
+#include "kernels/gpt.h"
 #include "kernels/mlp.h"
 
 #include <stddef.h>
@@ -19,11 +20,18 @@
 #define ML_MAX_GATE 32
 #define ML_MAX_CLASSES 10
 
+/* Which model family, and so which data, a suite uses. */
+typedef enum { ML_FAMILY_MLP = 0, ML_FAMILY_GPT = 1 } ml_family;
+
+/* A slice of the data: Fashion-MNIST classes (MLP) or a text domain (GPT). */
 typedef struct {
     char name[ML_SUITE_NAME_MAX];
     int  nclasses;
     int  classes[ML_MAX_CLASSES];
+    int  domain;                 /* ml_domain for text, -1 for class splits */
 } ml_split;
+
+#define ML_MAX_TRAIN_GROUPS 5
 
 typedef enum { ML_SCHED_CONSTANT = 0, ML_SCHED_COSINE = 1 } ml_schedule;
 
@@ -56,22 +64,32 @@ typedef struct {
     char     description[512];
     uint64_t seed;
     int      threads;
-    char     dataset[32];           /* "fashion-mnist" */
-    char     data_dir[512];
-    ml_mlp_config model;
+    ml_family family;
+    char     dataset[32];           /* "fashion-mnist" (MLP) or "text" (GPT) */
+    char     data_dir[512];         /* fashion-mnist */
+    int      text_train_docs;       /* text: documents per domain in the train split */
+    int      text_eval_docs;        /* text: documents per domain in validation and test */
+    double   base_math_fraction, base_code_fraction;   /* text: mix of the base corpus */
+    ml_mlp_config model;            /* MLP */
+    ml_gpt_config gpt;              /* GPT */
     int      batch_size;
     double   beta1, beta2, eps, weight_decay, grad_clip, min_lr_ratio;
     ml_schedule schedule;
+    int      warmup;                /* linear warmup steps of every phase */
     ml_phase pretrain;
     ml_split pretrain_split;
     ml_phase finetune;              /* specialists and the direct fine-tune */
+    int      ntrain_groups;         /* parameter groups fine-tuning updates ("all", "mlp", ...) */
+    char     train_groups[ML_MAX_TRAIN_GROUPS][16];
     int      nspecialists;
     ml_split specialists[ML_MAX_SPECIALISTS];
     ml_split target;
     int      nmerges;
     ml_merge_spec merges[ML_MAX_MERGES];
     int      cka_every;             /* record CKA every K fine-tuning steps */
-    int      probe_size;            /* examples in the fixed CKA probe set */
+    int      probe_size;            /* examples (MLP) or sequences (GPT) in the fixed CKA probe set */
+    int      eval_windows;          /* GPT: held-out target windows for the loss */
+    int      exact_match;           /* GPT: target documents decoded greedily for exact match */
     int      ngate;
     ml_gate_rule gate[ML_MAX_GATE];
 } ml_suite;

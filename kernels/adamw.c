@@ -52,3 +52,25 @@ void ml_adamw_step(ml_adamw *o, float *params, const float *grads, float lr, con
         }
     }
 }
+
+float ml_lr_at(float lr, long step, long total, long warmup, int cosine, float min_ratio) {
+    if (warmup > 0 && step < warmup) return lr * (float)(step + 1) / (float)warmup;
+    if (!cosine) return lr;
+    long span = total - warmup - 1;
+    if (span <= 0) return lr;
+    double progress = (double)(step - warmup) / (double)span;
+    if (progress > 1.0) progress = 1.0;
+    double min = (double)lr * min_ratio;
+    return (float)(min + ((double)lr - min) * 0.5 * (1.0 + cos(M_PI * progress)));
+}
+
+double ml_clip_grad_norm(float *grads, size_t n, double max_norm) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)grads[i] * grads[i];
+    double norm = sqrt(s);
+    if (max_norm > 0.0 && norm > max_norm) {
+        float scale = (float)(max_norm / norm);
+        for (size_t i = 0; i < n; i++) grads[i] *= scale;
+    }
+    return norm;
+}

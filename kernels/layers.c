@@ -18,7 +18,7 @@ void ml_linear_forward(float *y, const float *x, const float *W, const float *b,
 void ml_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                         const float *W, int N, int C, int OC) {
     if (dx) ml_gemm_nn(N, C, OC, dy, W, 1.0f, dx);     /* dx += dy W   (N,C)  */
-    ml_gemm_tn(OC, C, N, dy, x, 1.0f, dW);             /* dW += dy^T x (OC,C) */
+    if (dW) ml_gemm_tn(OC, C, N, dy, x, 1.0f, dW);     /* dW += dy^T x (OC,C) */
     if (db)                                            /* db += sum_i dy      */
         for (int i = 0; i < N; i++)
             for (int o = 0; o < OC; o++) db[o] += dy[(long)i * OC + o];

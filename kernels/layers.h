@@ -14,7 +14,8 @@
 
 /* x (N,C)  W (OC,C)  b (OC) or NULL  ->  y (N,OC) */
 void ml_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int C, int OC);
-/* dy (N,OC) -> dx (N,C) or NULL, dW (OC,C), db (OC) or NULL; accumulates */
+/* dy (N,OC) -> dx (N,C), dW (OC,C), db (OC); each may be NULL (not
+ * wanted: frozen weights skip their gemm); accumulates */
 void ml_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                         const float *W, int N, int C, int OC);
 
@@ -37,7 +38,39 @@ float ml_softmax_ce_forward(float *probs, float *losses, const float *logits,
  * gradient; dlogits (N,V) accumulates. */
 void ml_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *targets, int N, int V);
 
+/* ---- transformer layers (layernorm.c, embedding.c, attention.c) ----
+ * More letters: B batch, T time (positions), C channels, NH heads,
+ * hs = C/NH head size. A (B,T,C) array is the same memory as (B*T, C). */
+
+/* x (N,C), w (C), b (C) -> y (N,C), mean (N), rstd (N); eps 1e-5 */
+void ml_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+                          const float *b, int N, int C);
+/* dy (N,C), x, mean, rstd from the forward -> dx (N,C), dw (C), db (C);
+ * accumulates; dw and db may be NULL (a frozen LayerNorm) */
+void ml_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                           const float *w, const float *mean, const float *rstd, int N, int C);
+
+/* tokens (B,T), wte (V,C), wpe (maxT,C) -> x (B,T,C) = wte[token] + wpe[t] */
+void ml_embedding_forward(float *x, const int32_t *tokens, const float *wte, const float *wpe,
+                          int B, int T, int C);
+/* dx (B,T,C) -> dwte (V,C), dwpe (maxT,C); accumulates */
+void ml_embedding_backward(float *dwte, float *dwpe, const float *dx, const int32_t *tokens,
+                           int B, int T, int C);
+
+/* Causal multi-head self-attention core (no projections):
+ * qkv (B,T,3C) holding q | k | v per position -> y (B,T,C), att (B,NH,T,T)
+ * the softmax probabilities (zero above the diagonal), kept for backward.
+ * Scores are scaled by 1/sqrt(hs). Products run on sgemm per (b, head),
+ * reading q, k, v in place through leading dimensions. */
+void ml_attention_forward(float *y, float *att, const float *qkv, int B, int T, int C, int NH);
+/* dy (B,T,C) -> dqkv (B,T,3C); datt (T,T) is scratch. Accumulates into dqkv. */
+void ml_attention_backward(float *dqkv, float *datt, const float *dy, const float *qkv,
+                           const float *att, int B, int T, int C, int NH);
+
 /* References (plain loops, double accumulators). */
+void ml_ref_attention_forward(float *y, float *att, const float *qkv, int B, int T, int C, int NH);
+void ml_ref_attention_backward(float *dqkv, const float *dy, const float *qkv, const float *att,
+                               int B, int T, int C, int NH);
 void ml_ref_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int C, int OC);
 void ml_ref_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                             const float *W, int N, int C, int OC);

@@ -1,0 +1,398 @@
+/*
+ * harness/runner_gpt.c: the study on the GPT family and the text domains,
+ * following the paper's protocol at small scale (shared/PAPER.md):
+ * pretrain a base on the base corpus (all weights); fine-tune the two
+ * specialists from it in lockstep (only the suite's parameter groups, the
+ * paper's MLP-only by default), measuring CKA between them at every
+ * block's residual stream on a fixed probe; fine-tune the base directly on
+ * the target with the same budget; merge; score every model on held-out
+ * target text.
+ * Exact match is computed with teacher forcing: greedy decoding reproduces
+ * the reference answer exactly iff, at every answer position, the argmax
+ * of the next-token distribution given the reference prefix is the
+ * reference token (induction over positions). One forward per batch of
+ * documents replaces a decode loop per token; tests/test_e2e checks the
+ * equivalence against real greedy decoding.
+ * Not here: the kernels (kernels/gpt.c), the generators (data/text.c).
+ */
+#include "harness/run_common.h"
+#include "core/error.h"
+#include "data/text.h"
+#include "kernels/adamw.h"
+#include "kernels/cka.h"
+#include "kernels/gemm.h"
+#include "kernels/gpt.h"
+#include "kernels/layers.h"
+#include "kernels/merge.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    ml_gpt   *model;
+    ml_adamw *opt;
+    const ml_corpus *data;
+    uint64_t  stream;      /* batch stream of this run */
+    int32_t  *x, *y;       /* (B,T) */
+} gtrainer;
+
+static void gtrainer_free(gtrainer *t) {
+    ml_gpt_free(t->model);
+    ml_adamw_free(t->opt);
+    free(t->x);
+    free(t->y);
+    memset(t, 0, sizeof(*t));
+}
+
+static int gtrainer_init(gtrainer *t, const char *name, const ml_suite *s, const ml_corpus *data, uint64_t stream,
+                         const float *init_params) {
+    ml_adamw_config oc = { (float)s->finetune.lr, (float)s->beta1, (float)s->beta2, (float)s->eps,
+                           (float)s->weight_decay };
+    int B = s->batch_size, T = s->gpt.max_T, error;
+    memset(t, 0, sizeof(*t));
+    t->name = name;
+    t->data = data;
+    t->stream = stream;
+    if ((error = ml_gpt_new(&t->model, &s->gpt, B, T)) < 0 ||
+        (error = ml_adamw_new(&t->opt, &t->model->layout, &oc)) < 0 ||
+        (error = ml_malloc((void **)&t->x, (size_t)B * T * sizeof(int32_t))) < 0 ||
+        (error = ml_malloc((void **)&t->y, (size_t)B * T * sizeof(int32_t))) < 0)
+        return error;
+    if (init_params) memcpy(t->model->params, init_params, t->model->layout.total * sizeof(float));
+    else ml_gpt_init(t->model, s->seed);
+    return 0;
+}
+
+static int gtrain_step(gtrainer *t, const ml_suite *s, const ml_phase *ph, int step, const unsigned char *mask,
+                       const char *phase, float *loss_out) {
+    ml_gpt *m = t->model;
+    int B = s->batch_size, T = s->gpt.max_T, error;
+    if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, s->seed, t->stream, (uint64_t)step)) < 0) {
+        ml_error_prefix("%s: %s of '%s'", s->file, phase, t->name);
+        return error;
+    }
+    float loss = ml_gpt_forward(m, t->x, t->y, B, T, -1, NULL);
+    if (!isfinite(loss))
+        return ml_error_set(ML_ERUN, "%s: %s of '%s' diverged: loss is %s at step %d (lower the lr?)", s->file,
+                            phase, t->name, isnan(loss) ? "nan" : "inf", step);
+    memset(m->grads, 0, m->layout.total * sizeof(float));
+    if ((error = ml_gpt_backward(m, t->x, t->y, mask)) < 0) return error;
+    if (s->grad_clip > 0.0) ml_clip_grad_norm(m->grads, m->layout.total, s->grad_clip);
+    float lr = ml_lr_at((float)ph->lr, step, ph->steps, s->warmup, s->schedule == ML_SCHED_COSINE,
+                        (float)s->min_lr_ratio);
+    ml_adamw_step(t->opt, m->params, m->grads, lr, mask);
+    if (loss_out) *loss_out = loss;
+    return 0;
+}
+
+/* Mean next-token loss over W windows x, y (W,T), in batches of the model's B. */
+static double eval_loss(ml_gpt *m, const int32_t *x, const int32_t *y, int W, int T) {
+    double total = 0.0;
+    for (int w = 0; w < W; w += m->B) {
+        int B = W - w < m->B ? W - w : m->B;
+        total += (double)ml_gpt_forward(m, x + (long)w * T, y + (long)w * T, B, T, -1, NULL) * B;
+    }
+    return W ? total / W : NAN;
+}
+
+/* The fraction of the first n documents of c whose answer the model
+ * reproduces exactly under greedy decoding (see the header comment). */
+static int exact_match(double *out, ml_gpt *m, const ml_corpus *c, int n, int32_t *x, int32_t *y) {
+    int T = m->T, matched = 0, V = m->cfg.vocab_size;
+    if (n > c->ndocs) n = c->ndocs;
+    for (int d0 = 0; d0 < n; d0 += m->B) {
+        int B = n - d0 < m->B ? n - d0 : m->B;
+        for (int b = 0; b < B; b++) {
+            int d = d0 + b, len = c->doc_len[d] + 1;   /* + the separator: the answer must end */
+            if (len > T) return ml_error_set(ML_EINVALID, "exact match: document %d has %d tokens, context is %d", d, len, T);
+            for (int t = 0; t < T; t++) {
+                x[b * T + t] = t < len ? c->tokens[c->doc_start[d] + t] : 0;
+                y[b * T + t] = ML_IGNORE;
+            }
+        }
+        ml_gpt_forward(m, x, NULL, B, T, -1, NULL);
+        for (int b = 0; b < B; b++) {
+            int d = d0 + b, len = c->doc_len[d] + 1, ok = 1;
+            /* position t predicts token t+1; the answer is tokens [prompt, len) */
+            for (int t = c->doc_prompt[d] - 1; t < len - 1 && ok; t++) {
+                const float *z = ml_gpt_logits(m, b, t);
+                int best = 0;
+                for (int v = 1; v < V; v++) if (z[v] > z[best]) best = v;
+                ok = best == x[b * T + t + 1];
+            }
+            matched += ok;
+        }
+    }
+    *out = n ? (double)matched / n : NAN;
+    return 0;
+}
+
+/* Residual streams after every block for the probe windows (P,T):
+ * pooled[l] (P,C) mean over positions, tokens[l] (P*T,C). */
+static void probe(ml_gpt *m, const int32_t *px, int P, int T, float **pooled, float **tokens) {
+    int C = m->cfg.n_embd, L = m->cfg.n_layer;
+    for (int p0 = 0; p0 < P; p0 += m->B) {
+        int B = P - p0 < m->B ? P - p0 : m->B;
+        ml_gpt_forward(m, px + (long)p0 * T, NULL, B, T, -1, NULL);
+        for (int l = 0; l < L; l++) {
+            const float *r = ml_gpt_residual(m, l + 1);
+            memcpy(tokens[l] + (long)p0 * T * C, r, (size_t)B * T * C * sizeof(float));
+            for (int b = 0; b < B; b++)
+                for (int c = 0; c < C; c++) {
+                    double acc = 0.0;
+                    for (int t = 0; t < T; t++) acc += r[((long)b * T + t) * C + c];
+                    pooled[l][(long)(p0 + b) * C + c] = (float)(acc / T);
+                }
+        }
+    }
+}
+
+static cJSON *corpus_entry(const ml_corpus *c) {
+    static const char *const splits[] = { "train", "validation", "test" };
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "generator", ML_TEXT_GENERATOR);
+    cJSON_AddStringToObject(o, "domain", ml_domain_name(c->domain));
+    cJSON_AddStringToObject(o, "split", splits[c->split]);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "docs", c->ndocs);
+    cJSON_AddNumberToObject(o, "chars", (double)c->len);
+    if (c->domain == ML_DOMAIN_BASE) {
+        cJSON_AddNumberToObject(o, "base_math", c->opts.base_math);
+        cJSON_AddNumberToObject(o, "base_code", c->opts.base_code);
+    }
+    cJSON_AddStringToObject(o, "sha256", c->sha256);
+    return o;
+}
+
+enum { NEVAL = 3 };   /* target, then each specialist's domain */
+
+int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
+    ml_corpus train[ML_DOMAIN_COUNT] = { { 0 } }, valid = { 0 }, test[ML_DOMAIN_COUNT] = { { 0 } };
+    gtrainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
+    ml_gpt *merged = NULL;
+    unsigned char *mask = NULL;
+    int32_t *probe_x = NULL, *probe_y = NULL, *ex = NULL, *ey = NULL, *wx[ML_DOMAIN_COUNT] = { 0 }, *wy[ML_DOMAIN_COUNT] = { 0 };
+    int nw[ML_DOMAIN_COUNT] = { 0 };
+    float *pooled[2][64] = { { 0 } }, *tok[2][64] = { { 0 } };
+    double *curve = NULL, *curve_tok = NULL, *heat = NULL;
+    cJSON *res = NULL;
+    int error = 0, L = s->gpt.n_layer, C = s->gpt.n_embd, T = s->gpt.max_T, B = s->batch_size;
+    int P = s->probe_size, nck = s->finetune.steps / s->cka_every + 1;
+    ml_text_options topts = { s->base_math_fraction, s->base_code_fraction };
+    int verbose = opt ? opt->verbose : 0;
+    double t0 = ml_run__now(), t_pre, t_ft, t_dir;
+    *out = NULL;
+    ml_blas_set_threads(opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1));
+    if (L > 64) return ml_error_set(ML_EINVALID, "%s: $.model.n_layer: at most 64 layers", s->file);
+
+    /* 1. data: train splits of every domain in use, target validation (probe) and test (scores) */
+    int used[ML_DOMAIN_COUNT] = { 0 };
+    used[s->pretrain_split.domain] = used[s->specialists[0].domain] = used[s->specialists[1].domain] = 1;
+    used[s->target.domain] = 1;
+    for (int d = 0; d < ML_DOMAIN_COUNT; d++) {
+        if (!used[d]) continue;
+        if ((error = ml_corpus_generate_opts(&train[d], (ml_domain)d, s->seed, ML_SPLIT_TRAIN, s->text_train_docs,
+                                             &topts)) < 0 ||
+            (error = ml_corpus_generate_opts(&test[d], (ml_domain)d, s->seed, ML_SPLIT_TEST, s->text_eval_docs,
+                                             &topts)) < 0)
+            goto cleanup;
+        int n = ml_corpus_eval_windows(NULL, NULL, &test[d], T, s->eval_windows);
+        if (n < 1) {
+            error = ml_error_set(ML_EINVALID, "%s: $.data.eval_docs: the %s test split has no window of %d tokens",
+                                 s->file, ml_domain_name((ml_domain)d), T + 1);
+            goto cleanup;
+        }
+        if ((error = ml_malloc((void **)&wx[d], (size_t)n * T * sizeof(int32_t))) < 0 ||
+            (error = ml_malloc((void **)&wy[d], (size_t)n * T * sizeof(int32_t))) < 0)
+            goto cleanup;
+        nw[d] = ml_corpus_eval_windows(wx[d], wy[d], &test[d], T, s->eval_windows);
+    }
+    if ((error = ml_corpus_generate_opts(&valid, s->target.domain, s->seed, ML_SPLIT_VALID, s->text_eval_docs,
+                                         &topts)) < 0)
+        goto cleanup;
+    if (ml_corpus_eval_windows(NULL, NULL, &valid, T, P) < P) {
+        error = ml_error_set(ML_EINVALID, "%s: $.cka.probe_size: the target validation split has fewer than %d windows "
+                             "of %d tokens (raise $.data.eval_docs)", s->file, P, T + 1);
+        goto cleanup;
+    }
+    if ((error = ml_malloc((void **)&probe_x, (size_t)P * T * sizeof(int32_t))) < 0 ||
+        (error = ml_malloc((void **)&probe_y, (size_t)P * T * sizeof(int32_t))) < 0 ||
+        (error = ml_malloc((void **)&ex, (size_t)B * T * sizeof(int32_t))) < 0 ||
+        (error = ml_malloc((void **)&ey, (size_t)B * T * sizeof(int32_t))) < 0)
+        goto cleanup;
+    ml_corpus_eval_windows(probe_x, probe_y, &valid, T, P);
+
+    /* 2. pretrain the base on every parameter */
+    if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
+    if ((error = gtrainer_init(&base, "base", s, &train[s->pretrain_split.domain], 0, NULL)) < 0) goto cleanup;
+    for (int step = 0; step < s->pretrain.steps; step++) {
+        float loss;
+        if ((error = gtrain_step(&base, s, &s->pretrain, step, NULL, "pretraining", &loss)) < 0) goto cleanup;
+        if (verbose && (step + 1) % 50 == 0)
+            fprintf(stderr, "  pretraining step %d/%d loss %.4f\n", step + 1, s->pretrain.steps, loss);
+    }
+    t_pre = ml_run__now();
+
+    /* 3. specialists in lockstep, CKA every cka_every steps */
+    if ((error = ml_calloc((void **)&mask, (size_t)base.model->layout.n, 1)) < 0) goto cleanup;
+    for (int g = 0; g < s->ntrain_groups; g++)
+        if ((error = ml_gpt_mark_trainable(mask, base.model, s->train_groups[g])) < 0) goto cleanup;
+    if ((error = ml_calloc((void **)&curve, (size_t)L * nck, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&curve_tok, (size_t)L * nck, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&heat, (size_t)L * L, sizeof(double))) < 0)
+        goto cleanup;
+    for (int k = 0; k < 2; k++) {
+        if ((error = gtrainer_init(&spec[k], s->specialists[k].name, s, &train[s->specialists[k].domain],
+                                   1 + (uint64_t)k, base.model->params)) < 0)
+            goto cleanup;
+        for (int l = 0; l < L; l++)
+            if ((error = ml_malloc((void **)&pooled[k][l], (size_t)P * C * sizeof(float))) < 0 ||
+                (error = ml_malloc((void **)&tok[k][l], (size_t)P * T * C * sizeof(float))) < 0)
+                goto cleanup;
+    }
+    if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
+                         s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
+    for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
+        if (step % s->cka_every == 0) {
+            for (int k = 0; k < 2; k++) probe(spec[k].model, probe_x, P, T, pooled[k], tok[k]);
+            for (int l = 0; l < L; l++)
+                if ((error = ml_cka_linear(&curve[l * nck + ck], pooled[0][l], pooled[1][l], P, C, C)) < 0 ||
+                    (error = ml_cka_linear(&curve_tok[l * nck + ck], tok[0][l], tok[1][l], P * T, C, C)) < 0) {
+                    ml_error_prefix("%s: CKA of block %d at step %d", s->file, l + 1, step);
+                    goto cleanup;
+                }
+            ck++;
+        }
+        if (step == s->finetune.steps) break;
+        for (int k = 0; k < 2; k++)
+            if ((error = gtrain_step(&spec[k], s, &s->finetune, step, mask, "fine-tuning", NULL)) < 0) goto cleanup;
+    }
+    for (int i = 0; i < L; i++)   /* the probes hold the final step */
+        for (int j = 0; j < L; j++)
+            if ((error = ml_cka_linear(&heat[i * L + j], pooled[0][i], pooled[1][j], P, C, C)) < 0) goto cleanup;
+    t_ft = ml_run__now();
+
+    /* 4. direct fine-tune on the target, same steps and parameter groups */
+    if (verbose) fprintf(stderr, "mergelab: %s: direct fine-tuning for %d steps\n", s->name, s->finetune.steps);
+    if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], 3, base.model->params)) < 0)
+        goto cleanup;
+    for (int step = 0; step < s->finetune.steps; step++)
+        if ((error = gtrain_step(&direct, s, &s->finetune, step, mask, "direct fine-tuning", NULL)) < 0) goto cleanup;
+    t_dir = ml_run__now();
+
+    /* 5. score base, specialists, direct and every merge on held-out text */
+    if ((error = ml_gpt_new(&merged, &s->gpt, B, T)) < 0) goto cleanup;
+    res = cJSON_CreateObject();
+    cJSON *models = cJSON_AddArrayToObject(res, "models"), *metrics = cJSON_AddObjectToObject(res, "metrics");
+    int nmodels = 4 + s->nmerges;
+    for (int e = 0; e < nmodels; e++) {
+        const char *name, *role;
+        if (e < 4) {
+            const gtrainer *src[4] = { &base, &spec[0], &spec[1], &direct };
+            static const char *const roles[4] = { "base", "specialist", "specialist", "direct" };
+            name = src[e]->name;
+            role = roles[e];
+            memcpy(merged->params, src[e]->model->params, merged->layout.total * sizeof(float));
+        } else {
+            const ml_merge_spec *ms = &s->merges[e - 4];
+            const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
+            name = ms->name;
+            role = "merge";
+            if ((error = ml_merge_average(merged->params, inputs, ms->weights, 2, merged->layout.total)) < 0) {
+                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                goto cleanup;
+            }
+        }
+        double loss = eval_loss(merged, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
+        if ((error = exact_match(&em, merged, &test[s->target.domain], s->exact_match, ex, ey)) < 0) goto cleanup;
+        cJSON *me = cJSON_CreateObject();
+        cJSON_AddStringToObject(me, "name", name);
+        cJSON_AddStringToObject(me, "role", role);
+        if (e >= 4) {
+            cJSON_AddStringToObject(me, "method", ml_merge_method_name(s->merges[e - 4].method));
+            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(s->merges[e - 4].weights, 2));
+        }
+        cJSON_AddNumberToObject(me, "loss", loss);
+        cJSON_AddNumberToObject(me, "exact_match", em);
+        ml_run__add_metric(metrics, name, "loss", loss);
+        ml_run__add_metric(metrics, name, "exact_match", em);
+        /* each specialist's own domain, to see specialisation and forgetting */
+        for (int k = 0; k < 2; k++) {
+            int d = s->specialists[k].domain;
+            char what[48];
+            if (d == s->target.domain) continue;
+            double dl = eval_loss(merged, wx[d], wy[d], nw[d], T);
+            snprintf(what, sizeof(what), "%s_loss", ml_domain_name((ml_domain)d));
+            cJSON_AddNumberToObject(me, what, dl);
+            ml_run__add_metric(metrics, name, what, dl);
+        }
+        cJSON_AddItemToArray(models, me);
+    }
+
+    /* 6. CKA (mean-pooled, the paper's; per token alongside), gate, data, timing */
+    {
+        char names[64][16];
+        const char *lnames[64];
+        int steps[nck];
+        for (int ck = 0; ck < nck; ck++) steps[ck] = ck * s->cka_every;
+        for (int l = 0; l < L; l++) {
+            snprintf(names[l], sizeof(names[l]), "block%d", l + 1);
+            lnames[l] = names[l];
+            ml_run__add_metric(metrics, "cka", names[l], curve[l * nck + nck - 1]);
+            char what[32];
+            snprintf(what, sizeof(what), "%s_token", names[l]);
+            ml_run__add_metric(metrics, "cka", what, curve_tok[l * nck + nck - 1]);
+        }
+        cJSON *cka = ml_run__add_cka(res, spec[0].name, spec[1].name, lnames, L, steps, nck, curve, heat);
+        cJSON *ot = cJSON_AddArrayToObject(cka, "over_steps_token");
+        for (int l = 0; l < L; l++) cJSON_AddItemToArray(ot, cJSON_CreateDoubleArray(curve_tok + l * nck, nck));
+        cJSON_AddStringToObject(cka, "representation", "residual stream after each block; over_steps mean-pooled over "
+                                "positions (the paper's), over_steps_token per position");
+        cJSON_AddNumberToObject(cka, "probe_size", P);
+    }
+    ml_run__add_gate(res, s);
+    cJSON *data = cJSON_AddArrayToObject(res, "data");
+    for (int d = 0; d < ML_DOMAIN_COUNT; d++)
+        if (used[d]) {
+            cJSON_AddItemToArray(data, corpus_entry(&train[d]));
+            cJSON_AddItemToArray(data, corpus_entry(&test[d]));
+        }
+    cJSON_AddItemToArray(data, corpus_entry(&valid));
+    cJSON_AddNumberToObject(res, "seed", (double)s->seed);
+    cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
+    cJSON *timing = cJSON_AddObjectToObject(res, "timing");
+    cJSON_AddNumberToObject(timing, "pretrain_seconds", t_pre - t0);
+    cJSON_AddNumberToObject(timing, "finetune_seconds", t_ft - t_pre);
+    cJSON_AddNumberToObject(timing, "direct_seconds", t_dir - t_ft);
+    cJSON_AddNumberToObject(timing, "eval_seconds", ml_run__now() - t_dir);
+    *out = res;
+    res = NULL;
+cleanup:
+    cJSON_Delete(res);
+    gtrainer_free(&base);
+    gtrainer_free(&spec[0]);
+    gtrainer_free(&spec[1]);
+    gtrainer_free(&direct);
+    ml_gpt_free(merged);
+    free(mask);
+    free(probe_x);
+    free(probe_y);
+    free(ex);
+    free(ey);
+    free(curve);
+    free(curve_tok);
+    free(heat);
+    for (int k = 0; k < 2; k++)
+        for (int l = 0; l < 64; l++) { free(pooled[k][l]); free(tok[k][l]); }
+    for (int d = 0; d < ML_DOMAIN_COUNT; d++) {
+        ml_corpus_free(&train[d]);
+        ml_corpus_free(&test[d]);
+        free(wx[d]);
+        free(wy[d]);
+    }
+    ml_corpus_free(&valid);
+    return error;
+}
