@@ -5,7 +5,7 @@
  *   - a GPT training step's achieved GFLOP/s (the model's real FLOPs,
  *     forward + backward, from ml_gpt_step_flops) and its ratio to the peak.
  * Target (issue 4): a training step at d >= 128 reaches >= 60% of the peak.
- * Usage: mlbench [--threads N] [--steps N]. Prints one line per figure.
+ * Usage: mlbench [--threads N] [--steps N] [--step-only]. One line per figure.
  */
 #include "kernels/adamw.h"
 #include "kernels/gemm.h"
@@ -43,15 +43,16 @@ static double sgemm_gflops(int M, int N, int K) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, steps = 20;
+    int threads = 2, steps = 20, gemms = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--step-only")) gemms = 0;   /* for profiling the step alone */
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     }
     ml_blas_set_threads(threads);
     printf("mergelab bench: %s, %d BLAS threads (%s)\n", openblas_get_config(), ml_blas_threads(),
            openblas_get_corename());
-    double peak = sgemm_gflops(1024, 1024, 1024);
+    double peak = gemms ? sgemm_gflops(1024, 1024, 1024) : 0.0;
     printf("sgemm n=1024                      %8.1f GFLOP/s (peak reference)\n", peak);
 
     ml_gpt_config cfg = { 96, 128, 4, 4, 128 };
@@ -60,7 +61,7 @@ int main(int argc, char **argv) {
         { "qkv   (BT x C) . (3C x C)^T", N, 3 * C, C }, { "fc    (BT x C) . (4C x C)^T", N, 4 * C, C },
         { "proj  (BT x 4C) . (C x 4C)^T", N, C, 4 * C }, { "head  (BT x C) . (V x C)^T", N, cfg.vocab_size, C },
     };
-    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+    for (size_t i = 0; gemms && i < sizeof(shapes) / sizeof(shapes[0]); i++)
         printf("sgemm %-28s %8.1f GFLOP/s\n", shapes[i].what, sgemm_gflops(shapes[i].M, shapes[i].Nn, shapes[i].K));
 
     ml_gpt *m = NULL;

@@ -5,6 +5,7 @@
  * is computed and the upper triangle then zeroed: simpler than triangular
  * blocking, at most 2x the (small) attention FLOPs.
  */
+#include "kernels/fastmath.h"
 #include "kernels/layers.h"
 
 #include <cblas.h>
@@ -24,8 +25,10 @@ void ml_attention_forward(float *y, float *att, const float *qkv, int B, int T, 
                 float *row = S + (long)i * T, mx = row[0];
                 for (int j = 1; j <= i; j++) if (row[j] > mx) mx = row[j];
                 double sum = 0.0;
-                for (int j = 0; j <= i; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
-                for (int j = 0; j <= i; j++) row[j] = (float)(row[j] / sum);
+                for (int j = 0; j <= i; j++) row[j] = ml_fast_expf(row[j] - mx);
+                for (int j = 0; j <= i; j++) sum += row[j];
+                float inv = (float)(1.0 / sum);
+                for (int j = 0; j <= i; j++) row[j] *= inv;
                 for (int j = i + 1; j < T; j++) row[j] = 0.0f;   /* causal: no future */
             }
             /* y_h = P v  (T,hs), written into its head's columns of y */

@@ -4,6 +4,7 @@
  * OpenBLAS already uses the cores there.
  */
 #include "kernels/layers.h"
+#include "kernels/fastmath.h"
 #include "kernels/gemm.h"
 
 #include <math.h>
@@ -37,7 +38,7 @@ void ml_relu_backward(float *dx, const float *dy, const float *x, long n) {
 void ml_gelu_forward(float *y, const float *x, long n) {
     for (long i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + 0.044715f * v * v * v)));
+        y[i] = 0.5f * v * (1.0f + ml_fast_tanhf(GELU_K * (v + 0.044715f * v * v * v)));
     }
 }
 
@@ -45,7 +46,7 @@ void ml_gelu_backward(float *dx, const float *dy, const float *x, long n) {
     for (long i = 0; i < n; i++) {
         float v = x[i];
         float u = GELU_K * (v + 0.044715f * v * v * v);
-        float t = tanhf(u);
+        float t = ml_fast_tanhf(u);
         float sech2 = 1.0f - t * t;
         float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
         dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * sech2 * du);
