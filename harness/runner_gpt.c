@@ -11,8 +11,8 @@
  * the reference answer exactly iff, at every answer position, the argmax
  * of the next-token distribution given the reference prefix is the
  * reference token (induction over positions). One forward per batch of
- * documents replaces a decode loop per token; tests/test_e2e checks the
- * equivalence against real greedy decoding.
+ * documents replaces a decode loop per token; tests/test_gpt_tasks.c checks the
+ * equivalence against real greedy decoding (ml_gpt_greedy).
  * Not here: the kernels (kernels/gpt.c), the generators (data/text.c).
  */
 #include "harness/run_common.h"
@@ -99,32 +99,23 @@ static double eval_loss(ml_gpt *m, const int32_t *x, const int32_t *y, int W, in
 }
 
 /* The fraction of the first n documents of c whose answer the model
- * reproduces exactly under greedy decoding (see the header comment). */
-static int exact_match(double *out, ml_gpt *m, const ml_corpus *c, int n, int32_t *x, int32_t *y) {
-    int T = m->T, matched = 0, V = m->cfg.vocab_size;
+ * reproduces exactly under greedy decoding (teacher-forced, see above). */
+static int exact_match(double *out, ml_gpt *m, const ml_corpus *c, int n, int32_t *x) {
+    int T = m->T, matched = 0, prompt[m->B], len[m->B], match[m->B];
     if (n > c->ndocs) n = c->ndocs;
     for (int d0 = 0; d0 < n; d0 += m->B) {
         int B = n - d0 < m->B ? n - d0 : m->B;
         for (int b = 0; b < B; b++) {
-            int d = d0 + b, len = c->doc_len[d] + 1;   /* + the separator: the answer must end */
-            if (len > T) return ml_error_set(ML_EINVALID, "exact match: document %d has %d tokens, context is %d", d, len, T);
-            for (int t = 0; t < T; t++) {
-                x[b * T + t] = t < len ? c->tokens[c->doc_start[d] + t] : 0;
-                y[b * T + t] = ML_IGNORE;
-            }
+            int d = d0 + b;
+            len[b] = c->doc_len[d] + 1;   /* + the separator: the answer must also end */
+            prompt[b] = c->doc_prompt[d];
+            if (len[b] > T)
+                return ml_error_set(ML_EINVALID, "exact match: document %d has %d tokens, the context is %d", d,
+                                    len[b], T);
+            for (int t = 0; t < T; t++) x[b * T + t] = t < len[b] ? c->tokens[c->doc_start[d] + t] : 0;
         }
-        ml_gpt_forward(m, x, NULL, B, T, -1, NULL);
-        for (int b = 0; b < B; b++) {
-            int d = d0 + b, len = c->doc_len[d] + 1, ok = 1;
-            /* position t predicts token t+1; the answer is tokens [prompt, len) */
-            for (int t = c->doc_prompt[d] - 1; t < len - 1 && ok; t++) {
-                const float *z = ml_gpt_logits(m, b, t);
-                int best = 0;
-                for (int v = 1; v < V; v++) if (z[v] > z[best]) best = v;
-                ok = best == x[b * T + t + 1];
-            }
-            matched += ok;
-        }
+        ml_gpt_answer_matches(m, x, prompt, len, B, T, match);
+        for (int b = 0; b < B; b++) matched += match[b];
     }
     *out = n ? (double)matched / n : NAN;
     return 0;
@@ -174,7 +165,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     gtrainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
     ml_gpt *merged = NULL;
     unsigned char *mask = NULL;
-    int32_t *probe_x = NULL, *probe_y = NULL, *ex = NULL, *ey = NULL, *wx[ML_DOMAIN_COUNT] = { 0 }, *wy[ML_DOMAIN_COUNT] = { 0 };
+    int32_t *probe_x = NULL, *probe_y = NULL, *ex = NULL, *wx[ML_DOMAIN_COUNT] = { 0 }, *wy[ML_DOMAIN_COUNT] = { 0 };
     int nw[ML_DOMAIN_COUNT] = { 0 };
     float *pooled[2][64] = { { 0 } }, *tok[2][64] = { { 0 } };
     double *curve = NULL, *curve_tok = NULL, *heat = NULL;
@@ -220,8 +211,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     if ((error = ml_malloc((void **)&probe_x, (size_t)P * T * sizeof(int32_t))) < 0 ||
         (error = ml_malloc((void **)&probe_y, (size_t)P * T * sizeof(int32_t))) < 0 ||
-        (error = ml_malloc((void **)&ex, (size_t)B * T * sizeof(int32_t))) < 0 ||
-        (error = ml_malloc((void **)&ey, (size_t)B * T * sizeof(int32_t))) < 0)
+        (error = ml_malloc((void **)&ex, (size_t)B * T * sizeof(int32_t))) < 0)
         goto cleanup;
     ml_corpus_eval_windows(probe_x, probe_y, &valid, T, P);
 
@@ -307,7 +297,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             }
         }
         double loss = eval_loss(merged, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
-        if ((error = exact_match(&em, merged, &test[s->target.domain], s->exact_match, ex, ey)) < 0) goto cleanup;
+        if ((error = exact_match(&em, merged, &test[s->target.domain], s->exact_match, ex)) < 0) goto cleanup;
         cJSON *me = cJSON_CreateObject();
         cJSON_AddStringToObject(me, "name", name);
         cJSON_AddStringToObject(me, "role", role);
@@ -381,7 +371,6 @@ cleanup:
     free(probe_x);
     free(probe_y);
     free(ex);
-    free(ey);
     free(curve);
     free(curve_tok);
     free(heat);

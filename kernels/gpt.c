@@ -236,6 +236,31 @@ const float *ml_gpt_logits(const ml_gpt *m, int b, int t) {
     return m->logits + ((size_t)b * m->last_T + t) * m->cfg.vocab_size;
 }
 
+static int argmax(const float *z, int V) {
+    int best = 0;
+    for (int v = 1; v < V; v++) if (z[v] > z[best]) best = v;
+    return best;
+}
+
+void ml_gpt_answer_matches(ml_gpt *m, const int32_t *x, const int *prompt, const int *len, int B, int T,
+                           int *match) {
+    int V = m->cfg.vocab_size;
+    ml_gpt_forward(m, x, NULL, B, T, -1, NULL);
+    for (int b = 0; b < B; b++) {
+        int ok = 1;
+        for (int t = prompt[b] - 1; t < len[b] - 1 && ok; t++)
+            ok = argmax(ml_gpt_logits(m, b, t), V) == x[(long)b * T + t + 1];
+        match[b] = ok;
+    }
+}
+
+void ml_gpt_greedy(ml_gpt *m, int32_t *seq, int n, int n_new) {
+    for (int i = 0; i < n_new; i++) {
+        ml_gpt_forward(m, seq, NULL, 1, n + i, -1, NULL);
+        seq[n + i] = argmax(ml_gpt_logits(m, 0, n + i - 1), m->cfg.vocab_size);
+    }
+}
+
 int ml_gpt_mark_trainable(unsigned char *mask, const ml_gpt *m, const char *group) {
     int all = !strcmp(group, "all");
     int mlp = !strcmp(group, "mlp"), attn = !strcmp(group, "attn"), ln = !strcmp(group, "ln");

@@ -81,6 +81,18 @@ const float *ml_gpt_residual(const ml_gpt *m, int l);
 /* Logits of the last forward at (b, t): (V). */
 const float *ml_gpt_logits(const ml_gpt *m, int b, int t);
 
+/* Exact match by teacher forcing. x (B,T) holds B documents from position
+ * 0; document b's answer is tokens [prompt[b], len[b]) with 1 <= prompt[b]
+ * <= len[b] <= T. match (B) = 1 when greedy decoding from the prompt would
+ * reproduce the answer exactly: by induction over positions, that holds iff
+ * the argmax at every position prompt-1 .. len-2 is the next reference
+ * token (ties go to the lowest id, as in ml_gpt_greedy). One forward. */
+void ml_gpt_answer_matches(ml_gpt *m, const int32_t *x, const int *prompt, const int *len, int B, int T,
+                           int *match);
+/* Greedy decoding, the slow reference: seq (capacity n + n_new <= T) holds
+ * n tokens; appends n_new argmax tokens, one forward each. */
+void ml_gpt_greedy(ml_gpt *m, int32_t *seq, int n, int n_new);
+
 /* Marks trainable tensors by a group name: "all", "mlp" (h.*.mlp.*),
  * "attn" (h.*.attn.*), "ln" (all LayerNorms), "embed" (wte, wpe).
  * mask (layout.n) is OR-ed. ML_EINVALID for an unknown group. */

@@ -1,0 +1,168 @@
+/*
+ * tests/test_gpt_tasks.c: the GPT on the text tasks: teacher-forced exact
+ * match equals real greedy decoding, and the gpt-smoke suite end to end
+ * (runs, learns, is reproducible, gates, keeps frozen groups at the base).
+ */
+#include "tests/test.h"
+#include "tests/util.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "data/text.h"
+#include "harness/results.h"
+#include "kernels/adamw.h"
+#include "kernels/gpt.h"
+#include "kernels/layers.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+/* A tiny GPT overfits 4 target documents; the teacher-forced check and
+ * step-by-step greedy decoding must agree on every document, seen (they
+ * match) and unseen (they do not). */
+static void test_gpt_tasks__exact_match_equals_greedy(void) {
+    ml_gpt_config cfg = { ML_VOCAB_SIZE, 128, 2, 2, 32 };
+    ml_corpus c = { 0 };
+    ml_gpt *m = NULL, *g = NULL;
+    ml_adamw *o = NULL;
+    ml_adamw_config oc = { 3e-3f, 0.9f, 0.99f, 1e-8f, 0.0f };
+    enum { NB = 8, T = 128 };
+    int32_t x[NB * T], y[NB * T], seq[T];
+    int prompt[NB], len[NB], match[NB], agree = 0, matched = 0;
+    ML_ASSERT_EQ_INT(0, ml_corpus_generate(&c, ML_DOMAIN_TARGET, 7, ML_SPLIT_TRAIN, NB));
+    ML_ASSERT_EQ_INT(0, ml_gpt_new(&m, &cfg, NB, T));
+    ML_ASSERT_EQ_INT(0, ml_gpt_new(&g, &cfg, 1, T));
+    ML_ASSERT_EQ_INT(0, ml_adamw_new(&o, &m->layout, &oc));
+    ml_gpt_init(m, 3);
+    for (int b = 0; b < NB; b++) {
+        len[b] = c.doc_len[b] + 1;
+        prompt[b] = c.doc_prompt[b];
+        for (int t = 0; t < T; t++) {
+            x[b * T + t] = t < len[b] ? c.tokens[c.doc_start[b] + t] : 0;
+            y[b * T + t] = t + 1 < len[b] ? c.tokens[c.doc_start[b] + t + 1] : ML_IGNORE;
+        }
+    }
+    /* learn only the first half of the documents */
+    for (int step = 0; step < 400; step++) {
+        ml_gpt_forward(m, x, y, NB / 2, T, -1, NULL);
+        memset(m->grads, 0, m->layout.total * sizeof(float));
+        ML_ASSERT_EQ_INT(0, ml_gpt_backward(m, x, y, NULL));
+        ml_adamw_step(o, m->params, m->grads, 3e-3f, NULL);
+    }
+    ml_gpt_answer_matches(m, x, prompt, len, NB, T, match);
+    memcpy(g->params, m->params, m->layout.total * sizeof(float));
+    for (int b = 0; b < NB; b++) {
+        memcpy(seq, x + b * T, (size_t)prompt[b] * sizeof(int32_t));
+        ml_gpt_greedy(g, seq, prompt[b], len[b] - prompt[b]);
+        int greedy_ok = !memcmp(seq + prompt[b], x + b * T + prompt[b], (size_t)(len[b] - prompt[b]) * sizeof(int32_t));
+        agree += greedy_ok == match[b];
+        matched += match[b];
+    }
+    ml_adamw_free(o);
+    ml_gpt_free(m);
+    ml_gpt_free(g);
+    ml_corpus_free(&c);
+    fprintf(stderr, "    %d of %d documents match; the two methods agree on %d\n", matched, NB, agree);
+    ML_ASSERT_EQ_INT(NB, agree);
+    ML_ASSERT(matched >= 1 && matched < NB);   /* both outcomes were exercised */
+}
+
+static char gs_dir[256];
+static int gs_rc = -100;
+static void remove_gs_dir(void) { ml_t_rmrf(gs_dir); }
+
+static const char *gpt_smoke(void) {
+    static char path[512];
+    if (gs_rc == -100) {
+        char *out = NULL;
+        if (ml_t_tmpdir(gs_dir, sizeof(gs_dir), "gptsmoke") < 0) return NULL;
+        atexit(remove_gs_dir);
+        gs_rc = ml_t_cli(&out, "run suites/gpt-smoke.json -o %s --quiet", gs_dir);
+        if (gs_rc != 0) fprintf(stderr, "    gpt-smoke failed (%d):\n%s\n", gs_rc, out);
+        free(out);
+    }
+    snprintf(path, sizeof(path), "%s/results.json", gs_dir);
+    return gs_rc == 0 ? path : NULL;
+}
+
+static double metric(const cJSON *doc, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_gpt_tasks__smoke_runs_and_learns(void) {
+    const char *path = gpt_smoke();
+    cJSON *doc = NULL;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
+    double base = metric(doc, "base/loss"), direct = metric(doc, "direct/loss");
+    double math_own = metric(doc, "math/math_loss"), base_math = metric(doc, "base/math_loss");
+    double code_own = metric(doc, "code/code_loss"), base_code = metric(doc, "base/code_loss");
+    const cJSON *cka = cJSON_GetObjectItemCaseSensitive(doc, "cka");
+    const cJSON *over = cJSON_GetObjectItemCaseSensitive(cka, "over_steps");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cka, "over_steps_token");
+    double first = cJSON_GetArrayItem(cJSON_GetArrayItem(over, 0), 0)->valuedouble;
+    double first_tok = cJSON_GetArrayItem(cJSON_GetArrayItem(tok, 0), 0)->valuedouble;
+    int ndata = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "provenance"), "data"));
+    cJSON_Delete(doc);
+    fprintf(stderr, "    target loss base %.4f direct %.4f; math %.4f (base %.4f); code %.4f (base %.4f)\n", base,
+            direct, math_own, base_math, code_own, base_code);
+    ML_ASSERT(isfinite(base) && isfinite(direct));
+    ML_ASSERT_MSG(direct < base, "direct fine-tuning did not lower the target loss");
+    ML_ASSERT_MSG(math_own < base_math && code_own < base_code, "a specialist did not improve on its own domain");
+    ML_ASSERT_NEAR(1.0, first, 1e-5, 0);       /* the specialists start as the same base */
+    ML_ASSERT_NEAR(1.0, first_tok, 1e-5, 0);
+    ML_ASSERT(ndata >= 5);                     /* every corpus is recorded with its hash */
+}
+
+static void test_gpt_tasks__smoke_reproducible(void) {
+    char dir[256], path2[512], *out = NULL;
+    const char *path1 = gpt_smoke();
+    cJSON *a = NULL, *b = NULL;
+    ML_ASSERT(path1 != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "gptrepro"));
+    int rc = ml_t_cli(&out, "run suites/gpt-smoke.json -o %s --quiet", dir);
+    free(out);
+    snprintf(path2, sizeof(path2), "%s/results.json", dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&a, path1));
+    ML_ASSERT_EQ_INT(0, ml_results_load(&b, path2));
+    ml_results_strip_volatile(a);
+    ml_results_strip_volatile(b);
+    char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
+    int same = !strcmp(ta, tb);
+    free(ta); free(tb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    ml_t_rmrf(dir);
+    ML_ASSERT_MSG(same, "two runs of gpt-smoke differ beyond timestamps");
+}
+
+static void test_gpt_tasks__smoke_gates_against_baseline(void) {
+    const char *path = gpt_smoke();
+    char *out = NULL;
+    ML_ASSERT(path != NULL);
+    int rc = ml_t_cli(&out, "check %s --baseline fixtures/baselines/gpt-smoke.json", path);
+    if (rc != 0) fprintf(stderr, "%s", out);
+    ML_ASSERT_EQ_INT(0, rc);
+    free(out);
+}
+
+static void test_gpt_tasks__report(void) {
+    const char *path = gpt_smoke();
+    char dir[256], *out = NULL;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "gptreport"));
+    int rc = ml_t_cli(&out, "report %s -o %s", path, dir);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    free(out);
+}
+
+const ml_test ml_tests_gpt_tasks[] = {
+    { "gpt_tasks__exact_match_equals_greedy", test_gpt_tasks__exact_match_equals_greedy, "unit" },
+    { "gpt_tasks__smoke_runs_and_learns", test_gpt_tasks__smoke_runs_and_learns, "e2e" },
+    { "gpt_tasks__smoke_reproducible", test_gpt_tasks__smoke_reproducible, "e2e" },
+    { "gpt_tasks__smoke_gates_against_baseline", test_gpt_tasks__smoke_gates_against_baseline, "e2e" },
+    { "gpt_tasks__report", test_gpt_tasks__report, "e2e" },
+    { 0 }
+};
