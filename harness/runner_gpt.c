@@ -66,25 +66,36 @@ static int gtrainer_init(gtrainer *t, const char *name, const ml_suite *s, const
     return 0;
 }
 
+/* One optimiser step over grad_accum micro-batches: backward accumulates,
+ * so the summed gradient is scaled by 1/grad_accum to be the gradient of
+ * the mean loss over all of them (equal-sized micro-batches). */
 static int gtrain_step(gtrainer *t, const ml_suite *s, const ml_phase *ph, int step, const unsigned char *mask,
                        const char *phase, float *loss_out) {
     ml_gpt *m = t->model;
-    int B = s->batch_size, T = s->gpt.max_T, error;
-    if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, s->seed, t->stream, (uint64_t)step)) < 0) {
-        ml_error_prefix("%s: %s of '%s'", s->file, phase, t->name);
-        return error;
-    }
-    float loss = ml_gpt_forward(m, t->x, t->y, B, T, -1, NULL);
-    if (!isfinite(loss))
-        return ml_error_set(ML_ERUN, "%s: %s of '%s' diverged: loss is %s at step %d (lower the lr?)", s->file,
-                            phase, t->name, isnan(loss) ? "nan" : "inf", step);
+    int B = s->batch_size, T = s->gpt.max_T, k = s->grad_accum, error;
+    double total = 0.0;
     memset(m->grads, 0, m->layout.total * sizeof(float));
-    if ((error = ml_gpt_backward(m, t->x, t->y, mask)) < 0) return error;
+    for (int micro = 0; micro < k; micro++) {
+        if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, s->seed, t->stream, (uint64_t)step * k + micro)) < 0) {
+            ml_error_prefix("%s: %s of '%s'", s->file, phase, t->name);
+            return error;
+        }
+        float loss = ml_gpt_forward(m, t->x, t->y, B, T, -1, NULL);
+        if (!isfinite(loss))
+            return ml_error_set(ML_ERUN, "%s: %s of '%s' diverged: loss is %s at step %d (lower the lr?)", s->file,
+                                phase, t->name, isnan(loss) ? "nan" : "inf", step);
+        if ((error = ml_gpt_backward(m, t->x, t->y, mask)) < 0) return error;
+        total += loss;
+    }
+    if (k > 1) {
+        float inv = 1.0f / (float)k;
+        for (size_t i = 0; i < m->layout.total; i++) m->grads[i] *= inv;
+    }
     if (s->grad_clip > 0.0) ml_clip_grad_norm(m->grads, m->layout.total, s->grad_clip);
     float lr = ml_lr_at((float)ph->lr, step, ph->steps, s->warmup, s->schedule == ML_SCHED_COSINE,
                         (float)s->min_lr_ratio);
     ml_adamw_step(t->opt, m->params, m->grads, lr, mask);
-    if (loss_out) *loss_out = loss;
+    if (loss_out) *loss_out = (float)(total / k);
     return 0;
 }
 

@@ -377,11 +377,11 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
 
     /* optimizer */
     static const char *const OPT_KEYS[] = { "name", "lr", "beta1", "beta2", "eps", "weight_decay",
-                                            "grad_clip", "schedule", "min_lr_ratio", "warmup", NULL };
+                                            "grad_clip", "schedule", "min_lr_ratio", "warmup", "grad_accum", NULL };
     static const char *const OPTS[] = { "adamw", NULL };
     static const char *const SCHEDS[] = { "constant", "cosine", NULL };
     s->beta1 = 0.9; s->beta2 = 0.999; s->eps = 1e-8; s->weight_decay = 0.0;
-    s->grad_clip = 0.0; s->min_lr_ratio = 0.1; s->schedule = ML_SCHED_CONSTANT;
+    s->grad_clip = 0.0; s->min_lr_ratio = 0.1; s->schedule = ML_SCHED_CONSTANT; s->grad_accum = 1;
     if ((error = get(c, root, "$", "optimizer", 1, &o)) < 0 || (error = want_object(c, o, "$.optimizer")) < 0 ||
         (error = check_keys(c, o, "$.optimizer", OPT_KEYS)) < 0 || (error = get(c, o, "$.optimizer", "name", 1, &v)) < 0 ||
         (error = read_enum(c, v, "$.optimizer.name", "optimizer", OPTS, &k)) < 0 ||
@@ -393,12 +393,15 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         (error = opt_num(c, o, "$.optimizer", "grad_clip", 0.0, 1e9, &s->grad_clip)) < 0 ||
         (error = opt_num(c, o, "$.optimizer", "min_lr_ratio", 0.0, 1.0, &s->min_lr_ratio)) < 0 ||
         (error = opt_int(c, o, "$.optimizer", "warmup", 0, 1000000, &s->warmup)) < 0 ||
+        (error = opt_int(c, o, "$.optimizer", "grad_accum", 1, 4096, &s->grad_accum)) < 0 ||
         (error = get(c, o, "$.optimizer", "schedule", 0, &v)) < 0)
         return error;
     if (v) {
         if ((error = read_enum(c, v, "$.optimizer.schedule", "schedule", SCHEDS, &k)) < 0) return error;
         s->schedule = k == 1 ? ML_SCHED_COSINE : ML_SCHED_CONSTANT;
     }
+    if (s->grad_accum > 1 && s->family != ML_FAMILY_GPT)
+        return FAIL(c, "$.optimizer.grad_accum", "gradient accumulation is implemented for gpt suites only");
     if ((error = req_int(c, root, "$", "batch_size", 1, 65536, &s->batch_size)) < 0) return error;
 
     /* phases */

@@ -76,6 +76,7 @@ typedef struct {
     double   beta1, beta2, eps, weight_decay, grad_clip, min_lr_ratio;
     ml_schedule schedule;
     int      warmup;                /* linear warmup steps of every phase */
+    int      grad_accum;            /* micro-batches of batch_size per optimiser step (GPT) */
     ml_phase pretrain;
     ml_split pretrain_split;
     ml_phase finetune;              /* specialists and the direct fine-tune */

@@ -66,6 +66,45 @@ static void test_gpt_tasks__exact_match_equals_greedy(void) {
     ML_ASSERT(matched >= 1 && matched < NB);   /* both outcomes were exercised */
 }
 
+/* Gradient accumulation as the runner does it: two micro-batches of B,
+ * backward accumulating, scaled by 1/2, equal one batch of 2B. */
+static void test_gpt_tasks__grad_accumulation(void) {
+    ml_gpt_config cfg = { 17, 8, 2, 2, 8 };
+    enum { B = 3, T = 8 };
+    ml_gpt *m = NULL;
+    int32_t x[2 * B * T], y[2 * B * T];
+    float *full = NULL;
+    double maxdiff = 0.0, maxg = 0.0;
+    ML_ASSERT_EQ_INT(0, ml_gpt_new(&m, &cfg, 2 * B, T));
+    ml_gpt_init(m, 5);
+    for (int i = 0; i < 2 * B * T; i++) { x[i] = (i * 7 + 3) % 17; y[i] = (i * 5 + 1) % 17; }
+    full = malloc(m->layout.total * sizeof(float));
+    memset(m->grads, 0, m->layout.total * sizeof(float));
+    ml_gpt_forward(m, x, y, 2 * B, T, -1, NULL);
+    ML_ASSERT_EQ_INT(0, ml_gpt_backward(m, x, y, NULL));
+    memcpy(full, m->grads, m->layout.total * sizeof(float));
+    memset(m->grads, 0, m->layout.total * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        ml_gpt_forward(m, x + k * B * T, y + k * B * T, B, T, -1, NULL);
+        ML_ASSERT_EQ_INT(0, ml_gpt_backward(m, x + k * B * T, y + k * B * T, NULL));
+    }
+    for (size_t i = 0; i < m->layout.total; i++) {
+        double d = fabs(0.5 * m->grads[i] - full[i]);
+        if (d > maxdiff) maxdiff = d;
+        if (fabs(full[i]) > maxg) maxg = fabs(full[i]);
+    }
+    /* the negative side: forgetting the 1/2 is caught by the same bound */
+    double unscaled = 0.0;
+    for (size_t i = 0; i < m->layout.total; i++) {
+        double d = fabs(m->grads[i] - full[i]);
+        if (d > unscaled) unscaled = d;
+    }
+    free(full);
+    ml_gpt_free(m);
+    ML_ASSERT_MSG(maxdiff <= 1e-6 + 1e-4 * maxg, "accumulated grads differ by %g (max |g| %g)", maxdiff, maxg);
+    ML_ASSERT(unscaled > 1e-6 + 1e-4 * maxg);
+}
+
 static char gs_dir[256];
 static int gs_rc = -100;
 static void remove_gs_dir(void) { ml_t_rmrf(gs_dir); }
@@ -160,6 +199,7 @@ static void test_gpt_tasks__report(void) {
 
 const ml_test ml_tests_gpt_tasks[] = {
     { "gpt_tasks__exact_match_equals_greedy", test_gpt_tasks__exact_match_equals_greedy, "unit" },
+    { "gpt_tasks__grad_accumulation", test_gpt_tasks__grad_accumulation, "unit" },
     { "gpt_tasks__smoke_runs_and_learns", test_gpt_tasks__smoke_runs_and_learns, "e2e" },
     { "gpt_tasks__smoke_reproducible", test_gpt_tasks__smoke_reproducible, "e2e" },
     { "gpt_tasks__smoke_gates_against_baseline", test_gpt_tasks__smoke_gates_against_baseline, "e2e" },
