@@ -92,7 +92,8 @@ int main(int argc, char **argv) {
            cfg.n_layer, cfg.n_head, B, T, step * 1e3, tf / steps * 1e3, tb / steps * 1e3, to / steps * 1e3);
     double g = flops / step / 1e9;
     printf("gpt step achieved                 %8.1f GFLOP/s (%.2f GFLOP per step)\n", g, flops / 1e9);
-    printf("ratio step / sgemm peak           %8.2f   (target >= 0.60: %s)\n", g / peak, g / peak >= 0.6 ? "met" : "NOT met");
+    if (peak > 0)
+        printf("ratio step / sgemm peak           %8.2f   (target >= 0.60: %s)\n", g / peak, g / peak >= 0.6 ? "met" : "NOT met");
     free(x); free(y);
     ml_adamw_free(o);
     ml_gpt_free(m);

@@ -3,6 +3,7 @@
  */
 #include "kernels/adamw.h"
 #include "core/error.h"
+#include "kernels/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,6 +34,23 @@ void ml_adamw_free(ml_adamw *o) {
     free(o);
 }
 
+typedef struct {
+    float *p, *m, *v;
+    const float *g;
+    float b1, b2, eps, lr, wd, bc1, bc2;
+} adam_job;
+
+static void adam_range(void *ctx, long lo, long hi) {
+    const adam_job *j = ctx;
+    for (long i = lo; i < hi; i++) {
+        float g = j->g[i];
+        j->m[i] = j->b1 * j->m[i] + (1.0f - j->b1) * g;
+        j->v[i] = j->b2 * j->v[i] + (1.0f - j->b2) * g * g;
+        float mhat = j->m[i] / j->bc1, vhat = j->v[i] / j->bc2;
+        j->p[i] -= j->lr * (mhat / (sqrtf(vhat) + j->eps) + j->wd * j->p[i]);
+    }
+}
+
 void ml_adamw_step(ml_adamw *o, float *params, const float *grads, float lr, const unsigned char *trainable) {
     const ml_adamw_config *c = &o->cfg;
     o->t++;
@@ -41,15 +59,9 @@ void ml_adamw_step(ml_adamw *o, float *params, const float *grads, float lr, con
     for (int k = 0; k < o->layout->n; k++) {
         const ml_tensor_info *ti = &o->layout->tensors[k];
         if (trainable && !trainable[k]) continue;
-        float wd = ti->decay ? c->weight_decay : 0.0f;
-        float *p = params + ti->offset, *m = o->m + ti->offset, *v = o->v + ti->offset;
-        const float *g = grads + ti->offset;
-        for (size_t i = 0; i < ti->numel; i++) {
-            m[i] = c->beta1 * m[i] + (1.0f - c->beta1) * g[i];
-            v[i] = c->beta2 * v[i] + (1.0f - c->beta2) * g[i] * g[i];
-            float mhat = m[i] / bc1, vhat = v[i] / bc2;
-            p[i] -= lr * (mhat / (sqrtf(vhat) + c->eps) + wd * p[i]);
-        }
+        adam_job j = { params + ti->offset, o->m + ti->offset, o->v + ti->offset, grads + ti->offset,
+                       c->beta1, c->beta2, c->eps, lr, ti->decay ? c->weight_decay : 0.0f, bc1, bc2 };
+        ml_par_for((long)ti->numel, 16384, adam_range, &j);   /* each element is its own output */
     }
 }
 

@@ -1,8 +1,8 @@
 /*
  * kernels/gemm.h: row-major float32 matrix products on OpenBLAS, and their
  * naive references (kernels/ref/gemm_ref.c) with the same signatures.
- * Owns: the three layouts the layers need. Not here: threading policy
- * (OpenBLAS threads are pinned by the harness and split over outputs only).
+ * Owns: the three layouts the layers need, split over output rows on the
+ * worker threads of kernels/parallel.h (OpenBLAS itself runs one thread).
  * All matrices are contiguous row-major; C = op(A) op(B) + beta*C.
  */
 #ifndef ML_KERNELS_GEMM_H
@@ -20,7 +20,8 @@ void ml_ref_gemm_nt(int M, int N, int K, const float *A, const float *B, float b
 void ml_ref_gemm_nn(int M, int N, int K, const float *A, const float *B, float beta, float *C);
 void ml_ref_gemm_tn(int M, int N, int K, const float *A, const float *B, float beta, float *C);
 
-/* Pins OpenBLAS to n threads (n >= 1) and returns what OpenBLAS reports. */
+/* Sets the threads every kernel uses (n >= 1; OpenBLAS stays at one per
+ * worker) and returns the count in force. */
 int ml_blas_set_threads(int n);
 int ml_blas_threads(void);
 

@@ -6,6 +6,7 @@
  */
 #include "kernels/gpt.h"
 #include "kernels/layers.h"
+#include "kernels/parallel.h"
 #include "kernels/rng.h"
 #include "core/error.h"
 
@@ -78,9 +79,9 @@ int ml_gpt_new(ml_gpt **out, const ml_gpt_config *cfg, int B, int T) {
         { &m->ln2, L * BT * C }, { &m->ln2_mean, L * BT }, { &m->ln2_rstd, L * BT },
         { &m->fch, L * BT * 4 * C }, { &m->fch_gelu, L * BT * 4 * C },
         { &m->lnf, BT * C }, { &m->lnf_mean, BT }, { &m->lnf_rstd, BT },
-        { &m->logits, BT * V }, { &m->probs, BT * V },
+        { &m->logits, BT * V }, { &m->probs, BT * V }, { &m->losses, BT },
         { &m->dres, BT * C }, { &m->dC, BT * C }, { &m->dC2, BT * C }, { &m->d4C, BT * 4 * C },
-        { &m->d4C2, BT * 4 * C }, { &m->dqkv, BT * 3 * C }, { &m->datt, (size_t)T * T }, { &m->dlogits, BT * V },
+        { &m->d4C2, BT * 4 * C }, { &m->dqkv, BT * 3 * C }, { &m->datt, (size_t)B * NH * T * T }, { &m->dlogits, BT * V },
     };
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         if ((error = ml_aligned_alloc((void **)bufs[i].p, bufs[i].n * f)) < 0) goto cleanup;
@@ -95,7 +96,7 @@ void ml_gpt_free(ml_gpt *m) {
     if (!m) return;
     float *bufs[] = { m->params, m->grads, m->res, m->ln1, m->ln1_mean, m->ln1_rstd, m->qkv, m->att,
                       m->atty, m->mid, m->ln2, m->ln2_mean, m->ln2_rstd, m->fch, m->fch_gelu, m->lnf,
-                      m->lnf_mean, m->lnf_rstd, m->logits, m->probs, m->dres, m->dC, m->dC2, m->d4C,
+                      m->lnf_mean, m->lnf_rstd, m->logits, m->probs, m->losses, m->dres, m->dC, m->dC2, m->d4C,
                       m->d4C2, m->dqkv, m->datt, m->dlogits };
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) free(bufs[i]);
     ml_layout_free(&m->layout);
@@ -136,8 +137,17 @@ static acts layer_acts(const ml_gpt *m, int l) {
     return a;
 }
 
+typedef struct { float *y; const float *x; } add_job;
+
+static void add_range(void *ctx, long lo, long hi) {
+    const add_job *j = ctx;
+    for (long i = lo; i < hi; i++) j->y[i] += j->x[i];
+}
+
+/* y += x, element-wise on the worker threads */
 static void add_inplace(float *y, const float *x, long n) {
-    for (long i = 0; i < n; i++) y[i] += x[i];
+    add_job j = { y, x };
+    ml_par_for(n, 16384, add_range, &j);
 }
 
 float ml_gpt_forward(ml_gpt *m, const int32_t *tokens, const int32_t *targets, int B, int T,
@@ -169,7 +179,7 @@ float ml_gpt_forward(ml_gpt *m, const int32_t *tokens, const int32_t *targets, i
     ml_layernorm_forward(m->lnf, m->lnf_mean, m->lnf_rstd, last, P(m, lnf_ix(m, 0)), P(m, lnf_ix(m, 1)), N, C);
     ml_linear_forward(m->logits, m->lnf, P(m, 0), NULL, N, C, V);   /* tied head: logits = lnf wte^T */
     if (!targets) return 0.0f;
-    return ml_softmax_ce_forward(m->probs, NULL, m->logits, targets, N, V);
+    return ml_softmax_ce_forward(m->probs, m->losses, m->logits, targets, N, V);
 }
 
 int ml_gpt_backward(ml_gpt *m, const int32_t *tokens, const int32_t *targets, const unsigned char *trainable) {

@@ -46,6 +46,7 @@ typedef struct {
     float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C) (B,T) (B,T) */
     float *logits;           /* (B,T,V) */
     float *probs;            /* (B,T,V) */
+    float *losses;           /* (B,T) per-position loss of the last forward with targets */
     /* backward scratch */
     float *dres, *dC, *dC2, *d4C, *d4C2, *dqkv, *datt, *dlogits;
     int    last_B, last_T;   /* shape of the last forward */

@@ -29,8 +29,9 @@ void ml_gelu_forward(float *y, const float *x, long n);
 void ml_gelu_backward(float *dx, const float *dy, const float *x, long n);
 
 /* logits (N,V), targets (N) in [0,V) or ML_IGNORE -> probs (N,V), losses (N)
- * or NULL; returns the mean loss over the rows that are not ignored (0 when
- * all are). Numerically stable (log-sum-exp with the max subtracted). */
+ * (required: rows run in parallel, then the mean is summed in row order);
+ * returns the mean loss over the rows that are not ignored (0 when all
+ * are). Numerically stable (log-sum-exp with the max subtracted). */
 #define ML_IGNORE (-1)
 float ml_softmax_ce_forward(float *probs, float *losses, const float *logits,
                             const int32_t *targets, int N, int V);
@@ -63,7 +64,8 @@ void ml_embedding_backward(float *dwte, float *dwpe, const float *dx, const int3
  * Scores are scaled by 1/sqrt(hs). Products run on sgemm per (b, head),
  * reading q, k, v in place through leading dimensions. */
 void ml_attention_forward(float *y, float *att, const float *qkv, int B, int T, int C, int NH);
-/* dy (B,T,C) -> dqkv (B,T,3C); datt (T,T) is scratch. Accumulates into dqkv. */
+/* dy (B,T,C) -> dqkv (B,T,3C); datt (B,NH,T,T) is scratch (one block per
+ * head, so heads run in parallel). Accumulates into dqkv. */
 void ml_attention_backward(float *dqkv, float *datt, const float *dy, const float *qkv,
                            const float *att, int B, int T, int C, int NH);
 

@@ -42,6 +42,7 @@ int ml_mlp_new(ml_mlp **out, const ml_mlp_config *cfg, int max_batch) {
     if ((error = ml_aligned_alloc((void **)&m->params, m->layout.total * sizeof(float))) < 0 ||
         (error = ml_aligned_alloc((void **)&m->grads, m->layout.total * sizeof(float))) < 0 ||
         (error = ml_aligned_alloc((void **)&m->probs, (size_t)max_batch * cfg->out_dim * sizeof(float))) < 0 ||
+        (error = ml_aligned_alloc((void **)&m->losses, (size_t)max_batch * sizeof(float))) < 0 ||
         (error = ml_aligned_alloc((void **)&m->dpre, (size_t)max_batch * maxw * sizeof(float))) < 0 ||
         (error = ml_aligned_alloc((void **)&m->dpost, (size_t)max_batch * maxw * sizeof(float))) < 0)
         goto cleanup;
@@ -63,6 +64,7 @@ void ml_mlp_free(ml_mlp *m) {
     free(m->params);
     free(m->grads);
     free(m->probs);
+    free(m->losses);
     free(m->dpre);
     free(m->dpost);
     for (int l = 0; l <= ML_MLP_MAX_HIDDEN; l++) free(m->pre[l]);
@@ -101,7 +103,7 @@ float ml_mlp_forward(ml_mlp *m, const float *x, const int32_t *targets, int N) {
     }
     m->last_n = N;
     if (!targets) return 0.0f;
-    return ml_softmax_ce_forward(m->probs, NULL, m->pre[c->n_hidden], targets, N, c->out_dim);
+    return ml_softmax_ce_forward(m->probs, m->losses, m->pre[c->n_hidden], targets, N, c->out_dim);
 }
 
 void ml_mlp_backward(ml_mlp *m, const float *x, const int32_t *targets, int N) {

@@ -36,6 +36,7 @@ typedef struct {
     float *pre[ML_MLP_MAX_HIDDEN + 1];  /* (N, H_l) before activation; pre[n_hidden] = logits (N,V) */
     float *post[ML_MLP_MAX_HIDDEN];     /* (N, H_l) after activation */
     float *probs;                       /* (N, V) */
+    float *losses;                      /* (N) per-row loss of the last forward */
     float *dpre, *dpost;                /* scratch (N, max width) */
     int    last_n;                      /* rows of the last forward */
 } ml_mlp;

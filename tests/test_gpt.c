@@ -457,7 +457,7 @@ static void test_gpt__attention_checker_rejects_broken_reference(void) {
 /* backward (dqkv prefilled with random values, so += is checked too) vs
  * ml_ref_attention_backward; flip negates the kernel's contribution. */
 static int attn_backward_case(attn_shape s, int flip, double *md) {
-    static float qkv[A_QKV], y[A_Y], att[A_ATT], dy[A_Y], datt[AMAX_T * AMAX_T];
+    static float qkv[A_QKV], y[A_Y], att[A_ATT], dy[A_Y], datt[A_ATT];
     static float d0[A_QKV], dk[A_QKV], dr[A_QKV];
     long nq = (long)s.B * s.T * 3 * s.C;
     attn_inputs(qkv, s);
@@ -496,7 +496,7 @@ static double attn_loss(void *p) {
 /* FD check of dqkv through ml_attention_forward; flip negates the analytic one */
 static int attn_fd(int flip, double *md) {
     static attn_ctx c;
-    static float dq[A_QKV], num[A_QKV], datt[AMAX_T * AMAX_T];
+    static float dq[A_QKV], num[A_QKV], datt[A_ATT];
     c.s = attn_main;
     attn_inputs(c.qkv, c.s);
     rand_fill(c.R, A_Y, 304, -1.0f, 1.0f);
