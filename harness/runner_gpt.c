@@ -24,6 +24,7 @@
 #include "kernels/gpt.h"
 #include "kernels/layers.h"
 #include "kernels/merge.h"
+#include "kernels/parallel.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static int gtrain_step(gtrainer *t, const ml_suite *s, const ml_phase *ph, int s
     ml_gpt *m = t->model;
     int B = s->batch_size, T = s->gpt.max_T, k = s->grad_accum, error;
     double total = 0.0;
-    memset(m->grads, 0, m->layout.total * sizeof(float));
+    ml_par_zero(m->grads, (long)m->layout.total);
     for (int micro = 0; micro < k; micro++) {
         if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, s->seed, t->stream, (uint64_t)step * k + micro)) < 0) {
             ml_error_prefix("%s: %s of '%s'", s->file, phase, t->name);

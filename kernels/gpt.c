@@ -186,16 +186,15 @@ int ml_gpt_backward(ml_gpt *m, const int32_t *tokens, const int32_t *targets, co
     const ml_gpt_config *c = &m->cfg;
     int B = m->last_B, T = m->last_T, C = c->n_embd, L = c->n_layer, NH = c->n_head, V = c->vocab_size;
     int N = B * T;
-    size_t NC = (size_t)N * C * sizeof(float);
     ML_CHECK_ARG(targets != NULL && m->had_targets, "gpt backward: needs the forward's targets");
     ML_CHECK_ARG(m->injected_at < 0, "gpt backward: the last forward injected a residual at layer %d",
                  m->injected_at);
     /* head: CE -> tied projection -> final LayerNorm */
-    memset(m->dlogits, 0, (size_t)N * V * sizeof(float));
+    ml_par_zero(m->dlogits, (long)N * V);
     ml_softmax_ce_backward(m->dlogits, m->probs, targets, N, V);
-    memset(m->dC, 0, NC);
+    ml_par_zero(m->dC, (long)N * C);
     ml_linear_backward(m->dC, G(m, 0, trainable), NULL, m->dlogits, m->lnf, P(m, 0), N, C, V);
-    memset(m->dres, 0, NC);
+    ml_par_zero(m->dres, (long)N * C);
     float *last = m->res + (size_t)L * m->B * m->T * C;
     ml_layernorm_backward(m->dres, G(m, lnf_ix(m, 0), trainable), G(m, lnf_ix(m, 1), trainable), m->dC, last,
                           P(m, lnf_ix(m, 0)), m->lnf_mean, m->lnf_rstd, N, C);
@@ -203,23 +202,23 @@ int ml_gpt_backward(ml_gpt *m, const int32_t *tokens, const int32_t *targets, co
     for (int l = L - 1; l >= 0; l--) {
         acts a = layer_acts(m, l);
         /* MLP half: out = mid + proj(gelu(fc(ln2(mid)))) */
-        memset(m->d4C, 0, (size_t)N * 4 * C * sizeof(float));
+        ml_par_zero(m->d4C, (long)N * 4 * C);
         ml_linear_backward(m->d4C, G(m, tix(l, FCPW), trainable), G(m, tix(l, FCPB), trainable), m->dres,
                            a.fch_gelu, P(m, tix(l, FCPW)), N, 4 * C, C);
-        memset(m->d4C2, 0, (size_t)N * 4 * C * sizeof(float));
+        ml_par_zero(m->d4C2, (long)N * 4 * C);
         ml_gelu_backward(m->d4C2, m->d4C, a.fch, (long)N * 4 * C);
-        memset(m->dC, 0, NC);
+        ml_par_zero(m->dC, (long)N * C);
         ml_linear_backward(m->dC, G(m, tix(l, FCW), trainable), G(m, tix(l, FCB), trainable), m->d4C2, a.ln2,
                            P(m, tix(l, FCW)), N, C, 4 * C);
         ml_layernorm_backward(m->dres, G(m, tix(l, LN2W), trainable), G(m, tix(l, LN2B), trainable), m->dC, a.mid,
                               P(m, tix(l, LN2W)), a.ln2_mean, a.ln2_rstd, N, C);
         /* attention half: mid = in + proj(attn(qkv(ln1(in)))) */
-        memset(m->dC, 0, NC);
+        ml_par_zero(m->dC, (long)N * C);
         ml_linear_backward(m->dC, G(m, tix(l, PROJW), trainable), G(m, tix(l, PROJB), trainable), m->dres, a.atty,
                            P(m, tix(l, PROJW)), N, C, C);
-        memset(m->dqkv, 0, (size_t)N * 3 * C * sizeof(float));
+        ml_par_zero(m->dqkv, (long)N * 3 * C);
         ml_attention_backward(m->dqkv, m->datt, m->dC, a.qkv, a.att, B, T, C, NH);
-        memset(m->dC2, 0, NC);
+        ml_par_zero(m->dC2, (long)N * C);
         ml_linear_backward(m->dC2, G(m, tix(l, QKVW), trainable), G(m, tix(l, QKVB), trainable), m->dqkv, a.ln1,
                            P(m, tix(l, QKVW)), N, C, 3 * C);
         ml_layernorm_backward(m->dres, G(m, tix(l, LN1W), trainable), G(m, tix(l, LN1B), trainable), m->dC2, a.in,

@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <string.h>
 
 static struct {
     pthread_mutex_t mu;
@@ -102,3 +103,7 @@ void ml_par_for(long n, long grain, void (*fn)(void *ctx, long lo, long hi), voi
     while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
 }
+
+static void zero_range(void *ctx, long lo, long hi) { memset((float *)ctx + lo, 0, (size_t)(hi - lo) * sizeof(float)); }
+
+void ml_par_zero(float *p, long n) { ml_par_for(n, 1L << 16, zero_range, p); }

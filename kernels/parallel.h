@@ -26,4 +26,7 @@ int ml_par_threads(void);
  * alone (small jobs cost more to hand out than to do). */
 void ml_par_for(long n, long grain, void (*fn)(void *ctx, long lo, long hi), void *ctx);
 
+/* p[0..n) = 0 on the worker threads (zeroing gradients is memory-bound). */
+void ml_par_zero(float *p, long n);
+
 #endif
