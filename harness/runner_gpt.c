@@ -285,6 +285,22 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         if ((error = gtrain_step(&direct, s, &s->finetune, step, mask, "direct fine-tuning", NULL)) < 0) goto cleanup;
     t_dir = ml_run__now();
 
+    /* the parameter groups that were not trained must still be the base's,
+     * bit for bit: a violation is a bug in masking, not a result */
+    int frozen = 0;
+    for (int t = 0; t < base.model->layout.n; t++) {
+        if (mask[t]) continue;
+        const ml_tensor_info *ti = &base.model->layout.tensors[t];
+        const gtrainer *runs[3] = { &spec[0], &spec[1], &direct };
+        for (int r = 0; r < 3; r++)
+            if (memcmp(runs[r]->model->params + ti->offset, base.model->params + ti->offset, ti->numel * sizeof(float))) {
+                error = ml_error_set(ML_ERUN, "%s: frozen tensor %s of '%s' changed during fine-tuning", s->file,
+                                     ti->name, runs[r]->name);
+                goto cleanup;
+            }
+        frozen++;
+    }
+
     /* 5. score base, specialists, direct and every merge on held-out text */
     if ((error = ml_gpt_new(&merged, &s->gpt, B, T)) < 0) goto cleanup;
     res = cJSON_CreateObject();
@@ -356,6 +372,11 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         cJSON_AddNumberToObject(cka, "probe_size", P);
     }
     ml_run__add_gate(res, s);
+    cJSON *ft = cJSON_AddObjectToObject(res, "finetune");
+    cJSON *groups = cJSON_AddArrayToObject(ft, "train");
+    for (int g = 0; g < s->ntrain_groups; g++) cJSON_AddItemToArray(groups, cJSON_CreateString(s->train_groups[g]));
+    cJSON_AddNumberToObject(ft, "frozen_tensors", frozen);
+    cJSON_AddBoolToObject(ft, "frozen_identical_to_base", 1);   /* checked above, else the run failed */
     cJSON *data = cJSON_AddArrayToObject(res, "data");
     for (int d = 0; d < ML_DOMAIN_COUNT; d++)
         if (used[d]) {

@@ -141,6 +141,9 @@ static void test_gpt_tasks__smoke_runs_and_learns(void) {
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cka, "over_steps_token");
     double first = cJSON_GetArrayItem(cJSON_GetArrayItem(over, 0), 0)->valuedouble;
     double first_tok = cJSON_GetArrayItem(cJSON_GetArrayItem(tok, 0), 0)->valuedouble;
+    const cJSON *ft = cJSON_GetObjectItemCaseSensitive(doc, "finetune");
+    int frozen = (int)cJSON_GetObjectItemCaseSensitive(ft, "frozen_tensors")->valuedouble;
+    int identical = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ft, "frozen_identical_to_base"));
     int ndata = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "provenance"), "data"));
     cJSON_Delete(doc);
     fprintf(stderr, "    target loss base %.4f direct %.4f; math %.4f (base %.4f); code %.4f (base %.4f)\n", base,
@@ -151,6 +154,10 @@ static void test_gpt_tasks__smoke_runs_and_learns(void) {
     ML_ASSERT_NEAR(1.0, first, 1e-5, 0);       /* the specialists start as the same base */
     ML_ASSERT_NEAR(1.0, first_tok, 1e-5, 0);
     ML_ASSERT(ndata >= 5);                     /* every corpus is recorded with its hash */
+    /* gpt-smoke trains ["mlp"]: of 28 tensors (wte, wpe, 2 x 12 per block, lnf.w/b) the 2 x 4
+     * MLP tensors train and the other 20 stay at the base */
+    ML_ASSERT_EQ_INT(20, frozen);
+    ML_ASSERT(identical);
 }
 
 static void test_gpt_tasks__smoke_reproducible(void) {
