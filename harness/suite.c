@@ -271,9 +271,136 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
     return 0;
 }
 
+static const char *const METHODS[] = { "average", "slerp", "task_arithmetic", "ties", "dare", "fisher",
+                                       "regmean", "interpolate", "ensemble", "router", NULL };
+
+/* Every method has its own keys; a key of another method is an error, so a
+ * hyperparameter can never be silently ignored. */
+static const char *const *merge_keys(ml_merge_method m) {
+    static const char *const avg[] = { "name", "method", "weights", NULL };
+    static const char *const slerp[] = { "name", "method", "t", NULL };
+    static const char *const ta[] = { "name", "method", "lambda", NULL };
+    static const char *const ties[] = { "name", "method", "lambda", "density", NULL };
+    static const char *const dare[] = { "name", "method", "lambda", "p", "combine", "density", "seed", NULL };
+    static const char *const fisher[] = { "name", "method", "weights", "examples", NULL };
+    static const char *const regmean[] = { "name", "method", "alpha", "examples", NULL };
+    static const char *const interp[] = { "name", "method", "alphas", NULL };
+    static const char *const ens[] = { "name", "method", "weights", "space", NULL };
+    static const char *const router[] = { "name", "method", "layers", "top_k", "shared", "base_expert", "steps", "lr",
+                                          NULL };
+    static const char *const *const all[ML_MERGE_COUNT] = { avg, slerp, ta, ties, dare, fisher, regmean, interp, ens,
+                                                            router };
+    return all[m];
+}
+
+static int read_bool(const pctx *c, const cJSON *obj, const char *path, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[256];
+    if (!v) return 0;
+    join(p, sizeof(p), path, key);
+    if (!cJSON_IsBool(v)) return FAIL(c, p, "expected true or false, got %s", type_name(v));
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_spec *m, const ml_suite *s) {
+    const cJSON *v;
+    char q[256];
+    int error, k;
+    if ((error = get(c, e, p, "method", 1, &v)) < 0) return error;
+    join(q, sizeof(q), p, "method");
+    if ((error = read_enum(c, v, q, "method", METHODS, &k)) < 0) return error;
+    m->method = (ml_merge_method)k;
+    if ((error = check_keys(c, e, p, merge_keys(m->method))) < 0) return error;
+    snprintf(m->name, sizeof(m->name), "%s", METHODS[k]);
+    if ((error = opt_str(c, e, p, "name", m->name, sizeof(m->name))) < 0) return error;
+    /* defaults */
+    m->nmodels = s->nspecialists;
+    for (int j = 0; j < m->nmodels; j++) m->weights[j] = 1.0 / m->nmodels;
+    m->t = 0.5;
+    m->lambda = 1.0;
+    m->density = 0.2;
+    m->p = 0.9;
+    m->seed = s->seed;
+    m->examples = 256;
+    m->alpha = 0.9;
+    m->nalphas = 11;
+    for (int a = 0; a < 11; a++) m->alphas[a] = a / 10.0;
+    m->k_layers = 1;
+    m->steps = 150;
+    m->lr = 5e-3;
+    if ((error = get(c, e, p, "weights", 0, &v)) < 0) return error;
+    if (v) {
+        join(q, sizeof(q), p, "weights");
+        if (!cJSON_IsArray(v)) return FAIL(c, q, "expected an array of %d numbers, got %s", m->nmodels, type_name(v));
+        if (cJSON_GetArraySize(v) != m->nmodels)
+            return FAIL(c, q, "expected %d weights (one per specialist), got %d", m->nmodels, cJSON_GetArraySize(v));
+        double sum = 0.0;
+        for (int j = 0; j < m->nmodels; j++) {
+            char r[256];
+            join_index(r, sizeof(r), q, j);
+            if ((error = read_num(c, cJSON_GetArrayItem(v, j), r, 0.0, 1e6, &m->weights[j])) < 0) return error;
+            sum += m->weights[j];
+        }
+        if (!(sum > 0.0)) return FAIL(c, q, "weights must not all be zero");
+    }
+    int seed = (int)(m->seed & 0x7fffffff);
+    if ((error = opt_num(c, e, p, "t", 0.0, 1.0, &m->t)) < 0 ||
+        (error = opt_num(c, e, p, "lambda", -100.0, 100.0, &m->lambda)) < 0 ||
+        (error = opt_num(c, e, p, "density", 1e-9, 1.0, &m->density)) < 0 ||
+        (error = opt_num(c, e, p, "p", 0.0, 0.999999, &m->p)) < 0 ||
+        (error = opt_int(c, e, p, "seed", 0, 2147483647, &seed)) < 0 ||
+        (error = opt_int(c, e, p, "examples", 1, 1000000, &m->examples)) < 0 ||
+        (error = opt_num(c, e, p, "alpha", 1e-9, 1.0, &m->alpha)) < 0 ||
+        (error = opt_int(c, e, p, "layers", 1, 64, &m->k_layers)) < 0 ||
+        (error = opt_int(c, e, p, "top_k", 0, 1024, &m->top_k)) < 0 ||
+        (error = read_bool(c, e, p, "shared", &m->shared)) < 0 ||
+        (error = read_bool(c, e, p, "base_expert", &m->base_expert)) < 0 ||
+        (error = opt_int(c, e, p, "steps", 1, 10000000, &m->steps)) < 0 ||
+        (error = opt_num(c, e, p, "lr", 1e-12, 10.0, &m->lr)) < 0)
+        return error;
+    m->seed = (uint64_t)seed;
+    if ((error = get(c, e, p, "combine", 0, &v)) < 0) return error;
+    if (v) {
+        static const char *const COMBINE[] = { "task_arithmetic", "ties", NULL };
+        join(q, sizeof(q), p, "combine");
+        if ((error = read_enum(c, v, q, "combination", COMBINE, &m->combine_ties)) < 0) return error;
+    }
+    if ((error = get(c, e, p, "space", 0, &v)) < 0) return error;
+    if (v) {
+        static const char *const SPACES[] = { "logits", "probabilities", NULL };
+        join(q, sizeof(q), p, "space");
+        if ((error = read_enum(c, v, q, "ensemble space", SPACES, &m->prob_ensemble)) < 0) return error;
+    }
+    if ((error = get(c, e, p, "alphas", 0, &v)) < 0) return error;
+    if (v) {
+        join(q, sizeof(q), p, "alphas");
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > ML_MAX_ALPHAS)
+            return FAIL(c, q, "expected an array of 1..%d numbers in [0, 1]", ML_MAX_ALPHAS);
+        m->nalphas = cJSON_GetArraySize(v);
+        for (int a = 0; a < m->nalphas; a++) {
+            char r[256];
+            join_index(r, sizeof(r), q, a);
+            if ((error = read_num(c, cJSON_GetArrayItem(v, a), r, 0.0, 1.0, &m->alphas[a])) < 0) return error;
+        }
+    }
+    if (!ml_merge_available(s->family, m->method)) {
+        char avail[256] = "";
+        size_t used = 0;
+        for (int j = 0; j < ML_MERGE_COUNT; j++)
+            if (ml_merge_available(s->family, (ml_merge_method)j))
+                used += (size_t)snprintf(avail + used, sizeof(avail) - used, "%s%s", used ? ", " : "", METHODS[j]);
+        join(q, sizeof(q), p, "method");
+        return FAIL(c, q, "\"%s\" is not implemented for %s suites (available: %s)", METHODS[m->method],
+                    s->family == ML_FAMILY_GPT ? "gpt" : "mlp", avail);
+    }
+    if (m->method == ML_MERGE_SLERP && s->nspecialists != 2)
+        return FAIL(c, p, "slerp merges exactly 2 specialists, the suite has %d", s->nspecialists);
+    return 0;
+}
+
 static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads", "data", "model",
     "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", NULL };
-static const char *const METHODS[] = { "average", NULL };
 static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
 
 static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
@@ -448,7 +575,6 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     snprintf(s->target.name, sizeof(s->target.name), "target");
 
     /* merges */
-    static const char *const MERGE_KEYS[] = { "name", "method", "weights", NULL };
     if ((error = get(c, root, "$", "merges", 1, &o)) < 0) return error;
     if (!cJSON_IsArray(o)) return FAIL(c, "$.merges", "expected an array, got %s", type_name(o));
     s->nmerges = cJSON_GetArraySize(o);
@@ -457,31 +583,7 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         ml_merge_spec *m = &s->merges[i];
         const cJSON *e = cJSON_GetArrayItem(o, i);
         join_index(p, sizeof(p), "$.merges", i);
-        if ((error = want_object(c, e, p)) < 0 || (error = check_keys(c, e, p, MERGE_KEYS)) < 0 ||
-            (error = get(c, e, p, "method", 1, &v)) < 0)
-            return error;
-        join(q, sizeof(q), p, "method");
-        if ((error = read_enum(c, v, q, "method", METHODS, &k)) < 0) return error;
-        m->method = (ml_merge_method)k;
-        snprintf(m->name, sizeof(m->name), "%s", METHODS[k]);
-        if ((error = opt_str(c, e, p, "name", m->name, sizeof(m->name))) < 0) return error;
-        m->nmodels = s->nspecialists;
-        for (int j = 0; j < m->nmodels; j++) m->weights[j] = 1.0 / m->nmodels;
-        if ((error = get(c, e, p, "weights", 0, &v)) < 0) return error;
-        if (v) {
-            join(q, sizeof(q), p, "weights");
-            if (!cJSON_IsArray(v)) return FAIL(c, q, "expected an array of %d numbers, got %s", m->nmodels, type_name(v));
-            if (cJSON_GetArraySize(v) != m->nmodels)
-                return FAIL(c, q, "expected %d weights (one per specialist), got %d", m->nmodels, cJSON_GetArraySize(v));
-            double sum = 0.0;
-            for (int j = 0; j < m->nmodels; j++) {
-                char r[256];
-                join_index(r, sizeof(r), q, j);
-                if ((error = read_num(c, cJSON_GetArrayItem(v, j), r, 0.0, 1e6, &m->weights[j])) < 0) return error;
-                sum += m->weights[j];
-            }
-            if (!(sum > 0.0)) return FAIL(c, q, "weights must not all be zero");
-        }
+        if ((error = want_object(c, e, p)) < 0 || (error = parse_merge(c, e, p, m, s)) < 0) return error;
         for (int j = 0; j < s->nspecialists; j++)
             if (!strcmp(m->name, s->specialists[j].name))
                 return FAIL(c, p, "merge name \"%s\" clashes with a specialist", m->name);
@@ -603,3 +705,13 @@ const char *ml_direction_name(ml_direction d) {
 }
 
 const char *ml_merge_method_name(ml_merge_method m) { return METHODS[m]; }
+
+int ml_merge_available(ml_family family, ml_merge_method m) {
+    /* what each family's runner implements today; the parser refuses the rest */
+    static const unsigned char avail[2][ML_MERGE_COUNT] = {
+        /*            avg slerp ta ties dare fisher regmean interp ens router */
+        /* mlp */   { 1,  0,    0, 0,   0,   0,     0,      0,     0,  0 },
+        /* gpt */   { 1,  0,    0, 0,   0,   0,     0,      0,     0,  0 },
+    };
+    return avail[family][m];
+}

@@ -40,13 +40,44 @@ typedef struct {
     double lr;
 } ml_phase;
 
-typedef enum { ML_MERGE_AVERAGE = 0 } ml_merge_method;
+typedef enum {
+    ML_MERGE_AVERAGE = 0,      /* weight space */
+    ML_MERGE_SLERP,
+    ML_MERGE_TASK_ARITHMETIC,
+    ML_MERGE_TIES,
+    ML_MERGE_DARE,
+    ML_MERGE_FISHER,
+    ML_MERGE_REGMEAN,
+    ML_MERGE_INTERPOLATE,      /* feature space: alpha sweep of the MLP outputs */
+    ML_MERGE_ENSEMBLE,         /* output space */
+    ML_MERGE_ROUTER,           /* learned routing between the specialists' MLPs */
+    ML_MERGE_COUNT
+} ml_merge_method;
+
+#define ML_MAX_ALPHAS 64
 
 typedef struct {
     char   name[ML_SUITE_NAME_MAX];
     ml_merge_method method;
     int    nmodels;                        /* = number of specialists */
-    double weights[ML_MAX_SPECIALISTS];
+    double weights[ML_MAX_SPECIALISTS];    /* average, fisher (prior weights), ensemble */
+    double t;                              /* slerp: 0 = first specialist, 1 = second */
+    double lambda;                         /* task arithmetic, ties, dare */
+    double density;                        /* ties (and dare combined with ties) */
+    double p;                              /* dare drop probability */
+    int    combine_ties;                   /* dare: 0 task arithmetic, 1 ties */
+    uint64_t seed;                         /* dare */
+    int    examples;                       /* fisher, regmean: examples of each specialist's data */
+    double alpha;                          /* regmean: off-diagonal scale */
+    int    nalphas;                        /* interpolate: the sweep */
+    double alphas[ML_MAX_ALPHAS];
+    int    prob_ensemble;                  /* ensemble: 0 logits, 1 probabilities */
+    int    k_layers;                       /* router: 1 single-layer, k multi-layer */
+    int    top_k;                          /* router: experts kept per token (0 = all) */
+    int    shared;                         /* router: one router at the first layer */
+    int    base_expert;                    /* router: the base MLP as an extra expert */
+    int    steps;                          /* router training */
+    double lr;
 } ml_merge_spec;
 
 typedef enum { ML_DIR_HIGHER = 0, ML_DIR_LOWER = 1, ML_DIR_BOTH = 2 } ml_direction;
@@ -105,5 +136,7 @@ void ml_suite_free(ml_suite *s);
 
 const char *ml_direction_name(ml_direction d);
 const char *ml_merge_method_name(ml_merge_method m);
+/* 1 when the runner of that model family implements the method. */
+int ml_merge_available(ml_family family, ml_merge_method m);
 
 #endif

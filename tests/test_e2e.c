@@ -195,7 +195,7 @@ static void test_e2e__bad_suites(void) {
     static const struct { const char *from, *to, *want; } cases[] = {
         { "\"seed\": 1,", "\"seed\": 1", "invalid JSON near" },
         { "\"method\": \"average\"", "\"method\": \"tiez\"",
-          "$.merges[0].method: unknown method \"tiez\" (expected one of: average)" },
+          "$.merges[0].method: unknown method \"tiez\" (expected one of: average, slerp, task_arithmetic, ties, dare, fisher, regmean, interpolate, ensemble, router)" },
         { "\"batch_size\": 128", "\"batch_size\": [128]", "$.batch_size: expected an integer, got an array" },
         { "\"dir\": \"/usr/share/datasets/fashion-mnist\"", "\"dir\": \"/nonexistent/fm\"",
           "$.data.dir: missing data file '/nonexistent/fm/train-images-idx3-ubyte.gz'" },

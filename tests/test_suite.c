@@ -73,7 +73,7 @@ static void test_suite__every_suite_validates(void) {
 
 static void test_suite__unknown_method(void) {
     ML_ASSERT(rejects("\"method\": \"average\"", "\"method\": \"tiez\"",
-                      "t.json: $.merges[0].method: unknown method \"tiez\" (expected one of: average)"));
+                      "t.json: $.merges[0].method: unknown method \"tiez\" (expected one of: average, slerp, task_arithmetic, ties, dare, fisher, regmean, interpolate, ensemble, router)"));
 }
 
 static void test_suite__unknown_key_did_you_mean(void) {
@@ -144,6 +144,18 @@ static void test_suite__names_and_weights(void) {
                       "t.json: $.name: \"a b\" may use only letters, digits, '-' and '_'"));
 }
 
+static void test_suite__merge_keys_per_method(void) {
+    /* a hyperparameter of another method is an error, never ignored */
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"ties\", \"weights\": [0.5, 0.5]",
+                      "t.json: $.merges[0].weights: unknown key \"weights\" (allowed: name, method, lambda, density)"));
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"ties\", \"density\": 0",
+                      "t.json: $.merges[0].density: 0 is out of range [1e-09, 1]"));
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"dare\", \"combine\": \"max\"",
+                      "t.json: $.merges[0].combine: unknown combination \"max\" (expected one of: task_arithmetic, ties)"));
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\", \"shared\": 1",
+                      "t.json: $.merges[0].shared: expected true or false, got a number"));
+}
+
 static void test_suite__gate_direction(void) {
     ML_ASSERT(rejects("\"direction\": \"higher\"", "\"direction\": \"up\"",
                       "t.json: $.gate[0].direction: unknown direction \"up\" (expected one of: higher, lower, both)"));
@@ -174,6 +186,7 @@ const ml_test ml_tests_suite[] = {
     { "suite__trailing_garbage", test_suite__trailing_garbage, "unit" },
     { "suite__names_and_weights", test_suite__names_and_weights, "unit" },
     { "suite__gate_direction", test_suite__gate_direction, "unit" },
+    { "suite__merge_keys_per_method", test_suite__merge_keys_per_method, "unit" },
     { "suite__negative_rejects_checker", test_suite__negative_rejects_checker, "unit" },
     { 0 }
 };
