@@ -183,7 +183,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     double *curve = NULL, *curve_tok = NULL, *heat = NULL;
     cJSON *res = NULL;
     int error = 0, L = s->gpt.n_layer, C = s->gpt.n_embd, T = s->gpt.max_T, B = s->batch_size;
-    int P = s->probe_size, nck = s->finetune.steps / s->cka_every + 1;
+    int P = s->probe_size, nck = s->ncka;
     ml_text_options topts = { s->base_math_fraction, s->base_code_fraction };
     int verbose = opt ? opt->verbose : 0;
     double t0 = ml_run__now(), t_pre, t_ft, t_dir;
@@ -238,7 +238,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     t_pre = ml_run__now();
 
-    /* 3. specialists in lockstep, CKA every cka_every steps */
+    /* 3. specialists in lockstep, CKA at the suite's cka steps */
     if ((error = ml_calloc((void **)&mask, (size_t)base.model->layout.n, 1)) < 0) goto cleanup;
     for (int g = 0; g < s->ntrain_groups; g++)
         if ((error = ml_gpt_mark_trainable(mask, base.model, s->train_groups[g])) < 0) goto cleanup;
@@ -258,7 +258,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                          s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
     for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
-        if (step % s->cka_every == 0) {
+        if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe(spec[k].model, probe_x, P, T, pooled[k], tok[k]);
             for (int l = 0; l < L; l++)
                 if ((error = ml_cka_linear(&curve[l * nck + ck], pooled[0][l], pooled[1][l], P, C, C)) < 0 ||
@@ -355,7 +355,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         char names[64][16];
         const char *lnames[64];
         int steps[nck];
-        for (int ck = 0; ck < nck; ck++) steps[ck] = ck * s->cka_every;
+        for (int ck = 0; ck < nck; ck++) steps[ck] = s->cka_steps[ck];
         for (int l = 0; l < L; l++) {
             snprintf(names[l], sizeof(names[l]), "block%d", l + 1);
             lnames[l] = names[l];

@@ -175,7 +175,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } }, *eval_x = NULL;
     int32_t *eval_y = NULL;
     int *perm = NULL, error, L = s->model.n_hidden, P = s->probe_size;
-    int nck = s->finetune.steps / s->cka_every + 1;
+    int nck = s->ncka;
     double *cka_curve = NULL;   /* (L, nck) */
     cJSON *res = NULL, *models, *metrics, *cka;
     double t0, t_pre, t_ft, t_dir, t_eval, acc, loss;
@@ -197,7 +197,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if ((error = train_run(&base, s, &train, &s->pretrain, "pretraining", verbose)) < 0) goto cleanup;
     t_pre = ml_run__now();
 
-    /* 2. specialists in lockstep, CKA on a fixed probe set every cka_every steps */
+    /* 2. specialists in lockstep, CKA on a fixed probe set at the suite's cka steps */
     if ((error = ml_malloc((void **)&perm, (size_t)test.n * sizeof(int))) < 0 ||
         (error = ml_malloc((void **)&probe_x, (size_t)P * test.dim * sizeof(float))) < 0 ||
         (error = ml_calloc((void **)&cka_curve, (size_t)L * nck, sizeof(double))) < 0)
@@ -216,7 +216,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                          s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
     for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
-        if (step % s->cka_every == 0) {
+        if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe_hidden(spec[k].model, probe_x, P, acts[k]);
             for (int l = 0; l < L; l++) {
                 int H = s->model.hidden[l];
@@ -282,7 +282,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         const char *lnames[ML_MLP_MAX_HIDDEN];
         int steps[nck];
         double heat[ML_MLP_MAX_HIDDEN * ML_MLP_MAX_HIDDEN];
-        for (int ck = 0; ck < nck; ck++) steps[ck] = ck * s->cka_every;
+        for (int ck = 0; ck < nck; ck++) steps[ck] = s->cka_steps[ck];
         for (int l = 0; l < L; l++) {
             snprintf(names[l], sizeof(names[l]), "hidden%d", l + 1);
             lnames[l] = names[l];

@@ -594,12 +594,39 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     }
 
     /* cka */
-    static const char *const CKA_KEYS[] = { "every", "probe_size", NULL };
+    /* cka: "every": K (0, K, 2K, ... and the last step), or "steps": [...] */
+    static const char *const CKA_KEYS[] = { "every", "steps", "probe_size", NULL };
+    const cJSON *every, *steps;
     if ((error = get(c, root, "$", "cka", 1, &o)) < 0 || (error = want_object(c, o, "$.cka")) < 0 ||
         (error = check_keys(c, o, "$.cka", CKA_KEYS)) < 0 ||
-        (error = req_int(c, o, "$.cka", "every", 1, 1000000, &s->cka_every)) < 0 ||
         (error = req_int(c, o, "$.cka", "probe_size", 8, 10000, &s->probe_size)) < 0)
         return error;
+    every = cJSON_GetObjectItemCaseSensitive(o, "every");
+    steps = cJSON_GetObjectItemCaseSensitive(o, "steps");
+    if (!every == !steps) return FAIL(c, "$.cka", "give exactly one of \"every\" (a step interval) or \"steps\" (a list)");
+    if (every) {
+        int K;
+        if ((error = read_int(c, every, "$.cka.every", 1, 1000000, &K)) < 0) return error;
+        s->ncka = 0;
+        for (int st = 0; st <= s->finetune.steps && s->ncka < ML_MAX_CKA_STEPS; st += K) s->cka_steps[s->ncka++] = st;
+        if (s->cka_steps[s->ncka - 1] != s->finetune.steps) {
+            if (s->ncka == ML_MAX_CKA_STEPS)
+                return FAIL(c, "$.cka.every", "%d gives more than %d CKA points over %d steps", K, ML_MAX_CKA_STEPS,
+                            s->finetune.steps);
+            s->cka_steps[s->ncka++] = s->finetune.steps;   /* the heatmap is at the end of fine-tuning */
+        }
+    } else {
+        if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) < 1 || cJSON_GetArraySize(steps) > ML_MAX_CKA_STEPS)
+            return FAIL(c, "$.cka.steps", "expected an array of 1..%d fine-tuning steps", ML_MAX_CKA_STEPS);
+        s->ncka = cJSON_GetArraySize(steps);
+        for (int i = 0; i < s->ncka; i++) {
+            join_index(q, sizeof(q), "$.cka.steps", i);
+            if ((error = read_int(c, cJSON_GetArrayItem(steps, i), q, 0, s->finetune.steps, &s->cka_steps[i])) < 0)
+                return error;
+            if (i > 0 && s->cka_steps[i] <= s->cka_steps[i - 1])
+                return FAIL(c, q, "steps must increase (%d after %d)", s->cka_steps[i], s->cka_steps[i - 1]);
+        }
+    }
 
     /* eval (GPT): held-out loss windows and greedy exact match */
     static const char *const EVAL_KEYS[] = { "windows", "exact_match", NULL };

@@ -18,6 +18,7 @@
 #define ML_MAX_SPECIALISTS 8
 #define ML_MAX_MERGES 16
 #define ML_MAX_GATE 32
+#define ML_MAX_CKA_STEPS 256
 #define ML_MAX_CLASSES 10
 
 /* Which model family, and so which data, a suite uses. */
@@ -118,7 +119,8 @@ typedef struct {
     ml_split target;
     int      nmerges;
     ml_merge_spec merges[ML_MAX_MERGES];
-    int      cka_every;             /* record CKA every K fine-tuning steps */
+    int      ncka;                  /* fine-tuning steps at which CKA is measured, increasing */
+    int      cka_steps[ML_MAX_CKA_STEPS];
     int      probe_size;            /* examples (MLP) or sequences (GPT) in the fixed CKA probe set */
     int      eval_windows;          /* GPT: held-out target windows for the loss */
     int      exact_match;           /* GPT: target documents decoded greedily for exact match */

@@ -156,6 +156,32 @@ static void test_suite__merge_keys_per_method(void) {
                       "t.json: $.merges[0].shared: expected true or false, got a number"));
 }
 
+static void test_suite__cka_steps(void) {
+    ml_suite *s = NULL;
+    char *src = smoke_src(), *alt = ml_t_replace(src, "\"every\": 50", "\"steps\": [0, 10, 20, 100, 600]");
+    int rc = ml_suite_parse(&s, "t.json", alt, strlen(alt));
+    free(src);
+    free(alt);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(5, s->ncka);
+    ML_ASSERT(s->cka_steps[0] == 0 && s->cka_steps[3] == 100 && s->cka_steps[4] == 600);
+    ml_suite_free(s);
+    /* "every" that does not divide the budget still ends at the last step */
+    src = smoke_src();
+    alt = ml_t_replace(src, "\"every\": 50", "\"every\": 250");
+    rc = ml_suite_parse(&s, "t.json", alt, strlen(alt));
+    free(src);
+    free(alt);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(4, s->ncka);   /* 0, 250, 500, 600 */
+    ML_ASSERT_EQ_INT(600, s->cka_steps[3]);
+    ml_suite_free(s);
+    ML_ASSERT(rejects("\"every\": 50", "\"steps\": [0, 20, 10]", "t.json: $.cka.steps[2]: steps must increase (10 after 20)"));
+    ML_ASSERT(rejects("\"every\": 50", "\"steps\": [0, 700]", "t.json: $.cka.steps[1]: 700 is out of range 0..600"));
+    ML_ASSERT(rejects("\"every\": 50", "\"every\": 50, \"steps\": [0]",
+                      "t.json: $.cka: give exactly one of \"every\" (a step interval) or \"steps\" (a list)"));
+}
+
 static void test_suite__gate_direction(void) {
     ML_ASSERT(rejects("\"direction\": \"higher\"", "\"direction\": \"up\"",
                       "t.json: $.gate[0].direction: unknown direction \"up\" (expected one of: higher, lower, both)"));
@@ -187,6 +213,7 @@ const ml_test ml_tests_suite[] = {
     { "suite__names_and_weights", test_suite__names_and_weights, "unit" },
     { "suite__gate_direction", test_suite__gate_direction, "unit" },
     { "suite__merge_keys_per_method", test_suite__merge_keys_per_method, "unit" },
+    { "suite__cka_steps", test_suite__cka_steps, "unit" },
     { "suite__negative_rejects_checker", test_suite__negative_rejects_checker, "unit" },
     { 0 }
 };
