@@ -83,7 +83,7 @@ static void test_suite__unknown_key_did_you_mean(void) {
 
 static void test_suite__unknown_key_lists_allowed(void) {
     ML_ASSERT(rejects("\"cka\": {", "\"cka\": { \"zzzzzz\": 1,",
-                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, probe_size)"));
+                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, steps, probe_size)"));
 }
 
 static void test_suite__wrong_type(void) {
