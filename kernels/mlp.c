@@ -132,6 +132,57 @@ void ml_mlp_backward(ml_mlp *m, const float *x, const int32_t *targets, int N) {
     }
 }
 
+float ml_mlp_forward_mix(ml_mlp *work, const ml_mlp *const *models, const double *w, int K, const float *x,
+                         const int32_t *targets, int N) {
+    const ml_mlp_config *c = &work->cfg;
+    const float *in = x;
+    float *tmp = work->dpre;   /* (N, max width) scratch: no backward runs on a mixture */
+    for (int l = 0; l <= c->n_hidden; l++) {
+        int I = layer_in(c, l), O = layer_out(c, l);
+        long n = (long)N * O;
+        float *mix = l < c->n_hidden ? work->post[l] : work->pre[l];
+        for (int k = 0; k < K; k++) {
+            ml_linear_forward(tmp, in, W_of(models[k], l), b_of(models[k], l), N, I, O);
+            if (l < c->n_hidden) {
+                if (c->act == ML_ACT_GELU) ml_gelu_forward(tmp, tmp, n);
+                else ml_relu_forward(tmp, tmp, n);
+            }
+            float wk = (float)w[k];
+            if (k == 0) for (long i = 0; i < n; i++) mix[i] = wk * tmp[i];
+            else for (long i = 0; i < n; i++) mix[i] += wk * tmp[i];
+        }
+        in = mix;
+    }
+    work->last_n = N;
+    if (!targets) return 0.0f;
+    return ml_softmax_ce_forward(work->probs, work->losses, work->pre[c->n_hidden], targets, N, c->out_dim);
+}
+
+/* argmax of each row of probs against y; returns the count correct */
+static long count_correct(const float *probs, const int32_t *y, int B, int V) {
+    long correct = 0;
+    for (int i = 0; i < B; i++) {
+        const float *p = probs + (long)i * V;
+        int best = 0;
+        for (int v = 1; v < V; v++) if (p[v] > p[best]) best = v;
+        correct += best == y[i];
+    }
+    return correct;
+}
+
+void ml_mlp_evaluate_mix(ml_mlp *work, const ml_mlp *const *models, const double *w, int K, const float *x,
+                         const int32_t *y, int n, double *acc, double *loss) {
+    long correct = 0;
+    double total = 0.0;
+    for (int s = 0; s < n; s += work->max_batch) {
+        int B = n - s < work->max_batch ? n - s : work->max_batch;
+        total += (double)ml_mlp_forward_mix(work, models, w, K, x + (long)s * work->cfg.in_dim, y + s, B) * B;
+        correct += count_correct(work->probs, y + s, B, work->cfg.out_dim);
+    }
+    *acc = n ? (double)correct / n : 0.0;
+    *loss = n ? total / n : 0.0;
+}
+
 void ml_mlp_evaluate(ml_mlp *m, const float *x, const int32_t *y, int n, double *acc, double *loss) {
     long correct = 0;
     double total = 0.0;
@@ -140,12 +191,7 @@ void ml_mlp_evaluate(ml_mlp *m, const float *x, const int32_t *y, int n, double 
         int B = n - s < m->max_batch ? n - s : m->max_batch;
         float mean = ml_mlp_forward(m, x + (long)s * m->cfg.in_dim, y + s, B);
         total += (double)mean * B;
-        for (int i = 0; i < B; i++) {
-            const float *p = m->probs + (long)i * V;
-            int best = 0;
-            for (int v = 1; v < V; v++) if (p[v] > p[best]) best = v;
-            correct += best == y[s + i];
-        }
+        correct += count_correct(m->probs, y + s, B, V);
     }
     *acc = n ? (double)correct / n : 0.0;
     *loss = n ? total / n : 0.0;

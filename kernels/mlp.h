@@ -53,6 +53,20 @@ float ml_mlp_forward(ml_mlp *m, const float *x, const int32_t *targets, int N);
 void ml_mlp_backward(ml_mlp *m, const float *x, const int32_t *targets, int N);
 /* Accuracy and mean loss over n rows, in chunks of max_batch. */
 void ml_mlp_evaluate(ml_mlp *m, const float *x, const int32_t *y, int n, double *acc, double *loss);
+/* Feature interpolation of K models of one shape on a shared stream: at
+ * every layer the output is sum_k w[k] * layer_k(h) (after the activation
+ * for hidden layers; the logits are mixed the same way), and the mixed
+ * output is the next layer's input for every model. w = (1, 0, ...) gives
+ * model 0's own forward bit for bit. work provides the buffers (its own
+ * parameters are not used); x (N,D) with N <= work->max_batch; targets as
+ * in ml_mlp_forward. Returns the mean loss; logits in work->pre[L], probs
+ * in work->probs. */
+float ml_mlp_forward_mix(ml_mlp *work, const ml_mlp *const *models, const double *w, int K, const float *x,
+                         const int32_t *targets, int N);
+/* Accuracy and mean loss of that mixture over n rows (chunks of max_batch). */
+void ml_mlp_evaluate_mix(ml_mlp *work, const ml_mlp *const *models, const double *w, int K, const float *x,
+                         const int32_t *y, int n, double *acc, double *loss);
+
 /* Width of hidden layer l (0-based) and its activations from the last forward (N, H_l). */
 int ml_mlp_hidden_width(const ml_mlp *m, int l);
 const float *ml_mlp_hidden(const ml_mlp *m, int l);
