@@ -37,16 +37,41 @@ typedef struct {
     int32_t    *yb;        /* (B) labels as int32 targets */
 } trainer;
 
-static int subset_indices(int **out, int *n, const ml_dataset *d, const ml_split *sp) {
+/* Indices of d's examples in the split's classes; keep (d->n) or NULL
+ * restricts them to examples marked 1 (the train examples not held out for
+ * validation, or the held-out ones). */
+static int subset_indices(int **out, int *n, const ml_dataset *d, const ml_split *sp, const unsigned char *keep) {
     int member[ML_MAX_CLASSES] = { 0 }, count = 0, error;
     for (int i = 0; i < sp->nclasses; i++) member[sp->classes[i]] = 1;
-    for (int i = 0; i < d->n; i++) count += member[d->y[i]];
+    for (int i = 0; i < d->n; i++) count += member[d->y[i]] && (!keep || keep[i]);
     if ((error = ml_malloc((void **)out, (size_t)(count ? count : 1) * sizeof(int))) < 0) return error;
     *n = 0;
     for (int i = 0; i < d->n; i++)
-        if (member[d->y[i]]) (*out)[(*n)++] = i;
+        if (member[d->y[i]] && (!keep || keep[i])) (*out)[(*n)++] = i;
     return 0;
 }
+
+/* A class subset of d copied out as x (n,D), y (n) for evaluation. */
+typedef struct { float *x; int32_t *y; int n; } eval_set;
+
+static int eval_set_make(eval_set *e, const ml_dataset *d, const ml_split *sp, const unsigned char *keep) {
+    int *idx = NULL, error;
+    memset(e, 0, sizeof(*e));
+    if ((error = subset_indices(&idx, &e->n, d, sp, keep)) < 0) return error;
+    if ((error = ml_malloc((void **)&e->x, (size_t)(e->n ? e->n : 1) * d->dim * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&e->y, (size_t)(e->n ? e->n : 1) * sizeof(int32_t))) < 0) {
+        free(idx);
+        return error;
+    }
+    for (int i = 0; i < e->n; i++) {
+        memcpy(e->x + (long)i * d->dim, d->x + (long)idx[i] * d->dim, (size_t)d->dim * sizeof(float));
+        e->y[i] = d->y[idx[i]];
+    }
+    free(idx);
+    return 0;
+}
+
+static void eval_set_free(eval_set *e) { free(e->x); free(e->y); memset(e, 0, sizeof(*e)); }
 
 static void trainer_free(trainer *t) {
     ml_mlp_free(t->model);
@@ -59,7 +84,7 @@ static void trainer_free(trainer *t) {
 }
 
 static int trainer_init(trainer *t, const char *name, const ml_suite *s, const ml_dataset *train,
-                        const ml_split *sp, uint64_t stream, const float *init_params) {
+                        const ml_split *sp, uint64_t stream, const float *init_params, const unsigned char *trainable) {
     ml_adamw_config oc = { (float)s->finetune.lr, (float)s->beta1, (float)s->beta2, (float)s->eps,
                            (float)s->weight_decay };
     int error;
@@ -68,7 +93,7 @@ static int trainer_init(trainer *t, const char *name, const ml_suite *s, const m
     t->stream = stream;
     if ((error = ml_mlp_new(&t->model, &s->model, s->batch_size)) < 0 ||
         (error = ml_adamw_new(&t->opt, &t->model->layout, &oc)) < 0 ||
-        (error = subset_indices(&t->index, &t->n, train, sp)) < 0 ||
+        (error = subset_indices(&t->index, &t->n, train, sp, trainable)) < 0 ||
         (error = ml_malloc((void **)&t->perm, (size_t)t->n * sizeof(int))) < 0 ||
         (error = ml_malloc((void **)&t->xb, (size_t)s->batch_size * train->dim * sizeof(float))) < 0 ||
         (error = ml_malloc((void **)&t->yb, (size_t)s->batch_size * sizeof(int32_t))) < 0)
@@ -138,19 +163,6 @@ static void probe_hidden(ml_mlp *m, const float *X, int P, float **acts) {
     }
 }
 
-static int eval_subset(ml_mlp *m, const ml_dataset *test, const ml_split *sp, double *acc, double *loss,
-                       float *xs, int32_t *ys) {
-    int *idx = NULL, n, error;
-    if ((error = subset_indices(&idx, &n, test, sp)) < 0) return error;
-    for (int i = 0; i < n; i++) {
-        memcpy(xs + (long)i * test->dim, test->x + (long)idx[i] * test->dim, (size_t)test->dim * sizeof(float));
-        ys[i] = test->y[idx[i]];
-    }
-    ml_mlp_evaluate(m, xs, ys, n, acc, loss);
-    free(idx);
-    return 0;
-}
-
 static cJSON *model_entry(const char *name, const char *role, double acc, double loss) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", name);
@@ -172,8 +184,9 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_dataset train = { 0 }, test = { 0 };
     trainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
     ml_mlp *merged = NULL;
-    float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } }, *eval_x = NULL;
-    int32_t *eval_y = NULL;
+    float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } };
+    unsigned char *trainable = NULL, *held = NULL;   /* (train.n) examples used for training / held out */
+    eval_set test_set = { 0 }, val_set = { 0 };
     int *perm = NULL, error, L = s->model.n_hidden, P = s->probe_size;
     int nck = s->ncka;
     double *cka_curve = NULL;   /* (L, nck) */
@@ -189,10 +202,25 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if ((error = ml_fmnist_load(&train, s->data_dir, 1)) < 0 || (error = ml_fmnist_load(&test, s->data_dir, 0)) < 0)
         goto cleanup;
     if (P > test.n) { error = ml_error_set(ML_EINVALID, "%s: $.cka.probe_size: %d exceeds the %d test examples", s->file, P, test.n); goto cleanup; }
+    /* a fixed validation subset of the train images, the same for every
+     * seed, never trained on: merges and routers are selected on it and
+     * reported on the test set */
+    if ((error = ml_calloc((void **)&trainable, (size_t)train.n, 1)) < 0 ||
+        (error = ml_calloc((void **)&held, (size_t)train.n, 1)) < 0 ||
+        (error = ml_malloc((void **)&perm, (size_t)train.n * sizeof(int))) < 0)
+        goto cleanup;
+    ml_rng_permutation(perm, train.n, 0, ML_STREAM_VALID);
+    for (int i = 0; i < train.n; i++) {
+        int h = i < s->validation_size;
+        held[perm[i]] = (unsigned char)h;
+        trainable[perm[i]] = (unsigned char)!h;
+    }
+    free(perm);
+    perm = NULL;
 
     /* 1. pretrain the base */
     if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
-    if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, 0, NULL)) < 0) goto cleanup;
+    if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, 0, NULL, trainable)) < 0) goto cleanup;
     base.opt->cfg.lr = (float)s->pretrain.lr;
     if ((error = train_run(&base, s, &train, &s->pretrain, "pretraining", verbose)) < 0) goto cleanup;
     t_pre = ml_run__now();
@@ -207,7 +235,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         memcpy(probe_x + (long)i * test.dim, test.x + (long)perm[i] * test.dim, (size_t)test.dim * sizeof(float));
     for (int k = 0; k < 2; k++) {
         if ((error = trainer_init(&spec[k], s->specialists[k].name, s, &train, &s->specialists[k], 1 + (uint64_t)k,
-                                  base.model->params)) < 0)
+                                  base.model->params, trainable)) < 0)
             goto cleanup;
         for (int l = 0; l < L; l++)
             if ((error = ml_malloc((void **)&acts[k][l], (size_t)P * s->model.hidden[l] * sizeof(float))) < 0)
@@ -236,14 +264,14 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     t_ft = ml_run__now();
 
     /* 3. direct fine-tune of the base on the target, same step budget */
-    if ((error = trainer_init(&direct, "direct", s, &train, &s->target, 3, base.model->params)) < 0 ||
+    if ((error = trainer_init(&direct, "direct", s, &train, &s->target, 3, base.model->params, trainable)) < 0 ||
         (error = train_run(&direct, s, &train, &s->finetune, "direct fine-tuning", verbose)) < 0)
         goto cleanup;
     t_dir = ml_run__now();
 
     /* 4. evaluate base, specialists, merges and the direct fine-tune on the target */
-    if ((error = ml_malloc((void **)&eval_x, (size_t)test.n * test.dim * sizeof(float))) < 0 ||
-        (error = ml_malloc((void **)&eval_y, (size_t)test.n * sizeof(int32_t))) < 0 ||
+    if ((error = eval_set_make(&test_set, &test, &s->target, NULL)) < 0 ||
+        (error = eval_set_make(&val_set, &train, &s->target, held)) < 0 ||
         (error = ml_mlp_new(&merged, &s->model, 1000)) < 0)
         goto cleanup;
     res = cJSON_CreateObject();
@@ -254,22 +282,46 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         { spec[1].name, "specialist", spec[1].model }, { "direct", "direct", direct.model } };
     for (int e = 0; e < 4; e++) {
         memcpy(merged->params, evals[e].m->params, merged->layout.total * sizeof(float));
-        if ((error = eval_subset(merged, &test, &s->target, &acc, &loss, eval_x, eval_y)) < 0) goto cleanup;
+        ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
         cJSON_AddItemToArray(models, model_entry(evals[e].name, evals[e].role, acc, loss));
         ml_run__add_metric(metrics, evals[e].name, "test_acc", acc);
         ml_run__add_metric(metrics, evals[e].name, "test_loss", loss);
     }
     for (int g = 0; g < s->nmerges; g++) {
         const ml_merge_spec *ms = &s->merges[g];
-        const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
-        if ((error = ml_merge_average(merged->params, inputs, ms->weights, 2, merged->layout.total)) < 0) {
-            ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-            goto cleanup;
+        cJSON *me;
+        if (ms->method == ML_MERGE_INTERPOLATE) {
+            /* the alpha sweep: select on validation loss, report on test */
+            const ml_mlp *pair[2] = { spec[0].model, spec[1].model };
+            double vl[ML_MAX_ALPHAS], tl[ML_MAX_ALPHAS], ta[ML_MAX_ALPHAS], va;
+            int best = 0;
+            for (int a = 0; a < ms->nalphas; a++) {
+                double w[2] = { ms->alphas[a], 1.0 - ms->alphas[a] };
+                ml_mlp_evaluate_mix(merged, pair, w, 2, val_set.x, val_set.y, val_set.n, &va, &vl[a]);
+                ml_mlp_evaluate_mix(merged, pair, w, 2, test_set.x, test_set.y, test_set.n, &ta[a], &tl[a]);
+                if (vl[a] < vl[best]) best = a;
+            }
+            acc = ta[best];
+            loss = tl[best];
+            me = model_entry(ms->name, "merge", acc, loss);
+            cJSON_AddNumberToObject(me, "alpha", ms->alphas[best]);
+            cJSON_AddStringToObject(me, "alpha_of", spec[0].name);
+            cJSON_AddItemToObject(me, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
+            cJSON_AddItemToObject(me, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
+            cJSON_AddItemToObject(me, "test_loss_curve", cJSON_CreateDoubleArray(tl, ms->nalphas));
+            cJSON_AddItemToObject(me, "test_acc_curve", cJSON_CreateDoubleArray(ta, ms->nalphas));
+            ml_run__add_metric(metrics, ms->name, "alpha", ms->alphas[best]);
+        } else {
+            const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
+            if ((error = ml_merge_average(merged->params, inputs, ms->weights, 2, merged->layout.total)) < 0) {
+                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                goto cleanup;
+            }
+            ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
+            me = model_entry(ms->name, "merge", acc, loss);
+            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
         }
-        if ((error = eval_subset(merged, &test, &s->target, &acc, &loss, eval_x, eval_y)) < 0) goto cleanup;
-        cJSON *me = model_entry(ms->name, "merge", acc, loss);
         cJSON_AddStringToObject(me, "method", ml_merge_method_name(ms->method));
-        cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
         cJSON_AddItemToArray(models, me);
         ml_run__add_metric(metrics, ms->name, "test_acc", acc);
         ml_run__add_metric(metrics, ms->name, "test_loss", loss);
@@ -324,8 +376,10 @@ cleanup:
     free(probe_x);
     free(perm);
     free(cka_curve);
-    free(eval_x);
-    free(eval_y);
+    eval_set_free(&test_set);
+    eval_set_free(&val_set);
+    free(trainable);
+    free(held);
     ml_dataset_free(&train);
     ml_dataset_free(&test);
     return error;

@@ -426,7 +426,7 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
 
     /* data: the dataset decides the model family */
     static const char *const DATASETS[] = { "fashion-mnist", "text", NULL };
-    static const char *const DATA_MNIST[] = { "dataset", "dir", NULL };
+    static const char *const DATA_MNIST[] = { "dataset", "dir", "validation", NULL };
     static const char *const DATA_TEXT[] = { "dataset", "train_docs", "eval_docs", "base_math_fraction",
                                              "base_code_fraction", NULL };
     if ((error = get(c, root, "$", "data", 1, &o)) < 0 || (error = want_object(c, o, "$.data")) < 0 ||
@@ -439,6 +439,8 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     if (s->family == ML_FAMILY_MLP) {
         snprintf(s->data_dir, sizeof(s->data_dir), "%s", ML_FMNIST_DIR);
         if ((error = opt_str(c, o, "$.data", "dir", s->data_dir, sizeof(s->data_dir))) < 0) return error;
+        s->validation_size = 5000;
+        if ((error = opt_int(c, o, "$.data", "validation", 100, 30000, &s->validation_size)) < 0) return error;
         static const char *const files[] = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
         for (int i = 0; i < 4; i++) {
@@ -737,7 +739,7 @@ int ml_merge_available(ml_family family, ml_merge_method m) {
     /* what each family's runner implements today; the parser refuses the rest */
     static const unsigned char avail[2][ML_MERGE_COUNT] = {
         /*            avg slerp ta ties dare fisher regmean interp ens router */
-        /* mlp */   { 1,  0,    0, 0,   0,   0,     0,      0,     0,  0 },
+        /* mlp */   { 1,  0,    0, 0,   0,   0,     0,      1,     0,  0 },
         /* gpt */   { 1,  0,    0, 0,   0,   0,     0,      0,     0,  0 },
     };
     return avail[family][m];

@@ -99,6 +99,7 @@ typedef struct {
     ml_family family;
     char     dataset[32];           /* "fashion-mnist" (MLP) or "text" (GPT) */
     char     data_dir[512];         /* fashion-mnist */
+    int      validation_size;       /* fashion-mnist: train images held out for selection (never trained on) */
     int      text_train_docs;       /* text: documents per domain in the train split */
     int      text_eval_docs;        /* text: documents per domain in validation and test */
     double   base_math_fraction, base_code_fraction;   /* text: mix of the base corpus */
