@@ -16,6 +16,7 @@
  * Not here: the kernels (kernels/gpt.c), the generators (data/text.c).
  */
 #include "harness/run_common.h"
+#include "harness/merge_apply.h"
 #include "core/error.h"
 #include "data/text.h"
 #include "kernels/adamw.h"
@@ -319,9 +320,19 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
             name = ms->name;
             role = "merge";
-            if ((error = ml_merge_average(merged->params, inputs, ms->weights, 2, merged->layout.total)) < 0) {
+            if ((error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, NULL)) < 0) {
                 ml_error_prefix("%s: merge '%s'", s->file, ms->name);
                 goto cleanup;
+            }
+            /* the frozen groups are identical in both specialists: every
+             * weight-space merge must leave them bit-identical to the base */
+            for (int t = 0; t < base.model->layout.n; t++) {
+                const ml_tensor_info *ti = &base.model->layout.tensors[t];
+                if (!mask[t] && memcmp(merged->params + ti->offset, base.model->params + ti->offset,
+                                       ti->numel * sizeof(float))) {
+                    error = ml_error_set(ML_ERUN, "%s: merge '%s' changed frozen tensor %s", s->file, ms->name, ti->name);
+                    goto cleanup;
+                }
             }
         }
         double loss = eval_loss(merged, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
@@ -331,7 +342,8 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         cJSON_AddStringToObject(me, "role", role);
         if (e >= 4) {
             cJSON_AddStringToObject(me, "method", ml_merge_method_name(s->merges[e - 4].method));
-            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(s->merges[e - 4].weights, 2));
+            if (s->merges[e - 4].method == ML_MERGE_AVERAGE)
+                cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(s->merges[e - 4].weights, 2));
         }
         cJSON_AddNumberToObject(me, "loss", loss);
         cJSON_AddNumberToObject(me, "exact_match", em);

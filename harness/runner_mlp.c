@@ -8,6 +8,7 @@
  */
 #include "harness/runner.h"
 #include "harness/run_common.h"
+#include "harness/merge_apply.h"
 #include "core/error.h"
 #include "data/fmnist.h"
 #include "kernels/adamw.h"
@@ -180,6 +181,58 @@ static cJSON *data_entry(const ml_data_file *f) {
     return o;
 }
 
+/* The examples Fisher and RegMean look at: the first `count` of a seeded
+ * shuffle of the specialist's own training examples. */
+static int stat_examples(int **out, int *count, const trainer *t, uint64_t seed, uint64_t stream) {
+    int error;
+    if (*count > t->n) *count = t->n;
+    if ((error = ml_malloc((void **)out, (size_t)t->n * sizeof(int))) < 0) return error;
+    ml_rng_permutation(*out, t->n, seed, stream);
+    for (int i = 0; i < *count; i++) (*out)[i] = t->index[(*out)[i]];
+    return 0;
+}
+
+/* Empirical diagonal Fisher of t's model: mean over examples of the squared
+ * per-example gradient of the loss at the true label. F (layout.total). */
+static int mlp_fisher(float *F, trainer *t, const ml_dataset *d, int examples, uint64_t seed, uint64_t stream) {
+    ml_mlp *m = t->model;
+    int *idx = NULL, error;
+    if ((error = stat_examples(&idx, &examples, t, seed, stream)) < 0) return error;
+    memset(F, 0, m->layout.total * sizeof(float));
+    for (int i = 0; i < examples; i++) {
+        int32_t y = d->y[idx[i]];
+        const float *x = d->x + (long)idx[i] * d->dim;
+        ml_mlp_forward(m, x, &y, 1);
+        memset(m->grads, 0, m->layout.total * sizeof(float));
+        ml_mlp_backward(m, x, &y, 1);
+        ml_fisher_accumulate(F, m->grads, m->layout.total);
+    }
+    free(idx);
+    return ml_fisher_finish(F, m->layout.total, examples);
+}
+
+/* RegMean's Gram matrices of every linear layer's inputs over the
+ * examples: grams[l] (in_l, in_l) += X_l^T X_l. */
+static int mlp_grams(float **grams, trainer *t, const ml_dataset *d, int examples, uint64_t seed, uint64_t stream,
+                     float *xb) {
+    ml_mlp *m = t->model;
+    int *idx = NULL, error, L = m->cfg.n_hidden;
+    if ((error = stat_examples(&idx, &examples, t, seed, stream)) < 0) return error;
+    for (int s0 = 0; s0 < examples; s0 += m->max_batch) {
+        int B = examples - s0 < m->max_batch ? examples - s0 : m->max_batch;
+        for (int b = 0; b < B; b++)
+            memcpy(xb + (long)b * d->dim, d->x + (long)idx[s0 + b] * d->dim, (size_t)d->dim * sizeof(float));
+        ml_mlp_forward(m, xb, NULL, B);
+        for (int l = 0; l <= L; l++) {
+            int I = l == 0 ? m->cfg.in_dim : m->cfg.hidden[l - 1];
+            const float *in = l == 0 ? xb : m->post[l - 1];
+            ml_gemm_tn(I, I, B, in, in, 1.0f, grams[l]);   /* G += X^T X (I,I) */
+        }
+    }
+    free(idx);
+    return 0;
+}
+
 int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_dataset train = { 0 }, test = { 0 };
     trainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
@@ -313,13 +366,66 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             ml_run__add_metric(metrics, ms->name, "alpha", ms->alphas[best]);
         } else {
             const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
-            if ((error = ml_merge_average(merged->params, inputs, ms->weights, 2, merged->layout.total)) < 0) {
+            ml_merge_stats st = { NULL, NULL, 0 };
+            float *fisher[2] = { NULL, NULL }, *grams[2][ML_MLP_MAX_HIDDEN + 1] = { { NULL } };
+            ml_regmean_layer layers[ML_MLP_MAX_HIDDEN + 1];
+            const float *gptr[ML_MLP_MAX_HIDDEN + 1][2];
+            int examples = ms->examples;
+            if (ms->method == ML_MERGE_FISHER) {
+                for (int k = 0; k < 2 && error == 0; k++)
+                    if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
+                        error = mlp_fisher(fisher[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k);
+                st.fishers = (const float *const *)fisher;
+                examples = ms->examples < spec[0].n ? ms->examples : spec[0].n;
+            } else if (ms->method == ML_MERGE_REGMEAN) {
+                float *xb = NULL;
+                error = ml_malloc((void **)&xb, (size_t)spec[0].model->max_batch * train.dim * sizeof(float));
+                for (int k = 0; k < 2 && error == 0; k++) {
+                    for (int l = 0; l <= L && error == 0; l++) {
+                        int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
+                        error = ml_calloc((void **)&grams[k][l], (size_t)I * I, sizeof(float));
+                    }
+                    if (error == 0)
+                        error = mlp_grams(grams[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k, xb);
+                }
+                free(xb);
+                /* An input that is 0 on every example of every model (a dead
+                 * ReLU unit) leaves a zero row and column in each Gram matrix
+                 * and makes the sum singular. It carries no information, so
+                 * weight the models equally there: G_jj = 1 in each, which
+                 * makes RegMean average that column of W. */
+                for (int l = 0; l <= L && error == 0; l++) {
+                    int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
+                    for (int j = 0; j < I; j++) {
+                        long jj = (long)j * I + j;
+                        if (grams[0][l][jj] == 0.0f && grams[1][l][jj] == 0.0f) grams[0][l][jj] = grams[1][l][jj] = 1.0f;
+                    }
+                }
+                for (int l = 0; l <= L; l++) {
+                    gptr[l][0] = grams[0][l];
+                    gptr[l][1] = grams[1][l];
+                    layers[l].tensor = 2 * l;   /* fc<l+1>.weight */
+                    layers[l].grams = gptr[l];
+                }
+                st.layers = layers;
+                st.nlayers = L + 1;
+            }
+            if (error == 0)
+                error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
+            for (int k = 0; k < 2; k++) {
+                free(fisher[k]);
+                for (int l = 0; l <= L; l++) free(grams[k][l]);
+            }
+            if (error < 0) {
                 ml_error_prefix("%s: merge '%s'", s->file, ms->name);
                 goto cleanup;
             }
             ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
             me = model_entry(ms->name, "merge", acc, loss);
-            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+            if (ms->method == ML_MERGE_AVERAGE || ms->method == ML_MERGE_FISHER)
+                cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+            if (ms->method == ML_MERGE_FISHER || ms->method == ML_MERGE_REGMEAN)
+                cJSON_AddNumberToObject(me, "examples", examples);
         }
         cJSON_AddStringToObject(me, "method", ml_merge_method_name(ms->method));
         cJSON_AddItemToArray(models, me);

@@ -1,7 +1,8 @@
 /*
  * kernels/merge_average.c: weighted linear averaging of N models.
  * Accumulates in double so the result does not depend on float rounding
- * of partial sums, and identical inputs give back the input exactly.
+ * of partial sums. There is no layout here, so the frozen rule of merge.h
+ * applies per value: a value bitwise equal in every model is copied.
  */
 #include "kernels/merge.h"
 #include "core/error.h"
@@ -15,6 +16,10 @@ int ml_merge_average(float *out, const float *const *models, const double *weigh
     }
     ML_CHECK_ARG(sum > 0.0, "average: weights sum to zero");
     for (size_t i = 0; i < n; i++) {
+        if (ml_merge__frozen(models[0], models, nmodels, i, 1)) {
+            out[i] = models[0][i];
+            continue;
+        }
         double acc = 0.0;
         for (int k = 0; k < nmodels; k++) acc += weights[k] * (double)models[k][i];
         out[i] = (float)(acc / sum);

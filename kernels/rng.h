@@ -27,6 +27,7 @@ enum {
     ML_STREAM_SHUFFLE = 1000,  /* + run index * 1e6 + epoch */
     ML_STREAM_PROBE   = 2000,
     ML_STREAM_VALID   = 2001,  /* the held-out validation subset */
+    ML_STREAM_STATS   = 2100,  /* + specialist: examples for Fisher and RegMean statistics */
 };
 
 #endif
