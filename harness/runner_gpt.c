@@ -26,6 +26,7 @@
 #include "kernels/layers.h"
 #include "kernels/merge.h"
 #include "kernels/parallel.h"
+#include "kernels/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -152,6 +153,76 @@ static void probe(ml_gpt *m, const int32_t *px, int P, int T, float **pooled, fl
                 }
         }
     }
+}
+
+/* Empirical diagonal Fisher of t's model over `examples` windows of its
+ * own training text, one window per backward (the per-example gradient);
+ * only the trainable tensors get gradients, the rest are frozen and merge
+ * as copies. F (layout.total). */
+static int gpt_fisher(float *F, gtrainer *t, const ml_suite *s, int examples, uint64_t seed, uint64_t stream,
+                      const unsigned char *mask) {
+    ml_gpt *m = t->model;
+    int T = s->gpt.max_T, error;
+    memset(F, 0, m->layout.total * sizeof(float));
+    for (int i = 0; i < examples; i++) {
+        if ((error = ml_corpus_batch(t->x, t->y, t->data, 1, T, seed, stream, (uint64_t)i)) < 0) return error;
+        ml_gpt_forward(m, t->x, t->y, 1, T, -1, NULL);
+        ml_par_zero(m->grads, (long)m->layout.total);
+        if ((error = ml_gpt_backward(m, t->x, t->y, mask)) < 0) return error;
+        ml_fisher_accumulate(F, m->grads, m->layout.total);
+    }
+    return ml_fisher_finish(F, m->layout.total, examples);
+}
+
+/* The linear layers RegMean solves: per block qkv, attention projection,
+ * MLP fc and MLP projection, when trainable (frozen ones merge as copies).
+ * For each: its tensor index, input width, and where its input sits in the
+ * model's activations of the last forward. */
+typedef struct { int tensor, width, block, kind; } gpt_linear;
+
+static int gpt_linears(gpt_linear *out, const ml_gpt *m, const unsigned char *mask) {
+    static const char *const kinds[4] = { "attn.qkv.w", "attn.proj.w", "mlp.fc.w", "mlp.proj.w" };
+    int n = 0, C = m->cfg.n_embd;
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        for (int k = 0; k < 4; k++) {
+            char name[ML_TENSOR_NAME_MAX];
+            snprintf(name, sizeof(name), "h.%d.%s", l, kinds[k]);
+            int t = ml_layout_find(&m->layout, name);
+            if (t < 0 || !mask[t]) continue;
+            out[n].tensor = t;
+            out[n].width = k == 3 ? 4 * C : C;
+            out[n].block = l;
+            out[n].kind = k;
+            n++;
+        }
+    return n;
+}
+
+static const float *gpt_linear_input(const ml_gpt *m, const gpt_linear *g) {
+    size_t cap = (size_t)m->B * m->T, C = (size_t)m->cfg.n_embd, l = (size_t)g->block;
+    switch (g->kind) {
+    case 0: return m->ln1 + l * cap * C;
+    case 1: return m->atty + l * cap * C;
+    case 2: return m->ln2 + l * cap * C;
+    default: return m->fch_gelu + l * cap * 4 * C;
+    }
+}
+
+/* grams[i] (width_i, width_i) += X^T X over `examples` windows (rows = tokens) */
+static int gpt_grams(float **grams, const gpt_linear *lin, int nlin, gtrainer *t, const ml_suite *s, int examples,
+                     uint64_t seed, uint64_t stream) {
+    ml_gpt *m = t->model;
+    int T = s->gpt.max_T, error;
+    for (int w0 = 0; w0 < examples; w0 += m->B) {
+        int B = examples - w0 < m->B ? examples - w0 : m->B;
+        if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, seed, stream, (uint64_t)w0)) < 0) return error;
+        ml_gpt_forward(m, t->x, NULL, B, T, -1, NULL);
+        for (int i = 0; i < nlin; i++) {
+            const float *X = gpt_linear_input(m, &lin[i]);
+            ml_gemm_tn(lin[i].width, lin[i].width, B * T, X, X, 1.0f, grams[i]);
+        }
+    }
+    return 0;
 }
 
 static cJSON *corpus_entry(const ml_corpus *c) {
@@ -320,7 +391,56 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
             name = ms->name;
             role = "merge";
-            if ((error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, NULL)) < 0) {
+            ml_merge_stats st = { NULL, NULL, 0 };
+            float *fisher[2] = { NULL, NULL }, **grams[2] = { NULL, NULL };
+            gpt_linear *lin = NULL;
+            ml_regmean_layer *layers = NULL;
+            const float **gptr = NULL;
+            int nlin = 0;
+            if (ms->method == ML_MERGE_FISHER) {
+                for (int k = 0; k < 2 && error == 0; k++)
+                    if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
+                        error = gpt_fisher(fisher[k], &spec[k], s, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k,
+                                           mask);
+                st.fishers = (const float *const *)fisher;
+            } else if (ms->method == ML_MERGE_REGMEAN) {
+                if ((error = ml_calloc((void **)&lin, (size_t)4 * L, sizeof(*lin))) == 0 &&
+                    (error = ml_calloc((void **)&layers, (size_t)4 * L, sizeof(*layers))) == 0 &&
+                    (error = ml_calloc((void **)&gptr, (size_t)8 * L, sizeof(*gptr))) == 0)
+                    nlin = gpt_linears(lin, base.model, mask);
+                for (int k = 0; k < 2 && error == 0; k++) {
+                    if ((error = ml_calloc((void **)&grams[k], (size_t)(nlin ? nlin : 1), sizeof(float *))) < 0) break;
+                    for (int i = 0; i < nlin && error == 0; i++)
+                        error = ml_calloc((void **)&grams[k][i], (size_t)lin[i].width * lin[i].width, sizeof(float));
+                    if (error == 0)
+                        error = gpt_grams(grams[k], lin, nlin, &spec[k], s, ms->examples, ms->seed,
+                                          ML_STREAM_STATS + (uint64_t)k);
+                }
+                for (int i = 0; i < nlin && error == 0; i++) {
+                    /* an input that is 0 everywhere carries no information: equal weights */
+                    for (int j = 0; j < lin[i].width; j++) {
+                        long jj = (long)j * lin[i].width + j;
+                        if (grams[0][i][jj] == 0.0f && grams[1][i][jj] == 0.0f) grams[0][i][jj] = grams[1][i][jj] = 1.0f;
+                    }
+                    gptr[2 * i] = grams[0][i];
+                    gptr[2 * i + 1] = grams[1][i];
+                    layers[i].tensor = lin[i].tensor;
+                    layers[i].grams = gptr + 2 * i;
+                }
+                st.layers = layers;
+                st.nlayers = nlin;
+            }
+            if (error == 0)
+                error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
+            for (int k = 0; k < 2; k++) {
+                free(fisher[k]);
+                for (int i = 0; grams[k] && i < nlin; i++) free(grams[k][i]);
+                free(grams[k]);
+            }
+            free(lin);
+            free(layers);
+            free(gptr);
+            if (error < 0) {
                 ml_error_prefix("%s: merge '%s'", s->file, ms->name);
                 goto cleanup;
             }
