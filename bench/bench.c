@@ -4,10 +4,14 @@
  *   - sgemm GFLOP/s at n = 1024 (the peak: the better of OpenBLAS's own
  *     threading and mergelab's row split) and at the GPT's shapes;
  *   - a GPT training step's achieved GFLOP/s (the model's real FLOPs,
- *     forward + backward, from ml_gpt_step_flops) and its ratio to the peak.
+ *     forward + backward, from ml_gpt_step_flops) and its ratio to the peak;
+ *   - linear CKA at n = 10000, d = 512 against two sgemms of its shape.
  * Target (issue 4): a training step at d >= 128 reaches >= 60% of the peak.
- * Usage: mlbench [--threads N] [--steps N] [--step-only]. One line per figure.
+ * Target (CKA): ml_cka_linear takes at most 2x two (d x n)(n x d) sgemms.
+ * Usage: mlbench [--threads N] [--steps N] [--step-only] [--cka-only].
+ * One line per figure.
  */
+#include "kernels/cka.h"
 #include "kernels/adamw.h"
 #include "kernels/gemm.h"
 #include "kernels/gpt.h"
@@ -65,15 +69,69 @@ static double sgemm_peak(void) {
     return own > split ? own : split;
 }
 
+/* ---- CKA -------------------------------------------------------------------
+ * Rounds alternate the reference (two ml_gemm_tn of (d x n)(n x d), the
+ * products linear CKA cannot avoid) and the CKA calls, each timed as the
+ * median of 3 calls; the verdict uses the median round's ratio. */
+static double median_of(double *t, int k) {
+    qsort(t, (size_t)k, sizeof(double), cmp_double);
+    return t[k / 2];
+}
+
+static int bench_cka(void) {
+    enum { ROUNDS = 5, REPS = 3 };
+    const int n = 10000, d = 512;
+    float *X = malloc(sizeof(float) * n * d), *Y = malloc(sizeof(float) * n * d), *C = malloc(sizeof(float) * d * d);
+    if (!X || !Y || !C) { free(X); free(Y); free(C); return 3; }
+    for (long i = 0; i < (long)n * d; i++) {
+        X[i] = ml_rng_uniform(3, 1, (uint64_t)i) - 0.25f;
+        Y[i] = 0.5f * X[i] + ml_rng_uniform(3, 2, (uint64_t)i);
+    }
+    double ref[ROUNDS], lin[ROUNDS], deb[ROUNDS], rl[ROUNDS], rd[ROUNDS], v = 0.0, vd = 0.0;
+    ml_gemm_tn(d, d, n, X, X, 0.0f, C);   /* warm up */
+    if (ml_cka_linear(&v, X, Y, n, d, d) < 0) return 3;
+    for (int r = 0; r < ROUNDS; r++) {
+        double t[3][REPS];
+        for (int k = 0; k < REPS; k++) {
+            double t0 = now_s();
+            ml_gemm_tn(d, d, n, X, X, 0.0f, C);
+            ml_gemm_tn(d, d, n, Y, X, 0.0f, C);
+            double t1 = now_s();
+            if (ml_cka_linear(&v, X, Y, n, d, d) < 0) return 3;
+            double t2 = now_s();
+            if (ml_cka_linear_debiased(&vd, X, Y, n, d, d) < 0) return 3;
+            double t3 = now_s();
+            t[0][k] = t1 - t0; t[1][k] = t2 - t1; t[2][k] = t3 - t2;
+        }
+        ref[r] = median_of(t[0], REPS); lin[r] = median_of(t[1], REPS); deb[r] = median_of(t[2], REPS);
+        rl[r] = lin[r] / ref[r];
+        rd[r] = deb[r] / ref[r];
+    }
+    double gref = median_of(ref, ROUNDS), glin = median_of(lin, ROUNDS), gdeb = median_of(deb, ROUNDS);
+    double mrl = median_of(rl, ROUNDS), mrd = median_of(rd, ROUNDS);
+    printf("cka reference: 2 sgemm (d x n)(n x d) n=%d d=%d %8.1f ms median (%.1f GFLOP/s)\n", n, d, gref * 1e3,
+           4.0 * d * d * n / gref / 1e9);
+    printf("cka linear (HSIC_0) n=%d d=%d          %8.1f ms median, value %.6f\n", n, d, glin * 1e3, v);
+    printf("cka linear debiased (HSIC_1) n=%d d=%d %8.1f ms median, value %.6f\n", n, d, gdeb * 1e3, vd);
+    printf("ratio cka linear / 2 sgemm        %8.2f   median of %d rounds (min %.2f, max %.2f); target <= 2.00 (within 2x): %s\n",
+           mrl, ROUNDS, rl[0], rl[ROUNDS - 1], mrl <= 2.0 ? "met" : "NOT met");
+    printf("ratio debiased / 2 sgemm          %8.2f   median of %d rounds (min %.2f, max %.2f); target <= 2.00 (within 2x): %s\n",
+           mrd, ROUNDS, rd[0], rd[ROUNDS - 1], mrd <= 2.0 ? "met" : "NOT met");
+    free(X); free(Y); free(C);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int threads = 2, steps = 20, gemms = 1;
+    int threads = 2, steps = 20, gemms = 1, cka_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--step-only")) gemms = 0;   /* for profiling the step alone */
+        else if (!strcmp(argv[i], "--cka-only")) cka_only = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     }
     ml_blas_set_threads(threads);
     printf("mergelab bench: %s (%s), %d threads\n", openblas_get_config(), openblas_get_corename(), ml_blas_threads());
+    if (cka_only) return bench_cka();
     if (gemms) {
         printf("sgemm n=1024, OpenBLAS threading  %8.1f GFLOP/s\n", sgemm_gflops_how(1024, 1024, 1024, 1));
         printf("sgemm n=1024, mergelab row split  %8.1f GFLOP/s\n", sgemm_gflops_how(1024, 1024, 1024, 0));
@@ -145,5 +203,5 @@ int main(int argc, char **argv) {
     free(x); free(y);
     ml_adamw_free(o);
     ml_gpt_free(m);
-    return 0;
+    return bench_cka();
 }
