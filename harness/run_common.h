@@ -24,4 +24,28 @@ void ml_run__add_gate(cJSON *res, const ml_suite *s);
 cJSON *ml_run__add_cka(cJSON *res, const char *a, const char *b, const char *const *layer_names, int L,
                        const int *steps, int nsteps, const double *curve, const double *heat);
 
+/* CKA between the two specialists (and each against the base) at the
+ * suite's steps, on one kind of representation per layer. */
+typedef struct {
+    int L, nck;
+    double *linear;       /* (L, nck) linear CKA, biased HSIC (the paper's) */
+    double *debiased;     /* (L, nck) linear CKA, unbiased HSIC_1 (Song et al. 2012) */
+    double *vs_base[2];   /* (L, nck) linear CKA of each specialist against the base */
+    double *rbf;          /* (L) RBF CKA (bandwidth = median distance) at the last point */
+    double *heat;         /* (L, L) linear CKA of A's layer i vs B's layer j at the last point */
+} ml_cka_track;
+
+int  ml_run__cka_track_new(ml_cka_track *t, int L, int nck);
+void ml_run__cka_track_free(ml_cka_track *t);
+/* One point: a[l], b[l], base[l] (n, dims[l]) are the layer-l representations
+ * of A, B and the base on the same n probe examples. */
+int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b, float *const *base, const int *dims,
+                      int n);
+/* At the last point: the heatmap and the RBF CKA. */
+int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, const int *dims, int n);
+/* res["cka"] with every curve, and the final values as metrics
+ * cka/<layer>, cka/<layer>_debiased, cka/<layer>_rbf, cka/<spec>_vs_base/<layer>. */
+cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
+                          const char *const *layer_names, const int *steps);
+
 #endif

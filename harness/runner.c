@@ -4,8 +4,13 @@
  */
 #include "harness/run_common.h"
 #include "harness/runner.h"
+#include "core/error.h"
+#include "kernels/cka.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
@@ -20,6 +25,7 @@ double ml_run__now(void) {
 
 void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, double v) {
     char key[160];
+    if (!isfinite(v)) return;   /* undefined values stay in the curves (null), never in the gate */
     snprintf(key, sizeof(key), "%s/%s", model, what);
     cJSON_AddNumberToObject(metrics, key, v);
 }
@@ -53,5 +59,81 @@ cJSON *ml_run__add_cka(cJSON *res, const char *a, const char *b, const char *con
     cJSON_AddItemToObject(h, "layers", cJSON_CreateStringArray(layer_names, L));
     cJSON *vals = cJSON_AddArrayToObject(h, "values");
     for (int i = 0; i < L; i++) cJSON_AddItemToArray(vals, cJSON_CreateDoubleArray(heat + (long)i * L, L));
+    return cka;
+}
+
+int ml_run__cka_track_new(ml_cka_track *t, int L, int nck) {
+    int error;
+    memset(t, 0, sizeof(*t));
+    t->L = L;
+    t->nck = nck;
+    size_t n = (size_t)L * nck;
+    if ((error = ml_calloc((void **)&t->linear, n, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->debiased, n, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->vs_base[0], n, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->vs_base[1], n, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->rbf, (size_t)L, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->heat, (size_t)L * L, sizeof(double))) < 0)
+        ml_run__cka_track_free(t);
+    return error;
+}
+
+void ml_run__cka_track_free(ml_cka_track *t) {
+    free(t->linear); free(t->debiased); free(t->vs_base[0]); free(t->vs_base[1]); free(t->rbf); free(t->heat);
+    memset(t, 0, sizeof(*t));
+}
+
+int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b, float *const *base, const int *dims,
+                      int n) {
+    int error;
+    for (int l = 0; l < t->L; l++) {
+        long at = (long)l * t->nck + ck;
+        if ((error = ml_cka_linear(&t->linear[at], a[l], b[l], n, dims[l], dims[l])) < 0 ||
+            (error = ml_cka_linear(&t->vs_base[0][at], a[l], base[l], n, dims[l], dims[l])) < 0 ||
+            (error = ml_cka_linear(&t->vs_base[1][at], b[l], base[l], n, dims[l], dims[l])) < 0)
+            return error;
+        /* the unbiased estimator can be undefined on a small probe: record NaN, not a failure */
+        if (ml_cka_linear_debiased(&t->debiased[at], a[l], b[l], n, dims[l], dims[l]) < 0) t->debiased[at] = NAN;
+    }
+    return 0;
+}
+
+int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, const int *dims, int n) {
+    int error;
+    for (int i = 0; i < t->L; i++) {
+        for (int j = 0; j < t->L; j++)
+            if ((error = ml_cka_linear(&t->heat[i * t->L + j], a[i], b[j], n, dims[i], dims[j])) < 0) return error;
+        if (ml_cka_rbf(&t->rbf[i], a[i], b[i], n, dims[i], dims[i], 1.0) < 0) t->rbf[i] = NAN;
+    }
+    return 0;
+}
+
+static cJSON *curves(const double *c, int L, int nck) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int l = 0; l < L; l++) cJSON_AddItemToArray(arr, cJSON_CreateDoubleArray(c + (long)l * nck, nck));
+    return arr;
+}
+
+cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
+                          const char *const *layer_names, const int *steps) {
+    int L = t->L, last = t->nck - 1;
+    cJSON *cka = ml_run__add_cka(res, a, b, layer_names, L, steps, t->nck, t->linear, t->heat);
+    cJSON_AddItemToObject(cka, "over_steps_debiased", curves(t->debiased, L, t->nck));
+    cJSON_AddItemToObject(cka, "rbf_final", cJSON_CreateDoubleArray(t->rbf, L));
+    cJSON *vb = cJSON_AddObjectToObject(cka, "vs_base");
+    cJSON_AddItemToObject(vb, a, curves(t->vs_base[0], L, t->nck));
+    cJSON_AddItemToObject(vb, b, curves(t->vs_base[1], L, t->nck));
+    for (int l = 0; l < L; l++) {
+        char what[96], who[96];
+        ml_run__add_metric(metrics, "cka", layer_names[l], t->linear[l * t->nck + last]);
+        snprintf(what, sizeof(what), "%s_debiased", layer_names[l]);
+        ml_run__add_metric(metrics, "cka", what, t->debiased[l * t->nck + last]);
+        snprintf(what, sizeof(what), "%s_rbf", layer_names[l]);
+        ml_run__add_metric(metrics, "cka", what, t->rbf[l]);
+        for (int k = 0; k < 2; k++) {
+            snprintf(who, sizeof(who), "cka/%s_vs_base", k ? b : a);
+            ml_run__add_metric(metrics, who, layer_names[l], t->vs_base[k][l * t->nck + last]);
+        }
+    }
     return cka;
 }

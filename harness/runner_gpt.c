@@ -252,7 +252,10 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     int32_t *probe_x = NULL, *probe_y = NULL, *ex = NULL, *wx[ML_DOMAIN_COUNT] = { 0 }, *wy[ML_DOMAIN_COUNT] = { 0 };
     int nw[ML_DOMAIN_COUNT] = { 0 };
     float *pooled[2][64] = { { 0 } }, *tok[2][64] = { { 0 } };
-    double *curve = NULL, *curve_tok = NULL, *heat = NULL;
+    double *curve_tok = NULL;
+    float *base_pooled[64] = { 0 }, *base_tok[64] = { 0 };
+    int dims[64];
+    ml_cka_track track = { 0 };
     cJSON *res = NULL;
     int error = 0, L = s->gpt.n_layer, C = s->gpt.n_embd, T = s->gpt.max_T, B = s->batch_size;
     int P = s->probe_size, nck = s->ncka;
@@ -314,10 +317,15 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if ((error = ml_calloc((void **)&mask, (size_t)base.model->layout.n, 1)) < 0) goto cleanup;
     for (int g = 0; g < s->ntrain_groups; g++)
         if ((error = ml_gpt_mark_trainable(mask, base.model, s->train_groups[g])) < 0) goto cleanup;
-    if ((error = ml_calloc((void **)&curve, (size_t)L * nck, sizeof(double))) < 0 ||
-        (error = ml_calloc((void **)&curve_tok, (size_t)L * nck, sizeof(double))) < 0 ||
-        (error = ml_calloc((void **)&heat, (size_t)L * L, sizeof(double))) < 0)
+    if ((error = ml_run__cka_track_new(&track, L, nck)) < 0 ||
+        (error = ml_calloc((void **)&curve_tok, (size_t)L * nck, sizeof(double))) < 0)
         goto cleanup;
+    for (int l = 0; l < L; l++) {
+        dims[l] = C;
+        if ((error = ml_malloc((void **)&base_pooled[l], (size_t)P * C * sizeof(float))) < 0 ||
+            (error = ml_malloc((void **)&base_tok[l], (size_t)P * T * C * sizeof(float))) < 0)
+            goto cleanup;
+    }
     for (int k = 0; k < 2; k++) {
         if ((error = gtrainer_init(&spec[k], s->specialists[k].name, s, &train[s->specialists[k].domain],
                                    1 + (uint64_t)k, base.model->params)) < 0)
@@ -327,15 +335,19 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                 (error = ml_malloc((void **)&tok[k][l], (size_t)P * T * C * sizeof(float))) < 0)
                 goto cleanup;
     }
+    probe(base.model, probe_x, P, T, base_pooled, base_tok);   /* the base does not change */
     if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                          s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
     for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
         if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe(spec[k].model, probe_x, P, T, pooled[k], tok[k]);
+            if ((error = ml_run__cka_point(&track, ck, pooled[0], pooled[1], base_pooled, dims, P)) < 0) {
+                ml_error_prefix("%s: CKA at step %d", s->file, step);
+                goto cleanup;
+            }
             for (int l = 0; l < L; l++)
-                if ((error = ml_cka_linear(&curve[l * nck + ck], pooled[0][l], pooled[1][l], P, C, C)) < 0 ||
-                    (error = ml_cka_linear(&curve_tok[l * nck + ck], tok[0][l], tok[1][l], P * T, C, C)) < 0) {
-                    ml_error_prefix("%s: CKA of block %d at step %d", s->file, l + 1, step);
+                if ((error = ml_cka_linear(&curve_tok[l * nck + ck], tok[0][l], tok[1][l], P * T, C, C)) < 0) {
+                    ml_error_prefix("%s: per-token CKA of block %d at step %d", s->file, l + 1, step);
                     goto cleanup;
                 }
             ck++;
@@ -344,9 +356,8 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         for (int k = 0; k < 2; k++)
             if ((error = gtrain_step(&spec[k], s, &s->finetune, step, mask, "fine-tuning", NULL)) < 0) goto cleanup;
     }
-    for (int i = 0; i < L; i++)   /* the probes hold the final step */
-        for (int j = 0; j < L; j++)
-            if ((error = ml_cka_linear(&heat[i * L + j], pooled[0][i], pooled[1][j], P, C, C)) < 0) goto cleanup;
+    /* the probes hold the last point: heatmap and RBF CKA there */
+    if ((error = ml_run__cka_final(&track, pooled[0], pooled[1], dims, P)) < 0) goto cleanup;
     t_ft = ml_run__now();
 
     /* 4. direct fine-tune on the target, same steps and parameter groups */
@@ -486,17 +497,16 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     {
         char names[64][16];
         const char *lnames[64];
-        int steps[nck];
-        for (int ck = 0; ck < nck; ck++) steps[ck] = s->cka_steps[ck];
         for (int l = 0; l < L; l++) {
             snprintf(names[l], sizeof(names[l]), "block%d", l + 1);
             lnames[l] = names[l];
-            ml_run__add_metric(metrics, "cka", names[l], curve[l * nck + nck - 1]);
+        }
+        cJSON *cka = ml_run__cka_report(res, metrics, &track, spec[0].name, spec[1].name, lnames, s->cka_steps);
+        for (int l = 0; l < L; l++) {
             char what[32];
             snprintf(what, sizeof(what), "%s_token", names[l]);
             ml_run__add_metric(metrics, "cka", what, curve_tok[l * nck + nck - 1]);
         }
-        cJSON *cka = ml_run__add_cka(res, spec[0].name, spec[1].name, lnames, L, steps, nck, curve, heat);
         cJSON *ot = cJSON_AddArrayToObject(cka, "over_steps_token");
         for (int l = 0; l < L; l++) cJSON_AddItemToArray(ot, cJSON_CreateDoubleArray(curve_tok + l * nck, nck));
         cJSON_AddStringToObject(cka, "representation", "residual stream after each block; over_steps mean-pooled over "
@@ -536,9 +546,9 @@ cleanup:
     free(probe_x);
     free(probe_y);
     free(ex);
-    free(curve);
+    ml_run__cka_track_free(&track);
+    for (int l = 0; l < 64; l++) { free(base_pooled[l]); free(base_tok[l]); }
     free(curve_tok);
-    free(heat);
     for (int k = 0; k < 2; k++)
         for (int l = 0; l < 64; l++) { free(pooled[k][l]); free(tok[k][l]); }
     for (int d = 0; d < ML_DOMAIN_COUNT; d++) {

@@ -237,12 +237,12 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_dataset train = { 0 }, test = { 0 };
     trainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
     ml_mlp *merged = NULL;
-    float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } };
+    float *probe_x = NULL, *acts[2][ML_MLP_MAX_HIDDEN] = { { 0 } }, *base_acts[ML_MLP_MAX_HIDDEN] = { 0 };
+    ml_cka_track track = { 0 };
     unsigned char *trainable = NULL, *held = NULL;   /* (train.n) examples used for training / held out */
     eval_set test_set = { 0 }, val_set = { 0 };
     int *perm = NULL, error, L = s->model.n_hidden, P = s->probe_size;
     int nck = s->ncka;
-    double *cka_curve = NULL;   /* (L, nck) */
     cJSON *res = NULL, *models, *metrics, *cka;
     double t0, t_pre, t_ft, t_dir, t_eval, acc, loss;
     *out = NULL;
@@ -281,7 +281,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     /* 2. specialists in lockstep, CKA on a fixed probe set at the suite's cka steps */
     if ((error = ml_malloc((void **)&perm, (size_t)test.n * sizeof(int))) < 0 ||
         (error = ml_malloc((void **)&probe_x, (size_t)P * test.dim * sizeof(float))) < 0 ||
-        (error = ml_calloc((void **)&cka_curve, (size_t)L * nck, sizeof(double))) < 0)
+        (error = ml_run__cka_track_new(&track, L, nck)) < 0)
         goto cleanup;
     ml_rng_permutation(perm, test.n, s->seed, ML_STREAM_PROBE);
     for (int i = 0; i < P; i++)
@@ -294,17 +294,18 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             if ((error = ml_malloc((void **)&acts[k][l], (size_t)P * s->model.hidden[l] * sizeof(float))) < 0)
                 goto cleanup;
     }
+    for (int l = 0; l < L; l++)
+        if ((error = ml_malloc((void **)&base_acts[l], (size_t)P * s->model.hidden[l] * sizeof(float))) < 0)
+            goto cleanup;
+    probe_hidden(base.model, probe_x, P, base_acts);   /* the base does not change */
     if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                          s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
     for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
         if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe_hidden(spec[k].model, probe_x, P, acts[k]);
-            for (int l = 0; l < L; l++) {
-                int H = s->model.hidden[l];
-                if ((error = ml_cka_linear(&cka_curve[l * nck + ck], acts[0][l], acts[1][l], P, H, H)) < 0) {
-                    ml_error_prefix("%s: CKA of layer %d at step %d", s->file, l + 1, step);
-                    goto cleanup;
-                }
+            if ((error = ml_run__cka_point(&track, ck, acts[0], acts[1], base_acts, s->model.hidden, P)) < 0) {
+                ml_error_prefix("%s: CKA at step %d", s->file, step);
+                goto cleanup;
             }
             ck++;
         }
@@ -433,25 +434,17 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         ml_run__add_metric(metrics, ms->name, "test_loss", loss);
     }
 
-    /* 5. CKA: curve over steps and the layer x layer matrix at the last step
-     * (the activations still hold the last CKA point, the final step) */
+    /* 5. CKA: curves over steps, and at the last point (the activations
+     * still hold it) the layer x layer matrix and the RBF kernel */
     {
         char names[ML_MLP_MAX_HIDDEN][32];
         const char *lnames[ML_MLP_MAX_HIDDEN];
-        int steps[nck];
-        double heat[ML_MLP_MAX_HIDDEN * ML_MLP_MAX_HIDDEN];
-        for (int ck = 0; ck < nck; ck++) steps[ck] = s->cka_steps[ck];
         for (int l = 0; l < L; l++) {
             snprintf(names[l], sizeof(names[l]), "hidden%d", l + 1);
             lnames[l] = names[l];
-            ml_run__add_metric(metrics, "cka", names[l], cka_curve[l * nck + nck - 1]);
         }
-        for (int i = 0; i < L; i++)
-            for (int j = 0; j < L; j++)
-                if ((error = ml_cka_linear(&heat[i * L + j], acts[0][i], acts[1][j], P, s->model.hidden[i],
-                                           s->model.hidden[j])) < 0)
-                    goto cleanup;
-        cka = ml_run__add_cka(res, spec[0].name, spec[1].name, lnames, L, steps, nck, cka_curve, heat);
+        if ((error = ml_run__cka_final(&track, acts[0], acts[1], s->model.hidden, P)) < 0) goto cleanup;
+        cka = ml_run__cka_report(res, metrics, &track, spec[0].name, spec[1].name, lnames, s->cka_steps);
         cJSON_AddNumberToObject(cka, "probe_size", P);
     }
     t_eval = ml_run__now();
@@ -481,7 +474,8 @@ cleanup:
         for (int l = 0; l < ML_MLP_MAX_HIDDEN; l++) free(acts[k][l]);
     free(probe_x);
     free(perm);
-    free(cka_curve);
+    ml_run__cka_track_free(&track);
+    for (int l = 0; l < ML_MLP_MAX_HIDDEN; l++) free(base_acts[l]);
     eval_set_free(&test_set);
     eval_set_free(&val_set);
     free(trainable);
