@@ -13,6 +13,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t  go, done;
     pthread_t       tid[ML_PAR_MAX];
+    unsigned long   born[ML_PAR_MAX];   /* generation at each worker's creation */
     int             nthreads;      /* including the caller */
     int             nworkers;      /* running worker threads */
     unsigned long   generation;
@@ -23,7 +24,7 @@ static struct {
     void          (*fn)(void *, long, long);
     void           *ctx;
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-           { 0 }, 1, 0, 0, 0, 0, 0, 0, 0 };
+           { 0 }, { 0 }, 1, 0, 0, 0, 0, 0, 0, 0 };
 
 static void chunk(long n, int parts, int i, long *lo, long *hi) {
     long base = n / parts, extra = n % parts;
@@ -33,8 +34,10 @@ static void chunk(long n, int parts, int i, long *lo, long *hi) {
 
 static void *worker(void *arg) {
     int id = (int)(long)arg;   /* 1 .. nworkers */
-    unsigned long seen = 0;
     pthread_mutex_lock(&pool.mu);
+    /* the generation when this worker was created (not when it first runs:
+     * a job may already be waiting), so it never reruns an older job */
+    unsigned long seen = pool.born[id];
     for (;;) {
         while (!pool.quit && pool.generation == seen) pthread_cond_wait(&pool.go, &pool.mu);
         if (pool.quit) break;
@@ -65,7 +68,25 @@ static void stop_workers(void) {
     pool.quit = 0;
 }
 
+/* A forked child has none of the parent's workers: start it with one
+ * thread, or its first ml_par_for would wait forever. */
+static void child_after_fork(void) {
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    pool.mu = mu;
+    pool.go = c;
+    pool.done = c;
+    pool.nthreads = 1;
+    pool.nworkers = 0;
+    pool.pending = 0;
+    pool.quit = 0;
+}
+
+static void register_fork_handler(void) { pthread_atfork(NULL, NULL, child_after_fork); }
+
 int ml_par_set_threads(int n) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_handler);
     if (n < 1) n = 1;
     if (n > ML_PAR_MAX) n = ML_PAR_MAX;
     openblas_set_num_threads(1);
@@ -73,6 +94,7 @@ int ml_par_set_threads(int n) {
     stop_workers();
     pool.nthreads = 1;
     for (int i = 1; i < n; i++) {
+        pool.born[i] = pool.generation;
         if (pthread_create(&pool.tid[pool.nworkers], NULL, worker, (void *)(long)i) != 0) break;
         pool.nworkers++;
     }
