@@ -23,6 +23,7 @@
 #include "kernels/cka.h"
 #include "kernels/gemm.h"
 #include "kernels/gpt.h"
+#include "kernels/gpt_mix.h"
 #include "kernels/layers.h"
 #include "kernels/merge.h"
 #include "kernels/parallel.h"
@@ -102,23 +103,58 @@ static int gtrain_step(gtrainer *t, const ml_suite *s, const ml_phase *ph, int s
     return 0;
 }
 
-/* Mean next-token loss over W windows x, y (W,T), in batches of the model's B. */
-static double eval_loss(ml_gpt *m, const int32_t *x, const int32_t *y, int W, int T) {
+/* Anything that maps tokens to next-token logits: a GPT, a mixture GPT
+ * (feature interpolation, routers) or an output-space ensemble of two GPTs.
+ * Losses and exact match are computed the same way for all of them. */
+typedef struct {
+    ml_gpt     *gpt;          /* a plain model, or */
+    ml_gpt_mix *mix;          /* a mixture, or */
+    ml_gpt     *ens[2];       /* an ensemble of two models */
+    double      ens_w[2];
+    int         ens_prob;     /* 0 logits, 1 probabilities */
+    float      *ens_a, *ens_out, *probs, *losses;   /* (B,T,V), (B,T,V), (B,T,V), (B,T) */
+    int         capB, V, lastT;
+} scorer;
+
+static float sc_forward(scorer *sc, const int32_t *x, const int32_t *y, int B, int T) {
+    sc->lastT = T;
+    if (sc->gpt) return ml_gpt_forward(sc->gpt, x, y, B, T, -1, NULL);
+    if (sc->mix) return ml_gpt_mix_forward(sc->mix, x, y, B, T);
+    long rows = (long)B * T, n = rows * sc->V;
+    ml_gpt_forward(sc->ens[0], x, NULL, B, T, -1, NULL);
+    memcpy(sc->ens_a, sc->ens[0]->logits, (size_t)n * sizeof(float));
+    ml_gpt_forward(sc->ens[1], x, NULL, B, T, -1, NULL);
+    const float *both[2] = { sc->ens_a, sc->ens[1]->logits };
+    if (sc->ens_prob) ml_prob_ensemble(sc->ens_out, both, sc->ens_w, 2, rows, sc->V);
+    else ml_logit_ensemble(sc->ens_out, both, sc->ens_w, 2, n);
+    /* log-probabilities are logits whose softmax is the ensemble's distribution */
+    return y ? ml_softmax_ce_forward(sc->probs, sc->losses, sc->ens_out, y, (int)rows, sc->V) : 0.0f;
+}
+
+static const float *sc_logits(void *ctx, int b, int t) {
+    scorer *sc = ctx;
+    if (sc->gpt) return ml_gpt_logits(sc->gpt, b, t);
+    if (sc->mix) return ml_gpt_mix_logits(sc->mix, b, t);
+    return sc->ens_out + ((long)b * sc->lastT + t) * sc->V;
+}
+
+/* Mean next-token loss over W windows x, y (W,T). */
+static double eval_loss(scorer *sc, const int32_t *x, const int32_t *y, int W, int T) {
     double total = 0.0;
-    for (int w = 0; w < W; w += m->B) {
-        int B = W - w < m->B ? W - w : m->B;
-        total += (double)ml_gpt_forward(m, x + (long)w * T, y + (long)w * T, B, T, -1, NULL) * B;
+    for (int w = 0; w < W; w += sc->capB) {
+        int B = W - w < sc->capB ? W - w : sc->capB;
+        total += (double)sc_forward(sc, x + (long)w * T, y + (long)w * T, B, T) * B;
     }
     return W ? total / W : NAN;
 }
 
 /* The fraction of the first n documents of c whose answer the model
  * reproduces exactly under greedy decoding (teacher-forced, see above). */
-static int exact_match(double *out, ml_gpt *m, const ml_corpus *c, int n, int32_t *x) {
-    int T = m->T, matched = 0, prompt[m->B], len[m->B], match[m->B];
+static int exact_match(double *out, scorer *sc, const ml_corpus *c, int n, int T, int32_t *x) {
+    int matched = 0, prompt[sc->capB], len[sc->capB], match[sc->capB];
     if (n > c->ndocs) n = c->ndocs;
-    for (int d0 = 0; d0 < n; d0 += m->B) {
-        int B = n - d0 < m->B ? n - d0 : m->B;
+    for (int d0 = 0; d0 < n; d0 += sc->capB) {
+        int B = n - d0 < sc->capB ? n - d0 : sc->capB;
         for (int b = 0; b < B; b++) {
             int d = d0 + b;
             len[b] = c->doc_len[d] + 1;   /* + the separator: the answer must also end */
@@ -128,7 +164,8 @@ static int exact_match(double *out, ml_gpt *m, const ml_corpus *c, int n, int32_
                                     len[b], T);
             for (int t = 0; t < T; t++) x[b * T + t] = t < len[b] ? c->tokens[c->doc_start[d] + t] : 0;
         }
-        ml_gpt_answer_matches(m, x, prompt, len, B, T, match);
+        sc_forward(sc, x, NULL, B, T);
+        ml_answer_matches(sc_logits, sc, sc->V, x, prompt, len, B, T, match);
         for (int b = 0; b < B; b++) matched += match[b];
     }
     *out = n ? (double)matched / n : NAN;
@@ -225,6 +262,129 @@ static int gpt_grams(float **grams, const gpt_linear *lin, int nlin, gtrainer *t
     return 0;
 }
 
+/* Builds the mixture for an interpolation or router merge and selects it on
+ * the validation windows: the alpha of the sweep, or the router checkpoint
+ * with the lowest validation loss. Curves and choices go into extra. */
+static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms, const ml_suite *s,
+                         const gtrainer *base, const gtrainer *spec, const ml_corpus *target_train, const int32_t *vx,
+                         const int32_t *vy, int nvw, int B, int T, int verbose) {
+    int L = s->gpt.n_layer, E, error = 0;
+    ml_expert *experts = NULL;
+    ml_gpt_mix *m = NULL;
+    ml_adamw *opt = NULL;
+    float *best = NULL;
+    int32_t *x = NULL, *y = NULL;
+    scorer sc = { 0 };
+    *out = NULL;
+    if (ms->method == ML_MERGE_INTERPOLATE) {
+        ml_mix_options mo = { ML_MIX_FIXED, NULL, 0, 0 };
+        double vl[ML_MAX_ALPHAS];
+        int bi = 0;
+        E = 2;
+        if ((error = ml_malloc((void **)&experts, (size_t)L * E * sizeof(*experts))) < 0) goto cleanup;
+        for (int l = 0; l < L; l++) {
+            experts[l * E] = (ml_expert){ spec[0].model->params, l };
+            experts[l * E + 1] = (ml_expert){ spec[1].model->params, l };
+        }
+        if ((error = ml_gpt_mix_new(&m, base->model, experts, E, &mo, B, T)) < 0) goto cleanup;
+        sc.mix = m;
+        sc.capB = B;
+        sc.V = s->gpt.vocab_size;
+        for (int a = 0; a < ms->nalphas; a++) {
+            if ((error = ml_gpt_mix_set_alpha(m, ms->alphas[a])) < 0) goto cleanup;
+            vl[a] = eval_loss(&sc, vx, vy, nvw, T);
+            if (vl[a] < vl[bi]) bi = a;
+        }
+        ml_gpt_mix_set_alpha(m, ms->alphas[bi]);
+        cJSON_AddNumberToObject(extra, "alpha", ms->alphas[bi]);
+        cJSON_AddStringToObject(extra, "alpha_of", spec[0].name);
+        cJSON_AddItemToObject(extra, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
+        cJSON_AddItemToObject(extra, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
+    } else {
+        /* router: the experts of layer i are both specialists' MLPs from k
+         * blocks (k = 1: the single-layer router), plus the base's own */
+        int k = ms->k_layers, pool = 2 * k;
+        if (k > L) return ml_error_set(ML_EINVALID, "router layers %d exceeds the model's %d blocks", k, L);
+        E = pool + (ms->base_expert ? 1 : 0);
+        ml_expert *tmp = NULL;
+        if ((error = ml_malloc((void **)&experts, (size_t)L * E * sizeof(*experts))) < 0 ||
+            (error = ml_malloc((void **)&tmp, (size_t)L * pool * sizeof(*tmp))) < 0 ||
+            (error = ml_mix_pool_multilayer(tmp, spec[0].model->params, spec[1].model->params, L, k)) < 0) {
+            free(tmp);
+            goto cleanup;
+        }
+        for (int l = 0; l < L; l++) {
+            for (int e = 0; e < pool; e++) experts[l * E + e] = tmp[l * pool + e];
+            if (ms->base_expert) experts[l * E + pool] = (ml_expert){ base->model->params, l };
+        }
+        free(tmp);
+        ml_mix_options mo = { ML_MIX_ROUTER, NULL, ms->top_k, ms->shared };
+        ml_adamw_config oc = { (float)ms->lr, (float)s->beta1, (float)s->beta2, (float)s->eps, (float)s->weight_decay };
+        if ((error = ml_gpt_mix_new(&m, base->model, experts, E, &mo, B, T)) < 0 ||
+            (error = ml_adamw_new(&opt, &m->layout, &oc)) < 0 ||
+            (error = ml_malloc((void **)&best, m->layout.total * sizeof(float))) < 0 ||
+            (error = ml_malloc((void **)&x, (size_t)B * T * sizeof(int32_t))) < 0 ||
+            (error = ml_malloc((void **)&y, (size_t)B * T * sizeof(int32_t))) < 0)
+            goto cleanup;
+        sc.mix = m;
+        sc.capB = B;
+        sc.V = s->gpt.vocab_size;
+        int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1, best_step = 0, nv = 0;
+        double best_loss = eval_loss(&sc, vx, vy, nvw, T), vcurve[64];
+        int vsteps[64];
+        memcpy(best, m->params, m->layout.total * sizeof(float));
+        vcurve[nv] = best_loss;
+        vsteps[nv++] = 0;
+        for (int step = 0; step < ms->steps; step++) {
+            if ((error = ml_corpus_batch(x, y, target_train, B, T, s->seed, 10 + (uint64_t)(ms - s->merges),
+                                         (uint64_t)step)) < 0)
+                goto cleanup;
+            float loss = ml_gpt_mix_forward(m, x, y, B, T);
+            if (!isfinite(loss)) {
+                error = ml_error_set(ML_ERUN, "router training diverged: loss is %s at step %d", isnan(loss) ? "nan" : "inf", step);
+                goto cleanup;
+            }
+            ml_gpt_mix_zero_grad(m);
+            if ((error = ml_gpt_mix_backward(m, x, y)) < 0) goto cleanup;
+            if (s->grad_clip > 0.0) ml_clip_grad_norm(m->grads, m->layout.total, s->grad_clip);
+            ml_adamw_step(opt, m->params, m->grads,
+                          ml_lr_at((float)ms->lr, step, ms->steps, 0, 1, (float)s->min_lr_ratio), NULL);
+            if ((step + 1) % every == 0 || step + 1 == ms->steps) {
+                double vl = eval_loss(&sc, vx, vy, nvw, T);
+                if (nv < 64) { vcurve[nv] = vl; vsteps[nv++] = step + 1; }
+                if (vl < best_loss) {
+                    best_loss = vl;
+                    best_step = step + 1;
+                    memcpy(best, m->params, m->layout.total * sizeof(float));
+                }
+                if (verbose) fprintf(stderr, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
+                                     ms->steps, loss, vl);
+            }
+        }
+        memcpy(m->params, best, m->layout.total * sizeof(float));
+        cJSON *r = cJSON_AddObjectToObject(extra, "router");
+        cJSON_AddNumberToObject(r, "layers", k);
+        cJSON_AddNumberToObject(r, "experts", E);
+        cJSON_AddNumberToObject(r, "top_k", ms->top_k ? ms->top_k : E);
+        cJSON_AddBoolToObject(r, "shared", ms->shared);
+        cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
+        cJSON_AddNumberToObject(r, "steps", ms->steps);
+        cJSON_AddNumberToObject(r, "selected_step", best_step);
+        cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(vsteps, nv));
+        cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(vcurve, nv));
+    }
+    *out = m;
+    m = NULL;
+cleanup:
+    ml_gpt_mix_free(m);
+    ml_adamw_free(opt);
+    free(experts);
+    free(best);
+    free(x);
+    free(y);
+    return error;
+}
+
 static cJSON *corpus_entry(const ml_corpus *c) {
     static const char *const splits[] = { "train", "validation", "test" };
     cJSON *o = cJSON_CreateObject();
@@ -248,6 +408,10 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_corpus train[ML_DOMAIN_COUNT] = { { 0 } }, valid = { 0 }, test[ML_DOMAIN_COUNT] = { { 0 } };
     gtrainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
     ml_gpt *merged = NULL;
+    ml_gpt_mix *mix = NULL;
+    scorer sc = { 0 };
+    int32_t *vx = NULL, *vy = NULL;
+    int nvw = 0;
     unsigned char *mask = NULL;
     int32_t *probe_x = NULL, *probe_y = NULL, *ex = NULL, *wx[ML_DOMAIN_COUNT] = { 0 }, *wy[ML_DOMAIN_COUNT] = { 0 };
     int nw[ML_DOMAIN_COUNT] = { 0 };
@@ -384,19 +548,60 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         frozen++;
     }
 
-    /* 5. score base, specialists, direct and every merge on held-out text */
+    /* 5. score base, specialists, direct and every merge on held-out text;
+     * anything selected (an alpha, a router checkpoint) is selected on the
+     * target's validation windows, never on the test windows it reports */
     if ((error = ml_gpt_new(&merged, &s->gpt, B, T)) < 0) goto cleanup;
+    nvw = ml_corpus_eval_windows(NULL, NULL, &valid, T, s->eval_windows);
+    if ((error = ml_malloc((void **)&vx, (size_t)nvw * T * sizeof(int32_t))) < 0 ||
+        (error = ml_malloc((void **)&vy, (size_t)nvw * T * sizeof(int32_t))) < 0 ||
+        (error = ml_malloc((void **)&sc.ens_a, (size_t)B * T * s->gpt.vocab_size * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&sc.ens_out, (size_t)B * T * s->gpt.vocab_size * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&sc.probs, (size_t)B * T * s->gpt.vocab_size * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&sc.losses, (size_t)B * T * sizeof(float))) < 0)
+        goto cleanup;
+    ml_corpus_eval_windows(vx, vy, &valid, T, nvw);
+    sc.capB = B;
+    sc.V = s->gpt.vocab_size;
     res = cJSON_CreateObject();
     cJSON *models = cJSON_AddArrayToObject(res, "models"), *metrics = cJSON_AddObjectToObject(res, "metrics");
     int nmodels = 4 + s->nmerges;
     for (int e = 0; e < nmodels; e++) {
         const char *name, *role;
+        cJSON *extra = NULL;
+        memset(sc.ens, 0, sizeof(sc.ens));
+        sc.gpt = merged;
+        sc.mix = NULL;
         if (e < 4) {
             const gtrainer *src[4] = { &base, &spec[0], &spec[1], &direct };
             static const char *const roles[4] = { "base", "specialist", "specialist", "direct" };
             name = src[e]->name;
             role = roles[e];
             memcpy(merged->params, src[e]->model->params, merged->layout.total * sizeof(float));
+        } else if (!ml_merge_is_weight_space(s->merges[e - 4].method)) {
+            const ml_merge_spec *ms = &s->merges[e - 4];
+            name = ms->name;
+            role = "merge";
+            ml_gpt_mix_free(mix);
+            mix = NULL;
+            extra = cJSON_CreateObject();
+            if (ms->method == ML_MERGE_ENSEMBLE) {
+                sc.gpt = NULL;
+                sc.ens[0] = spec[0].model;
+                sc.ens[1] = spec[1].model;
+                sc.ens_w[0] = ms->weights[0];
+                sc.ens_w[1] = ms->weights[1];
+                sc.ens_prob = ms->prob_ensemble;
+                cJSON_AddStringToObject(extra, "space", ms->prob_ensemble ? "probabilities" : "logits");
+                cJSON_AddItemToObject(extra, "weights", cJSON_CreateDoubleArray(ms->weights, 2));
+            } else if ((error = feature_merge(&mix, extra, ms, s, &base, spec, &train[s->target.domain], vx, vy, nvw,
+                                              B, T, verbose)) < 0) {
+                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                goto cleanup;
+            } else {
+                sc.gpt = NULL;
+                sc.mix = mix;
+            }
         } else {
             const ml_merge_spec *ms = &s->merges[e - 4];
             const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
@@ -466,8 +671,8 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                 }
             }
         }
-        double loss = eval_loss(merged, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
-        if ((error = exact_match(&em, merged, &test[s->target.domain], s->exact_match, ex)) < 0) goto cleanup;
+        double loss = eval_loss(&sc, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
+        if ((error = exact_match(&em, &sc, &test[s->target.domain], s->exact_match, T, ex)) < 0) goto cleanup;
         cJSON *me = cJSON_CreateObject();
         cJSON_AddStringToObject(me, "name", name);
         cJSON_AddStringToObject(me, "role", role);
@@ -475,6 +680,14 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             cJSON_AddStringToObject(me, "method", ml_merge_method_name(s->merges[e - 4].method));
             if (s->merges[e - 4].method == ML_MERGE_AVERAGE)
                 cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(s->merges[e - 4].weights, 2));
+            if (extra) {
+                const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(extra, "alpha");
+                if (cJSON_IsNumber(alpha)) ml_run__add_metric(metrics, name, "alpha", alpha->valuedouble);
+                for (cJSON *it = extra->child; it; it = extra->child)
+                    cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(extra, it));
+                cJSON_Delete(extra);
+                extra = NULL;
+            }
         }
         cJSON_AddNumberToObject(me, "loss", loss);
         cJSON_AddNumberToObject(me, "exact_match", em);
@@ -485,7 +698,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             int d = s->specialists[k].domain;
             char what[48];
             if (d == s->target.domain) continue;
-            double dl = eval_loss(merged, wx[d], wy[d], nw[d], T);
+            double dl = eval_loss(&sc, wx[d], wy[d], nw[d], T);
             snprintf(what, sizeof(what), "%s_loss", ml_domain_name((ml_domain)d));
             cJSON_AddNumberToObject(me, what, dl);
             ml_run__add_metric(metrics, name, what, dl);
@@ -542,6 +755,13 @@ cleanup:
     gtrainer_free(&spec[1]);
     gtrainer_free(&direct);
     ml_gpt_free(merged);
+    ml_gpt_mix_free(mix);
+    free(vx);
+    free(vy);
+    free(sc.ens_a);
+    free(sc.ens_out);
+    free(sc.probs);
+    free(sc.losses);
     free(mask);
     free(probe_x);
     free(probe_y);

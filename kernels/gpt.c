@@ -251,16 +251,22 @@ static int argmax(const float *z, int V) {
     return best;
 }
 
-void ml_gpt_answer_matches(ml_gpt *m, const int32_t *x, const int *prompt, const int *len, int B, int T,
-                           int *match) {
-    int V = m->cfg.vocab_size;
-    ml_gpt_forward(m, x, NULL, B, T, -1, NULL);
+void ml_answer_matches(const float *(*logits)(void *ctx, int b, int t), void *ctx, int V, const int32_t *x,
+                       const int *prompt, const int *len, int B, int T, int *match) {
     for (int b = 0; b < B; b++) {
         int ok = 1;
         for (int t = prompt[b] - 1; t < len[b] - 1 && ok; t++)
-            ok = argmax(ml_gpt_logits(m, b, t), V) == x[(long)b * T + t + 1];
+            ok = argmax(logits(ctx, b, t), V) == x[(long)b * T + t + 1];
         match[b] = ok;
     }
+}
+
+static const float *gpt_logits_cb(void *ctx, int b, int t) { return ml_gpt_logits(ctx, b, t); }
+
+void ml_gpt_answer_matches(ml_gpt *m, const int32_t *x, const int *prompt, const int *len, int B, int T,
+                           int *match) {
+    ml_gpt_forward(m, x, NULL, B, T, -1, NULL);
+    ml_answer_matches(gpt_logits_cb, m, m->cfg.vocab_size, x, prompt, len, B, T, match);
 }
 
 void ml_gpt_greedy(ml_gpt *m, int32_t *seq, int n, int n_new) {

@@ -90,6 +90,10 @@ const float *ml_gpt_logits(const ml_gpt *m, int b, int t);
  * token (ties go to the lowest id, as in ml_gpt_greedy). One forward. */
 void ml_gpt_answer_matches(ml_gpt *m, const int32_t *x, const int *prompt, const int *len, int B, int T,
                            int *match);
+/* The check itself, for any model whose last forward ran on x (B,T):
+ * logits(ctx, b, t) returns the (V) logits at (b, t). */
+void ml_answer_matches(const float *(*logits)(void *ctx, int b, int t), void *ctx, int V, const int32_t *x,
+                       const int *prompt, const int *len, int B, int T, int *match);
 /* Greedy decoding, the slow reference: seq (capacity n + n_new <= T) holds
  * n tokens; appends n_new argmax tokens, one forward each. */
 void ml_gpt_greedy(ml_gpt *m, int32_t *seq, int n, int n_new);
