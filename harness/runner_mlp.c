@@ -15,6 +15,8 @@
 #include "kernels/cka.h"
 #include "kernels/gemm.h"
 #include "kernels/merge.h"
+#include "kernels/gpt_mix.h"   /* ml_logit_ensemble, ml_prob_ensemble */
+#include "kernels/layers.h"
 #include "kernels/mlp.h"
 #include "kernels/rng.h"
 
@@ -181,6 +183,41 @@ static cJSON *data_entry(const ml_data_file *f) {
     return o;
 }
 
+/* Accuracy and loss of the output-space ensemble of a and b over n rows:
+ * logits (or probabilities, prob = 1) averaged with weights w. */
+static int eval_ensemble(ml_mlp *a, ml_mlp *b, const double *w, int prob, const float *x, const int32_t *y, int n,
+                         double *acc, double *loss) {
+    int V = a->cfg.out_dim, B = a->max_batch < b->max_batch ? a->max_batch : b->max_batch, error = 0;
+    float *la = NULL, *out = NULL, *probs = NULL, *losses = NULL;
+    long correct = 0;
+    double total = 0.0;
+    if ((error = ml_malloc((void **)&la, (size_t)B * V * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&out, (size_t)B * V * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&probs, (size_t)B * V * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&losses, (size_t)B * sizeof(float))) < 0)
+        goto cleanup;
+    for (int s0 = 0; s0 < n; s0 += B) {
+        int nb = n - s0 < B ? n - s0 : B;
+        ml_mlp_forward(a, x + (long)s0 * a->cfg.in_dim, NULL, nb);
+        memcpy(la, a->pre[a->cfg.n_hidden], (size_t)nb * V * sizeof(float));
+        ml_mlp_forward(b, x + (long)s0 * b->cfg.in_dim, NULL, nb);
+        const float *both[2] = { la, b->pre[b->cfg.n_hidden] };
+        if ((error = prob ? ml_prob_ensemble(out, both, w, 2, nb, V) : ml_logit_ensemble(out, both, w, 2, (long)nb * V)) < 0)
+            goto cleanup;
+        total += (double)ml_softmax_ce_forward(probs, losses, out, y + s0, nb, V) * nb;
+        for (int i = 0; i < nb; i++) {
+            int best = 0;
+            for (int v = 1; v < V; v++) if (out[(long)i * V + v] > out[(long)i * V + best]) best = v;
+            correct += best == y[s0 + i];
+        }
+    }
+    *acc = n ? (double)correct / n : 0.0;
+    *loss = n ? total / n : 0.0;
+cleanup:
+    free(la); free(out); free(probs); free(losses);
+    return error;
+}
+
 /* The examples Fisher and RegMean look at: the first `count` of a seeded
  * shuffle of the specialist's own training examples. */
 static int stat_examples(int **out, int *count, const trainer *t, uint64_t seed, uint64_t stream) {
@@ -344,7 +381,14 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int g = 0; g < s->nmerges; g++) {
         const ml_merge_spec *ms = &s->merges[g];
         cJSON *me;
-        if (ms->method == ML_MERGE_INTERPOLATE) {
+        if (ms->method == ML_MERGE_ENSEMBLE) {
+            if ((error = eval_ensemble(spec[0].model, spec[1].model, ms->weights, ms->prob_ensemble, test_set.x, test_set.y,
+                                       test_set.n, &acc, &loss)) < 0)
+                goto cleanup;
+            me = model_entry(ms->name, "merge", acc, loss);
+            cJSON_AddStringToObject(me, "space", ms->prob_ensemble ? "probabilities" : "logits");
+            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+        } else if (ms->method == ML_MERGE_INTERPOLATE) {
             /* the alpha sweep: select on validation loss, report on test */
             const ml_mlp *pair[2] = { spec[0].model, spec[1].model };
             double vl[ML_MAX_ALPHAS], tl[ML_MAX_ALPHAS], ta[ML_MAX_ALPHAS], va;

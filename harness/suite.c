@@ -739,7 +739,7 @@ int ml_merge_available(ml_family family, ml_merge_method m) {
     /* what each family's runner implements today; the parser refuses the rest */
     static const unsigned char avail[2][ML_MERGE_COUNT] = {
         /*            avg slerp ta ties dare fisher regmean interp ens router */
-        /* mlp */   { 1,  1,    1, 1,   1,   1,     1,      1,     0,  0 },
+        /* mlp */   { 1,  1,    1, 1,   1,   1,     1,      1,     1,  0 },
         /* gpt */   { 1,  1,    1, 1,   1,   1,     1,      1,     1,  1 },
     };
     return avail[family][m];

@@ -160,6 +160,34 @@ static void test_gpt_tasks__smoke_runs_and_learns(void) {
     ML_ASSERT(identical);
 }
 
+/* Every merge of gpt-smoke produced a finite loss, and the selected ones
+ * say what they selected and on which split's curve. */
+static void test_gpt_tasks__smoke_merges_complete(void) {
+    const char *path = gpt_smoke();
+    cJSON *doc = NULL;
+    int nonfinite = 0, merges = 0, routers = 0, interp_ok = 0;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(doc, "models");
+    for (const cJSON *m = models->child; m; m = m->next) {
+        const cJSON *loss = cJSON_GetObjectItemCaseSensitive(m, "loss");
+        if (!cJSON_IsNumber(loss) || !isfinite(loss->valuedouble)) nonfinite++;
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring, "merge")) continue;
+        merges++;
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "router");
+        if (r && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "val_loss")) >= 2 &&
+            cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r, "selected_step")))
+            routers++;
+        const cJSON *vl = cJSON_GetObjectItemCaseSensitive(m, "val_loss");
+        if (cJSON_GetObjectItemCaseSensitive(m, "alpha") && cJSON_GetArraySize(vl) == 11) interp_ok++;
+    }
+    cJSON_Delete(doc);
+    ML_ASSERT_EQ_INT(0, nonfinite);
+    ML_ASSERT_EQ_INT(12, merges);   /* the 12 merges gpt-smoke declares */
+    ML_ASSERT_EQ_INT(2, routers);
+    ML_ASSERT_EQ_INT(1, interp_ok);
+}
+
 static void test_gpt_tasks__smoke_reproducible(void) {
     char dir[256], path2[512], *out = NULL;
     const char *path1 = gpt_smoke();
@@ -208,6 +236,7 @@ const ml_test ml_tests_gpt_tasks[] = {
     { "gpt_tasks__exact_match_equals_greedy", test_gpt_tasks__exact_match_equals_greedy, "unit" },
     { "gpt_tasks__grad_accumulation", test_gpt_tasks__grad_accumulation, "unit" },
     { "gpt_tasks__smoke_runs_and_learns", test_gpt_tasks__smoke_runs_and_learns, "e2e" },
+    { "gpt_tasks__smoke_merges_complete", test_gpt_tasks__smoke_merges_complete, "e2e" },
     { "gpt_tasks__smoke_reproducible", test_gpt_tasks__smoke_reproducible, "e2e" },
     { "gpt_tasks__smoke_gates_against_baseline", test_gpt_tasks__smoke_gates_against_baseline, "e2e" },
     { "gpt_tasks__report", test_gpt_tasks__report, "e2e" },

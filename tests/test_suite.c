@@ -182,6 +182,12 @@ static void test_suite__cka_steps(void) {
                       "t.json: $.cka: give exactly one of \"every\" (a step interval) or \"steps\" (a list)"));
 }
 
+static void test_suite__method_not_in_family(void) {
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\"",
+                      "t.json: $.merges[0].method: \"router\" is not implemented for mlp suites (available: average, "
+                      "slerp, task_arithmetic, ties, dare, fisher, regmean, interpolate, ensemble)"));
+}
+
 static void test_suite__gate_direction(void) {
     ML_ASSERT(rejects("\"direction\": \"higher\"", "\"direction\": \"up\"",
                       "t.json: $.gate[0].direction: unknown direction \"up\" (expected one of: higher, lower, both)"));
@@ -214,6 +220,7 @@ const ml_test ml_tests_suite[] = {
     { "suite__gate_direction", test_suite__gate_direction, "unit" },
     { "suite__merge_keys_per_method", test_suite__merge_keys_per_method, "unit" },
     { "suite__cka_steps", test_suite__cka_steps, "unit" },
+    { "suite__method_not_in_family", test_suite__method_not_in_family, "unit" },
     { "suite__negative_rejects_checker", test_suite__negative_rejects_checker, "unit" },
     { 0 }
 };
