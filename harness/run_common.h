@@ -17,6 +17,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt);
 double ml_run__now(void);
 /* metrics["<model>/<what>"] = v */
 void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, double v);
+/* res["timing"]: seconds of each phase from the phase boundaries t[0..4]
+ * (start, pretrained, fine-tuned, direct done, evaluated) */
+void ml_run__add_timing(cJSON *res, const double t[5]);
 /* res["gate"] = the suite's rules, so a results file gates itself */
 void ml_run__add_gate(cJSON *res, const ml_suite *s);
 /* res["cka"]: the pair's curve over steps and the layer x layer heatmap at

@@ -30,6 +30,12 @@ void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, dou
     cJSON_AddNumberToObject(metrics, key, v);
 }
 
+void ml_run__add_timing(cJSON *res, const double t[5]) {
+    static const char *const names[4] = { "pretrain_seconds", "finetune_seconds", "direct_seconds", "eval_seconds" };
+    cJSON *timing = cJSON_AddObjectToObject(res, "timing");
+    for (int i = 0; i < 4; i++) cJSON_AddNumberToObject(timing, names[i], t[i + 1] - t[i]);
+}
+
 void ml_run__add_gate(cJSON *res, const ml_suite *s) {
     cJSON *gate = cJSON_AddArrayToObject(res, "gate");
     for (int g = 0; g < s->ngate; g++) {

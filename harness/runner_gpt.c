@@ -741,11 +741,8 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     cJSON_AddItemToArray(data, corpus_entry(&valid));
     cJSON_AddNumberToObject(res, "seed", (double)s->seed);
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
-    cJSON *timing = cJSON_AddObjectToObject(res, "timing");
-    cJSON_AddNumberToObject(timing, "pretrain_seconds", t_pre - t0);
-    cJSON_AddNumberToObject(timing, "finetune_seconds", t_ft - t_pre);
-    cJSON_AddNumberToObject(timing, "direct_seconds", t_dir - t_ft);
-    cJSON_AddNumberToObject(timing, "eval_seconds", ml_run__now() - t_dir);
+    double phases[5] = { t0, t_pre, t_ft, t_dir, ml_run__now() };
+    ml_run__add_timing(res, phases);
     *out = res;
     res = NULL;
 cleanup:

@@ -18,6 +18,7 @@
 #include "kernels/gpt_mix.h"   /* ml_logit_ensemble, ml_prob_ensemble */
 #include "kernels/layers.h"
 #include "kernels/mlp.h"
+#include "kernels/mlp_mix.h"
 #include "kernels/rng.h"
 
 #include <math.h>
@@ -218,6 +219,80 @@ cleanup:
     return error;
 }
 
+/* A learned router over the specialists' layers (plus the base's, with
+ * base_expert): only the router trains, on the target's training examples;
+ * the checkpoint with the lowest validation loss is kept. */
+static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, const ml_suite *s, trainer *direct_data,
+                      const ml_mlp *base, const ml_mlp *a, const ml_mlp *b, const ml_dataset *train, const eval_set *val,
+                      uint64_t stream, int verbose) {
+    int nl = s->model.n_hidden + 1, E, error = 0, B = s->batch_size;
+    ml_mlp_expert experts[ML_MLP_MIX_MAX_LAYERS * 3];
+    const float *specs[2] = { a->params, b->params };
+    ml_mlp_mix *m = NULL;
+    ml_adamw *opt = NULL;
+    float *best = NULL;
+    *out = NULL;
+    if ((E = ml_mlp_mix_pool_single_layer(experts, nl, specs, 2, ms->base_expert ? base->params : NULL)) < 0)
+        return E;
+    ml_adamw_config oc = { (float)ms->lr, (float)s->beta1, (float)s->beta2, (float)s->eps, (float)s->weight_decay };
+    if ((error = ml_mlp_mix_new(&m, &s->model, experts, E, ms->top_k, ms->shared, B > 1000 ? B : 1000)) < 0 ||
+        (error = ml_adamw_new(&opt, &m->layout, &oc)) < 0 ||
+        (error = ml_malloc((void **)&best, m->layout.total * sizeof(float))) < 0)
+        goto cleanup;
+    double acc, vl, best_loss;
+    int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1, best_step = 0, nv = 0, vsteps[64];
+    double vcurve[64];
+    ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &best_loss);
+    memcpy(best, m->params, m->layout.total * sizeof(float));
+    vcurve[nv] = best_loss;
+    vsteps[nv++] = 0;
+    /* the direct fine-tune's trainer already draws batches of the target */
+    direct_data->stream = stream;
+    direct_data->pos = direct_data->n;
+    direct_data->epoch = -1;
+    for (int step = 0; step < ms->steps; step++) {
+        next_batch(direct_data, train, B, s->seed);
+        float loss = ml_mlp_mix_forward(m, direct_data->xb, direct_data->yb, B);
+        if (!isfinite(loss)) {
+            error = ml_error_set(ML_ERUN, "router training diverged: loss is %s at step %d", isnan(loss) ? "nan" : "inf", step);
+            goto cleanup;
+        }
+        ml_mlp_mix_zero_grad(m);
+        if ((error = ml_mlp_mix_backward(m, direct_data->xb, direct_data->yb)) < 0) goto cleanup;
+        if (s->grad_clip > 0.0) ml_clip_grad_norm(m->grads, m->layout.total, s->grad_clip);
+        ml_adamw_step(opt, m->params, m->grads, ml_lr_at((float)ms->lr, step, ms->steps, 0, 1, (float)s->min_lr_ratio), NULL);
+        if ((step + 1) % every == 0 || step + 1 == ms->steps) {
+            ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &vl);
+            if (nv < 64) { vcurve[nv] = vl; vsteps[nv++] = step + 1; }
+            if (vl < best_loss) {
+                best_loss = vl;
+                best_step = step + 1;
+                memcpy(best, m->params, m->layout.total * sizeof(float));
+            }
+            if (verbose) fprintf(stderr, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
+                                 ms->steps, loss, vl);
+        }
+    }
+    memcpy(m->params, best, m->layout.total * sizeof(float));
+    cJSON *r = cJSON_AddObjectToObject(info, "router");
+    cJSON_AddNumberToObject(r, "layers", 1);
+    cJSON_AddNumberToObject(r, "experts", E);
+    cJSON_AddNumberToObject(r, "top_k", ms->top_k ? ms->top_k : E);
+    cJSON_AddBoolToObject(r, "shared", ms->shared);
+    cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
+    cJSON_AddNumberToObject(r, "steps", ms->steps);
+    cJSON_AddNumberToObject(r, "selected_step", best_step);
+    cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(vsteps, nv));
+    cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(vcurve, nv));
+    *out = m;
+    m = NULL;
+cleanup:
+    ml_mlp_mix_free(m);
+    ml_adamw_free(opt);
+    free(best);
+    return error;
+}
+
 /* The examples Fisher and RegMean look at: the first `count` of a seeded
  * shuffle of the specialist's own training examples. */
 static int stat_examples(int **out, int *count, const trainer *t, uint64_t seed, uint64_t stream) {
@@ -381,7 +456,22 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int g = 0; g < s->nmerges; g++) {
         const ml_merge_spec *ms = &s->merges[g];
         cJSON *me;
-        if (ms->method == ML_MERGE_ENSEMBLE) {
+        if (ms->method == ML_MERGE_ROUTER) {
+            ml_mlp_mix *rm = NULL;
+            cJSON *info = cJSON_CreateObject();
+            if ((error = mlp_router(&rm, info, ms, s, &direct, base.model, spec[0].model, spec[1].model, &train, &val_set,
+                                    20 + (uint64_t)g, verbose)) < 0) {
+                cJSON_Delete(info);
+                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                goto cleanup;
+            }
+            ml_mlp_mix_evaluate(rm, test_set.x, test_set.y, test_set.n, &acc, &loss);
+            ml_mlp_mix_free(rm);
+            me = model_entry(ms->name, "merge", acc, loss);
+            for (cJSON *it = info->child; it; it = info->child)
+                cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(info, it));
+            cJSON_Delete(info);
+        } else if (ms->method == ML_MERGE_ENSEMBLE) {
             if ((error = eval_ensemble(spec[0].model, spec[1].model, ms->weights, ms->prob_ensemble, test_set.x, test_set.y,
                                        test_set.n, &acc, &loss)) < 0)
                 goto cleanup;
@@ -500,11 +590,8 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&test.files[f]));
     cJSON_AddNumberToObject(res, "seed", (double)s->seed);
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
-    cJSON *timing = cJSON_AddObjectToObject(res, "timing");
-    cJSON_AddNumberToObject(timing, "pretrain_seconds", t_pre - t0);
-    cJSON_AddNumberToObject(timing, "finetune_seconds", t_ft - t_pre);
-    cJSON_AddNumberToObject(timing, "direct_seconds", t_dir - t_ft);
-    cJSON_AddNumberToObject(timing, "eval_seconds", t_eval - t_dir);
+    double phases[5] = { t0, t_pre, t_ft, t_dir, t_eval };
+    ml_run__add_timing(res, phases);
     *out = res;
     res = NULL;
 cleanup:

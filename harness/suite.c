@@ -394,6 +394,14 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
         return FAIL(c, q, "\"%s\" is not implemented for %s suites (available: %s)", METHODS[m->method],
                     s->family == ML_FAMILY_GPT ? "gpt" : "mlp", avail);
     }
+    if (m->method == ML_MERGE_ROUTER && s->family == ML_FAMILY_MLP && m->k_layers != 1) {
+        join(q, sizeof(q), p, "layers");
+        return FAIL(c, q, "mlp suites route within a layer only (layers 1): their layers differ in width");
+    }
+    if (m->method == ML_MERGE_ROUTER && s->family == ML_FAMILY_GPT && m->k_layers > s->gpt.n_layer) {
+        join(q, sizeof(q), p, "layers");
+        return FAIL(c, q, "%d exceeds the model's %d blocks", m->k_layers, s->gpt.n_layer);
+    }
     if (m->method == ML_MERGE_SLERP && s->nspecialists != 2)
         return FAIL(c, p, "slerp merges exactly 2 specialists, the suite has %d", s->nspecialists);
     return 0;
@@ -739,7 +747,7 @@ int ml_merge_available(ml_family family, ml_merge_method m) {
     /* what each family's runner implements today; the parser refuses the rest */
     static const unsigned char avail[2][ML_MERGE_COUNT] = {
         /*            avg slerp ta ties dare fisher regmean interp ens router */
-        /* mlp */   { 1,  1,    1, 1,   1,   1,     1,      1,     1,  0 },
+        /* mlp */   { 1,  1,    1, 1,   1,   1,     1,      1,     1,  1 },
         /* gpt */   { 1,  1,    1, 1,   1,   1,     1,      1,     1,  1 },
     };
     return avail[family][m];

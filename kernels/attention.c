@@ -19,16 +19,26 @@ typedef struct {
     int B, T, C, NH;
 } attn_job;
 
+/* where head h of sequence b reads q (and k = q + C, v = q + 2C) and
+ * writes its output columns, in qkv (B,T,3C) and y (B,T,C) layouts */
+static long q_offset(const attn_job *j, long bh) {
+    int b = (int)(bh / j->NH), h = (int)(bh % j->NH);
+    return (long)b * j->T * 3 * j->C + (long)h * (j->C / j->NH);
+}
+static long y_offset(const attn_job *j, long bh) {
+    int b = (int)(bh / j->NH), h = (int)(bh % j->NH);
+    return (long)b * j->T * j->C + (long)h * (j->C / j->NH);
+}
+
 /* heads lo..hi of the flattened (b, h) range */
 static void forward_heads(void *ctx, long lo, long hi) {
     const attn_job *j = ctx;
     int T = j->T, C = j->C, NH = j->NH, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     for (long bh = lo; bh < hi; bh++) {
-        int b = (int)(bh / NH), h = (int)(bh % NH);
-        const float *q = j->qkv + (long)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
+        const float *q = j->qkv + q_offset(j, bh), *k = q + C, *v = q + 2 * C;
         float *S = j->att + bh * T * T;
-        float *yo = j->y + (long)b * T * C + h * hs;
+        float *yo = j->y + y_offset(j, bh);
         /* S = scale * q k^T  (T,T) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T);
         for (int i = 0; i < T; i++) {
@@ -56,11 +66,10 @@ static void backward_heads(void *ctx, long lo, long hi) {
     int T = j->T, C = j->C, NH = j->NH, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
     for (long bh = lo; bh < hi; bh++) {
-        int b = (int)(bh / NH), h = (int)(bh % NH);
-        const float *q = j->qkv + (long)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-        float *dq = j->dqkv + (long)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+        const float *q = j->qkv + q_offset(j, bh), *k = q + C, *v = q + 2 * C;
+        float *dq = j->dqkv + q_offset(j, bh), *dk = dq + C, *dv = dq + 2 * C;
         const float *P = j->attc + bh * T * T;
-        const float *dyo = j->dy + (long)b * T * C + h * hs;
+        const float *dyo = j->dy + y_offset(j, bh);
         float *dS = j->datt + bh * T * T;   /* each head its own scratch */
         /* dP = dy_h v^T (T,T);  dv += P^T dy_h (T,hs) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dyo, C, v, C3, 0.0f, dS, T);

@@ -12,24 +12,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
-static char smoke_dir[256];   /* the first smoke run, shared */
-static int smoke_rc = -100;
-
-static void remove_smoke_dir(void) { ml_t_rmrf(smoke_dir); }
-
-static const char *smoke_results(void) {
-    static char path[512];
-    if (smoke_rc == -100) {
-        char *out = NULL;
-        if (ml_t_tmpdir(smoke_dir, sizeof(smoke_dir), "smoke") < 0) return NULL;
-        atexit(remove_smoke_dir);
-        smoke_rc = ml_t_cli(&out, "run suites/smoke.json -o %s --quiet", smoke_dir);
-        if (smoke_rc != 0) fprintf(stderr, "    smoke run failed (%d):\n%s\n", smoke_rc, out);
-        free(out);
-    }
-    snprintf(path, sizeof(path), "%s/results.json", smoke_dir);
-    return smoke_rc == 0 ? path : NULL;
-}
+static const char *smoke_results(void) { return ml_t_run_once("suites/smoke.json"); }
 
 static double metric(const cJSON *doc, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), name);
@@ -55,32 +38,11 @@ static void test_e2e__smoke_runs_and_learns(void) {
 }
 
 static void test_e2e__reproducible(void) {
-    char dir[256], path2[512], *out = NULL;
-    const char *path1 = smoke_results();
-    cJSON *a = NULL, *b = NULL;
-    ML_ASSERT(path1 != NULL);
-    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "repro"));
-    int rc = ml_t_cli(&out, "run suites/smoke.json -o %s --quiet", dir);
-    free(out);
-    snprintf(path2, sizeof(path2), "%s/results.json", dir);
-    ML_ASSERT_EQ_INT(0, rc);
-    ML_ASSERT_EQ_INT(0, ml_results_load(&a, path1));
-    ML_ASSERT_EQ_INT(0, ml_results_load(&b, path2));
-    ml_results_strip_volatile(a);
-    ml_results_strip_volatile(b);
-    char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
-    int same = !strcmp(ta, tb);
-    /* the negative side: a one-ulp change to one metric is noticed */
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "metrics"), "A/test_loss");
-    cJSON_SetNumberValue(m, nextafter(m->valuedouble, 1e9));
-    char *tc = cJSON_Print(b);
-    int differs = strcmp(ta, tc) != 0;
-    free(ta); free(tb); free(tc);
-    cJSON_Delete(a);
-    cJSON_Delete(b);
-    ml_t_rmrf(dir);
-    ML_ASSERT_MSG(same, "two runs of the smoke suite differ beyond timestamps");
-    ML_ASSERT(differs);
+    const char *first = smoke_results();
+    ML_ASSERT(first != NULL);
+    int r = ml_t_rerun_identical("suites/smoke.json", first, "A/test_loss");
+    ML_ASSERT_MSG(r != -2, "a one-ulp change to A/test_loss went unnoticed: the comparison cannot fail");
+    ML_ASSERT_MSG(r == 1, "two runs of suites/smoke.json differ beyond timestamps (%d)", r);
 }
 
 static void test_e2e__check_against_stored_baseline(void) {

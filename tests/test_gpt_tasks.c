@@ -105,23 +105,7 @@ static void test_gpt_tasks__grad_accumulation(void) {
     ML_ASSERT(unscaled > 1e-6 + 1e-4 * maxg);
 }
 
-static char gs_dir[256];
-static int gs_rc = -100;
-static void remove_gs_dir(void) { ml_t_rmrf(gs_dir); }
-
-static const char *gpt_smoke(void) {
-    static char path[512];
-    if (gs_rc == -100) {
-        char *out = NULL;
-        if (ml_t_tmpdir(gs_dir, sizeof(gs_dir), "gptsmoke") < 0) return NULL;
-        atexit(remove_gs_dir);
-        gs_rc = ml_t_cli(&out, "run suites/gpt-smoke.json -o %s --quiet", gs_dir);
-        if (gs_rc != 0) fprintf(stderr, "    gpt-smoke failed (%d):\n%s\n", gs_rc, out);
-        free(out);
-    }
-    snprintf(path, sizeof(path), "%s/results.json", gs_dir);
-    return gs_rc == 0 ? path : NULL;
-}
+static const char *gpt_smoke(void) { return ml_t_run_once("suites/gpt-smoke.json"); }
 
 static double metric(const cJSON *doc, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), name);
@@ -189,26 +173,11 @@ static void test_gpt_tasks__smoke_merges_complete(void) {
 }
 
 static void test_gpt_tasks__smoke_reproducible(void) {
-    char dir[256], path2[512], *out = NULL;
-    const char *path1 = gpt_smoke();
-    cJSON *a = NULL, *b = NULL;
-    ML_ASSERT(path1 != NULL);
-    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "gptrepro"));
-    int rc = ml_t_cli(&out, "run suites/gpt-smoke.json -o %s --quiet", dir);
-    free(out);
-    snprintf(path2, sizeof(path2), "%s/results.json", dir);
-    ML_ASSERT_EQ_INT(0, rc);
-    ML_ASSERT_EQ_INT(0, ml_results_load(&a, path1));
-    ML_ASSERT_EQ_INT(0, ml_results_load(&b, path2));
-    ml_results_strip_volatile(a);
-    ml_results_strip_volatile(b);
-    char *ta = cJSON_Print(a), *tb = cJSON_Print(b);
-    int same = !strcmp(ta, tb);
-    free(ta); free(tb);
-    cJSON_Delete(a);
-    cJSON_Delete(b);
-    ml_t_rmrf(dir);
-    ML_ASSERT_MSG(same, "two runs of gpt-smoke differ beyond timestamps");
+    const char *first = gpt_smoke();
+    ML_ASSERT(first != NULL);
+    int r = ml_t_rerun_identical("suites/gpt-smoke.json", first, "math/loss");
+    ML_ASSERT_MSG(r != -2, "a one-ulp change to math/loss went unnoticed: the comparison cannot fail");
+    ML_ASSERT_MSG(r == 1, "two runs of suites/gpt-smoke.json differ beyond timestamps (%d)", r);
 }
 
 static void test_gpt_tasks__smoke_gates_against_baseline(void) {

@@ -183,9 +183,10 @@ static void test_suite__cka_steps(void) {
 }
 
 static void test_suite__method_not_in_family(void) {
-    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\"",
-                      "t.json: $.merges[0].method: \"router\" is not implemented for mlp suites (available: average, "
-                      "slerp, task_arithmetic, ties, dare, fisher, regmean, interpolate, ensemble)"));
+    /* an MLP's layers differ in width: a router across layers is refused */
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\", \"layers\": 2",
+                      "t.json: $.merges[0].layers: mlp suites route within a layer only (layers 1): their layers differ "
+                      "in width"));
 }
 
 static void test_suite__gate_direction(void) {

@@ -3,6 +3,10 @@
  */
 #include "tests/util.h"
 #include "core/fs.h"
+#include "harness/results.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,4 +63,60 @@ char *ml_t_replace(const char *src, const char *from, const char *to) {
 int ml_t_write(char *path, size_t size, const char *dir, const char *name, const char *text) {
     snprintf(path, size, "%s/%s", dir, name);
     return ml_fs_write_atomic(path, text, strlen(text));
+}
+
+static struct { char suite[256], dir[256], path[512]; int rc; } runs[8];
+static int nruns;
+
+static void remove_runs(void) {
+    for (int i = 0; i < nruns; i++) ml_t_rmrf(runs[i].dir);
+}
+
+const char *ml_t_run_once(const char *suite) {
+    for (int i = 0; i < nruns; i++)
+        if (!strcmp(runs[i].suite, suite)) return runs[i].rc == 0 ? runs[i].path : NULL;
+    if (nruns == 8) return NULL;
+    char *out = NULL;
+    int i = nruns++;
+    if (i == 0) atexit(remove_runs);
+    snprintf(runs[i].suite, sizeof(runs[i].suite), "%s", suite);
+    if (ml_t_tmpdir(runs[i].dir, sizeof(runs[i].dir), "run") < 0) { runs[i].rc = -1; return NULL; }
+    runs[i].rc = ml_t_cli(&out, "run %s -o %s --quiet", suite, runs[i].dir);
+    if (runs[i].rc != 0) fprintf(stderr, "    %s failed (%d):\n%s\n", suite, runs[i].rc, out);
+    free(out);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/results.json", runs[i].dir);
+    memcpy(runs[i].path, path, sizeof(path));
+    return runs[i].rc == 0 ? runs[i].path : NULL;
+}
+
+int ml_t_rerun_identical(const char *suite, const char *first, const char *metric) {
+    char dir[256], path[512], *out = NULL, *ta = NULL, *tb = NULL;
+    cJSON *a = NULL, *b = NULL;
+    int result = -1;
+    if (ml_t_tmpdir(dir, sizeof(dir), "rerun") < 0) return -1;
+    int rc = ml_t_cli(&out, "run %s -o %s --quiet", suite, dir);
+    free(out);
+    snprintf(path, sizeof(path), "%s/results.json", dir);
+    if (rc != 0 || ml_results_load(&a, first) < 0 || ml_results_load(&b, path) < 0) goto cleanup;
+    ml_results_strip_volatile(a);
+    ml_results_strip_volatile(b);
+    ta = cJSON_Print(a);
+    tb = cJSON_Print(b);
+    result = !strcmp(ta, tb);
+    if (metric) {
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "metrics"), metric);
+        if (!cJSON_IsNumber(m)) { result = -2; goto cleanup; }
+        cJSON_SetNumberValue(m, nextafter(m->valuedouble, 1e9));
+        char *tc = cJSON_Print(b);
+        if (!strcmp(ta, tc)) result = -2;
+        free(tc);
+    }
+cleanup:
+    free(ta);
+    free(tb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    ml_t_rmrf(dir);
+    return result;
 }

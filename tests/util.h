@@ -18,4 +18,14 @@ char *ml_t_replace(const char *src, const char *from, const char *to);
 /* Writes text to dir/name; returns the path in a static buffer per call slot. */
 int ml_t_write(char *path, size_t size, const char *dir, const char *name, const char *text);
 
+/* Runs "$ML_BIN run SUITE -o <a temp dir> --quiet" once per suite in this
+ * process and returns its results.json path, or NULL when the run failed
+ * (its output goes to stderr). The temp dirs are removed at exit. */
+const char *ml_t_run_once(const char *suite);
+/* Runs SUITE again and compares its results with `first` apart from the
+ * volatile keys (times, command). 1 identical, 0 different, -1 when the
+ * rerun failed; with `metric`, -2 when a one-ulp change to that metric
+ * would go unnoticed (the comparison must be able to fail). */
+int ml_t_rerun_identical(const char *suite, const char *first, const char *metric);
+
 #endif
