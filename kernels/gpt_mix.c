@@ -8,11 +8,14 @@
  * Backward computes activation gradients only: frozen linears go through
  * ml_gemm_nn (dx = dy W) and frozen LayerNorms get NULL dw/db, so no
  * weight-gradient product is ever run; only the router's dR = dz^T u.
+ * The router math (top-k softmax, its backward, the per-row mixing of
+ * expert outputs) is kernels/router.c's, shared with kernels/mlp_mix.c.
  */
 #include "kernels/gpt_mix.h"
 #include "kernels/gemm.h"
 #include "kernels/layers.h"
 #include "kernels/parallel.h"
+#include "kernels/router.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -33,13 +36,7 @@ static const float *base_tensor(const ml_gpt *g, const char *name) {
     return i < 0 ? NULL : g->params + g->layout.tensors[i].offset;
 }
 
-/* the router of layer l (shared: the one router) */
-static float *router_of(const ml_gpt_mix *m, int l) {
-    return m->params + m->layout.tensors[m->shared ? 0 : l].offset;
-}
-static float *router_grad_of(const ml_gpt_mix *m, int l) {
-    return m->grads + m->layout.tensors[m->shared ? 0 : l].offset;
-}
+_Static_assert(ML_MIX_MAX_EXPERTS <= ML_ROUTER_MAX_EXPERTS, "gpt mix: more experts than kernels/router.c keeps");
 
 int ml_gpt_mix_new(ml_gpt_mix **out, const ml_gpt *base, const ml_expert *experts, int E,
                    const ml_mix_options *opt, int B, int T) {
@@ -74,15 +71,9 @@ int ml_gpt_mix_new(ml_gpt_mix **out, const ml_gpt *base, const ml_expert *expert
     m->T = T;
     int router = m->kind == ML_MIX_ROUTER;
     /* the router layout (FIXED: empty, a zero-length flat vector) */
-    if (router) {
-        int shape[2] = { E, C };
-        for (int l = 0; l < (m->shared ? 1 : L); l++) {
-            char name[ML_TENSOR_NAME_MAX];
-            if (m->shared) snprintf(name, sizeof(name), "router");
-            else snprintf(name, sizeof(name), "router.%d", l);
-            if ((error = ml_layout_add(&m->layout, name, 2, shape, 1)) < 0) goto cleanup;
-        }
-    }
+    if (router)
+        for (int l = 0; l < (m->shared ? 1 : L); l++)
+            if ((error = ml_router_layout_add(&m->layout, m->shared, l, E, C)) < 0) goto cleanup;
     size_t N = (size_t)B * T, f = sizeof(float), LE = (size_t)L * E;
     size_t nslot = router ? LE : 1;
     struct { void **p; size_t bytes; } bufs[] = {
@@ -221,118 +212,6 @@ static void add_inplace(float *y, const float *x, long n) {
     ml_par_for(n, 16384, add_range, &j);
 }
 
-typedef struct {
-    float *out;             /* (N,C) */
-    const float *mid;       /* (N,C) */
-    const float *ey;        /* expert e at ey + e*stride, (N,C) */
-    size_t stride;
-    const float *w;         /* (N,E) */
-    int E, C;
-} combine_job;
-
-/* out[i] = mid[i] + (w[i,0] y_0[i] + w[i,1] y_1[i] + ...), summed in expert order */
-static void combine_rows(void *ctx, long lo, long hi) {
-    const combine_job *j = ctx;
-    int C = j->C, E = j->E;
-    for (long i = lo; i < hi; i++) {
-        float *o = j->out + (size_t)i * C;
-        const float *w = j->w + (size_t)i * E;
-        const float *y0 = j->ey + (size_t)i * C;
-        for (int c = 0; c < C; c++) o[c] = w[0] * y0[c];
-        for (int e = 1; e < E; e++) {
-            const float *ye = j->ey + e * j->stride + (size_t)i * C;
-            for (int c = 0; c < C; c++) o[c] += w[e] * ye[c];
-        }
-        const float *md = j->mid + (size_t)i * C;
-        for (int c = 0; c < C; c++) o[c] = md[c] + o[c];
-    }
-}
-
-typedef struct {
-    float *w;          /* (N,E) */
-    const float *z;    /* (N,E) */
-    int E, k;
-} topk_job;
-
-/* Keeps the k largest logits of a row (on ties the lower expert index
- * wins), softmax over them in double, the others exactly 0. */
-static void topk_softmax_row(float *w, const float *z, int E, int k) {
-    unsigned char keep[ML_MIX_MAX_EXPERTS];
-    if (k >= E) memset(keep, 1, (size_t)E);
-    else {
-        memset(keep, 0, (size_t)E);
-        for (int r = 0; r < k; r++) {
-            int best = -1;
-            for (int e = 0; e < E; e++)
-                if (!keep[e] && (best < 0 || z[e] > z[best])) best = e;
-            keep[best] = 1;
-        }
-    }
-    double mx = -INFINITY, s = 0.0;
-    for (int e = 0; e < E; e++) if (keep[e] && z[e] > mx) mx = z[e];
-    for (int e = 0; e < E; e++) if (keep[e]) s += exp((double)z[e] - mx);
-    for (int e = 0; e < E; e++) w[e] = keep[e] ? (float)(exp((double)z[e] - mx) / s) : 0.0f;
-}
-
-static void topk_rows(void *ctx, long lo, long hi) {
-    const topk_job *j = ctx;
-    for (long i = lo; i < hi; i++) topk_softmax_row(j->w + i * j->E, j->z + i * j->E, j->E, j->k);
-}
-
-typedef struct {
-    float *dst;          /* (N,C) scaled rows, or (N,E) dots */
-    const float *src;    /* (N,C) */
-    const float *w;      /* (N,E) */
-    const float *ey;     /* expert outputs, ey + e*stride */
-    size_t stride;
-    int e, E, C;
-} rowop_job;
-
-/* dst[i] = w[i,e] src[i] */
-static void scale_rows(void *ctx, long lo, long hi) {
-    const rowop_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        float a = j->w[(size_t)i * j->E + j->e];
-        const float *s = j->src + (size_t)i * j->C;
-        float *d = j->dst + (size_t)i * j->C;
-        for (int c = 0; c < j->C; c++) d[c] = a * s[c];
-    }
-}
-
-/* dst[i,e] = src[i] . y_e[i] (d loss / d w[i,e]), in double */
-static void dot_rows(void *ctx, long lo, long hi) {
-    const rowop_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        const float *s = j->src + (size_t)i * j->C;
-        for (int e = 0; e < j->E; e++) {
-            const float *y = j->ey + e * j->stride + (size_t)i * j->C;
-            double acc = 0.0;
-            for (int c = 0; c < j->C; c++) acc += (double)s[c] * y[c];
-            j->dst[(size_t)i * j->E + e] = (float)acc;
-        }
-    }
-}
-
-typedef struct {
-    float *dz;          /* (N,E) */
-    const float *p;     /* (N,E) the weights (0 outside the top k) */
-    const float *g;     /* (N,E) d loss / d w */
-    int E;
-} smax_job;
-
-/* dz_j = p_j (g_j - sum_i p_i g_i): the softmax over the kept logits; a
- * dropped expert has p_j = 0 and gets no gradient (top-k is piecewise
- * constant in the selection). */
-static void softmax_back_rows(void *ctx, long lo, long hi) {
-    const smax_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        const float *p = j->p + i * j->E, *g = j->g + i * j->E;
-        double s = 0.0;
-        for (int e = 0; e < j->E; e++) s += (double)p[e] * g[e];
-        for (int e = 0; e < j->E; e++) j->dz[i * j->E + e] = (float)(p[e] * ((double)g[e] - s));
-    }
-}
-
 /* ---- forward ------------------------------------------------------------ */
 
 float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T) {
@@ -359,10 +238,8 @@ float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
         ml_layernorm_forward(u, ln2m, ln2r, mid, bp[B_LN2W], bp[B_LN2B], N, C);
         if (m->kind == ML_MIX_ROUTER) {
             if (!m->shared || l == 0) {
-                float *z = m->zlog + l * cap * E;
-                ml_gemm_nt(N, E, C, u, router_of(m, l), 0.0f, z);   /* z = u R^T (N,E) */
-                topk_job tj = { wl, z, E, m->top_k };
-                ml_par_for(N, 64, topk_rows, &tj);
+                float *z = m->zlog + l * cap * E;   /* z = u R^T, wl = topk-softmax(z) (N,E) */
+                ml_router_forward(wl, z, u, ml_router_at(&m->layout, m->params, m->shared, l), N, E, C, m->top_k);
             }
             const float *w = m->shared ? m->wts : wl;
             for (int e = 0; e < E; e++) {
@@ -373,8 +250,8 @@ float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
                 ml_gelu_forward(m->gel, fch, (long)N * 4 * C);
                 ml_linear_forward(ye, m->gel, xp[X_PW], xp[X_PB], N, 4 * C, C);
             }
-            combine_job cj = { out, mid, m->ey + (size_t)l * E * cap * C, cap * C, w, E, C };
-            ml_par_for(N, 32, combine_rows, &cj);
+            /* out = mid + sum_e w_e y_e (N,C) */
+            ml_router_combine(out, mid, m->ey + (size_t)l * E * cap * C, cap * C, w, N, E, C);
         } else {
             const float *fw = m->fixed_w + (size_t)l * E;
             int first = 1;
@@ -406,12 +283,10 @@ float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
  * dz, then dR += dz^T u and (unless ablated) du += dz R. */
 static void router_backward(ml_gpt_mix *m, int l, const float *g, const float *p, const float *u, float *du,
                             int want_du) {
-    int N = m->last_B * m->last_T, E = m->E, C = m->C;
-    smax_job sj = { m->dz, p, g, E };
-    ml_par_for(N, 64, softmax_back_rows, &sj);
-    ml_gemm_tn(E, C, N, m->dz, u, 1.0f, router_grad_of(m, l));          /* dR += dz^T u (E,C) */
-    if (want_du && !(m->ablate & ML_MIX_ABLATE_ROUTER_INPUT))
-        ml_gemm_nn(N, C, E, m->dz, router_of(m, l), 1.0f, du);          /* du += dz R (N,C) */
+    int N = m->last_B * m->last_T;
+    if (!want_du || (m->ablate & ML_MIX_ABLATE_ROUTER_INPUT)) du = NULL;
+    ml_router_backward(m->dz, ml_router_at(&m->layout, m->grads, m->shared, l), du,
+                       ml_router_at(&m->layout, m->params, m->shared, l), g, p, u, N, m->E, m->C);
 }
 
 int ml_gpt_mix_backward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets) {
@@ -442,16 +317,14 @@ int ml_gpt_mix_backward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *tar
          * frozen), so only d loss / d w and the router are computed */
         int below = l > 0;
         /* d loss / d w[i,e] = dres[i] . y_e[i] */
-        rowop_job dj = { m->dw, m->dres, w, ey, cap * C, 0, E, C };
-        ml_par_for(N, 32, dot_rows, &dj);
+        ml_router_dot_rows(m->dw, m->dres, ey, cap * C, N, E, C);
         if (below) {
             /* du = sum_e J_e^T (w_e dres): through each frozen expert */
             ml_par_zero(m->du, (long)N * C);
             for (int e = 0; e < E; e++) {
                 const float *const *xp = m->xp + ((size_t)l * E + e) * X_PER_EXPERT;
                 const float *fch = m->fch + ((size_t)l * E + e) * cap * 4 * C;
-                rowop_job sj = { m->dy, m->dres, w, NULL, 0, e, E, C };
-                ml_par_for(N, 32, scale_rows, &sj);
+                ml_router_scale_rows(m->dy, m->dres, w, e, N, E, C);            /* dy = w_e dres (N,C) */
                 ml_gemm_nn(N, 4 * C, C, m->dy, xp[X_PW], 0.0f, m->dh);        /* dh = dy Wp (N,4C) */
                 ml_par_zero(m->dfch, (long)N * 4 * C);
                 ml_gelu_backward(m->dfch, m->dh, fch, (long)N * 4 * C);

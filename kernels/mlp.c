@@ -158,8 +158,7 @@ float ml_mlp_forward_mix(ml_mlp *work, const ml_mlp *const *models, const double
     return ml_softmax_ce_forward(work->probs, work->losses, work->pre[c->n_hidden], targets, N, c->out_dim);
 }
 
-/* argmax of each row of probs against y; returns the count correct */
-static long count_correct(const float *probs, const int32_t *y, int B, int V) {
+long ml_mlp_count_correct(const float *probs, const int32_t *y, int B, int V) {
     long correct = 0;
     for (int i = 0; i < B; i++) {
         const float *p = probs + (long)i * V;
@@ -177,7 +176,7 @@ void ml_mlp_evaluate_mix(ml_mlp *work, const ml_mlp *const *models, const double
     for (int s = 0; s < n; s += work->max_batch) {
         int B = n - s < work->max_batch ? n - s : work->max_batch;
         total += (double)ml_mlp_forward_mix(work, models, w, K, x + (long)s * work->cfg.in_dim, y + s, B) * B;
-        correct += count_correct(work->probs, y + s, B, work->cfg.out_dim);
+        correct += ml_mlp_count_correct(work->probs, y + s, B, work->cfg.out_dim);
     }
     *acc = n ? (double)correct / n : 0.0;
     *loss = n ? total / n : 0.0;
@@ -191,7 +190,7 @@ void ml_mlp_evaluate(ml_mlp *m, const float *x, const int32_t *y, int n, double 
         int B = n - s < m->max_batch ? n - s : m->max_batch;
         float mean = ml_mlp_forward(m, x + (long)s * m->cfg.in_dim, y + s, B);
         total += (double)mean * B;
-        correct += count_correct(m->probs, y + s, B, V);
+        correct += ml_mlp_count_correct(m->probs, y + s, B, V);
     }
     *acc = n ? (double)correct / n : 0.0;
     *loss = n ? total / n : 0.0;

@@ -67,6 +67,10 @@ float ml_mlp_forward_mix(ml_mlp *work, const ml_mlp *const *models, const double
 void ml_mlp_evaluate_mix(ml_mlp *work, const ml_mlp *const *models, const double *w, int K, const float *x,
                          const int32_t *y, int n, double *acc, double *loss);
 
+/* Rows i < B whose argmax over probs (B,V) (ties: the lower class) equals
+ * y[i]: the count correct. Shared with the routed mixture (mlp_mix.c). */
+long ml_mlp_count_correct(const float *probs, const int32_t *y, int B, int V);
+
 /* Width of hidden layer l (0-based) and its activations from the last forward (N, H_l). */
 int ml_mlp_hidden_width(const ml_mlp *m, int l);
 const float *ml_mlp_hidden(const ml_mlp *m, int l);

@@ -6,15 +6,16 @@
  * ml_mlp_mix_new. Backward computes activation gradients only: frozen
  * linears get NULL dW/db, so no weight-gradient product is ever run; only
  * the router's dR = dz^T h.
+ * The router math (top-k softmax, its backward, the per-row mixing of
+ * expert outputs) is kernels/router.c's, shared with kernels/gpt_mix.c;
+ * accuracy counting is ml_mlp_count_correct (kernels/mlp.c).
  */
 #include "kernels/mlp_mix.h"
-#include "kernels/gemm.h"
 #include "kernels/layers.h"
 #include "kernels/parallel.h"
+#include "kernels/router.h"
 #include "core/error.h"
 
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +30,7 @@ static size_t weight_offset(const ml_mlp_config *c, int j) {
     return off;
 }
 
-/* the router of layer l (shared: the one router) */
-static float *router_of(const ml_mlp_mix *m, int l) {
-    return m->params + m->layout.tensors[m->shared ? 0 : l].offset;
-}
-static float *router_grad_of(const ml_mlp_mix *m, int l) {
-    return m->grads + m->layout.tensors[m->shared ? 0 : l].offset;
-}
+_Static_assert(ML_MLP_MIX_MAX_EXPERTS <= ML_ROUTER_MAX_EXPERTS, "mlp mix: more experts than kernels/router.c keeps");
 
 int ml_mlp_mix_new(ml_mlp_mix **out, const ml_mlp_config *cfg, const ml_mlp_expert *experts, int E, int top_k,
                    int shared, int max_batch) {
@@ -78,13 +73,8 @@ int ml_mlp_mix_new(ml_mlp_mix **out, const ml_mlp_config *cfg, const ml_mlp_expe
         m->out_w[l] = layer_out(cfg, l);
         if (m->out_w[l] > maxw) maxw = m->out_w[l];
     }
-    for (int l = 0; l < (m->shared ? 1 : nl); l++) {
-        char name[ML_TENSOR_NAME_MAX];
-        int shape[2] = { E, m->in_w[l] };
-        if (m->shared) snprintf(name, sizeof(name), "router");
-        else snprintf(name, sizeof(name), "router.%d", l);
-        if ((error = ml_layout_add(&m->layout, name, 2, shape, 1)) < 0) goto cleanup;
-    }
+    for (int l = 0; l < (m->shared ? 1 : nl); l++)
+        if ((error = ml_router_layout_add(&m->layout, m->shared, l, E, m->in_w[l])) < 0) goto cleanup;
     size_t N = (size_t)max_batch, f = sizeof(float), LE = (size_t)nl * E;
     struct { void **p; size_t bytes; } bufs[] = {
         { (void **)&m->experts, LE * sizeof(ml_mlp_expert) }, { (void **)&m->xp, LE * 2 * sizeof(float *) },
@@ -149,106 +139,6 @@ void ml_mlp_mix_free(ml_mlp_mix *m) {
 
 void ml_mlp_mix_zero_grad(ml_mlp_mix *m) { memset(m->grads, 0, m->layout.total * sizeof(float)); }
 
-/* ---- row kernels (split over rows by ml_par_for) ------------------------- */
-
-typedef struct {
-    float *w;          /* (N,E) */
-    const float *z;    /* (N,E) */
-    int E, k;
-} topk_job;
-
-/* w = softmax over the k largest of z (ties: the lower index), 0 elsewhere;
- * in double */
-static void topk_softmax_row(float *w, const float *z, int E, int k) {
-    unsigned char keep[ML_MLP_MIX_MAX_EXPERTS];
-    memset(keep, k >= E, (size_t)E);
-    if (k < E) {
-        for (int r = 0; r < k; r++) {
-            int best = -1;
-            for (int e = 0; e < E; e++)
-                if (!keep[e] && (best < 0 || z[e] > z[best])) best = e;
-            keep[best] = 1;
-        }
-    }
-    double mx = -INFINITY, s = 0.0;
-    for (int e = 0; e < E; e++) if (keep[e] && z[e] > mx) mx = z[e];
-    for (int e = 0; e < E; e++) if (keep[e]) s += exp((double)z[e] - mx);
-    for (int e = 0; e < E; e++) w[e] = keep[e] ? (float)(exp((double)z[e] - mx) / s) : 0.0f;
-}
-
-static void topk_rows(void *ctx, long lo, long hi) {
-    const topk_job *j = ctx;
-    for (long i = lo; i < hi; i++) topk_softmax_row(j->w + i * j->E, j->z + i * j->E, j->E, j->k);
-}
-
-typedef struct {
-    float *out;          /* (N,O) mixed rows, (N,O) scaled rows, or (N,E) dots */
-    const float *src;    /* (N,O) */
-    const float *w;      /* (N,E) */
-    const float *ey;     /* expert outputs, ey + e*stride */
-    size_t stride;
-    int e, E, O;
-} rowop_job;
-
-/* out[i] = w[i,0] y_0[i] + w[i,1] y_1[i] + ..., summed in expert order */
-static void combine_rows(void *ctx, long lo, long hi) {
-    const rowop_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        float *o = j->out + (size_t)i * j->O;
-        const float *w = j->w + (size_t)i * j->E;
-        for (int e = 0; e < j->E; e++) {
-            const float *y = j->ey + e * j->stride + (size_t)i * j->O;
-            if (e == 0) for (int c = 0; c < j->O; c++) o[c] = w[0] * y[c];
-            else for (int c = 0; c < j->O; c++) o[c] += w[e] * y[c];
-        }
-    }
-}
-
-/* out[i] = w[i,e] src[i] */
-static void scale_rows(void *ctx, long lo, long hi) {
-    const rowop_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        float a = j->w[(size_t)i * j->E + j->e];
-        const float *s = j->src + (size_t)i * j->O;
-        float *d = j->out + (size_t)i * j->O;
-        for (int c = 0; c < j->O; c++) d[c] = a * s[c];
-    }
-}
-
-/* out[i,e] = src[i] . y_e[i] (d loss / d w[i,e]), in double */
-static void dot_rows(void *ctx, long lo, long hi) {
-    const rowop_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        const float *s = j->src + (size_t)i * j->O;
-        for (int e = 0; e < j->E; e++) {
-            const float *y = j->ey + e * j->stride + (size_t)i * j->O;
-            double acc = 0.0;
-            for (int c = 0; c < j->O; c++) acc += (double)s[c] * y[c];
-            j->out[(size_t)i * j->E + e] = (float)acc;
-        }
-    }
-}
-
-typedef struct {
-    float *dz;          /* (N,E) */
-    const float *p;     /* (N,E) weights (0 outside the top k) */
-    const float *g;     /* (N,E) d loss / d w */
-    int E;
-} smax_job;
-
-/* dz_j = p_j (g_j - sum_i p_i g_i): the softmax over the kept logits; a
- * dropped expert has p_j = 0 and gets no gradient (top-k selection is
- * piecewise constant). */
-static void softmax_back_rows(void *ctx, long lo, long hi) {
-    const smax_job *j = ctx;
-    for (long i = lo; i < hi; i++) {
-        const float *p = j->p + i * j->E, *g = j->g + i * j->E;
-        double s = 0.0;
-        for (int e = 0; e < j->E; e++) s += (double)p[e] * g[e];
-        for (int e = 0; e < j->E; e++) j->dz[i * j->E + e] = (float)(p[e] * ((double)g[e] - s));
-    }
-}
-
 /* ---- forward ------------------------------------------------------------ */
 
 float ml_mlp_mix_forward(ml_mlp_mix *m, const float *x, const int32_t *targets, int N) {
@@ -261,10 +151,8 @@ float ml_mlp_mix_forward(ml_mlp_mix *m, const float *x, const int32_t *targets, 
         int I = m->in_w[l], O = m->out_w[l];
         float *wl = m->wts + (size_t)l * cap * E;
         if (!m->shared || l == 0) {
-            float *z = m->zlog + (size_t)l * cap * E;
-            ml_gemm_nt(N, E, I, in, router_of(m, l), 0.0f, z);   /* z = h R^T (N,E) */
-            topk_job tj = { wl, z, E, m->top_k };
-            ml_par_for(N, 64, topk_rows, &tj);
+            float *z = m->zlog + (size_t)l * cap * E;   /* z = h R^T, wl = topk-softmax(z) (N,E) */
+            ml_router_forward(wl, z, in, ml_router_at(&m->layout, m->params, m->shared, l), N, E, I, m->top_k);
         }
         const float *w = m->shared ? m->wts : wl;
         for (int e = 0; e < E; e++) {
@@ -279,8 +167,7 @@ float ml_mlp_mix_forward(ml_mlp_mix *m, const float *x, const int32_t *targets, 
                 ml_linear_forward(ye, in, xp[0], xp[1], N, I, O);
             }
         }
-        rowop_job cj = { m->hs[l], NULL, w, m->ey[l], cap * O, 0, E, O };
-        ml_par_for(N, 32, combine_rows, &cj);
+        ml_router_combine(m->hs[l], NULL, m->ey[l], cap * O, w, N, E, O);   /* h_{l+1} = sum_e w_e y_e */
         in = m->hs[l];
     }
     if (!targets) return 0.0f;
@@ -294,12 +181,10 @@ float ml_mlp_mix_forward(ml_mlp_mix *m, const float *x, const int32_t *targets, 
  * dh += dz R. */
 static void router_backward(ml_mlp_mix *m, int l, const float *g, const float *p, const float *h, float *dh,
                             int want_dh) {
-    int N = m->last_n, E = m->E, I = m->in_w[m->shared ? 0 : l];
-    smax_job sj = { m->dz, p, g, E };
-    ml_par_for(N, 64, softmax_back_rows, &sj);
-    ml_gemm_tn(E, I, N, m->dz, h, 1.0f, router_grad_of(m, l));          /* dR += dz^T h (E,I) */
-    if (want_dh && !(m->ablate & ML_MLP_MIX_ABLATE_ROUTER_INPUT))
-        ml_gemm_nn(N, I, E, m->dz, router_of(m, l), 1.0f, dh);          /* dh += dz R (N,I) */
+    int I = m->in_w[m->shared ? 0 : l];
+    if (!want_dh || (m->ablate & ML_MLP_MIX_ABLATE_ROUTER_INPUT)) dh = NULL;
+    ml_router_backward(m->dz, ml_router_at(&m->layout, m->grads, m->shared, l), dh,
+                       ml_router_at(&m->layout, m->params, m->shared, l), g, p, h, m->last_n, m->E, I);
 }
 
 int ml_mlp_mix_backward(ml_mlp_mix *m, const float *x, const int32_t *targets) {
@@ -317,16 +202,14 @@ int ml_mlp_mix_backward(ml_mlp_mix *m, const float *x, const int32_t *targets) {
         const float *w = m->wts + (m->shared ? 0 : (size_t)l * cap * E);
         int below = l > 0;   /* layer 0's input x needs no gradient */
         /* d loss / d w[i,e] = dout[i] . y_e[i] */
-        rowop_job dj = { m->dw, dout, w, m->ey[l], cap * O, 0, E, O };
-        ml_par_for(N, 32, dot_rows, &dj);
+        ml_router_dot_rows(m->dw, dout, m->ey[l], cap * O, N, E, O);
         if (below) {
             /* din = sum_e J_e^T (w_e dout): through each frozen expert */
             ml_par_zero(din, (long)N * I);
             if (!(m->ablate & ML_MLP_MIX_ABLATE_EXPERT_PATHS)) {
                 for (int e = 0; e < E; e++) {
                     const float *const *xp = m->xp + ((size_t)l * E + e) * 2;
-                    rowop_job sj = { m->dy, dout, w, NULL, 0, e, E, O };
-                    ml_par_for(N, 32, scale_rows, &sj);
+                    ml_router_scale_rows(m->dy, dout, w, e, N, E, O);   /* dy = w_e dout (N,O) */
                     const float *dp = m->dy;
                     if (l < nl - 1) {
                         const float *pe = m->pre[l] + (size_t)e * cap * O;
@@ -354,25 +237,13 @@ int ml_mlp_mix_backward(ml_mlp_mix *m, const float *x, const int32_t *targets) {
 
 /* ---- evaluation, weights, pools ----------------------------------------- */
 
-/* argmax of each row of probs against y; returns the count correct */
-static long count_correct(const float *probs, const int32_t *y, int B, int V) {
-    long correct = 0;
-    for (int i = 0; i < B; i++) {
-        const float *p = probs + (long)i * V;
-        int best = 0;
-        for (int v = 1; v < V; v++) if (p[v] > p[best]) best = v;
-        correct += best == y[i];
-    }
-    return correct;
-}
-
 void ml_mlp_mix_evaluate(ml_mlp_mix *m, const float *x, const int32_t *y, int n, double *acc, double *loss) {
     long correct = 0;
     double total = 0.0;
     for (int s = 0; s < n; s += m->max_batch) {
         int B = n - s < m->max_batch ? n - s : m->max_batch;
         total += (double)ml_mlp_mix_forward(m, x + (long)s * m->cfg.in_dim, y + s, B) * B;
-        correct += count_correct(m->probs, y + s, B, m->cfg.out_dim);
+        correct += ml_mlp_count_correct(m->probs, y + s, B, m->cfg.out_dim);
     }
     *acc = n ? (double)correct / n : 0.0;
     *loss = n ? total / n : 0.0;
