@@ -27,6 +27,23 @@ void ml_run__add_gate(cJSON *res, const ml_suite *s);
 cJSON *ml_run__add_cka(cJSON *res, const char *a, const char *b, const char *const *layer_names, int L,
                        const int *steps, int nsteps, const double *curve, const double *heat);
 
+/* The checkpoint selection of a trained merge (a router): validation loss
+ * at a few steps, the parameters of the best one kept in `best`. */
+typedef struct {
+    float  *best;          /* (n) borrowed buffer */
+    size_t  n;
+    double  best_loss;
+    int     best_step, nv;
+    int     steps[64];
+    double  loss[64];
+} ml_run__selector;
+
+void ml_run__select_init(ml_run__selector *sel, float *best, size_t n, const float *params, double loss0);
+/* Records the validation loss at step; keeps params when it is the best. */
+void ml_run__select_point(ml_run__selector *sel, int step, double loss, const float *params);
+/* info["router"]: the router's shape and its selection curve. */
+void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int experts, const ml_run__selector *sel);
+
 /* CKA between the two specialists (and each against the base) at the
  * suite's steps, on one kind of representation per layer. */
 typedef struct {

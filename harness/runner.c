@@ -143,3 +143,38 @@ cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, con
     }
     return cka;
 }
+
+void ml_run__select_init(ml_run__selector *sel, float *best, size_t n, const float *params, double loss0) {
+    memset(sel, 0, sizeof(*sel));
+    sel->best = best;
+    sel->n = n;
+    memcpy(best, params, n * sizeof(float));
+    sel->best_loss = loss0;
+    sel->loss[0] = loss0;
+    sel->nv = 1;
+}
+
+void ml_run__select_point(ml_run__selector *sel, int step, double loss, const float *params) {
+    if (sel->nv < 64) {
+        sel->steps[sel->nv] = step;
+        sel->loss[sel->nv++] = loss;
+    }
+    if (loss < sel->best_loss) {
+        sel->best_loss = loss;
+        sel->best_step = step;
+        memcpy(sel->best, params, sel->n * sizeof(float));
+    }
+}
+
+void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int experts, const ml_run__selector *sel) {
+    cJSON *r = cJSON_AddObjectToObject(info, "router");
+    cJSON_AddNumberToObject(r, "layers", layers);
+    cJSON_AddNumberToObject(r, "experts", experts);
+    cJSON_AddNumberToObject(r, "top_k", ms->top_k ? ms->top_k : experts);
+    cJSON_AddBoolToObject(r, "shared", ms->shared);
+    cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
+    cJSON_AddNumberToObject(r, "steps", ms->steps);
+    cJSON_AddNumberToObject(r, "selected_step", sel->best_step);
+    cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(sel->steps, sel->nv));
+    cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(sel->loss, sel->nv));
+}

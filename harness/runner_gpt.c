@@ -329,12 +329,9 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
         sc.mix = m;
         sc.capB = B;
         sc.V = s->gpt.vocab_size;
-        int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1, best_step = 0, nv = 0;
-        double best_loss = eval_loss(&sc, vx, vy, nvw, T), vcurve[64];
-        int vsteps[64];
-        memcpy(best, m->params, m->layout.total * sizeof(float));
-        vcurve[nv] = best_loss;
-        vsteps[nv++] = 0;
+        int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1;
+        ml_run__selector sel;
+        ml_run__select_init(&sel, best, m->layout.total, m->params, eval_loss(&sc, vx, vy, nvw, T));
         for (int step = 0; step < ms->steps; step++) {
             if ((error = ml_corpus_batch(x, y, target_train, B, T, s->seed, 10 + (uint64_t)(ms - s->merges),
                                          (uint64_t)step)) < 0)
@@ -351,27 +348,13 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
                           ml_lr_at((float)ms->lr, step, ms->steps, 0, 1, (float)s->min_lr_ratio), NULL);
             if ((step + 1) % every == 0 || step + 1 == ms->steps) {
                 double vl = eval_loss(&sc, vx, vy, nvw, T);
-                if (nv < 64) { vcurve[nv] = vl; vsteps[nv++] = step + 1; }
-                if (vl < best_loss) {
-                    best_loss = vl;
-                    best_step = step + 1;
-                    memcpy(best, m->params, m->layout.total * sizeof(float));
-                }
+                ml_run__select_point(&sel, step + 1, vl, m->params);
                 if (verbose) fprintf(stderr, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
                                      ms->steps, loss, vl);
             }
         }
         memcpy(m->params, best, m->layout.total * sizeof(float));
-        cJSON *r = cJSON_AddObjectToObject(extra, "router");
-        cJSON_AddNumberToObject(r, "layers", k);
-        cJSON_AddNumberToObject(r, "experts", E);
-        cJSON_AddNumberToObject(r, "top_k", ms->top_k ? ms->top_k : E);
-        cJSON_AddBoolToObject(r, "shared", ms->shared);
-        cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
-        cJSON_AddNumberToObject(r, "steps", ms->steps);
-        cJSON_AddNumberToObject(r, "selected_step", best_step);
-        cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(vsteps, nv));
-        cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(vcurve, nv));
+        ml_run__router_info(extra, ms, k, E, &sel);
     }
     *out = m;
     m = NULL;

@@ -239,13 +239,11 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
         (error = ml_adamw_new(&opt, &m->layout, &oc)) < 0 ||
         (error = ml_malloc((void **)&best, m->layout.total * sizeof(float))) < 0)
         goto cleanup;
-    double acc, vl, best_loss;
-    int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1, best_step = 0, nv = 0, vsteps[64];
-    double vcurve[64];
-    ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &best_loss);
-    memcpy(best, m->params, m->layout.total * sizeof(float));
-    vcurve[nv] = best_loss;
-    vsteps[nv++] = 0;
+    double acc, vl;
+    int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1;
+    ml_run__selector sel;
+    ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &vl);
+    ml_run__select_init(&sel, best, m->layout.total, m->params, vl);
     /* the direct fine-tune's trainer already draws batches of the target */
     direct_data->stream = stream;
     direct_data->pos = direct_data->n;
@@ -263,27 +261,13 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
         ml_adamw_step(opt, m->params, m->grads, ml_lr_at((float)ms->lr, step, ms->steps, 0, 1, (float)s->min_lr_ratio), NULL);
         if ((step + 1) % every == 0 || step + 1 == ms->steps) {
             ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &vl);
-            if (nv < 64) { vcurve[nv] = vl; vsteps[nv++] = step + 1; }
-            if (vl < best_loss) {
-                best_loss = vl;
-                best_step = step + 1;
-                memcpy(best, m->params, m->layout.total * sizeof(float));
-            }
+            ml_run__select_point(&sel, step + 1, vl, m->params);
             if (verbose) fprintf(stderr, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
                                  ms->steps, loss, vl);
         }
     }
     memcpy(m->params, best, m->layout.total * sizeof(float));
-    cJSON *r = cJSON_AddObjectToObject(info, "router");
-    cJSON_AddNumberToObject(r, "layers", 1);
-    cJSON_AddNumberToObject(r, "experts", E);
-    cJSON_AddNumberToObject(r, "top_k", ms->top_k ? ms->top_k : E);
-    cJSON_AddBoolToObject(r, "shared", ms->shared);
-    cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
-    cJSON_AddNumberToObject(r, "steps", ms->steps);
-    cJSON_AddNumberToObject(r, "selected_step", best_step);
-    cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(vsteps, nv));
-    cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(vcurve, nv));
+    ml_run__router_info(info, ms, 1, E, &sel);
     *out = m;
     m = NULL;
 cleanup:
