@@ -691,7 +691,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
 
     /* 6. CKA (mean-pooled, the paper's; per token alongside), gate, data, timing */
     {
-        char names[64][16];
+        char names[64][24];
         const char *lnames[64];
         for (int l = 0; l < L; l++) {
             snprintf(names[l], sizeof(names[l]), "block%d", l + 1);
