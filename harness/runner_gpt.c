@@ -699,8 +699,8 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         }
         cJSON *cka = ml_run__cka_report(res, metrics, &track, spec[0].name, spec[1].name, lnames, s->cka_steps);
         for (int l = 0; l < L; l++) {
-            char what[32];
-            snprintf(what, sizeof(what), "%s_token", names[l]);
+            char what[64];
+            snprintf(what, sizeof(what), "block%d_token", l + 1);
             ml_run__add_metric(metrics, "cka", what, curve_tok[l * nck + nck - 1]);
         }
         cJSON *ot = cJSON_AddArrayToObject(cka, "over_steps_token");
