@@ -62,8 +62,7 @@ DEB_libpng   := libpng-dev
 DEB_zlib     := zlib1g-dev
 DATA_DIR     := /usr/share/datasets/fashion-mnist
 DEB_DATA     := dataset-fashion-mnist
-# Test tools: xmllint and pdffonts are used by tests when present.
-DEB_TOOLS    := pkg-config
+# Test tools: xmllint (libxml2-utils) checks the SVG and JUnit outputs.
 
 .PHONY: all deps demo test check bench clean FORCE
 all: $(BIN)
@@ -72,6 +71,7 @@ deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
+	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
 	for p in $(PKGS); do \
 	  case $$p in openblas) d=$(DEB_openblas);; libgit2) d=$(DEB_libgit2);; cairo) d=$(DEB_cairo);; \
 	    libcjson) d=$(DEB_libcjson);; libpng) d=$(DEB_libpng);; zlib) d=$(DEB_zlib);; esac; \

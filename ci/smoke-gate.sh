@@ -12,4 +12,5 @@ baseline=${2:-fixtures/baselines/$name.json}
 make deps build/mergelab >/dev/null || exit 3
 build/mergelab run "$suite" -o "out/$name" --quiet || exit $?
 build/mergelab report "out/$name/results.json" -o "out/$name/report" >/dev/null || exit $?
-build/mergelab check "out/$name/results.json" --baseline "$baseline"
+build/mergelab check "out/$name/results.json" --baseline "$baseline" \
+    --junit "out/$name/check.xml" --markdown "out/$name/check.md"

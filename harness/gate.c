@@ -9,7 +9,11 @@
 #include "harness/results.h"
 #include "core/error.h"
 
+#include "core/fs.h"
+
 #include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +31,35 @@ static double num(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
 }
 
-int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const cJSON *baseline) {
+static int push_row(ml_gate_rows *rows, const char *metric, const char *dir, double bv, double nv, double tol,
+                    const char *change, const char *verdict, int failed) {
+    if (!rows) return 0;
+    if (rows->n == rows->cap) {
+        int cap = rows->cap ? 2 * rows->cap : 64;
+        ml_gate_row *grown = realloc(rows->rows, (size_t)cap * sizeof(*grown));
+        if (!grown) return ml_error_set(ML_ENOMEM, "check: out of memory for the table");
+        rows->rows = grown;
+        rows->cap = cap;
+    }
+    ml_gate_row *r = &rows->rows[rows->n++];
+    snprintf(r->metric, sizeof(r->metric), "%s", metric);
+    snprintf(r->dir, sizeof(r->dir), "%s", dir);
+    r->baseline = bv;
+    r->now = nv;
+    r->tol = tol;
+    snprintf(r->change, sizeof(r->change), "%s", change);
+    snprintf(r->verdict, sizeof(r->verdict), "%s", verdict);
+    r->failed = failed;
+    return 0;
+}
+
+void ml_gate_rows_free(ml_gate_rows *rows) {
+    if (!rows) return;
+    free(rows->rows);
+    memset(rows, 0, sizeof(*rows));
+}
+
+int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const cJSON *baseline, ml_gate_rows *rows) {
     const cJSON *now = cJSON_GetObjectItemCaseSensitive(results, "metrics");
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(baseline, "metrics");
     const cJSON *gate = cJSON_GetObjectItemCaseSensitive(results, "gate");
@@ -42,6 +74,7 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
         const cJSON *r = rule_for(gate, b->string);
         const char *dir = r ? cJSON_GetObjectItemCaseSensitive(r, "direction")->valuestring : "-";
         const char *verdict;
+        int failed = 0;
         double bv = cJSON_IsNumber(b) ? b->valuedouble : NAN;
         double nv = cJSON_IsNumber(n) ? n->valuedouble : NAN;
         double tol = r ? num(r, "atol") + num(r, "rtol") * fabs(bv) : NAN;
@@ -49,12 +82,14 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
         sum->total++;
         if (!n) {
             verdict = "MISSING";
+            failed = 1;
             sum->regressed++;
         } else if (!r) {
             verdict = "untracked";
             sum->untracked++;
         } else if (isnan(nv) || isnan(bv)) {
             verdict = "REGRESSED (NaN)";
+            failed = 1;
             sum->regressed++;
         } else {
             int worse, better;
@@ -62,25 +97,29 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
             else if (!strcmp(dir, "lower")) { worse = delta > tol; better = delta < -tol; }
             else { worse = fabs(delta) > tol; better = 0; }
             verdict = worse ? (!strcmp(dir, "both") ? "CHANGED" : "REGRESSED") : better ? "improved" : "ok";
+            failed = worse;
             if (worse) sum->regressed++;
             else if (better) sum->improved++;
             else sum->ok++;
         }
-        if (out) {
-            char change[32] = "n/a", tols[32] = "n/a";
-            if (!isnan(delta)) {
-                if (fabs(bv) > 1e-12) snprintf(change, sizeof(change), "%+.2f%%", 100.0 * delta / fabs(bv));
-                else snprintf(change, sizeof(change), "%+.4g", delta);
-            }
-            if (!isnan(tol)) snprintf(tols, sizeof(tols), "%.4g", tol);
-            fprintf(out, "%-28s %-6s %12.6g %12.6g %10s %10s  %s\n", b->string, dir, bv, nv, change, tols, verdict);
+        char change[32] = "n/a", tols[32] = "n/a";
+        if (!isnan(delta)) {
+            if (fabs(bv) > 1e-12) snprintf(change, sizeof(change), "%+.2f%%", 100.0 * delta / fabs(bv));
+            else snprintf(change, sizeof(change), "%+.4g", delta);
         }
+        if (!isnan(tol)) snprintf(tols, sizeof(tols), "%.4g", tol);
+        if (out) fprintf(out, "%-28s %-6s %12.6g %12.6g %10s %10s  %s\n", b->string, dir, bv, nv, change, tols, verdict);
+        int error = push_row(rows, b->string, dir, bv, nv, tol, change, verdict, failed);
+        if (error < 0) return error;
     }
     for (const cJSON *n = now->child; n; n = n->next)
         if (!cJSON_GetObjectItemCaseSensitive(base, n->string)) {
+            double nv = cJSON_IsNumber(n) ? n->valuedouble : NAN;
             sum->added++;
-            if (out) fprintf(out, "%-28s %-6s %12s %12.6g %10s %10s  %s\n", n->string, "-", "-",
-                             cJSON_IsNumber(n) ? n->valuedouble : NAN, "-", "-", "new (no baseline)");
+            if (out) fprintf(out, "%-28s %-6s %12s %12.6g %10s %10s  %s\n", n->string, "-", "-", nv, "-", "-",
+                             "new (no baseline)");
+            int error = push_row(rows, n->string, "-", NAN, nv, NAN, "n/a", "new (no baseline)", 0);
+            if (error < 0) return error;
         }
     return 0;
 }
@@ -100,4 +139,99 @@ int ml_gate_bless(const char *baseline_path, const char *results_path, const cha
     error = ml_results_write(baseline_path, doc);
     cJSON_Delete(doc);
     return error;
+}
+
+/* XML text: & < > " ' escaped */
+static void xml_text(char *dst, size_t size, const char *s) {
+    size_t used = 0;
+    for (; *s && used + 7 < size; s++) {
+        const char *rep = NULL;
+        switch (*s) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&apos;"; break;
+        }
+        if (rep) { size_t k = strlen(rep); memcpy(dst + used, rep, k); used += k; }
+        else dst[used++] = *s;
+    }
+    dst[used] = '\0';
+}
+
+/* a growing text buffer for the reports below */
+typedef struct { char *p; size_t n, cap; int oom; } tbuf;
+
+__attribute__((format(printf, 2, 3)))
+static void tb_printf(tbuf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->oom = 1; return; }
+        if (b->p && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->n + (size_t)k + 1) cap *= 2;
+        char *g = realloc(b->p, cap);
+        if (!g) { b->oom = 1; return; }
+        b->p = g;
+        b->cap = cap;
+    }
+}
+
+static int tb_write(tbuf *b, const char *path) {
+    int error = b->oom ? ml_error_set(ML_ENOMEM, "out of memory writing '%s'", path)
+                       : ml_fs_write_atomic(path, b->p ? b->p : "", b->n);
+    free(b->p);
+    return error;
+}
+
+static void fmt_num(char *buf, size_t size, double v) {
+    if (isnan(v)) snprintf(buf, size, "n/a");
+    else snprintf(buf, size, "%.6g", v);
+}
+
+int ml_gate_write_junit(const char *path, const char *suite, const ml_gate_rows *rows, const ml_gate_summary *sum) {
+    tbuf b = { 0 };
+    char name[512], s[256], bv[32], nv[32], tol[32];
+    int tests = 0;
+    for (int i = 0; i < rows->n; i++) tests += strcmp(rows->rows[i].dir, "-") != 0 || rows->rows[i].failed;
+    xml_text(s, sizeof(s), suite);
+    tb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    tb_printf(&b, "<testsuites name=\"mergelab check\" tests=\"%d\" failures=\"%d\">\n", tests, sum->regressed);
+    tb_printf(&b, "  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" skipped=\"0\">\n", s, tests, sum->regressed);
+    for (int i = 0; i < rows->n; i++) {
+        const ml_gate_row *r = &rows->rows[i];
+        if (!strcmp(r->dir, "-") && !r->failed) continue;   /* untracked and new metrics gate nothing */
+        xml_text(name, sizeof(name), r->metric);
+        fmt_num(bv, sizeof(bv), r->baseline);
+        fmt_num(nv, sizeof(nv), r->now);
+        fmt_num(tol, sizeof(tol), r->tol);
+        tb_printf(&b, "    <testcase classname=\"%s\" name=\"%s\">", s, name);
+        if (r->failed)
+            tb_printf(&b, "\n      <failure message=\"%s\" type=\"%s\">%s %s baseline %s now %s change %s tolerance %s</failure>\n    ",
+                      r->verdict, r->verdict, name, r->dir, bv, nv, r->change, tol);
+        tb_printf(&b, "</testcase>\n");
+    }
+    tb_printf(&b, "  </testsuite>\n</testsuites>\n");
+    return tb_write(&b, path);
+}
+
+int ml_gate_write_markdown(const char *path, const char *suite, const ml_gate_rows *rows, const ml_gate_summary *sum) {
+    tbuf b = { 0 };
+    char bv[32], nv[32], tol[32];
+    tb_printf(&b, "### mergelab check: %s\n\n", suite);
+    tb_printf(&b, "%d metrics: **%d regressed**, %d ok, %d improved, %d untracked, %d new\n\n", sum->total,
+              sum->regressed, sum->ok, sum->improved, sum->untracked, sum->added);
+    tb_printf(&b, "| metric | dir | baseline | now | change | tol | verdict |\n|---|---|---:|---:|---:|---:|---|\n");
+    for (int i = 0; i < rows->n; i++) {
+        const ml_gate_row *r = &rows->rows[i];
+        fmt_num(bv, sizeof(bv), r->baseline);
+        fmt_num(nv, sizeof(nv), r->now);
+        fmt_num(tol, sizeof(tol), r->tol);
+        tb_printf(&b, "| `%s` | %s | %s | %s | %s | %s | %s%s%s |\n", r->metric, r->dir, bv, nv, r->change, tol,
+                  r->failed ? "**" : "", r->verdict, r->failed ? "**" : "");
+    }
+    return tb_write(&b, path);
 }

@@ -148,12 +148,15 @@ static int cmd_validate(int argc, char **argv) {
 }
 
 static int cmd_check(int argc, char **argv) {
-    const char *results = NULL, *baseline = NULL;
+    const char *results = NULL, *baseline = NULL, *junit = NULL, *markdown = NULL;
     cJSON *r = NULL, *b = NULL;
     ml_gate_summary sum;
+    ml_gate_rows rows = { 0 };
     int error, rc;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--baseline") && i + 1 < argc) baseline = argv[++i];
+        else if (!strcmp(argv[i], "--junit") && i + 1 < argc) junit = argv[++i];
+        else if (!strcmp(argv[i], "--markdown") && i + 1 < argc) markdown = argv[++i];
         else if (argv[i][0] == '-') return usage_error("check", "unknown option '%s'", argv[i]);
         else if (!results) results = argv[i];
         else return usage_error("check", "unexpected argument '%s'", argv[i]);
@@ -168,11 +171,21 @@ static int cmd_check(int argc, char **argv) {
         rc = fail(error);
         goto cleanup;
     }
-    if ((error = ml_gate_check(&sum, stdout, r, b)) < 0) { rc = fail(error); goto cleanup; }
+    if ((error = ml_gate_check(&sum, stdout, r, b, &rows)) < 0) { rc = fail(error); goto cleanup; }
+    {
+        const cJSON *sn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "suite"), "name");
+        const char *suite = cJSON_IsString(sn) ? sn->valuestring : results;
+        if ((junit && (error = ml_gate_write_junit(junit, suite, &rows, &sum)) < 0) ||
+            (markdown && (error = ml_gate_write_markdown(markdown, suite, &rows, &sum)) < 0)) {
+            rc = fail(error);
+            goto cleanup;
+        }
+    }
     rc = sum.regressed ? EXIT_REGRESSION : EXIT_OK;
     printf("%d metrics: %d regressed, %d ok, %d improved, %d untracked, %d new -> exit %d\n", sum.total,
            sum.regressed, sum.ok, sum.improved, sum.untracked, sum.added, rc);
 cleanup:
+    ml_gate_rows_free(&rows);
     cJSON_Delete(r);
     cJSON_Delete(b);
     return rc;
@@ -236,9 +249,11 @@ static const ml_cmd cmds[] = {
       "Runs every phase of a suite and writes DIR/results.json atomically\n"
       "(default DIR: out/<suite name>). Exit 0, 2 on a bad suite, 3 when a run fails." },
     { "validate", cmd_validate, "validate SUITE", "Checks a suite without running it. Exit 0 or 2." },
-    { "check", cmd_check, "check RESULTS --baseline FILE",
+    { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE]",
       "Gates each metric of RESULTS against FILE with the suite's tolerances\n"
-      "(atol + rtol*|baseline|). Exit 0 all hold, 1 a regression, 2 bad input or no baseline." },
+      "(atol + rtol*|baseline|). --junit writes JUnit XML (one testcase per gated metric),\n"
+      "--markdown a summary table for a CI job page.\n"
+      "Exit 0 all hold, 1 a regression, 2 bad input or no baseline." },
     { "bless", cmd_bless, "bless RESULTS [--baseline FILE]",
       "Makes RESULTS the new baseline (default fixtures/baselines/<suite>.json), recording the build commit." },
     { "report", cmd_report, "report RESULTS [-o DIR]",

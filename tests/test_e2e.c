@@ -83,6 +83,55 @@ static void test_e2e__check_finds_regression(void) {
     free(out);
 }
 
+/* --junit and --markdown: the XML parses (xmllint) and counts one testcase
+ * per gated metric and one failure per regression; the Markdown has the
+ * regressed row in bold. */
+static void test_e2e__check_junit_markdown(void) {
+    const char *path = smoke_results();
+    char dir[256], bpath[512], jpath[512], mpath[512], *src = NULL, *out = NULL, *xml = NULL, *md = NULL;
+    size_t len;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "fixtures/baselines/smoke.json"));
+    cJSON *doc = cJSON_Parse(src);
+    free(src);
+    ML_ASSERT(doc != NULL);
+    cJSON *metrics = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(metrics, "direct/test_acc");
+    cJSON_SetNumberValue(m, m->valuedouble + 0.05);
+    m = cJSON_GetObjectItemCaseSensitive(metrics, "A/test_loss");
+    cJSON_SetNumberValue(m, m->valuedouble * 0.5);
+    int ngated = cJSON_GetArraySize(metrics);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "junit"));
+    snprintf(bpath, sizeof(bpath), "%s/b.json", dir);
+    snprintf(jpath, sizeof(jpath), "%s/check.xml", dir);
+    snprintf(mpath, sizeof(mpath), "%s/check.md", dir);
+    ML_ASSERT_EQ_INT(0, ml_results_write(bpath, doc));
+    cJSON_Delete(doc);
+    int rc = ml_t_cli(&out, "check %s --baseline %s --junit %s --markdown %s", path, bpath, jpath, mpath);
+    free(out);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "xmllint --noout %s", jpath);
+    int xml_ok = system(cmd) == 0;
+    ml_fs_read_all(&xml, &len, jpath);
+    ml_fs_read_all(&md, &len, mpath);
+    ml_t_rmrf(dir);
+    int cases = 0, failures = 0;
+    for (const char *p = xml; p && (p = strstr(p, "<testcase ")); p++) cases++;
+    for (const char *p = xml; p && (p = strstr(p, "<failure ")); p++) failures++;
+    ML_ASSERT_EQ_INT(1, rc);
+    ML_ASSERT_MSG(xml_ok, "the JUnit file does not parse as XML");
+    ML_ASSERT_EQ_INT(ngated, cases);
+    ML_ASSERT_EQ_INT(2, failures);
+    ML_ASSERT_STR_HAS(xml, "name=\"direct/test_acc\">\n      <failure message=\"REGRESSED\"");
+    const char *row = md ? strstr(md, "| `direct/test_acc` | higher |") : NULL;
+    const char *eol = row ? strchr(row, '\n') : NULL;
+    const char *bold = row ? strstr(row, "| **REGRESSED** |") : NULL;
+    ML_ASSERT_MSG(row && eol && bold && bold < eol, "the Markdown row of direct/test_acc is not marked REGRESSED");
+    ML_ASSERT_STR_HAS(md, "**2 regressed**");
+    free(xml);
+    free(md);
+}
+
 static void test_e2e__check_no_baseline_and_corrupt(void) {
     const char *path = smoke_results();
     char dir[256], bad[512], *out = NULL;
@@ -244,6 +293,7 @@ const ml_test ml_tests_e2e[] = {
     { "e2e__reproducible", test_e2e__reproducible, "e2e" },
     { "e2e__check_against_stored_baseline", test_e2e__check_against_stored_baseline, "e2e" },
     { "e2e__check_finds_regression", test_e2e__check_finds_regression, "e2e" },
+    { "e2e__check_junit_markdown", test_e2e__check_junit_markdown, "e2e" },
     { "e2e__check_no_baseline_and_corrupt", test_e2e__check_no_baseline_and_corrupt, "e2e" },
     { "e2e__bless_then_check", test_e2e__bless_then_check, "e2e" },
     { "e2e__report", test_e2e__report, "e2e" },
