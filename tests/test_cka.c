@@ -14,6 +14,7 @@
  * with the mean distance or without the factor 2) are shown to fail it.
  */
 #include "tests/test.h"
+#include "tests/util.h"
 
 #include "core/error.h"
 #include "kernels/cka.h"
@@ -34,16 +35,11 @@ static int cka_agree(double got, double want, double atol) {
     return fabs(got - want) <= atol;
 }
 
-static void fill_uniform(float *a, long n, uint64_t stream, float lo, float hi) {
-    for (long i = 0; i < n; i++)
-        a[i] = lo + (hi - lo) * ml_rng_uniform(CKA_SEED, stream, (uint64_t)i);
-}
-
 /* Y (n,dy) = X (n,dx) M + noise, so CKA(X,Y) is well inside (0,1) */
 static void related(float *Y, const float *X, int n, int dx, int dy, uint64_t stream, float noise) {
     float *M = malloc((size_t)dx * dy * sizeof(float));
     if (!M) return;
-    fill_uniform(M, (long)dx * dy, stream, -1.0f, 1.0f);
+    ml_t_fill_uniform(M, (long)dx * dy, CKA_SEED, stream, -1.0f, 1.0f);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < dy; j++) {
             double s = 0.0;
@@ -152,7 +148,7 @@ static void test_cka__self_is_one(void) {
     static float X[200 * 300];
     for (size_t s = 0; s < 2; s++) {
         int n = shapes[s][0], d = shapes[s][1];
-        fill_uniform(X, (long)n * d, 10 + s, -1.0f, 1.0f);
+        ml_t_fill_uniform(X, (long)n * d, CKA_SEED, 10 + s, -1.0f, 1.0f);
         for (int k = 0; k < 2; k++) {
             double v = NAN;
             ML_ASSERT_EQ_INT(0, cka_impls[k](&v, X, X, n, d, d));
@@ -168,7 +164,7 @@ static int vs_reference(cka_fn f, int n, int dx, int dy, double *fast, double *r
     int ok = 0;
     *fast = *ref = NAN;
     if (X && Y) {
-        fill_uniform(X, (long)n * dx, 20, -1.0f, 1.0f);
+        ml_t_fill_uniform(X, (long)n * dx, CKA_SEED, 20, -1.0f, 1.0f);
         related(Y, X, n, dx, dy, 21, 0.7f);
         for (long i = 0; i < (long)n * dx; i++) X[i] += 3.0f;
         for (long i = 0; i < (long)n * dy; i++) Y[i] -= 2.0f;
@@ -203,7 +199,7 @@ static void test_cka__symmetric(void) {
     static float X[200 * 300], Y[200 * 300];
     for (size_t s = 0; s < 2; s++) {
         int n = shapes[s][0], dx = shapes[s][1], dy = shapes[s][2];
-        fill_uniform(X, (long)n * dx, 30, -1.0f, 1.0f);
+        ml_t_fill_uniform(X, (long)n * dx, CKA_SEED, 30, -1.0f, 1.0f);
         related(Y, X, n, dx, dy, 31, 0.5f);
         for (int k = 0; k < 2; k++) {
             double a = NAN, b = NAN;
@@ -262,7 +258,7 @@ static void test_cka__invariant_to_orthogonal_transform(void) {
     double Q[ID * ID];
     double ortho = random_orthogonal(Q, ID, 40);
     ML_ASSERT_MSG(ortho < 1e-12, "Gram-Schmidt: |Q^T Q - I| = %.3g", ortho);
-    fill_uniform(X, IN * ID, 41, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, IN * ID, CKA_SEED, 41, -1.0f, 1.0f);
     related(Y, X, IN, ID, IDY, 42, 0.5f);
     transform(XQ, X, Q, IN, ID);
     for (int k = 0; k < 2; k++) {
@@ -277,7 +273,7 @@ static void test_cka__invariant_to_orthogonal_transform(void) {
 
 static void test_cka__invariant_to_isotropic_scaling(void) {
     static float X[IN * ID], XS[IN * ID], Y[IN * IDY];
-    fill_uniform(X, IN * ID, 51, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, IN * ID, CKA_SEED, 51, -1.0f, 1.0f);
     related(Y, X, IN, ID, IDY, 52, 0.5f);
     for (int i = 0; i < IN * ID; i++) XS[i] = 3.7f * X[i];
     for (int k = 0; k < 2; k++) {
@@ -295,7 +291,7 @@ static void test_cka__invariant_to_isotropic_scaling(void) {
  * CKA must notice (by more than 0.05, a margin far above the 1e-5 noise). */
 static void test_cka__not_invariant_to_anisotropic_scaling(void) {
     static float X[IN * ID], XS[IN * ID], Y[IN * IDY];
-    fill_uniform(X, IN * ID, 61, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, IN * ID, CKA_SEED, 61, -1.0f, 1.0f);
     related(Y, X, IN, ID, IDY, 62, 0.5f);
     for (int i = 0; i < IN; i++)
         for (int j = 0; j < ID; j++) XS[i * ID + j] = (j == 0 ? 10.0f : 1.0f) * X[i * ID + j];
@@ -314,7 +310,7 @@ static void test_cka__not_invariant_to_anisotropic_scaling(void) {
 
 static void test_cka__constant_representation_is_invalid(void) {
     static float C[50 * 4], X[50 * 4];
-    fill_uniform(X, 50 * 4, 71, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, 50 * 4, CKA_SEED, 71, -1.0f, 1.0f);
     /* 0, a power of two, and 0.1f (not a short binary fraction): each must
      * centre to exactly zero and be refused, not give a noise-driven CKA */
     const float values[3] = { 0.0f, 2.0f, 0.1f };
@@ -463,7 +459,7 @@ static int hsic_vs_reference(hsic_fn f, int n, int dx, int dy, double rtol, doub
     int ok = 0;
     got[0] = got[1] = got[2] = want[0] = want[1] = want[2] = NAN;
     if (X && Y) {
-        fill_uniform(X, (long)n * dx, 80, -1.0f, 1.0f);
+        ml_t_fill_uniform(X, (long)n * dx, CKA_SEED, 80, -1.0f, 1.0f);
         related(Y, X, n, dx, dy, 81, 0.7f);
         for (long i = 0; i < (long)n * dx; i++) X[i] += 3.0f;
         for (long i = 0; i < (long)n * dy; i++) Y[i] -= 2.0f;
@@ -507,7 +503,7 @@ static void test_cka__debiased_self_is_one(void) {
     static float X[200 * 300];
     for (size_t s = 0; s < 2; s++) {
         int n = shapes[s][0], d = shapes[s][1];
-        fill_uniform(X, (long)n * d, 90 + s, -1.0f, 1.0f);
+        ml_t_fill_uniform(X, (long)n * d, CKA_SEED, 90 + s, -1.0f, 1.0f);
         double v = NAN, r = NAN;
         ML_ASSERT_EQ_INT(0, ml_cka_linear_debiased(&v, X, X, n, d, d));
         ML_ASSERT_EQ_INT(0, ml_ref_cka_linear_debiased(&r, X, X, n, d, d));
@@ -527,8 +523,8 @@ static void test_cka__debiased_independent_is_near_zero(void) {
     double sum_deb = 0.0, worst_deb = 0.0, min_biased = 1.0, sum_biased = 0.0;
     for (int s = 0; s < SEEDS; s++) {
         double b = NAN, v = NAN, r = NAN;
-        fill_uniform(X, N * D, 100 + 2 * s, -1.0f, 1.0f);
-        fill_uniform(Y, N * D, 101 + 2 * s, -1.0f, 1.0f);
+        ml_t_fill_uniform(X, N * D, CKA_SEED, 100 + 2 * s, -1.0f, 1.0f);
+        ml_t_fill_uniform(Y, N * D, CKA_SEED, 101 + 2 * s, -1.0f, 1.0f);
         ML_ASSERT_EQ_INT(0, ml_cka_linear(&b, X, Y, N, D, D));
         ML_ASSERT_EQ_INT(0, ml_cka_linear_debiased(&v, X, Y, N, D, D));
         ML_ASSERT_EQ_INT(0, ml_ref_cka_linear_debiased(&r, X, Y, N, D, D));
@@ -549,7 +545,7 @@ static void test_cka__debiased_invariances(void) {
     static float X[IN * ID], XQ[IN * ID], XS[IN * ID], XA[IN * ID], Y[IN * IDY];
     double Q[ID * ID];
     ML_ASSERT(random_orthogonal(Q, ID, 110) < 1e-12);
-    fill_uniform(X, IN * ID, 111, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, IN * ID, CKA_SEED, 111, -1.0f, 1.0f);
     related(Y, X, IN, ID, IDY, 112, 0.5f);
     transform(XQ, X, Q, IN, ID);
     for (int i = 0; i < IN; i++)
@@ -570,7 +566,7 @@ static void test_cka__debiased_invariances(void) {
 static void test_cka__debiased_undefined_is_invalid(void) {
     static float C[50 * 4], X[50 * 4];
     double v = 0.0, h[3];
-    fill_uniform(X, 50 * 4, 120, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, 50 * 4, CKA_SEED, 120, -1.0f, 1.0f);
     for (int i = 0; i < 50 * 4; i++) C[i] = 0.1f;
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_cka_linear_debiased(&v, C, X, 50, 4, 4));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "debiased CKA undefined: self-HSIC_1 of X 0");
@@ -644,7 +640,7 @@ done:
 
 static void test_cka__feature_form_blocks_and_strips(void) {
     static float X[BN * BD], Y[BN * BD];
-    fill_uniform(X, BN * BD, 200, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, BN * BD, CKA_SEED, 200, -1.0f, 1.0f);
     related(Y, X, BN, BD, BD, 201, 1.5f);
     for (int i = 0; i < BN * BD; i++) X[i] += 1.0f;
     double s0[3], s1[3], v = NAN, h[3];
@@ -752,7 +748,7 @@ static void test_cka__rbf_bandwidth_hand_computed(void) {
 #define RDX 6
 #define RDY 5
 static void rbf_data(float *X, float *Y, uint64_t stream) {
-    fill_uniform(X, RN * RDX, stream, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, RN * RDX, CKA_SEED, stream, -1.0f, 1.0f);
     related(Y, X, RN, RDX, RDY, stream + 1, 0.4f);
     for (int i = 0; i < RN; i += 8) {
         for (int j = 0; j < RDX; j++) X[i * RDX + j] *= 4.0f;
@@ -839,7 +835,7 @@ static void test_cka__rbf_self_is_one_and_invariances(void) {
 static void test_cka__rbf_errors(void) {
     static float C[10 * 3], X[10 * 3];
     double v = 0.0, h[3];
-    fill_uniform(X, 30, 150, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, 30, CKA_SEED, 150, -1.0f, 1.0f);
     for (int i = 0; i < 30; i++) C[i] = i < 3 ? X[i] : 0.25f;   /* 9 equal points: 36 of 45 pairs at 0 */
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_cka_rbf(&v, C, X, 10, 3, 3, 1.0));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "X: rbf: the median pairwise distance of the 10 examples is 0");
@@ -863,7 +859,7 @@ static void test_cka__rbf_errors(void) {
 #define MDX 32
 #define MDY 24
 static void minibatch_data(float *X, float *Y) {
-    fill_uniform(X, MN * MDX, 160, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, MN * MDX, CKA_SEED, 160, -1.0f, 1.0f);
     related(Y, X, MN, MDX, MDY, 161, 1.0f);
 }
 
@@ -948,7 +944,7 @@ static void test_cka__minibatch_errors(void) {
     static float X[8 * 3];
     ml_cka_acc *acc = NULL;
     double v = 0.0;
-    fill_uniform(X, 24, 180, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, 24, CKA_SEED, 180, -1.0f, 1.0f);
     ml_cka_acc_free(NULL);   /* a no-op */
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_cka_acc_new(&acc, (ml_cka_kernel)7, 3, 3, 1.0));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "cka_acc: unknown kernel 7");
@@ -980,11 +976,11 @@ static void test_cka__matrix_matches_pairwise(void) {
     for (int f = 0; f < 2; f++) {
         int n = ns[f];
         const float *XA[3], *XB[2];
-        fill_uniform(buf[0], (long)n * dA[f][0], 190, -1.0f, 1.0f);
+        ml_t_fill_uniform(buf[0], (long)n * dA[f][0], CKA_SEED, 190, -1.0f, 1.0f);
         related(buf[1], buf[0], n, dA[f][0], dA[f][1], 191, 0.5f);
         related(buf[2], buf[1], n, dA[f][1], dA[f][2], 193, 0.8f);
         related(buf[3], buf[0], n, dA[f][0], dB[f][0], 195, 0.3f);
-        fill_uniform(buf[4], (long)n * dB[f][1], 197, 2.0f, 3.0f);
+        ml_t_fill_uniform(buf[4], (long)n * dB[f][1], CKA_SEED, 197, 2.0f, 3.0f);
         for (int a = 0; a < 3; a++) XA[a] = buf[a];
         for (int b = 0; b < 2; b++) XB[b] = buf[3 + b];
         double M[6];

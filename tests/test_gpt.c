@@ -5,7 +5,7 @@
  * Owns: the ml_tests_gpt table.
  * Not here: gemm, linear, GELU, softmax-CE and the MLP (tests/test_kernels.c),
  * checkpoints (their own file).
- * Every numeric comparison goes through ONE checker, within_tol(), and
+ * Every numeric comparison goes through ONE checker, ml_t_close_enough(), and
  * each way it is used has a negative test: a deliberately broken kernel,
  * reference or gradient goes through the same code with the same
  * tolerances and must be rejected. Backward passes are checked by central
@@ -14,6 +14,7 @@
  * so every run sees the same numbers.
  */
 #include "tests/test.h"
+#include "tests/util.h"
 
 #include "core/error.h"
 #include "kernels/adamw.h"
@@ -39,51 +40,9 @@
 
 /* ---- shared helpers ----------------------------------------------------- */
 
-/* a (n) <- uniform in [lo, hi) from stream `stream` */
-static void rand_fill(float *a, long n, uint64_t stream, float lo, float hi) {
-    for (long i = 0; i < n; i++)
-        a[i] = lo + (hi - lo) * ml_rng_uniform(GT_SEED, stream, (uint64_t)i);
-}
-
-/* tokens (n) <- uniform ids in [0, V) */
-static void rand_tokens(int32_t *t, int n, int V, uint64_t stream) {
-    for (int i = 0; i < n; i++) t[i] = (int32_t)ml_rng_below(GT_SEED, stream, (uint64_t)i, (uint64_t)V);
-}
-
-/* THE checker: 1 when |got[i] - want[i]| <= atol + rtol*|want[i]| for all
- * i (a NaN anywhere fails); *maxdiff gets the largest |got - want| (NaN
- * when one was seen). */
-static int within_tol(const float *got, const float *want, long n, double atol, double rtol, double *maxdiff) {
-    int ok = 1;
-    double worst = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (isnan(d)) { ok = 0; worst = NAN; break; }
-        if (!(d <= atol + rtol * fabs((double)want[i]))) ok = 0;
-        if (d > worst) worst = d;
-    }
-    if (maxdiff) *maxdiff = worst;
-    return ok;
-}
-
-/* a scalar loss of the float forward, summed in double */
-typedef double (*scalar_fn)(void *ctx);
-
-/* d f / d p[i] by central differences; the step is the one really taken
- * in float, (float)(p+eps) - (float)(p-eps). p[i] is restored. */
-static float central_diff(float *p, long i, double eps, scalar_fn f, void *ctx) {
-    float save = p[i], hi = (float)(save + eps), lo = (float)(save - eps);
-    p[i] = hi;
-    double fp = f(ctx);
-    p[i] = lo;
-    double fm = f(ctx);
-    p[i] = save;
-    return (float)((fp - fm) / ((double)hi - (double)lo));
-}
-
-static void central_diff_all(float *num, float *p, long n, double eps, scalar_fn f, void *ctx) {
-    for (long i = 0; i < n; i++) num[i] = central_diff(p, i, eps, f, ctx);
-}
+/* The checker ml_t_close_enough(), the seeded fills (seed GT_SEED here) and
+ * central differences of a ml_t_loss_fn (float forward, loss summed in
+ * double) live in tests/util.c. */
 
 static void negate(float *a, long n) {
     for (long i = 0; i < n; i++) a[i] = -a[i];
@@ -109,11 +68,11 @@ typedef struct {
 } ln_ctx;
 
 static void ln_setup(ln_ctx *c) {
-    rand_fill(c->x, LN_N * LN_C, 101, -2.0f, 2.0f);
+    ml_t_fill_uniform(c->x, LN_N * LN_C, GT_SEED, 101, -2.0f, 2.0f);
     for (int i = 0; i < LN_N * LN_C; i++) c->x[i] += (float)(i / LN_C);   /* row offsets 0..4 */
-    rand_fill(c->w, LN_C, 102, 0.5f, 1.5f);
-    rand_fill(c->b, LN_C, 103, -0.5f, 0.5f);
-    rand_fill(c->R, LN_N * LN_C, 104, -1.0f, 1.0f);
+    ml_t_fill_uniform(c->w, LN_C, GT_SEED, 102, 0.5f, 1.5f);
+    ml_t_fill_uniform(c->b, LN_C, GT_SEED, 103, -0.5f, 0.5f);
+    ml_t_fill_uniform(c->R, LN_N * LN_C, GT_SEED, 104, -1.0f, 1.0f);
 }
 
 enum { LNREF_SOUND, LNREF_UNBIASED_VAR, LNREF_NO_BIAS };
@@ -145,9 +104,9 @@ static int ln_forward_case(int broken, double md[3]) {
     ln_setup(&c);
     ml_layernorm_forward(c.y, c.mean, c.rstd, c.x, c.w, c.b, LN_N, LN_C);
     ln_formula(ry, rm, rr, c.x, c.w, c.b, LN_N, LN_C, broken);
-    int ok = within_tol(c.y, ry, LN_N * LN_C, 1e-5, 1e-5, &md[0]);
-    ok &= within_tol(c.mean, rm, LN_N, 1e-6, 1e-6, &md[1]);
-    ok &= within_tol(c.rstd, rr, LN_N, 1e-6, 1e-5, &md[2]);
+    int ok = ml_t_close_enough(c.y, ry, LN_N * LN_C, 1e-5, 1e-5, &md[0]);
+    ok &= ml_t_close_enough(c.mean, rm, LN_N, 1e-6, 1e-6, &md[1]);
+    ok &= ml_t_close_enough(c.rstd, rr, LN_N, 1e-6, 1e-5, &md[2]);
     return ok;
 }
 
@@ -183,12 +142,12 @@ static int ln_fd(int flip, double md[3]) {
     ml_layernorm_forward(c.y, c.mean, c.rstd, c.x, c.w, c.b, LN_N, LN_C);
     ml_layernorm_backward(dx, dw, db, c.R, c.x, c.w, c.mean, c.rstd, LN_N, LN_C);
     if (flip) { negate(dx, LN_N * LN_C); negate(dw, LN_C); negate(db, LN_C); }
-    central_diff_all(nx, c.x, LN_N * LN_C, FD_EPS, ln_loss, &c);
-    central_diff_all(nw, c.w, LN_C, FD_EPS, ln_loss, &c);
-    central_diff_all(nb, c.b, LN_C, FD_EPS, ln_loss, &c);
-    if (!within_tol(dx, nx, LN_N * LN_C, FD_ATOL, FD_RTOL, &md[0])) bad |= 1;
-    if (!within_tol(dw, nw, LN_C, FD_ATOL, FD_RTOL, &md[1])) bad |= 2;
-    if (!within_tol(db, nb, LN_C, FD_ATOL, FD_RTOL, &md[2])) bad |= 4;
+    ml_t_central_diff_all(nx, c.x, LN_N * LN_C, FD_EPS, ln_loss, &c);
+    ml_t_central_diff_all(nw, c.w, LN_C, FD_EPS, ln_loss, &c);
+    ml_t_central_diff_all(nb, c.b, LN_C, FD_EPS, ln_loss, &c);
+    if (!ml_t_close_enough(dx, nx, LN_N * LN_C, FD_ATOL, FD_RTOL, &md[0])) bad |= 1;
+    if (!ml_t_close_enough(dw, nw, LN_C, FD_ATOL, FD_RTOL, &md[1])) bad |= 2;
+    if (!ml_t_close_enough(db, nb, LN_C, FD_ATOL, FD_RTOL, &md[2])) bad |= 4;
     return bad;
 }
 
@@ -224,14 +183,14 @@ static void test_gpt__layernorm_backward_accumulates(void) {
         ml_layernorm_backward(dx2, dw2, db2, c.R, c.x, c.w, c.mean, c.rstd, LN_N, LN_C);
     for (int i = 0; i < LN_N * LN_C; i++) dx1[i] *= 2.0f;
     for (int i = 0; i < LN_C; i++) { dw1[i] *= 2.0f; db1[i] *= 2.0f; }
-    ML_ASSERT_MSG(within_tol(dw2, dw1, LN_C, 1e-6, 1e-6, &md), "dw after two calls != 2 dw: max diff %.3g", md);
-    ML_ASSERT_MSG(within_tol(db2, db1, LN_C, 1e-6, 1e-6, &md), "db after two calls != 2 db: max diff %.3g", md);
-    ML_ASSERT_MSG(within_tol(dx2, dx1, LN_N * LN_C, 0.0, 0.0, &md), "dx after two calls != 2 dx: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(dw2, dw1, LN_C, 1e-6, 1e-6, &md), "dw after two calls != 2 dw: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(db2, db1, LN_C, 1e-6, 1e-6, &md), "db after two calls != 2 db: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(dx2, dx1, LN_N * LN_C, 0.0, 0.0, &md), "dx after two calls != 2 dx: max diff %.3g", md);
     /* the same exact check does notice a single call */
     {
         float once[LN_C] = { 0 }, scratch[LN_N * LN_C] = { 0 }, dbs[LN_C] = { 0 };
         ml_layernorm_backward(scratch, once, dbs, c.R, c.x, c.w, c.mean, c.rstd, LN_N, LN_C);
-        ML_ASSERT_MSG(!within_tol(once, dw1, LN_C, 1e-6, 1e-6, &md), "one call passed for two (max diff %.3g)", md);
+        ML_ASSERT_MSG(!ml_t_close_enough(once, dw1, LN_C, 1e-6, 1e-6, &md), "one call passed for two (max diff %.3g)", md);
     }
 }
 
@@ -262,9 +221,9 @@ typedef struct {
 } emb_ctx;
 
 static void emb_setup(emb_ctx *c) {
-    rand_fill(c->wte, EV * EC, 201, -1.0f, 1.0f);
-    rand_fill(c->wpe, EMAXT * EC, 202, -1.0f, 1.0f);
-    rand_fill(c->R, EB * ET * EC, 203, -1.0f, 1.0f);
+    ml_t_fill_uniform(c->wte, EV * EC, GT_SEED, 201, -1.0f, 1.0f);
+    ml_t_fill_uniform(c->wpe, EMAXT * EC, GT_SEED, 202, -1.0f, 1.0f);
+    ml_t_fill_uniform(c->R, EB * ET * EC, GT_SEED, 203, -1.0f, 1.0f);
 }
 
 static double emb_loss(void *p) {
@@ -319,12 +278,12 @@ static int emb_backward_case(int broken, double md[4]) {
             }
     for (int i = 0; i < EV * EC; i++) hte[i] = (float)ate[i];
     for (int i = 0; i < EMAXT * EC; i++) hpe[i] = (float)ape[i];
-    central_diff_all(nte, c.wte, EV * EC, FD_EPS, emb_loss, &c);
-    central_diff_all(npe, c.wpe, EMAXT * EC, FD_EPS, emb_loss, &c);
-    int ok = within_tol(dwte, hte, EV * EC, 1e-6, 1e-6, &md[0]);
-    ok &= within_tol(dwpe, hpe, EMAXT * EC, 1e-6, 1e-6, &md[1]);
-    ok &= within_tol(dwte, nte, EV * EC, FD_ATOL, FD_RTOL, &md[2]);
-    ok &= within_tol(dwpe, npe, EMAXT * EC, FD_ATOL, FD_RTOL, &md[3]);
+    ml_t_central_diff_all(nte, c.wte, EV * EC, FD_EPS, emb_loss, &c);
+    ml_t_central_diff_all(npe, c.wpe, EMAXT * EC, FD_EPS, emb_loss, &c);
+    int ok = ml_t_close_enough(dwte, hte, EV * EC, 1e-6, 1e-6, &md[0]);
+    ok &= ml_t_close_enough(dwpe, hpe, EMAXT * EC, 1e-6, 1e-6, &md[1]);
+    ok &= ml_t_close_enough(dwte, nte, EV * EC, FD_ATOL, FD_RTOL, &md[2]);
+    ok &= ml_t_close_enough(dwpe, npe, EMAXT * EC, FD_ATOL, FD_RTOL, &md[3]);
     return ok;
 }
 
@@ -345,11 +304,11 @@ static void test_gpt__embedding_backward_accumulates(void) {
     ml_embedding_backward(te1, pe1, c.R, emb_tokens, EB, ET, EC);
     ml_embedding_backward(te2, pe2, c.R, emb_tokens, EB, ET, EC);
     ml_embedding_backward(te2, pe2, c.R, emb_tokens, EB, ET, EC);
-    ML_ASSERT_MSG(!within_tol(te2, te1, EV * EC, 1e-6, 1e-6, &md), "two calls gave the same dwte as one");
+    ML_ASSERT_MSG(!ml_t_close_enough(te2, te1, EV * EC, 1e-6, 1e-6, &md), "two calls gave the same dwte as one");
     for (int i = 0; i < EV * EC; i++) te1[i] *= 2.0f;
     for (int i = 0; i < EMAXT * EC; i++) pe1[i] *= 2.0f;
-    ML_ASSERT_MSG(within_tol(te2, te1, EV * EC, 1e-6, 1e-6, &md), "dwte after two calls != 2x: max diff %.3g", md);
-    ML_ASSERT_MSG(within_tol(pe2, pe1, EMAXT * EC, 1e-6, 1e-6, &md), "dwpe after two calls != 2x: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(te2, te1, EV * EC, 1e-6, 1e-6, &md), "dwte after two calls != 2x: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(pe2, pe1, EMAXT * EC, 1e-6, 1e-6, &md), "dwpe after two calls != 2x: max diff %.3g", md);
 }
 
 /* ---- attention ---------------------------------------------------------- */
@@ -398,7 +357,7 @@ static void attn_naive(float *y, float *att, const float *qkv, attn_shape s, int
             }
 }
 
-static void attn_inputs(float *qkv, attn_shape s) { rand_fill(qkv, (long)s.B * s.T * 3 * s.C, 301, -2.0f, 2.0f); }
+static void attn_inputs(float *qkv, attn_shape s) { ml_t_fill_uniform(qkv, (long)s.B * s.T * 3 * s.C, GT_SEED, 301, -2.0f, 2.0f); }
 
 static void test_gpt__attention_forward_matches_reference(void) {
     static float qkv[A_QKV], y[A_Y], att[A_ATT], ry[A_Y], ratt[A_ATT];
@@ -410,8 +369,8 @@ static void test_gpt__attention_forward_matches_reference(void) {
         attn_inputs(qkv, s);
         ml_attention_forward(y, att, qkv, s.B, s.T, s.C, s.NH);
         ml_ref_attention_forward(ry, ratt, qkv, s.B, s.T, s.C, s.NH);
-        ML_ASSERT_MSG(within_tol(y, ry, ny, ATT_ATOL, ATT_RTOL, &md), "T=%d: y max diff %.3g", s.T, md);
-        ML_ASSERT_MSG(within_tol(att, ratt, na, ATT_ATOL, ATT_RTOL, &md), "T=%d: att max diff %.3g", s.T, md);
+        ML_ASSERT_MSG(ml_t_close_enough(y, ry, ny, ATT_ATOL, ATT_RTOL, &md), "T=%d: y max diff %.3g", s.T, md);
+        ML_ASSERT_MSG(ml_t_close_enough(att, ratt, na, ATT_ATOL, ATT_RTOL, &md), "T=%d: att max diff %.3g", s.T, md);
         /* probabilities: rows sum to 1, nothing above the diagonal */
         for (int r = 0; r < s.B * s.NH * s.T; r++) {
             int i = r % s.T;
@@ -441,8 +400,8 @@ static int attn_vs_naive(int broken, double md[2]) {
     attn_inputs(qkv, s);
     ml_attention_forward(y, att, qkv, s.B, s.T, s.C, s.NH);
     attn_naive(ny, natt, qkv, s, broken);
-    int ok = within_tol(y, ny, A_Y, ATT_ATOL, ATT_RTOL, &md[0]);
-    ok &= within_tol(att, natt, A_ATT, ATT_ATOL, ATT_RTOL, &md[1]);
+    int ok = ml_t_close_enough(y, ny, A_Y, ATT_ATOL, ATT_RTOL, &md[0]);
+    ok &= ml_t_close_enough(att, natt, A_ATT, ATT_ATOL, ATT_RTOL, &md[1]);
     return ok;
 }
 
@@ -461,8 +420,8 @@ static int attn_backward_case(attn_shape s, int flip, double *md) {
     static float d0[A_QKV], dk[A_QKV], dr[A_QKV];
     long nq = (long)s.B * s.T * 3 * s.C;
     attn_inputs(qkv, s);
-    rand_fill(dy, (long)s.B * s.T * s.C, 302, -1.0f, 1.0f);
-    rand_fill(d0, nq, 303, -1.0f, 1.0f);
+    ml_t_fill_uniform(dy, (long)s.B * s.T * s.C, GT_SEED, 302, -1.0f, 1.0f);
+    ml_t_fill_uniform(d0, nq, GT_SEED, 303, -1.0f, 1.0f);
     memcpy(dk, d0, (size_t)nq * sizeof(float));
     memcpy(dr, d0, (size_t)nq * sizeof(float));
     ml_attention_forward(y, att, qkv, s.B, s.T, s.C, s.NH);
@@ -470,7 +429,7 @@ static int attn_backward_case(attn_shape s, int flip, double *md) {
     ml_ref_attention_backward(dr, dy, qkv, att, s.B, s.T, s.C, s.NH);
     if (flip)
         for (long i = 0; i < nq; i++) dk[i] = d0[i] - (dk[i] - d0[i]);
-    return within_tol(dk, dr, nq, ATT_ATOL, ATT_RTOL, md);
+    return ml_t_close_enough(dk, dr, nq, ATT_ATOL, ATT_RTOL, md);
 }
 
 static void test_gpt__attention_backward_matches_reference(void) {
@@ -499,13 +458,13 @@ static int attn_fd(int flip, double *md) {
     static float dq[A_QKV], num[A_QKV], datt[A_ATT];
     c.s = attn_main;
     attn_inputs(c.qkv, c.s);
-    rand_fill(c.R, A_Y, 304, -1.0f, 1.0f);
+    ml_t_fill_uniform(c.R, A_Y, GT_SEED, 304, -1.0f, 1.0f);
     memset(dq, 0, sizeof(dq));
     ml_attention_forward(c.y, c.att, c.qkv, c.s.B, c.s.T, c.s.C, c.s.NH);
     ml_attention_backward(dq, datt, c.R, c.qkv, c.att, c.s.B, c.s.T, c.s.C, c.s.NH);
     if (flip) negate(dq, A_QKV);
-    central_diff_all(num, c.qkv, A_QKV, FD_EPS, attn_loss, &c);
-    return within_tol(dq, num, A_QKV, FD_ATOL, FD_RTOL, md);
+    ml_t_central_diff_all(num, c.qkv, A_QKV, FD_EPS, attn_loss, &c);
+    return ml_t_close_enough(dq, num, A_QKV, FD_ATOL, FD_RTOL, md);
 }
 
 static void test_gpt__attention_backward_fd(void) {
@@ -543,10 +502,10 @@ static void params_spread(ml_gpt *m) {
         const ml_tensor_info *ti = &m->layout.tensors[k];
         float *p = m->params + ti->offset;
         size_t n = strlen(ti->name);
-        if (ti->ndim == 2) rand_fill(p, (long)ti->numel, 400 + (uint64_t)k, -0.4f, 0.4f);
+        if (ti->ndim == 2) ml_t_fill_uniform(p, (long)ti->numel, GT_SEED, 400 + (uint64_t)k, -0.4f, 0.4f);
         else if (n >= 2 && !strcmp(ti->name + n - 2, ".w")) {
-            rand_fill(p, (long)ti->numel, 400 + (uint64_t)k, 0.7f, 1.3f);
-        } else rand_fill(p, (long)ti->numel, 400 + (uint64_t)k, -0.2f, 0.2f);
+            ml_t_fill_uniform(p, (long)ti->numel, GT_SEED, 400 + (uint64_t)k, 0.7f, 1.3f);
+        } else ml_t_fill_uniform(p, (long)ti->numel, GT_SEED, 400 + (uint64_t)k, -0.2f, 0.2f);
     }
 }
 
@@ -560,19 +519,8 @@ typedef struct {
  * of a plain forward, in double */
 static double gpt_loss(void *p) {
     gpt_ctx *c = p;
-    int V = c->m->cfg.vocab_size, counted = 0;
-    double s = 0.0;
     ml_gpt_forward(c->m, c->tokens, NULL, c->B, c->T, -1, NULL);
-    for (int i = 0; i < c->B * c->T; i++) {
-        if (c->targets[i] == ML_IGNORE) continue;
-        const float *z = c->m->logits + (long)i * V;
-        double mx = z[0], e = 0.0;
-        for (int v = 1; v < V; v++) mx = fmax(mx, z[v]);
-        for (int v = 0; v < V; v++) e += exp((double)z[v] - mx);
-        s += log(e) + mx - z[c->targets[i]];
-        counted++;
-    }
-    return counted ? s / counted : 0.0;
+    return ml_t_mean_ce(c->m->logits, c->targets, (long)c->B * c->T, c->m->cfg.vocab_size);
 }
 
 #define FD_SAMPLES 30
@@ -598,8 +546,8 @@ static gpt_fd_result gpt_fd(int broken, int with_ignore) {
     static float ana[FD_SAMPLES], num[FD_SAMPLES];
     if (!m) { r.setup_failed = 1; return r; }
     params_spread(m);
-    rand_tokens(tokens, TN, TV, 410);
-    rand_tokens(targets, TN, TV, 411);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 410);
+    ml_t_fill_tokens(targets, TN, TV, GT_SEED, 411);
     if (with_ignore) { targets[0] = ML_IGNORE; targets[5] = ML_IGNORE; targets[TN - 1] = ML_IGNORE; }
     zero_grads(m);
     ml_gpt_forward(m, tokens, targets, TB, TT, -1, NULL);
@@ -613,9 +561,9 @@ static gpt_fd_result gpt_fd(int broken, int with_ignore) {
             long idx = ns == (int)ti->numel ? s : (long)(((size_t)s * FD_STRIDE + 3) % ti->numel);
             float g = m->grads[ti->offset + idx];
             ana[s] = broken == GRAD_NEGATED ? -g : broken == GRAD_SCALED ? 1.1f * g : g;
-            num[s] = central_diff(m->params + ti->offset, idx, FD_EPS, gpt_loss, &c);
+            num[s] = ml_t_central_diff(m->params + ti->offset, idx, FD_EPS, gpt_loss, &c);
         }
-        if (!within_tol(ana, num, ns, FD_ATOL, FD_RTOL, &md)) {
+        if (!ml_t_close_enough(ana, num, ns, FD_ATOL, FD_RTOL, &md)) {
             if (r.first_bad < 0) r.first_bad = k;
             r.n_bad++;
         }
@@ -655,7 +603,7 @@ static void test_gpt__model_is_causal(void) {
     static float base[TN * TV];
     ML_ASSERT_MSG(m != NULL, "ml_gpt_new: %s", ml_error_last()->message);
     params_spread(m);
-    rand_tokens(tokens, TN, TV, 420);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 420);
     ml_gpt_forward(m, tokens, NULL, TB, TT, -1, NULL);
     memcpy(base, m->logits, sizeof(base));
     int fails = 0, fail_t = -1;
@@ -685,13 +633,13 @@ static void test_gpt__model_forward_shorter_T_matches_prefix(void) {
     int ok = 1, bad_b = -1;
     ML_ASSERT(m != NULL);
     params_spread(m);
-    rand_tokens(tokens, TN, TV, 425);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 425);
     ml_gpt_forward(m, tokens, NULL, TB, TT, -1, NULL);
     memcpy(full, m->logits, sizeof(full));
     for (int b = 0; b < TB; b++) memcpy(shortt + b * 5, tokens + b * TT, 5 * sizeof(int32_t));
     ml_gpt_forward(m, shortt, NULL, TB, 5, -1, NULL);
     for (int b = 0; b < TB && ok; b++)
-        if (!within_tol(ml_gpt_logits(m, b, 0), full + b * TT * TV, 5 * TV, 1e-5, 1e-5, &md)) ok = 0, bad_b = b;
+        if (!ml_t_close_enough(ml_gpt_logits(m, b, 0), full + b * TT * TV, 5 * TV, 1e-5, 1e-5, &md)) ok = 0, bad_b = b;
     ml_gpt_free(m);
     ML_ASSERT_MSG(ok, "T=5 forward vs the first 5 positions of T=8, sequence %d: max diff %.3g", bad_b, md);
 }
@@ -751,8 +699,8 @@ static int masked_backward_survives(const char *group, int *status) {
         unsigned char mask[64] = { 0 };
         int32_t tokens[TN], targets[TN];
         if (!m || ml_gpt_mark_trainable(mask, m, group) < 0) _exit(3);
-        rand_tokens(tokens, TN, TV, 430);
-        rand_tokens(targets, TN, TV, 431);
+        ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 430);
+        ml_t_fill_tokens(targets, TN, TV, GT_SEED, 431);
         ml_gpt_forward(m, tokens, targets, TB, TT, -1, NULL);
         int rc = ml_gpt_backward(m, tokens, targets, mask);
         ml_gpt_free(m);
@@ -776,8 +724,8 @@ static int masked_backward_check(const char *group, char *why, size_t whylen) {
         ml_gpt_mark_trainable(mask, m, group) < 0)
         goto out;
     params_spread(m);
-    rand_tokens(tokens, TN, TV, 430);
-    rand_tokens(targets, TN, TV, 431);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 430);
+    ml_t_fill_tokens(targets, TN, TV, GT_SEED, 431);
     zero_grads(m);
     ml_gpt_forward(m, tokens, targets, TB, TT, -1, NULL);
     rc1 = ml_gpt_backward(m, tokens, targets, NULL);
@@ -852,8 +800,8 @@ static void test_gpt__masked_adamw_freezes_non_mlp(void) {
         ML_ASSERT_MSG(0, "ml_gpt_backward with the \"mlp\" mask crashed (wait status 0x%x)", status);
     }
     ML_ASSERT(m != NULL);
-    rand_tokens(tokens, TN, TV, 440);
-    rand_tokens(targets, TN, TV, 441);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 440);
+    ml_t_fill_tokens(targets, TN, TV, GT_SEED, 441);
     start = malloc(m->layout.total * sizeof(float));
     if (start && ml_gpt_mark_trainable(mask, m, "mlp") == 0 && ml_adamw_new(&o, &m->layout, &oc) == 0) {
         memcpy(start, m->params, m->layout.total * sizeof(float));
@@ -887,9 +835,9 @@ static void test_gpt__inject_captured_residual_reproduces_logits(void) {
     char msg[ML_ERROR_MSG_MAX] = "";
     ML_ASSERT(m != NULL);
     params_spread(m);
-    rand_tokens(tokens, TN, TV, 450);
-    rand_tokens(other, TN, TV, 451);
-    rand_tokens(targets, TN, TV, 452);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 450);
+    ml_t_fill_tokens(other, TN, TV, GT_SEED, 451);
+    ml_t_fill_tokens(targets, TN, TV, GT_SEED, 452);
     for (int l = 0; l <= L && fail < 0; l++) {
         ml_gpt_forward(m, other, NULL, TB, TT, -1, NULL);
         memcpy(res_other, ml_gpt_residual(m, l), sizeof(res_other));
@@ -930,8 +878,8 @@ static void test_gpt__inject_ignores_tokens_below(void) {
     int bad = -1;
     ML_ASSERT(m != NULL);
     params_spread(m);
-    rand_tokens(a, TN, TV, 460);
-    rand_tokens(b, TN, TV, 461);
+    ml_t_fill_tokens(a, TN, TV, GT_SEED, 460);
+    ml_t_fill_tokens(b, TN, TV, GT_SEED, 461);
     for (int l = 0; l <= tiny_cfg.n_layer && bad < 0; l++) {
         ml_gpt_forward(m, a, NULL, TB, TT, -1, NULL);
         memcpy(res, ml_gpt_residual(m, l), sizeof(res));
@@ -950,8 +898,8 @@ static void test_gpt__backward_without_targets_rejected(void) {
     int32_t tokens[TN], targets[TN];
     int rc_null, rc_stale;
     ML_ASSERT(m != NULL);
-    rand_tokens(tokens, TN, TV, 470);
-    rand_tokens(targets, TN, TV, 471);
+    ml_t_fill_tokens(tokens, TN, TV, GT_SEED, 470);
+    ml_t_fill_tokens(targets, TN, TV, GT_SEED, 471);
     zero_grads(m);
     ml_gpt_forward(m, tokens, targets, TB, TT, -1, NULL);
     rc_null = ml_gpt_backward(m, tokens, NULL, NULL);
@@ -978,8 +926,8 @@ static void test_gpt__loss_at_init_is_ln_V(void) {
     ml_gpt *m = gpt_make(&cfg, B, T, 21);
     int32_t tokens[B * T], targets[B * T];
     ML_ASSERT(m != NULL);
-    rand_tokens(tokens, B * T, 96, 480);
-    rand_tokens(targets, B * T, 96, 481);
+    ml_t_fill_tokens(tokens, B * T, 96, GT_SEED, 480);
+    ml_t_fill_tokens(targets, B * T, 96, GT_SEED, 481);
     double loss = ml_gpt_forward(m, tokens, targets, B, T, -1, NULL);
     ml_gpt_free(m);
     GT_NOTE("loss at init %.4f, ln 96 = %.4f", loss, log(96.0));
@@ -1000,8 +948,8 @@ static double overfit_one_batch(int steps, double *first) {
     int32_t tokens[B * T], targets[B * T];
     double loss = -1.0;
     if (!m || ml_adamw_new(&o, &m->layout, &oc) < 0) goto out;
-    rand_tokens(tokens, B * T, 16, 490);
-    rand_tokens(targets, B * T, 16, 491);
+    ml_t_fill_tokens(tokens, B * T, 16, GT_SEED, 490);
+    ml_t_fill_tokens(targets, B * T, 16, GT_SEED, 491);
     for (int s = 0; s < steps; s++) {
         zero_grads(m);
         loss = ml_gpt_forward(m, tokens, targets, B, T, -1, NULL);
@@ -1040,8 +988,8 @@ static float *train_20(uint64_t seed, size_t *n) {
     float *out = NULL;
     if (!m || ml_adamw_new(&o, &m->layout, &oc) < 0) goto done;
     for (int s = 0; s < 20; s++) {
-        rand_tokens(tokens, B * T, 128, 500 + 2 * (uint64_t)s);
-        rand_tokens(targets, B * T, 128, 501 + 2 * (uint64_t)s);
+        ml_t_fill_tokens(tokens, B * T, 128, GT_SEED, 500 + 2 * (uint64_t)s);
+        ml_t_fill_tokens(targets, B * T, 128, GT_SEED, 501 + 2 * (uint64_t)s);
         zero_grads(m);
         ml_gpt_forward(m, tokens, targets, B, T, -1, NULL);
         if (ml_gpt_backward(m, tokens, targets, NULL) < 0) goto done;
@@ -1107,7 +1055,7 @@ static int schedule_check(lr_fn f, long *worst) {
             want = lr * minr + (lr - lr * minr) * 0.5 * (1.0 + cos(M_PI * p));
         }
         float gf = (float)got, wf = (float)want, gc = f(lr, s, total, warm, 0, minr), wc = (float)want_const;
-        if (!within_tol(&gf, &wf, 1, 0.0, 1e-6, NULL) || !within_tol(&gc, &wc, 1, 0.0, 1e-6, NULL)) {
+        if (!ml_t_close_enough(&gf, &wf, 1, 0.0, 1e-6, NULL) || !ml_t_close_enough(&gc, &wc, 1, 0.0, 1e-6, NULL)) {
             if (*worst < 0) *worst = s;
             bad++;
         }
@@ -1115,9 +1063,9 @@ static int schedule_check(lr_fn f, long *worst) {
     /* the endpoints by value, not only through the same formula */
     float first = f(lr, warm, total, warm, 1, minr), last = f(lr, total - 1, total, warm, 1, minr);
     float want_first = lr, want_last = lr * minr, ramp0 = f(lr, 0, total, warm, 1, minr), want0 = lr / warm;
-    if (!within_tol(&first, &want_first, 1, 0.0, 1e-6, NULL)) bad++;
-    if (!within_tol(&last, &want_last, 1, 0.0, 1e-6, NULL)) bad++;
-    if (!within_tol(&ramp0, &want0, 1, 0.0, 1e-6, NULL)) bad++;
+    if (!ml_t_close_enough(&first, &want_first, 1, 0.0, 1e-6, NULL)) bad++;
+    if (!ml_t_close_enough(&last, &want_last, 1, 0.0, 1e-6, NULL)) bad++;
+    if (!ml_t_close_enough(&ramp0, &want0, 1, 0.0, 1e-6, NULL)) bad++;
     return bad;
 }
 
@@ -1141,7 +1089,7 @@ static void test_gpt__clip_grad_norm(void) {
     enum { N = 1000 };
     static float g[N], g0[N];
     double s = 0.0;
-    rand_fill(g0, N, 510, -1.0f, 1.0f);
+    ml_t_fill_uniform(g0, N, GT_SEED, 510, -1.0f, 1.0f);
     for (int i = 0; i < N; i++) s += (double)g0[i] * g0[i];
     double norm0 = sqrt(s);    /* ~18 */
     /* above max_norm: returns the old norm, the new one is max_norm */

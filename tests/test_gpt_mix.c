@@ -9,13 +9,14 @@
  * reference that recovers each expert's MLP output from a specialist
  * forward with the mixture's residual injected at that layer, and central
  * differences of the float forward (loss summed in double) for the router
- * gradients. Every numeric comparison goes through within_tol(), and each
+ * gradients. Every numeric comparison goes through ml_t_close_enough(), and each
  * gradient check has negative twins (flipped sign, missing paths) that must
  * be rejected by the same checker at the same tolerances.
  * Models: tiny GPTs (V 11, C 8, 2 heads, T 8) with every tensor redrawn to
  * O(0.1..1) values, specialists = the base with only h.*.mlp.* perturbed.
  */
 #include "tests/test.h"
+#include "tests/util.h"
 
 #include "core/error.h"
 #include "kernels/adamw.h"
@@ -38,34 +39,8 @@
 
 /* ---- shared helpers ----------------------------------------------------- */
 
-static void rand_fill(float *a, long n, uint64_t stream, float lo, float hi) {
-    for (long i = 0; i < n; i++) a[i] = lo + (hi - lo) * ml_rng_uniform(GM_SEED, stream, (uint64_t)i);
-}
-
-static void rand_tokens(int32_t *t, int n, int V, uint64_t stream) {
-    for (int i = 0; i < n; i++) t[i] = (int32_t)ml_rng_below(GM_SEED, stream, (uint64_t)i, (uint64_t)V);
-}
-
-/* THE checker: 1 when |got[i] - want[i]| <= atol + rtol*|want[i]| for all i
- * (a NaN fails); *maxdiff gets the largest |got - want|. */
-static int within_tol(const float *got, const float *want, long n, double atol, double rtol, double *maxdiff) {
-    int ok = 1;
-    double worst = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (isnan(d)) { ok = 0; worst = NAN; break; }
-        if (!(d <= atol + rtol * fabs((double)want[i]))) ok = 0;
-        if (d > worst) worst = d;
-    }
-    if (maxdiff) *maxdiff = worst;
-    return ok;
-}
-
-static double max_abs(const float *a, long n) {
-    double m = 0.0;
-    for (long i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
-    return m;
-}
+/* The checker ml_t_close_enough(), ml_t_max_abs(), the seeded fills (seed
+ * GM_SEED here) and ml_t_central_diff() live in tests/util.c. */
 
 static const ml_gpt_config cfg2 = { .vocab_size = 11, .max_T = 8, .n_layer = 2, .n_head = 2, .n_embd = 8 };
 static const ml_gpt_config cfg3 = { .vocab_size = 11, .max_T = 8, .n_layer = 3, .n_head = 2, .n_embd = 8 };
@@ -83,9 +58,9 @@ static void params_spread(ml_gpt *m, uint64_t stream) {
         float *p = m->params + ti->offset;
         size_t n = strlen(ti->name);
         uint64_t s = stream + (uint64_t)k;
-        if (ti->ndim == 2) rand_fill(p, (long)ti->numel, s, -0.4f, 0.4f);
-        else if (n >= 2 && !strcmp(ti->name + n - 2, ".w")) rand_fill(p, (long)ti->numel, s, 0.7f, 1.3f);
-        else rand_fill(p, (long)ti->numel, s, -0.2f, 0.2f);
+        if (ti->ndim == 2) ml_t_fill_uniform(p, (long)ti->numel, GM_SEED, s, -0.4f, 0.4f);
+        else if (n >= 2 && !strcmp(ti->name + n - 2, ".w")) ml_t_fill_uniform(p, (long)ti->numel, GM_SEED, s, 0.7f, 1.3f);
+        else ml_t_fill_uniform(p, (long)ti->numel, GM_SEED, s, -0.2f, 0.2f);
     }
 }
 
@@ -120,8 +95,8 @@ static int trio_new(trio *t, const ml_gpt_config *cfg) {
     t->base = base_make(cfg, 500);
     t->a = t->base ? specialist_make(t->base, 600, 0.3f) : NULL;
     t->b = t->base ? specialist_make(t->base, 700, 0.3f) : NULL;
-    rand_tokens(t->tokens, MN, MV, 510);
-    rand_tokens(t->targets, MN, MV, 511);
+    ml_t_fill_tokens(t->tokens, MN, MV, GM_SEED, 510);
+    ml_t_fill_tokens(t->targets, MN, MV, GM_SEED, 511);
     t->targets[3] = ML_IGNORE;
     return t->base && t->a && t->b ? 0 : -1;
 }
@@ -171,8 +146,8 @@ static void test_gpt_mix__interp_endpoints_are_specialists_bitwise(void) {
     loss_b = memcmp(&f0, &fb, sizeof(float)) == 0;
     ml_gpt_mix_set_alpha(m, 0.5);
     ml_gpt_mix_forward(m, t.tokens, NULL, MB, MT);
-    within_tol(m->logits, la, MN * MV, 0, 0, &d_a);
-    within_tol(m->logits, lb, MN * MV, 0, 0, &d_b);
+    ml_t_close_enough(m->logits, la, MN * MV, 0, 0, &d_a);
+    ml_t_close_enough(m->logits, lb, MN * MV, 0, 0, &d_b);
     /* a shorter batch uses a prefix of the buffers, like ml_gpt_forward */
     ml_gpt_mix_set_alpha(m, 1.0);
     ml_gpt_forward(t.a, t.tokens, NULL, 1, 5, -1, NULL);
@@ -207,7 +182,7 @@ static void test_gpt_mix__identical_experts_on_simplex_are_plain_model(void) {
     ml_gpt_forward(t.base, t.tokens, NULL, MB, MT, -1, NULL);
     memcpy(lp, t.base->logits, sizeof(lp));
     ml_gpt_mix_forward(m, t.tokens, NULL, MB, MT);
-    ok = within_tol(m->logits, lp, MN * MV, 1e-5, 1e-5, &md);
+    ok = ml_t_close_enough(m->logits, lp, MN * MV, 1e-5, 1e-5, &md);
     GM_NOTE("identical experts vs plain: max diff %.3g", md);
     ml_gpt_mix_free(m);
     trio_free(&t);
@@ -282,7 +257,7 @@ static int layerwise_reference_check(ml_gpt_mix *m, const trio *t, const double 
             for (int e = 0; e < E; e++) wref[i * E + e] = (float)row[e];
         }
         double d = 0;
-        if (!within_tol(ml_gpt_mix_weights(m, l), wref, (long)N * E, 1e-6, 1e-5, &d)) {
+        if (!ml_t_close_enough(ml_gpt_mix_weights(m, l), wref, (long)N * E, 1e-6, 1e-5, &d)) {
             *md_w = d;
             *why = "mixing weights differ from topk-softmax(u R^T)";
             return 0;
@@ -295,7 +270,7 @@ static int layerwise_reference_check(ml_gpt_mix *m, const trio *t, const double 
                 for (int e = 0; e < E; e++) s += (double)w[i * E + e] * y[e][i * C + c];
                 want[i * C + c] = (float)s;
             }
-        if (!within_tol(m->res + (l + 1) * cap * C, want, (long)N * C, 1e-5, 1e-5, &d)) {
+        if (!ml_t_close_enough(m->res + (l + 1) * cap * C, want, (long)N * C, 1e-5, 1e-5, &d)) {
             *md_out = d;
             *why = "block output differs from mid + sum_e w_e y_e";
             return 0;
@@ -412,9 +387,9 @@ static void test_gpt_mix__dense_router_identical_experts_is_plain_model(void) {
     for (int shared = 0; shared < 2; shared++) {
         ml_gpt_mix *m = router_make(&t, x, 3, 0, shared);
         if (!m) continue;
-        rand_fill(m->params, (long)m->layout.total, 520, -1.0f, 1.0f);
+        ml_t_fill_uniform(m->params, (long)m->layout.total, GM_SEED, 520, -1.0f, 1.0f);
         ml_gpt_mix_forward(m, t.tokens, NULL, MB, MT);
-        good[shared] = within_tol(m->logits, lp, MN * MV, 1e-5, 1e-5, &md[shared]);
+        good[shared] = ml_t_close_enough(m->logits, lp, MN * MV, 1e-5, 1e-5, &md[shared]);
         ml_gpt_mix_free(m);
     }
     GM_NOTE("identical experts, dense router vs plain: %.3g (shared %.3g)", md[0], md[1]);
@@ -438,7 +413,7 @@ static void test_gpt_mix__router_matches_layerwise_reference(void) {
         double mdw = 0, mdo = 0;
         const char *why = "";
         if (!m) { trio_free(&t); ML_ASSERT_MSG(0, "ml_gpt_mix_new: %s", ml_error_last()->message); }
-        rand_fill(m->params, (long)m->layout.total, 530 + c, -1.0f, 1.0f);
+        ml_t_fill_uniform(m->params, (long)m->layout.total, GM_SEED, 530 + c, -1.0f, 1.0f);
         ml_gpt_mix_forward(m, t.tokens, NULL, MB, MT);
         ok = layerwise_reference_check(m, &t, NULL, &mdw, &mdo, &why);
         int same_ptr = !cases[c].shared || ml_gpt_mix_weights(m, 1) == ml_gpt_mix_weights(m, 0);
@@ -468,7 +443,7 @@ static void test_gpt_mix__topk1_selects_argmax_and_ties_go_low(void) {
         ml_gpt_mix_free(m); ml_gpt_mix_free(m2); trio_free(&t);
         ML_ASSERT_MSG(0, "ml_gpt_mix_new: %s", ml_error_last()->message);
     }
-    rand_fill(m->params, (long)m->layout.total, 540, -1.0f, 1.0f);
+    ml_t_fill_uniform(m->params, (long)m->layout.total, GM_SEED, 540, -1.0f, 1.0f);
     ml_gpt_mix_forward(m, t.tokens, NULL, MB, MT);
     size_t cap = (size_t)MB * MT;
     for (int l = 0; l < 2; l++) {
@@ -520,29 +495,8 @@ typedef struct {
 /* mean CE over the non-ignored targets from the float logits, in double */
 static double mix_loss(void *p) {
     mix_ctx *c = p;
-    int V = c->m->V, counted = 0;
-    double s = 0.0;
     ml_gpt_mix_forward(c->m, c->tokens, NULL, MB, MT);
-    for (int i = 0; i < MN; i++) {
-        if (c->targets[i] == ML_IGNORE) continue;
-        const float *z = c->m->logits + (long)i * V;
-        double mx = z[0], e = 0.0;
-        for (int v = 1; v < V; v++) mx = fmax(mx, z[v]);
-        for (int v = 0; v < V; v++) e += exp((double)z[v] - mx);
-        s += log(e) + mx - z[c->targets[i]];
-        counted++;
-    }
-    return counted ? s / counted : 0.0;
-}
-
-static float central_diff(float *p, long i, double eps, double (*f)(void *), void *ctx) {
-    float save = p[i], hi = (float)(save + eps), lo = (float)(save - eps);
-    p[i] = hi;
-    double fp = f(ctx);
-    p[i] = lo;
-    double fm = f(ctx);
-    p[i] = save;
-    return (float)((fp - fm) / ((double)hi - (double)lo));
+    return ml_t_mean_ce(c->m->logits, c->targets, MN, c->m->V);
 }
 
 enum { FD_SOUND, FD_NEGATED, FD_CUT_BLOCKS, FD_CUT_ROUTER_INPUT };
@@ -592,9 +546,9 @@ static fd_result router_fd(ml_gpt_mix *m, const trio *t, int variant) {
     m->ablate = 0;
     if (rc != 0) { r.setup_failed = 1; return r; }
     for (long i = 0; i < n; i++) ana[i] = variant == FD_NEGATED ? -m->grads[i] : m->grads[i];
-    for (long i = 0; i < n; i++) num[i] = central_diff(m->params, i, FD_EPS, mix_loss, &c);
-    r.ok = within_tol(ana, num, n, FD_ATOL, FD_RTOL, &r.maxdiff);
-    r.maxgrad = max_abs(num, n);
+    for (long i = 0; i < n; i++) num[i] = ml_t_central_diff(m->params, i, FD_EPS, mix_loss, &c);
+    r.ok = ml_t_close_enough(ana, num, n, FD_ATOL, FD_RTOL, &r.maxdiff);
+    r.maxgrad = ml_t_max_abs(num, n);
     r.n = n;
     return r;
 }
@@ -631,7 +585,7 @@ static ml_gpt_mix *fd_case_make(const fd_case *fc, trio *t, double *gap) {
     }
     if (!(m = router_make(t, x, E, fc->top_k, fc->shared))) return NULL;
     for (int s = 0; s < 50; s++) {
-        rand_fill(m->params, (long)m->layout.total, 600 + (uint64_t)s, -1.0f, 1.0f);
+        ml_t_fill_uniform(m->params, (long)m->layout.total, GM_SEED, 600 + (uint64_t)s, -1.0f, 1.0f);
         ml_gpt_mix_forward(m, t->tokens, NULL, MB, MT);
         *gap = topk_margin(m);
         if (*gap > 0.1) break;
@@ -707,10 +661,10 @@ static void test_gpt_mix__gradient_flows_through_frozen_experts(void) {
         m->ablate = 0;
         memcpy(v ? cut : ana, m->grads + m->layout.tensors[0].offset, (size_t)n * sizeof(float));
     }
-    for (long i = 0; i < n; i++) num[i] = central_diff(R0, i, FD_EPS, mix_loss, &c);
-    double md = 0, mdc = 0, mg = max_abs(num, n);
-    int ok = within_tol(ana, num, n, FD_ATOL, FD_RTOL, &md);
-    int cut_ok = within_tol(cut, num, n, FD_ATOL, FD_RTOL, &mdc);
+    for (long i = 0; i < n; i++) num[i] = ml_t_central_diff(R0, i, FD_EPS, mix_loss, &c);
+    double md = 0, mdc = 0, mg = ml_t_max_abs(num, n);
+    int ok = ml_t_close_enough(ana, num, n, FD_ATOL, FD_RTOL, &md);
+    int cut_ok = ml_t_close_enough(cut, num, n, FD_ATOL, FD_RTOL, &mdc);
     GM_NOTE("layer-0 router: loss change %.3g, max |FD| %.3g, diff %.3g, identity-only diff %.3g", l1 - l0, mg, md,
             mdc);
     ml_gpt_mix_free(m);
@@ -812,7 +766,7 @@ static void test_gpt_mix__logit_ensemble_hand_values(void) {
     static const float want[6] = { 4.0f, -1.0f, 3.0f, -1.0f, 3.0f, 2.0f };
     float out[6];
     ML_ASSERT_EQ_INT(0, ml_logit_ensemble(out, zs, w, 2, 6));
-    ML_ASSERT_MSG(within_tol(out, want, 6, 1e-6, 1e-6, &md), "logit ensemble: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, want, 6, 1e-6, 1e-6, &md), "logit ensemble: max diff %.3g", md);
     double bad[2] = { 1, -1 };
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_logit_ensemble(out, zs, bad, 2, 6));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "logit ensemble: weight 1 is negative (-1)");
@@ -835,12 +789,12 @@ static void test_gpt_mix__prob_ensemble_hand_values(void) {
     /* row 2: (1,0,0) and (1,2,5)/8 -> (9/16, 1/8, 5/16) */
     want[3] = (float)log(9.0 / 16); want[4] = (float)log(1.0 / 8); want[5] = (float)log(5.0 / 16);
     ML_ASSERT_EQ_INT(0, ml_prob_ensemble(out, zs, w, 2, 2, 3));
-    ML_ASSERT_MSG(within_tol(out, want, 6, 1e-6, 1e-6, &md), "probability ensemble: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, want, 6, 1e-6, 1e-6, &md), "probability ensemble: max diff %.3g", md);
     double only1[2] = { 2, 0 };
     ML_ASSERT_EQ_INT(0, ml_prob_ensemble(out, zs, only1, 2, 1, 3));
     float l3 = (float)log(1.0 / 3);
     float want1[3] = { l3, l3, l3 };
-    ML_ASSERT_MSG(within_tol(out, want1, 3, 1e-6, 1e-6, &md), "a zero-weight model was not dropped: %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, want1, 3, 1e-6, 1e-6, &md), "a zero-weight model was not dropped: %.3g", md);
     double bad[2] = { -1, 1 };
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_prob_ensemble(out, zs, bad, 2, 2, 3));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "probability ensemble: weight 0 is negative (-1)");

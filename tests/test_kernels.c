@@ -4,13 +4,14 @@
  * Owns: the ml_tests_kernels table (gemm, layers, mlp, adamw, rng, merge).
  * Not here: CKA (tests/test_cka.c), core helpers (tests/test_core.c).
  * Every kernel-vs-reference comparison goes through ONE checker,
- * close_enough(), and each way of using it has a negative test: a
+ * ml_t_close_enough(), and each way of using it has a negative test: a
  * deliberately broken kernel is run through the same code path with the
  * same tolerances and must be rejected, so no check here can pass vacuously.
  * Test data comes from the counter RNG with the fixed seed TEST_SEED and a
  * stream per buffer, so every run sees the same numbers.
  */
 #include "tests/test.h"
+#include "tests/util.h"
 
 #include "core/error.h"
 #include "kernels/adamw.h"
@@ -28,27 +29,8 @@
 
 /* ---- shared helpers ---------------------------------------------------- */
 
-/* a (n) <- uniform in [lo, hi); stream tells the buffers apart */
-static void fill_uniform(float *a, long n, uint64_t stream, float lo, float hi) {
-    for (long i = 0; i < n; i++)
-        a[i] = lo + (hi - lo) * ml_rng_uniform(TEST_SEED, stream, (uint64_t)i);
-}
-
-/* THE checker: 1 when |got - ref| <= atol + rtol*|ref| for every element
- * (a NaN anywhere fails); *maxdiff gets the largest |got - ref|. */
-static int close_enough(const float *got, const float *ref, long n, double atol, double rtol,
-                        double *maxdiff) {
-    int ok = 1;
-    double worst = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)ref[i]);
-        if (!(d <= atol + rtol * fabs((double)ref[i]))) ok = 0;
-        if (isnan(d) || d > worst) worst = d;
-        if (isnan(worst)) break;
-    }
-    if (maxdiff) *maxdiff = worst;
-    return ok;
-}
+/* The checker ml_t_close_enough() and the seeded fill (seed TEST_SEED here)
+ * live in tests/util.c. */
 
 /* ---- gemm: BLAS vs the naive double-accumulating reference ------------- */
 
@@ -76,19 +58,19 @@ static void gemm_ref(int kind, int M, int N, int K, const float *A, const float 
 }
 
 /* Runs gemm `kind` (or a broken stand-in for it) and its reference on the
- * same random inputs; returns what close_enough() says. For beta == 0 the
+ * same random inputs; returns what ml_t_close_enough() says. For beta == 0 the
  * output starts as NaN: BLAS must not read C then. BROKEN_TRANSPOSED uses
  * the wrong operand layout and needs M == N == K. */
 static int gemm_case(int kind, int M, int N, int K, float beta, int broken, double *maxdiff) {
     static float A[GEMM_MAX], B[GEMM_MAX], C[GEMM_MAX], R[GEMM_MAX];
     long nc = (long)M * N;
     if ((long)M * K > GEMM_MAX || (long)N * K > GEMM_MAX || nc > GEMM_MAX) return 0;
-    fill_uniform(A, (long)M * K, 11, -1.0f, 1.0f);
-    fill_uniform(B, (long)N * K, 12, -1.0f, 1.0f);
+    ml_t_fill_uniform(A, (long)M * K, TEST_SEED, 11, -1.0f, 1.0f);
+    ml_t_fill_uniform(B, (long)N * K, TEST_SEED, 12, -1.0f, 1.0f);
     if (beta == 0.0f)
         for (long i = 0; i < nc; i++) C[i] = R[i] = NAN;
     else {
-        fill_uniform(C, nc, 13, -1.0f, 1.0f);
+        ml_t_fill_uniform(C, nc, TEST_SEED, 13, -1.0f, 1.0f);
         memcpy(R, C, (size_t)nc * sizeof(float));
     }
     gemm_ref(kind, M, N, K, A, B, beta, R);
@@ -99,7 +81,7 @@ static int gemm_case(int kind, int M, int N, int K, float beta, int broken, doub
     if (broken == BROKEN_ZEROS) memset(C, 0, (size_t)nc * sizeof(float));
     if (broken == BROKEN_SIGN)
         for (long i = 0; i < nc; i++) C[i] = -C[i];
-    return close_enough(C, R, nc, GEMM_ATOL, GEMM_RTOL, maxdiff);
+    return ml_t_close_enough(C, R, nc, GEMM_ATOL, GEMM_RTOL, maxdiff);
 }
 
 static void test_kernels__gemm_matches_reference(void) {
@@ -140,13 +122,13 @@ static void test_kernels__gemm_checker_rejects_broken(void) {
 static void test_kernels__linear_forward_matches_reference(void) {
     static float x[LN * LC], W[LOC * LC], b[LOC], y[LN * LOC], r[LN * LOC];
     double md = 0.0;
-    fill_uniform(x, LN * LC, 21, -1.0f, 1.0f);
-    fill_uniform(W, LOC * LC, 22, -1.0f, 1.0f);
-    fill_uniform(b, LOC, 23, -1.0f, 1.0f);
+    ml_t_fill_uniform(x, LN * LC, TEST_SEED, 21, -1.0f, 1.0f);
+    ml_t_fill_uniform(W, LOC * LC, TEST_SEED, 22, -1.0f, 1.0f);
+    ml_t_fill_uniform(b, LOC, TEST_SEED, 23, -1.0f, 1.0f);
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         ml_linear_forward(y, x, W, with_bias ? b : NULL, LN, LC, LOC);
         ml_ref_linear_forward(r, x, W, with_bias ? b : NULL, LN, LC, LOC);
-        ML_ASSERT_MSG(close_enough(y, r, LN * LOC, GEMM_ATOL, GEMM_RTOL, &md),
+        ML_ASSERT_MSG(ml_t_close_enough(y, r, LN * LOC, GEMM_ATOL, GEMM_RTOL, &md),
                       "linear forward (bias %d): max diff %.3g", with_bias, md);
     }
 }
@@ -155,22 +137,22 @@ static void test_kernels__linear_backward_matches_reference(void) {
     static float x[LN * LC], W[LOC * LC], dy[LN * LOC];
     static float dx[LN * LC], dW[LOC * LC], db[LOC], rdx[LN * LC], rdW[LOC * LC], rdb[LOC];
     double md = 0.0;
-    fill_uniform(x, LN * LC, 31, -1.0f, 1.0f);
-    fill_uniform(W, LOC * LC, 32, -1.0f, 1.0f);
-    fill_uniform(dy, LN * LOC, 33, -1.0f, 1.0f);
+    ml_t_fill_uniform(x, LN * LC, TEST_SEED, 31, -1.0f, 1.0f);
+    ml_t_fill_uniform(W, LOC * LC, TEST_SEED, 32, -1.0f, 1.0f);
+    ml_t_fill_uniform(dy, LN * LOC, TEST_SEED, 33, -1.0f, 1.0f);
     for (int nulls = 0; nulls < 2; nulls++) {   /* 1: dx and db NULL (first layer, no bias) */
         /* both start from the same non-zero gradients: backward accumulates */
-        fill_uniform(dx, LN * LC, 34, -1.0f, 1.0f);
-        fill_uniform(dW, LOC * LC, 35, -1.0f, 1.0f);
-        fill_uniform(db, LOC, 36, -1.0f, 1.0f);
+        ml_t_fill_uniform(dx, LN * LC, TEST_SEED, 34, -1.0f, 1.0f);
+        ml_t_fill_uniform(dW, LOC * LC, TEST_SEED, 35, -1.0f, 1.0f);
+        ml_t_fill_uniform(db, LOC, TEST_SEED, 36, -1.0f, 1.0f);
         memcpy(rdx, dx, sizeof(dx));
         memcpy(rdW, dW, sizeof(dW));
         memcpy(rdb, db, sizeof(db));
         ml_linear_backward(nulls ? NULL : dx, dW, nulls ? NULL : db, dy, x, W, LN, LC, LOC);
         ml_ref_linear_backward(nulls ? NULL : rdx, rdW, nulls ? NULL : rdb, dy, x, W, LN, LC, LOC);
-        ML_ASSERT_MSG(close_enough(dx, rdx, LN * LC, GEMM_ATOL, GEMM_RTOL, &md), "dx (nulls %d): max diff %.3g", nulls, md);
-        ML_ASSERT_MSG(close_enough(dW, rdW, LOC * LC, GEMM_ATOL, GEMM_RTOL, &md), "dW (nulls %d): max diff %.3g", nulls, md);
-        ML_ASSERT_MSG(close_enough(db, rdb, LOC, GEMM_ATOL, GEMM_RTOL, &md), "db (nulls %d): max diff %.3g", nulls, md);
+        ML_ASSERT_MSG(ml_t_close_enough(dx, rdx, LN * LC, GEMM_ATOL, GEMM_RTOL, &md), "dx (nulls %d): max diff %.3g", nulls, md);
+        ML_ASSERT_MSG(ml_t_close_enough(dW, rdW, LOC * LC, GEMM_ATOL, GEMM_RTOL, &md), "dW (nulls %d): max diff %.3g", nulls, md);
+        ML_ASSERT_MSG(ml_t_close_enough(db, rdb, LOC, GEMM_ATOL, GEMM_RTOL, &md), "db (nulls %d): max diff %.3g", nulls, md);
     }
 }
 
@@ -178,9 +160,9 @@ static void test_kernels__linear_backward_accumulates(void) {
     static float x[LN * LC], W[LOC * LC], dy[LN * LOC];
     static float dx1[LN * LC], dW1[LOC * LC], db1[LOC], dx2[LN * LC], dW2[LOC * LC], db2[LOC];
     double md = 0.0;
-    fill_uniform(x, LN * LC, 41, -1.0f, 1.0f);
-    fill_uniform(W, LOC * LC, 42, -1.0f, 1.0f);
-    fill_uniform(dy, LN * LOC, 43, -1.0f, 1.0f);
+    ml_t_fill_uniform(x, LN * LC, TEST_SEED, 41, -1.0f, 1.0f);
+    ml_t_fill_uniform(W, LOC * LC, TEST_SEED, 42, -1.0f, 1.0f);
+    ml_t_fill_uniform(dy, LN * LOC, TEST_SEED, 43, -1.0f, 1.0f);
     memset(dx1, 0, sizeof(dx1)); memset(dW1, 0, sizeof(dW1)); memset(db1, 0, sizeof(db1));
     memset(dx2, 0, sizeof(dx2)); memset(dW2, 0, sizeof(dW2)); memset(db2, 0, sizeof(db2));
     ml_linear_backward(dx1, dW1, db1, dy, x, W, LN, LC, LOC);
@@ -189,9 +171,9 @@ static void test_kernels__linear_backward_accumulates(void) {
     for (long i = 0; i < LN * LC; i++) dx1[i] *= 2.0f;    /* exact in float */
     for (long i = 0; i < LOC * LC; i++) dW1[i] *= 2.0f;
     for (long i = 0; i < LOC; i++) db1[i] *= 2.0f;
-    ML_ASSERT_MSG(close_enough(dW2, dW1, LOC * LC, 1e-6, 1e-6, &md), "dW after two calls != 2 dW: max diff %.3g", md);
-    ML_ASSERT_MSG(close_enough(dx2, dx1, LN * LC, 1e-6, 1e-6, &md), "dx after two calls != 2 dx: max diff %.3g", md);
-    ML_ASSERT_MSG(close_enough(db2, db1, LOC, 1e-6, 1e-6, &md), "db after two calls != 2 db: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(dW2, dW1, LOC * LC, 1e-6, 1e-6, &md), "dW after two calls != 2 dW: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(dx2, dx1, LN * LC, 1e-6, 1e-6, &md), "dx after two calls != 2 dx: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(db2, db1, LOC, 1e-6, 1e-6, &md), "db after two calls != 2 db: max diff %.3g", md);
 }
 
 /* ---- element-wise layers vs formulas ------------------------------------ */
@@ -202,13 +184,13 @@ static void test_kernels__relu_gelu_forward_values(void) {
     for (int i = 0; i <= 200; i++) x[i] = -5.0f + 0.05f * (float)i;
     ml_relu_forward(y, x, 201);
     for (int i = 0; i <= 200; i++) r[i] = x[i] > 0.0f ? x[i] : 0.0f;
-    ML_ASSERT_MSG(close_enough(y, r, 201, 0.0, 0.0, &md), "relu: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(y, r, 201, 0.0, 0.0, &md), "relu: max diff %.3g", md);
     ml_gelu_forward(y, x, 201);
     for (int i = 0; i <= 200; i++) {
         double v = x[i];
         r[i] = (float)(0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
     }
-    ML_ASSERT_MSG(close_enough(y, r, 201, 1e-6, 1e-5, &md), "gelu: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(y, r, 201, 1e-6, 1e-5, &md), "gelu: max diff %.3g", md);
     /* two anchors by hand: GELU(0) = 0, GELU(x) -> x for large x */
     ML_ASSERT_NEAR(0.0, y[100], 1e-7, 0.0);
     ML_ASSERT_NEAR(5.0, y[200], 1e-5, 0.0);
@@ -219,7 +201,7 @@ static void test_kernels__softmax_ce_forward_values(void) {
     float logits[N * V], probs[N * V], losses[N], rp[N * V], rl[N];
     int32_t t[N] = { 0, 1, 2, 3, 4, 2 };
     double md, mean_ref = 0.0;
-    fill_uniform(logits, N * V, 51, -4.0f, 4.0f);
+    ml_t_fill_uniform(logits, N * V, TEST_SEED, 51, -4.0f, 4.0f);
     float mean = ml_softmax_ce_forward(probs, losses, logits, t, N, V);
     for (int i = 0; i < N; i++) {                   /* reference in double */
         double mx = logits[i * V], s = 0.0;
@@ -229,8 +211,8 @@ static void test_kernels__softmax_ce_forward_values(void) {
         rl[i] = (float)(log(s) + mx - logits[i * V + t[i]]);
         mean_ref += rl[i] / N;
     }
-    ML_ASSERT_MSG(close_enough(probs, rp, N * V, 1e-7, 1e-5, &md), "probs: max diff %.3g", md);
-    ML_ASSERT_MSG(close_enough(losses, rl, N, 1e-6, 1e-5, &md), "losses: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(probs, rp, N * V, 1e-7, 1e-5, &md), "probs: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(losses, rl, N, 1e-6, 1e-5, &md), "losses: max diff %.3g", md);
     ML_ASSERT_NEAR(mean_ref, mean, 1e-6, 1e-5);
     /* huge logits: max subtraction keeps everything finite */
     float big[2 * 3] = { 1000.0f, -1000.0f, 0.0f, -1000.0f, -1000.0f, 1000.0f };
@@ -262,8 +244,8 @@ static void test_kernels__elementwise_backward_accumulates(void) {
     float x[EW_E], dy[EW_E], once[EW_E], twice[EW_E], probs[EW_E], losses[EW_N];
     int32_t t[EW_N] = { 0, 4, 2, 1 };
     double md = 0.0;
-    fill_uniform(x, EW_E, 45, -2.0f, 2.0f);
-    fill_uniform(dy, EW_E, 46, -1.0f, 1.0f);
+    ml_t_fill_uniform(x, EW_E, TEST_SEED, 45, -2.0f, 2.0f);
+    ml_t_fill_uniform(dy, EW_E, TEST_SEED, 46, -1.0f, 1.0f);
     ml_softmax_ce_forward(probs, losses, x, t, EW_N, EW_V);
     for (int which = 0; which < 3; which++) {
         memset(once, 0, sizeof(once));
@@ -272,29 +254,15 @@ static void test_kernels__elementwise_backward_accumulates(void) {
         ew_backward(which, twice, dy, x, probs, t);
         ew_backward(which, twice, dy, x, probs, t);
         for (int i = 0; i < EW_E; i++) once[i] *= 2.0f;
-        ML_ASSERT_MSG(close_enough(twice, once, EW_E, 1e-7, 1e-6, &md),
+        ML_ASSERT_MSG(ml_t_close_enough(twice, once, EW_E, 1e-7, 1e-6, &md),
                       "%s backward: two calls != 2 x one (max diff %.3g)", names[which], md);
     }
 }
 
 /* ---- finite differences ------------------------------------------------- */
 
-/* Forward in float, loss summed in double; ctx carries the inputs. */
-typedef double (*loss_fn)(void *ctx);
-
-/* num (n) <- central differences of f with respect to p[0..n); the step is
- * the one really taken in float, (float)(p+eps) - (float)(p-eps). */
-static void fd_grad(float *num, float *p, long n, double eps, loss_fn f, void *ctx) {
-    for (long i = 0; i < n; i++) {
-        float save = p[i], hi = (float)(save + eps), lo = (float)(save - eps);
-        p[i] = hi;
-        double fp = f(ctx);
-        p[i] = lo;
-        double fm = f(ctx);
-        p[i] = save;
-        num[i] = (float)((fp - fm) / ((double)hi - (double)lo));
-    }
-}
+/* Gradients are checked against ml_t_central_diff_all() of a ml_t_loss_fn
+ * (forward in float, loss summed in double; ctx carries the inputs). */
 
 #define FD_ATOL 1e-3
 #define FD_RTOL 2e-2
@@ -325,22 +293,22 @@ static int linear_fd(int flip, double md[3]) {
     float dx[FN * FC] = { 0 }, dW[FOC * FC] = { 0 }, db[FOC] = { 0 };
     float nx[FN * FC], nW[FOC * FC], nb[FOC];
     int bad = 0;
-    fill_uniform(c.x, FN * FC, 61, -1.0f, 1.0f);
-    fill_uniform(c.W, FOC * FC, 62, -1.0f, 1.0f);
-    fill_uniform(c.b, FOC, 63, -1.0f, 1.0f);
-    fill_uniform(c.R, FN * FOC, 64, -1.0f, 1.0f);
+    ml_t_fill_uniform(c.x, FN * FC, TEST_SEED, 61, -1.0f, 1.0f);
+    ml_t_fill_uniform(c.W, FOC * FC, TEST_SEED, 62, -1.0f, 1.0f);
+    ml_t_fill_uniform(c.b, FOC, TEST_SEED, 63, -1.0f, 1.0f);
+    ml_t_fill_uniform(c.R, FN * FOC, TEST_SEED, 64, -1.0f, 1.0f);
     ml_linear_backward(dx, dW, db, c.R, c.x, c.W, FN, FC, FOC);
     if (flip) {
         for (int i = 0; i < FN * FC; i++) dx[i] = -dx[i];
         for (int i = 0; i < FOC * FC; i++) dW[i] = -dW[i];
         for (int i = 0; i < FOC; i++) db[i] = -db[i];
     }
-    fd_grad(nx, c.x, FN * FC, 1e-2, lin_loss, &c);
-    fd_grad(nW, c.W, FOC * FC, 1e-2, lin_loss, &c);
-    fd_grad(nb, c.b, FOC, 1e-2, lin_loss, &c);
-    if (!close_enough(dx, nx, FN * FC, FD_ATOL, FD_RTOL, &md[0])) bad |= 1;
-    if (!close_enough(dW, nW, FOC * FC, FD_ATOL, FD_RTOL, &md[1])) bad |= 2;
-    if (!close_enough(db, nb, FOC, FD_ATOL, FD_RTOL, &md[2])) bad |= 4;
+    ml_t_central_diff_all(nx, c.x, FN * FC, 1e-2, lin_loss, &c);
+    ml_t_central_diff_all(nW, c.W, FOC * FC, 1e-2, lin_loss, &c);
+    ml_t_central_diff_all(nb, c.b, FOC, 1e-2, lin_loss, &c);
+    if (!ml_t_close_enough(dx, nx, FN * FC, FD_ATOL, FD_RTOL, &md[0])) bad |= 1;
+    if (!ml_t_close_enough(dW, nW, FOC * FC, FD_ATOL, FD_RTOL, &md[1])) bad |= 2;
+    if (!ml_t_close_enough(db, nb, FOC, FD_ATOL, FD_RTOL, &md[2])) bad |= 4;
     return bad;
 }
 
@@ -377,16 +345,16 @@ static int act_fd(int gelu, int flip, double *md) {
     static act_ctx c;
     float dx[FE] = { 0 }, num[FE];
     c.gelu = gelu;
-    fill_uniform(c.x, FE, 71 + gelu, -3.0f, 3.0f);
-    fill_uniform(c.R, FE, 73, -1.0f, 1.0f);
+    ml_t_fill_uniform(c.x, FE, TEST_SEED, 71 + gelu, -3.0f, 3.0f);
+    ml_t_fill_uniform(c.R, FE, TEST_SEED, 73, -1.0f, 1.0f);
     if (!gelu)            /* keep ReLU inputs at least 0.1 away from its kink */
         for (int i = 0; i < FE; i++) c.x[i] = c.x[i] < 0 ? -0.1f + c.x[i] / 3.0f : 0.1f + c.x[i] / 3.0f;
     if (gelu) ml_gelu_backward(dx, c.R, c.x, FE);
     else ml_relu_backward(dx, c.R, c.x, FE);
     if (flip)
         for (int i = 0; i < FE; i++) dx[i] = -dx[i];
-    fd_grad(num, c.x, FE, gelu ? 1e-2 : 1e-3, act_loss, &c);
-    return close_enough(dx, num, FE, FD_ATOL, FD_RTOL, md);
+    ml_t_central_diff_all(num, c.x, FE, gelu ? 1e-2 : 1e-3, act_loss, &c);
+    return ml_t_close_enough(dx, num, FE, FD_ATOL, FD_RTOL, md);
 }
 
 static void test_kernels__relu_backward_fd(void) {
@@ -420,14 +388,14 @@ static double ce_loss(void *p) {      /* mean cross-entropy, summed in double */
 static int ce_fd(int flip, double *md) {
     static ce_ctx c;
     float dl[SN * SV] = { 0 }, num[SN * SV];
-    fill_uniform(c.logits, SN * SV, 81, -2.0f, 2.0f);
+    ml_t_fill_uniform(c.logits, SN * SV, TEST_SEED, 81, -2.0f, 2.0f);
     for (int i = 0; i < SN; i++) c.t[i] = (int32_t)((i * 3) % SV);
     ml_softmax_ce_forward(c.probs, c.losses, c.logits, c.t, SN, SV);
     ml_softmax_ce_backward(dl, c.probs, c.t, SN, SV);
     if (flip)
         for (int i = 0; i < SN * SV; i++) dl[i] = -dl[i];
-    fd_grad(num, c.logits, SN * SV, 1e-2, ce_loss, &c);
-    return close_enough(dl, num, SN * SV, FD_ATOL, FD_RTOL, md);
+    ml_t_central_diff_all(num, c.logits, SN * SV, 1e-2, ce_loss, &c);
+    return ml_t_close_enough(dl, num, SN * SV, FD_ATOL, FD_RTOL, md);
 }
 
 static void test_kernels__softmax_ce_backward_fd(void) {
@@ -486,7 +454,7 @@ static int mlp_fd(ml_activation act, int flip, double *md) {
     if (ml_mlp_new(&m, &cfg, MN) < 0) return -2;
     num = malloc(m->layout.total * sizeof(float));
     if (!num) { ml_mlp_free(m); return -2; }
-    fill_uniform(x, MN * MD, 91, -1.0f, 1.0f);
+    ml_t_fill_uniform(x, MN * MD, TEST_SEED, 91, -1.0f, 1.0f);
     for (int i = 0; i < MN; i++) t[i] = (int32_t)(i % MV);
     /* ReLU is not differentiable at 0: take the first init seed whose
      * pre-activations all sit >= 0.02 from it (steps of 1e-3 move them by
@@ -495,7 +463,7 @@ static int mlp_fd(ml_activation act, int flip, double *md) {
         ml_mlp_init(m, seed);
         for (int k = 0; k < m->layout.n; k++)      /* non-zero biases too */
             if (m->layout.tensors[k].ndim == 1)
-                fill_uniform(m->params + m->layout.tensors[k].offset, (long)m->layout.tensors[k].numel,
+                ml_t_fill_uniform(m->params + m->layout.tensors[k].offset, (long)m->layout.tensors[k].numel, TEST_SEED,
                              100 + (uint64_t)k + 10 * seed, -0.2f, 0.2f);
         ml_mlp_forward(m, x, t, MN);
         if (act == ML_ACT_GELU || mlp_min_abs_pre(m) >= 0.02) break;
@@ -507,12 +475,12 @@ static int mlp_fd(ml_activation act, int flip, double *md) {
     if (flip)
         for (size_t i = 0; i < m->layout.total; i++) m->grads[i] = -m->grads[i];
     c.m = m; c.x = x; c.t = t;
-    fd_grad(num, m->params, (long)m->layout.total, 1e-3, mlp_loss, &c);
+    ml_t_central_diff_all(num, m->params, (long)m->layout.total, 1e-3, mlp_loss, &c);
     *md = 0.0;
     for (int k = 0; k < m->layout.n; k++) {
         const ml_tensor_info *ti = &m->layout.tensors[k];
         double d;
-        int ok = close_enough(m->grads + ti->offset, num + ti->offset, (long)ti->numel, FD_ATOL, FD_RTOL, &d);
+        int ok = ml_t_close_enough(m->grads + ti->offset, num + ti->offset, (long)ti->numel, FD_ATOL, FD_RTOL, &d);
         if (!ok && first_bad < 0) first_bad = k;
         if (d > *md) *md = d;
     }
@@ -671,7 +639,7 @@ static void adamw_no_bias_correction(float *p, float *m, float *v, const float *
 }
 
 /* Two steps of the kernel (broken = 0) or of the broken variant against
- * the hand computation; returns what close_enough() says about params. */
+ * the hand computation; returns what ml_t_close_enough() says about params. */
 static int adamw_vs_hand(int broken, double md[3]) {
     static const float p0[6] = { 0.5f, -1.0f, 2.0f, 0.1f, 0.2f, -0.3f };
     static const float g[2][6] = { { 0.3f, -0.2f, 0.05f, -0.4f, 0.1f, 0.25f },
@@ -692,10 +660,10 @@ static int adamw_vs_hand(int broken, double md[3]) {
         for (int i = 0; i < 6; i++) adamw_hand(&dp[i], &dm[i], &dv[i], g[t][i], t + 1, i < 3);
     }
     for (int i = 0; i < 6; i++) { hp[i] = (float)dp[i]; hm[i] = (float)dm[i]; hv[i] = (float)dv[i]; }
-    ok = close_enough(p, hp, 6, 1e-6, 1e-5, &md[0]);
+    ok = ml_t_close_enough(p, hp, 6, 1e-6, 1e-5, &md[0]);
     if (!broken) {
-        ok &= close_enough(o->m, hm, 6, 1e-7, 1e-5, &md[1]);
-        ok &= close_enough(o->v, hv, 6, 1e-9, 1e-5, &md[2]);
+        ok &= ml_t_close_enough(o->m, hm, 6, 1e-7, 1e-5, &md[1]);
+        ok &= ml_t_close_enough(o->v, hv, 6, 1e-9, 1e-5, &md[2]);
         ok &= o->t == 2;
     }
 out:
@@ -727,7 +695,7 @@ static void test_kernels__adamw_decay_only_on_decay_tensors(void) {
     ml_layout_free(&L);
     ML_ASSERT(made);
     for (int i = 0; i < 3; i++) want[i] = p0[i] * (1.0f - 0.1f * 0.1f);
-    ML_ASSERT_MSG(close_enough(p, want, 3, 0.0, 1e-6, &md), "decayed weights: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(p, want, 3, 0.0, 1e-6, &md), "decayed weights: max diff %.3g", md);
     ML_ASSERT_MSG(memcmp(p + 3, p0 + 3, 3 * sizeof(float)) == 0, "a no-decay tensor moved with zero gradient");
 }
 
@@ -764,8 +732,8 @@ static double adamw_quadratic(float sign) {
     int shape[1] = { 8 };
     float a[8], c[8], p[8] = { 0 }, g[8];
     double worst = INFINITY;
-    fill_uniform(a, 8, 301, 0.5f, 5.0f);
-    fill_uniform(c, 8, 302, -2.0f, 2.0f);
+    ml_t_fill_uniform(a, 8, TEST_SEED, 301, 0.5f, 5.0f);
+    ml_t_fill_uniform(c, 8, TEST_SEED, 302, -2.0f, 2.0f);
     /* decay 0: a decayed optimum would sit away from c */
     if (ml_layout_add(&L, "p", 1, shape, 0) == 0 && ml_adamw_new(&o, &L, &cfg) == 0) {
         for (int s = 0; s < 400; s++) {
@@ -949,7 +917,7 @@ static void test_kernels__merge_identical_models_exact(void) {
     static float a[N], out[N];
     const float *models[3] = { a, a, a };
     const double w[3] = { 0.2, 0.3, 0.5 }, w2[3] = { 1.0, 7.0, 3.0 };
-    fill_uniform(a, N, 401, -3.0f, 3.0f);
+    ml_t_fill_uniform(a, N, TEST_SEED, 401, -3.0f, 3.0f);
     ML_ASSERT_EQ_INT(0, ml_merge_average(out, models, w, 3, N));
     ML_ASSERT_MSG(memcmp(out, a, sizeof(a)) == 0, "average of identical models is not the model");
     ML_ASSERT_EQ_INT(0, ml_merge_average(out, models, w2, 3, N));
@@ -961,8 +929,8 @@ static void test_kernels__merge_weights_one_zero(void) {
     static float a[N], b[N], out[N];
     const float *models[2] = { a, b };
     const double w[2] = { 1.0, 0.0 };
-    fill_uniform(a, N, 402, -3.0f, 3.0f);
-    fill_uniform(b, N, 403, -3.0f, 3.0f);
+    ml_t_fill_uniform(a, N, TEST_SEED, 402, -3.0f, 3.0f);
+    ml_t_fill_uniform(b, N, TEST_SEED, 403, -3.0f, 3.0f);
     ML_ASSERT_EQ_INT(0, ml_merge_average(out, models, w, 2, N));
     ML_ASSERT_MSG(memcmp(out, a, sizeof(a)) == 0, "weights (1,0) did not return the first model");
 }
@@ -991,7 +959,7 @@ static int merge_hand_ok(average_fn f, const double *w, double *md) {
     float out[4];
     *md = NAN;
     if (f(out, models, w, 2, 4) != 0) return 0;
-    return close_enough(out, hand_want, 4, 1e-7, 1e-7, md);
+    return ml_t_close_enough(out, hand_want, 4, 1e-7, 1e-7, md);
 }
 
 static void test_kernels__merge_hand_two_models(void) {

@@ -4,7 +4,7 @@
  * properties (identities between methods, limits, invariances).
  * Owns: the ml_tests_merge table.
  * Not here: the first averaging tests (tests/test_kernels.c).
- * Every comparison goes through ONE checker, close_enough(), and each
+ * Every comparison goes through ONE checker, ml_t_close_enough(), and each
  * method has a negative test: a deliberately broken variant written here
  * (task arithmetic with the sign flipped, TIES without the disjoint filter,
  * DARE without rescaling, SLERP with swapped weights, Fisher ignoring F,
@@ -14,6 +14,7 @@
  * stream per buffer, so every run sees the same numbers.
  */
 #include "tests/test.h"
+#include "tests/util.h"
 
 #include "core/error.h"
 #include "kernels/merge.h"
@@ -27,25 +28,8 @@
 
 /* ---- shared helpers ---------------------------------------------------- */
 
-/* a (n) <- uniform in [lo, hi); stream tells the buffers apart */
-static void fill_uniform(float *a, long n, uint64_t stream, float lo, float hi) {
-    for (long i = 0; i < n; i++) a[i] = lo + (hi - lo) * ml_rng_uniform(TEST_SEED, stream, (uint64_t)i);
-}
-
-/* THE checker: 1 when |got - ref| <= atol + rtol*|ref| for every element
- * (a NaN anywhere fails); *maxdiff gets the largest |got - ref|. */
-static int close_enough(const float *got, const float *ref, long n, double atol, double rtol, double *maxdiff) {
-    int ok = 1;
-    double worst = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)ref[i]);
-        if (!(d <= atol + rtol * fabs((double)ref[i]))) ok = 0;
-        if (isnan(d) || d > worst) worst = d;
-        if (isnan(worst)) break;
-    }
-    if (maxdiff) *maxdiff = worst;
-    return ok;
-}
+/* The checker ml_t_close_enough() and the seeded fill (seed TEST_SEED here)
+ * live in tests/util.c. */
 
 /* A layout over caller-owned rows whose name, ndim and shape are set:
  * fills numel and offset (no allocation, nothing to free). */
@@ -109,16 +93,16 @@ static void frozen_setup(ml_tensor_info *t, ml_layout *L, float *base, float (*m
         t[i].shape[1] = shapes[i][1];
     }
     *L = layout_of(t, FZ_N);
-    fill_uniform(base, (long)L->total, 100, -1.0f, 1.0f);
+    ml_t_fill_uniform(base, (long)L->total, TEST_SEED, 100, -1.0f, 1.0f);
     for (int k = 0; k < FZ_MODELS; k++) {
-        fill_uniform(m[k], (long)L->total, 101 + (uint64_t)k, -0.5f, 0.5f);
+        ml_t_fill_uniform(m[k], (long)L->total, TEST_SEED, 101 + (uint64_t)k, -0.5f, 0.5f);
         for (size_t i = 0; i < L->total; i++) m[k][i] += base[i];
         for (int f = FZ_FW; f <= FZ_FB; f += 2)   /* frozen: the base's values, bit for bit */
             memcpy(m[k] + t[f].offset, base + t[f].offset, t[f].numel * sizeof(float));
-        fill_uniform(F[k], (long)L->total, 110 + (uint64_t)k, 0.0f, 2.0f);
+        ml_t_fill_uniform(F[k], (long)L->total, TEST_SEED, 110 + (uint64_t)k, 0.0f, 2.0f);
         /* a positive definite Gram matrix (4,4) per model: I + v v^T */
         float v[4];
-        fill_uniform(v, 4, 120 + (uint64_t)k, -1.0f, 1.0f);
+        ml_t_fill_uniform(v, 4, TEST_SEED, 120 + (uint64_t)k, -1.0f, 1.0f);
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++) G[k][i * 4 + j] = v[i] * v[j] + (i == j ? 1.0f : 0.0f);
     }
@@ -181,7 +165,7 @@ static void test_merge__average_identical_models_exact(void) {
     static float a[N], out[N];
     const float *models[4] = { a, a, a, a };
     const double w[4] = { 0.1, 0.2, 0.3, 0.4 };
-    fill_uniform(a, N, 1, -3.0f, 3.0f);
+    ml_t_fill_uniform(a, N, TEST_SEED, 1, -3.0f, 3.0f);
     ML_ASSERT_EQ_INT(0, ml_merge_average(out, models, w, 4, N));
     ML_ASSERT_MSG(memcmp(out, a, sizeof(a)) == 0, "average of 4 identical models is not the model");
 }
@@ -238,7 +222,7 @@ static int ta_hand_ok(ta_fn f, double lambda, const float *want, double *md) {
     float out[4];
     *md = NAN;
     if (f(out, &L, H_BASE, models, 3, lambda) != 0) return 0;
-    return close_enough(out, want, 4, 1e-7, 1e-7, md);
+    return ml_t_close_enough(out, want, 4, 1e-7, 1e-7, md);
 }
 
 static void test_merge__task_arithmetic_hand(void) {
@@ -272,9 +256,9 @@ static ml_layout random_layout(ml_tensor_info *t) {
 }
 
 static void random_models(float *base, float (*m)[RN], int nmodels, uint64_t stream) {
-    fill_uniform(base, RN, stream, -1.0f, 1.0f);
+    ml_t_fill_uniform(base, RN, TEST_SEED, stream, -1.0f, 1.0f);
     for (int k = 0; k < nmodels; k++) {
-        fill_uniform(m[k], RN, stream + 1 + (uint64_t)k, -0.5f, 0.5f);
+        ml_t_fill_uniform(m[k], RN, TEST_SEED, stream + 1 + (uint64_t)k, -0.5f, 0.5f);
         for (int i = 0; i < RN; i++) m[k][i] += base[i];
     }
 }
@@ -367,7 +351,7 @@ static int ties_hand_ok(ties_fn f, double *md) {
     float out[4];
     *md = NAN;
     if (f(out, &L, H_BASE, models, 3, 0.5, 0.5) != 0) return 0;
-    return close_enough(out, want, 4, 1e-7, 1e-7, md);
+    return ml_t_close_enough(out, want, 4, 1e-7, 1e-7, md);
 }
 
 static void test_merge__ties_hand_trim_and_sign_conflict(void) {
@@ -400,7 +384,7 @@ static void test_merge__ties_keeps_round_density_n_lowest_index_first(void) {
         float out[5];
         double md = 0.0;
         ML_ASSERT_EQ_INT(0, ml_merge_ties(out, &L, zero, models, 1, cases[c].density, 1.0));
-        ML_ASSERT_MSG(close_enough(out, cases[c].want, 5, 0.0, 0.0, &md), "density %g: max diff %.3g",
+        ML_ASSERT_MSG(ml_t_close_enough(out, cases[c].want, 5, 0.0, 0.0, &md), "density %g: max diff %.3g",
                       cases[c].density, md);
     }
 }
@@ -425,7 +409,7 @@ static void test_merge__ties_matches_naive_reference(void) {
         double md = 0.0;
         ML_ASSERT_EQ_INT(0, ml_merge_ties(out, &L, base, models, 3, densities[d], 0.9));
         ML_ASSERT_EQ_INT(0, ties_reference(ref, &L, base, models, 3, densities[d], 0.9));
-        ML_ASSERT_MSG(close_enough(out, ref, RN, 1e-6, 1e-6, &md), "density %g: max diff %.3g", densities[d], md);
+        ML_ASSERT_MSG(ml_t_close_enough(out, ref, RN, 1e-6, 1e-6, &md), "density %g: max diff %.3g", densities[d], md);
     }
 }
 
@@ -443,14 +427,14 @@ static void test_merge__ties_density1_no_conflict_is_task_arithmetic(void) {
     ML_ASSERT_EQ_INT(0, ml_merge_task_arithmetic(ref, &L, base, models, 1, 0.7));
     ML_ASSERT_MSG(memcmp(out, ref, sizeof(out)) == 0, "N = 1: TIES(density 1) is not task arithmetic bit for bit");
     /* N = 3: every parameter's task vectors share one sign and are non-zero */
-    for (int k = 0; k < 3; k++) fill_uniform(mag[k], RN, 410 + (uint64_t)k, 0.1f, 0.6f);
+    for (int k = 0; k < 3; k++) ml_t_fill_uniform(mag[k], RN, TEST_SEED, 410 + (uint64_t)k, 0.1f, 0.6f);
     for (int i = 0; i < RN; i++) {
         float s = ml_rng_uniform(TEST_SEED, 409, (uint64_t)i) < 0.5f ? -1.0f : 1.0f;
         for (int k = 0; k < 3; k++) m[k][i] = base[i] + s * mag[k][i];
     }
     ML_ASSERT_EQ_INT(0, ml_merge_ties(out, &L, base, models, 3, 1.0, 0.9));
     ML_ASSERT_EQ_INT(0, ml_merge_task_arithmetic(ref, &L, base, models, 3, 0.3));
-    ML_ASSERT_MSG(close_enough(out, ref, RN, 1e-6, 1e-6, &md), "N = 3: TIES(0.9) vs TA(0.3): max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, RN, 1e-6, 1e-6, &md), "N = 3: TIES(0.9) vs TA(0.3): max diff %.3g", md);
 }
 
 /* ---- DARE -------------------------------------------------------------- */
@@ -490,12 +474,12 @@ static void test_merge__dare_matches_keyed_reference(void) {
         ref[i] = (float)((double)base[i] + lambda * sum);
     }
     ML_ASSERT_EQ_INT(0, ml_merge_dare(out, &L, base, models, 3, p, seed, ML_DARE_TASK_ARITHMETIC, 1.0, lambda));
-    ML_ASSERT_MSG(close_enough(out, ref, RN, 1e-6, 1e-6, &md), "DARE+TA vs keyed reference: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, RN, 1e-6, 1e-6, &md), "DARE+TA vs keyed reference: max diff %.3g", md);
     /* DARE+TIES: the same drop, then the naive TIES (many ties: quantised data) */
     quantised_models(base, m, 3);
     ML_ASSERT_EQ_INT(0, ml_merge_dare(out, &L, base, models, 3, p, seed, ML_DARE_TIES, 0.5, lambda));
     ML_ASSERT_EQ_INT(0, ties_naive(ref, &L, base, models, 3, 0.5, lambda, 1, p, seed));
-    ML_ASSERT_MSG(close_enough(out, ref, RN, 1e-6, 1e-6, &md), "DARE+TIES vs naive reference: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, RN, 1e-6, 1e-6, &md), "DARE+TIES vs naive reference: max diff %.3g", md);
     ML_ASSERT_EQ_INT(0, ml_merge_dare(ref, &L, base, models, 3, p, seed + 1, ML_DARE_TIES, 0.5, lambda));
     ML_ASSERT_MSG(memcmp(out, ref, sizeof(out)) != 0, "seeds 99 and 100 gave the same DARE merge");
 }
@@ -561,9 +545,9 @@ static int dare_mean_ok(dare_fn f, double *md) {
     ml_tensor_info t = { .name = "v", .ndim = 1, .shape = { N } };
     ml_layout L = layout_of(&t, 1);
     const float *models[2] = { a, b };
-    fill_uniform(base, N, 700, -1.0f, 1.0f);
-    fill_uniform(a, N, 701, 0.5f, 1.0f);
-    fill_uniform(b, N, 702, 0.5f, 1.0f);
+    ml_t_fill_uniform(base, N, TEST_SEED, 700, -1.0f, 1.0f);
+    ml_t_fill_uniform(a, N, TEST_SEED, 701, 0.5f, 1.0f);
+    ml_t_fill_uniform(b, N, TEST_SEED, 702, 0.5f, 1.0f);
     for (int i = 0; i < N; i++) { a[i] += base[i]; b[i] += base[i]; acc[i] = 0.0; }
     *md = NAN;
     if (ml_merge_task_arithmetic(ref, &L, base, models, 2, 1.0) != 0) return 0;
@@ -572,7 +556,7 @@ static int dare_mean_ok(dare_fn f, double *md) {
         for (int i = 0; i < N; i++) acc[i] += out[i];
     }
     for (int i = 0; i < N; i++) mean[i] = (float)(acc[i] / DARE_S);
-    return close_enough(mean, ref, N, DARE_MEAN_ATOL, 0.0, md);
+    return ml_t_close_enough(mean, ref, N, DARE_MEAN_ATOL, 0.0, md);
 }
 
 static void test_merge__dare_mean_over_seeds_is_task_arithmetic(void) {
@@ -618,7 +602,7 @@ static int slerp_hand_ok(slerp_fn f, double t, double *md) {
     float want[4] = { (float)cos(t * M_PI / 2), (float)sin(t * M_PI / 2), (float)(wa + wb), (float)wb }, out[4];
     *md = NAN;
     if (f(out, &L, models, 2, t, ML_MERGE_SLERP_EPS) != 0) return 0;
-    return close_enough(out, want, 4, 1e-6, 1e-6, md);
+    return ml_t_close_enough(out, want, 4, 1e-6, 1e-6, md);
 }
 
 static void test_merge__slerp_hand_2d(void) {
@@ -634,7 +618,7 @@ static void test_merge__slerp_hand_2d(void) {
     const float *models[2] = { a, b };
     float out[2];
     ML_ASSERT_EQ_INT(0, ml_merge_slerp(out, &L, models, 2, 0.5, ML_MERGE_SLERP_EPS));
-    ML_ASSERT_MSG(close_enough(out, want, 2, 1e-7, 1e-7, &md), "(1,0)~(0,1) at 0.5: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, want, 2, 1e-7, 1e-7, &md), "(1,0)~(0,1) at 0.5: max diff %.3g", md);
 }
 
 static void test_merge__slerp_checker_rejects_swapped_weights(void) {
@@ -663,8 +647,8 @@ static void test_merge__slerp_preserves_unit_norm(void) {
     ml_tensor_info ti = { .name = "u", .ndim = 1, .shape = { N } };
     ml_layout L = layout_of(&ti, 1);
     const float *models[2] = { a, b };
-    fill_uniform(a, N, 900, -1.0f, 1.0f);
-    fill_uniform(b, N, 901, -1.0f, 1.0f);
+    ml_t_fill_uniform(a, N, TEST_SEED, 900, -1.0f, 1.0f);
+    ml_t_fill_uniform(b, N, TEST_SEED, 901, -1.0f, 1.0f);
     for (int i = 0; i < N; i++) { na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
     for (int i = 0; i < N; i++) { a[i] = (float)(a[i] / sqrt(na)); b[i] = (float)(b[i] / sqrt(nb)); }
     for (size_t k = 0; k < sizeof(ts) / sizeof(ts[0]); k++) {
@@ -684,7 +668,7 @@ static void test_merge__slerp_parallel_falls_back_to_linear(void) {
     ml_tensor_info ti = { .name = "u", .ndim = 1, .shape = { N } };
     ml_layout L = layout_of(&ti, 1);
     const float *models[2] = { a, b };
-    fill_uniform(a, N, 950, -1.0f, 1.0f);
+    ml_t_fill_uniform(a, N, TEST_SEED, 950, -1.0f, 1.0f);
     for (int sign = 0; sign < 2; sign++) {
         double scale = sign ? -1.0 : 2.0;
         for (int i = 0; i < N; i++) {
@@ -692,16 +676,16 @@ static void test_merge__slerp_parallel_falls_back_to_linear(void) {
             want[i] = (float)(0.7 * a[i] + 0.3 * b[i]);
         }
         ML_ASSERT_EQ_INT(0, ml_merge_slerp(out, &L, models, 2, 0.3, ML_MERGE_SLERP_EPS));
-        ML_ASSERT_MSG(close_enough(out, want, N, 1e-7, 1e-6, &md), "b = %g a: max diff %.3g", scale, md);
+        ML_ASSERT_MSG(ml_t_close_enough(out, want, N, 1e-7, 1e-6, &md), "b = %g a: max diff %.3g", scale, md);
     }
     static const float p[2] = { 1.0f, 0.0f }, q[2] = { 1.0f, 1.0f }, lin[2] = { 1.0f, 0.5f };
     ml_tensor_info t2 = { .name = "p", .ndim = 1, .shape = { 2 } };
     ml_layout L2 = layout_of(&t2, 1);
     const float *pq[2] = { p, q };
     ML_ASSERT_EQ_INT(0, ml_merge_slerp(out, &L2, pq, 2, 0.5, 0.5));
-    ML_ASSERT_MSG(close_enough(out, lin, 2, 1e-7, 0.0, &md), "eps 0.5, cos 0.707: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, lin, 2, 1e-7, 0.0, &md), "eps 0.5, cos 0.707: max diff %.3g", md);
     ML_ASSERT_EQ_INT(0, ml_merge_slerp(out, &L2, pq, 2, 0.5, ML_MERGE_SLERP_EPS));
-    ML_ASSERT_MSG(!close_enough(out, lin, 2, 1e-3, 0.0, &md), "default eps fell back to linear at 45 degrees");
+    ML_ASSERT_MSG(!ml_t_close_enough(out, lin, 2, 1e-3, 0.0, &md), "default eps fell back to linear at 45 degrees");
 }
 
 /* ---- Fisher ------------------------------------------------------------ */
@@ -731,7 +715,7 @@ static int fisher_hand_ok(fisher_fn f, double *md) {
     float out[3];
     *md = NAN;
     if (f(out, &L, models, fishers, 2, ML_MERGE_FISHER_EPS) != 0) return 0;
-    return close_enough(out, want, 3, 2e-6, 1e-6, md);
+    return ml_t_close_enough(out, want, 3, 2e-6, 1e-6, md);
 }
 
 static void test_merge__fisher_hand(void) {
@@ -754,19 +738,19 @@ static void test_merge__fisher_limits(void) {
     const double w[3] = { 1, 1, 1 };
     double md = 0.0;
     random_models(base, m, 3, 1000);
-    fill_uniform(F[0], RN, 1010, 0.0f, 3.0f);
+    ml_t_fill_uniform(F[0], RN, TEST_SEED, 1010, 0.0f, 3.0f);
     ML_ASSERT_EQ_INT(0, ml_merge_average(ref, models, w, 3, RN));
     ML_ASSERT_EQ_INT(0, ml_merge_fisher(out, &L, models, fishers, 3, ML_MERGE_FISHER_EPS));
-    ML_ASSERT_MSG(close_enough(out, ref, RN, 1e-6, 1e-6, &md), "equal Fishers vs average: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, RN, 1e-6, 1e-6, &md), "equal Fishers vs average: max diff %.3g", md);
     memset(F[1], 0, sizeof(F[1]));
     const float *zeros[3] = { F[1], F[1], F[1] };
     ML_ASSERT_EQ_INT(0, ml_merge_fisher(out, &L, models, zeros, 3, ML_MERGE_FISHER_EPS));
-    ML_ASSERT_MSG(close_enough(out, ref, RN, 1e-6, 1e-6, &md), "zero Fishers vs average: max diff %.3g", md);
-    fill_uniform(F[1], RN, 1011, 0.5f, 1.0f);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, RN, 1e-6, 1e-6, &md), "zero Fishers vs average: max diff %.3g", md);
+    ml_t_fill_uniform(F[1], RN, TEST_SEED, 1011, 0.5f, 1.0f);
     for (int i = 0; i < RN; i++) F[2][i] = 1e6f * F[1][i];
     const float *dominant[3] = { F[1], F[2], F[1] };
     ML_ASSERT_EQ_INT(0, ml_merge_fisher(out, &L, models, dominant, 3, ML_MERGE_FISHER_EPS));
-    ML_ASSERT_MSG(close_enough(out, m[1], RN, 1e-5, 0.0, &md), "dominant Fisher of model 1: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, m[1], RN, 1e-5, 0.0, &md), "dominant Fisher of model 1: max diff %.3g", md);
 }
 
 static void test_merge__fisher_accumulate_and_finish(void) {
@@ -777,9 +761,9 @@ static void test_merge__fisher_accumulate_and_finish(void) {
     ml_fisher_accumulate(F, g1, 3);
     ml_fisher_accumulate(F, g2, 3);
     ML_ASSERT_EQ_INT(0, ml_fisher_finish(F, 3, 2));
-    ML_ASSERT_MSG(close_enough(F, want, 3, 0.0, 0.0, &md), "max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(F, want, 3, 0.0, 0.0, &md), "max diff %.3g", md);
     ASSERT_INVALID(ml_fisher_finish(F, 3, 0), "fisher: count must be >= 1, got 0");
-    ML_ASSERT_MSG(close_enough(F, want, 3, 0.0, 0.0, &md), "a rejected finish changed F");
+    ML_ASSERT_MSG(ml_t_close_enough(F, want, 3, 0.0, 0.0, &md), "a rejected finish changed F");
 }
 
 /* ---- RegMean ----------------------------------------------------------- */
@@ -839,7 +823,7 @@ static int regmean_hand_ok(regmean_fn f, double alpha, double *md) {
     }
     *md = NAN;
     if (f(out, &L, models, 2, &layer, 1, alpha) != 0) return 0;
-    return close_enough(out, want, 6, 1e-6, 1e-6, md);
+    return ml_t_close_enough(out, want, 6, 1e-6, 1e-6, md);
 }
 
 static void test_merge__regmean_hand_2x2(void) {
@@ -859,7 +843,7 @@ static void test_merge__regmean_checker_rejects_no_inverse(void) {
 #define ROC 5
 static void gram(float *G, uint64_t s, float scale) {
     float X[32 * RC];
-    fill_uniform(X, 32 * RC, s, -1.0f, 1.0f);
+    ml_t_fill_uniform(X, 32 * RC, TEST_SEED, s, -1.0f, 1.0f);
     for (int i = 0; i < RC; i++)
         for (int j = 0; j < RC; j++) {
             double acc = 0.0;
@@ -880,22 +864,22 @@ static void test_merge__regmean_limits(void) {
     const float *models[3] = { m[0], m[1], m[2] };
     const double w[3] = { 1, 1, 1 };
     double md = 0.0;
-    for (int k = 0; k < 3; k++) fill_uniform(m[k], T, 1100 + (uint64_t)k, -1.0f, 1.0f);
+    for (int k = 0; k < 3; k++) ml_t_fill_uniform(m[k], T, TEST_SEED, 1100 + (uint64_t)k, -1.0f, 1.0f);
     gram(G[0], 1110, 1.0f);
     const float *same[3] = { G[0], G[0], G[0] };
     ml_regmean_layer layer = { 0, same };
     ML_ASSERT_EQ_INT(0, ml_merge_average(ref, models, w, 3, T));
     ML_ASSERT_EQ_INT(0, ml_merge_regmean(out, &L, models, 3, &layer, 1, 1.0));
-    ML_ASSERT_MSG(close_enough(out, ref, T, 1e-5, 1e-5, &md), "identical Grams vs average: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, T, 1e-5, 1e-5, &md), "identical Grams vs average: max diff %.3g", md);
     ML_ASSERT_EQ_INT(0, ml_merge_regmean(out, &L, models, 3, &layer, 1, 0.3));
-    ML_ASSERT_MSG(close_enough(out, ref, T, 1e-5, 1e-5, &md), "identical Grams, alpha 0.3: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, ref, T, 1e-5, 1e-5, &md), "identical Grams, alpha 0.3: max diff %.3g", md);
     gram(G[1], 1111, 1e6f);
     gram(G[2], 1112, 1.0f);
     const float *dom[3] = { G[2], G[1], G[0] };
     layer.grams = dom;
     ML_ASSERT_EQ_INT(0, ml_merge_regmean(out, &L, models, 3, &layer, 1, 1.0));
-    ML_ASSERT_MSG(close_enough(out, m[1], ROC * RC, 1e-4, 0.0, &md), "dominant Gram of model 1: max diff %.3g", md);
-    ML_ASSERT_MSG(close_enough(out + ROC * RC, ref + ROC * RC, ROC, 1e-6, 1e-6, &md), "bias not averaged: %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, m[1], ROC * RC, 1e-4, 0.0, &md), "dominant Gram of model 1: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out + ROC * RC, ref + ROC * RC, ROC, 1e-6, 1e-6, &md), "bias not averaged: %.3g", md);
 }
 
 /* An indefinite but invertible sum: Cholesky fails, LU solves it.
@@ -913,7 +897,7 @@ static void test_merge__regmean_fallback_and_singular(void) {
     float out[2];
     double md = 0.0;
     ML_ASSERT_EQ_INT(0, ml_merge_regmean(out, &L, models, 2, &layer, 1, 1.0));
-    ML_ASSERT_MSG(close_enough(out, want, 2, 1e-6, 1e-6, &md), "LU fallback: max diff %.3g", md);
+    ML_ASSERT_MSG(ml_t_close_enough(out, want, 2, 1e-6, 1e-6, &md), "LU fallback: max diff %.3g", md);
     layer.grams = singular;   /* the Cholesky pivot may come out as +-1e-16 rather than 0 */
     ML_ASSERT_EQ_INT(ML_ERUN, ml_merge_regmean(out, &L, models, 2, &layer, 1, 1.0));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "regmean: layer 'fc2.weight': sum of Gram matrices is singular");

@@ -9,11 +9,12 @@
  * Ground truth: ml_mlp_forward of the plain model, a double recomputation
  * of the router logits, and central differences of the float forward
  * (loss summed in double). Every gradient comparison goes through
- * within_tol() (|got - want| <= atol + rtol*|want|).
+ * ml_t_close_enough() (|got - want| <= atol + rtol*|want|).
  * Models: tiny MLPs (D 5, hidden 6 6, V 4; D 6 for the multi-layer pool)
  * from ml_mlp_init; specialists are other inits or the base perturbed.
  */
 #include "tests/test.h"
+#include "tests/util.h"
 
 #include "core/error.h"
 #include "kernels/adamw.h"
@@ -38,28 +39,8 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int within_tol(const float *got, const float *want, long n, double atol, double rtol, double *maxdiff) {
-    int ok = 1;
-    double worst = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (isnan(d)) { ok = 0; worst = NAN; break; }
-        if (!(d <= atol + rtol * fabs((double)want[i]))) ok = 0;
-        if (d > worst) worst = d;
-    }
-    if (maxdiff) *maxdiff = worst;
-    return ok;
-}
-
-static double max_abs(const float *a, long n) {
-    double m = 0.0;
-    for (long i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
-    return m;
-}
-
-static void rand_fill(float *a, long n, uint64_t stream, float lo, float hi) {
-    for (long i = 0; i < n; i++) a[i] = lo + (hi - lo) * ml_rng_uniform(MR_SEED, stream, (uint64_t)i);
-}
+/* The checker ml_t_close_enough(), ml_t_max_abs(), the seeded fill (seed
+ * MR_SEED here) and ml_t_central_diff() live in tests/util.c. */
 
 static const ml_mlp_config cfg_relu = { 5, 2, { 6, 6 }, RV, ML_ACT_RELU };
 static const ml_mlp_config cfg_gelu = { 5, 2, { 6, 6 }, RV, ML_ACT_GELU };
@@ -95,19 +76,8 @@ static void trio_free(trio *t) {
 
 /* mean CE over non-ignored rows from the float logits, in double */
 static double mix_loss(ml_mlp_mix *m, const trio *t) {
-    double s = 0.0;
-    int counted = 0;
     ml_mlp_mix_forward(m, t->x, NULL, RN);
-    for (int i = 0; i < RN; i++) {
-        if (t->y[i] == ML_IGNORE) continue;
-        const float *z = m->logits + (long)i * RV;
-        double mx = z[0], e = 0.0;
-        for (int v = 1; v < RV; v++) mx = fmax(mx, z[v]);
-        for (int v = 0; v < RV; v++) e += exp((double)z[v] - mx);
-        s += log(e) + mx - z[t->y[i]];
-        counted++;
-    }
-    return counted ? s / counted : 0.0;
+    return ml_t_mean_ce(m->logits, t->y, RN, RV);
 }
 
 /* smallest gap between the k-th and (k+1)-th router logit over the rows
@@ -150,7 +120,7 @@ static void test_mlp_router__zero_init_uniform_identical_experts_plain(void) {
             const float *w = ml_mlp_mix_weights(m, l);
             for (int i = 0; i < RN * 3; i++) uniform &= w[i] == (float)(1.0 / 3.0);
         }
-        same &= within_tol(m->logits, plain, RN * RV, 1e-5, 1e-5, &md[sh]);
+        same &= ml_t_close_enough(m->logits, plain, RN * RV, 1e-5, 1e-5, &md[sh]);
         loss_d[sh] = fabs((double)lm - lp);
         ml_mlp_mix_free(m);
     }
@@ -178,7 +148,7 @@ static void test_mlp_router__topk1_picks_argmax_ties_go_low(void) {
     for (int sh = 0; sh < 2 && ok; sh++) {
         ml_mlp_mix *m = NULL;
         if (ml_mlp_mix_new(&m, &cfg_relu, x, 3, 1, sh, RN) < 0) { ok = 0; break; }
-        rand_fill(m->params, (long)m->layout.total, 50 + (uint64_t)sh, -1.0f, 1.0f);
+        ml_t_fill_uniform(m->params, (long)m->layout.total, MR_SEED, 50 + (uint64_t)sh, -1.0f, 1.0f);
         ml_mlp_mix_forward(m, t.x, NULL, RN);
         for (int l = 0; l < 3; l++) {
             int lr = sh ? 0 : l, I = m->in_w[lr], O = m->out_w[l];
@@ -251,14 +221,20 @@ static const fd_case fd_cases[] = {
     { "multi-layer pool", 0, 0, 1 },
 };
 
+typedef struct {
+    ml_mlp_mix *m;
+    const trio *t;
+} fd_ctx;
+
+static double fd_loss(void *p) {
+    fd_ctx *c = p;
+    return mix_loss(c->m, c->t);
+}
+
+/* d mix_loss / d m->params[i] by central differences */
 static float central_diff(ml_mlp_mix *m, const trio *t, long i) {
-    float save = m->params[i], hi = (float)(save + FD_EPS), lo = (float)(save - FD_EPS);
-    m->params[i] = hi;
-    double fp = mix_loss(m, t);
-    m->params[i] = lo;
-    double fm = mix_loss(m, t);
-    m->params[i] = save;
-    return (float)((fp - fm) / ((double)hi - (double)lo));
+    fd_ctx c = { m, t };
+    return ml_t_central_diff(m->params, i, FD_EPS, fd_loss, &c);
 }
 
 /* The case's mixture with random routers; for top-k redrawn until every
@@ -288,7 +264,7 @@ static ml_mlp_mix *fd_case_make(const fd_case *fc, trio *t, double *gap) {
     }
     if (ml_mlp_mix_new(&m, cfg, x, E, fc->top_k, fc->shared, RN) < 0) return NULL;
     for (int s = 0; s < 200; s++) {
-        rand_fill(m->params, (long)m->layout.total, 600 + (uint64_t)s, -1.5f, 1.5f);
+        ml_t_fill_uniform(m->params, (long)m->layout.total, MR_SEED, 600 + (uint64_t)s, -1.5f, 1.5f);
         ml_mlp_mix_forward(m, t->x, NULL, RN);
         *gap = topk_margin(m);
         if (*gap > 0.1) break;
@@ -313,8 +289,8 @@ static fd_result router_fd(ml_mlp_mix *m, const trio *t, int variant) {
     if (rc != 0) { r.setup_failed = 1; return r; }
     for (long i = 0; i < n; i++) ana[i] = variant == FD_NEGATED ? -m->grads[i] : m->grads[i];
     for (long i = 0; i < n; i++) num[i] = central_diff(m, t, i);
-    r.ok = within_tol(ana, num, n, FD_ATOL, FD_RTOL, &r.maxdiff);
-    r.maxgrad = max_abs(num, n);
+    r.ok = ml_t_close_enough(ana, num, n, FD_ATOL, FD_RTOL, &r.maxdiff);
+    r.maxgrad = ml_t_max_abs(num, n);
     r.n = n;
     return r;
 }
@@ -337,8 +313,8 @@ static void test_mlp_router__router_backward_fd(void) {
             ml_mlp_mix_backward(m, t.x, t.y);
             memcpy(ana0, m->grads + ti->offset, (size_t)n0 * sizeof(float));
             for (long i = 0; i < n0; i++) num0[i] = central_diff(m, &t, (long)ti->offset + i);
-            within_tol(ana0, num0, n0, FD_ATOL, FD_RTOL, &md0);
-            mg0 = max_abs(num0, n0);
+            ml_t_close_enough(ana0, num0, n0, FD_ATOL, FD_RTOL, &md0);
+            mg0 = ml_t_max_abs(num0, n0);
         }
         MR_NOTE("FD %s: max diff %.3g, max |grad| %.3g over %ld entries, top-k margin %.3g; router 0 alone: "
                 "max diff %.3g, max |grad| %.3g", fd_cases[k].name, r.maxdiff, r.maxgrad, r.n, r.mingap, md0, mg0);
@@ -443,7 +419,7 @@ static void test_mlp_router__evaluate_chunks_match_one_batch(void) {
         ok = ml_mlp_mix_new(&m, &cfg_relu, x, 3, 2, 0, RN) == 0 && ml_mlp_mix_new(&big, &cfg_relu, x, 3, 2, 0, 20) == 0;
     }
     if (ok) {
-        rand_fill(m->params, (long)m->layout.total, 70, -1.0f, 1.0f);
+        ml_t_fill_uniform(m->params, (long)m->layout.total, MR_SEED, 70, -1.0f, 1.0f);
         memcpy(big->params, m->params, m->layout.total * sizeof(float));
         for (int i = 0; i < 20 * 5; i++) xs[i] = ml_rng_normal(MR_SEED, 71, (uint64_t)i);
         for (int i = 0; i < 20; i++) ys[i] = (int32_t)ml_rng_below(MR_SEED, 72, (uint64_t)i, RV);

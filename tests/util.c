@@ -4,6 +4,8 @@
 #include "tests/util.h"
 #include "core/fs.h"
 #include "harness/results.h"
+#include "kernels/layers.h"
+#include "kernels/rng.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -119,4 +121,62 @@ cleanup:
     cJSON_Delete(b);
     ml_t_rmrf(dir);
     return result;
+}
+
+/* ---- numeric helpers ---------------------------------------------------- */
+
+int ml_t_close_enough(const float *got, const float *ref, long n, double atol, double rtol, double *maxdiff) {
+    int ok = 1;
+    double worst = 0.0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (isnan(d)) { ok = 0; worst = NAN; break; }
+        if (!(d <= atol + rtol * fabs((double)ref[i]))) ok = 0;
+        if (d > worst) worst = d;
+    }
+    if (maxdiff) *maxdiff = worst;
+    return ok;
+}
+
+double ml_t_max_abs(const float *a, long n) {
+    double m = 0.0;
+    for (long i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
+    return m;
+}
+
+void ml_t_fill_uniform(float *a, long n, uint64_t seed, uint64_t stream, float lo, float hi) {
+    for (long i = 0; i < n; i++) a[i] = lo + (hi - lo) * ml_rng_uniform(seed, stream, (uint64_t)i);
+}
+
+void ml_t_fill_tokens(int32_t *t, int n, int V, uint64_t seed, uint64_t stream) {
+    for (int i = 0; i < n; i++) t[i] = (int32_t)ml_rng_below(seed, stream, (uint64_t)i, (uint64_t)V);
+}
+
+float ml_t_central_diff(float *p, long i, double eps, ml_t_loss_fn f, void *ctx) {
+    float save = p[i], hi = (float)(save + eps), lo = (float)(save - eps);
+    p[i] = hi;
+    double fp = f(ctx);
+    p[i] = lo;
+    double fm = f(ctx);
+    p[i] = save;
+    return (float)((fp - fm) / ((double)hi - (double)lo));
+}
+
+void ml_t_central_diff_all(float *num, float *p, long n, double eps, ml_t_loss_fn f, void *ctx) {
+    for (long i = 0; i < n; i++) num[i] = ml_t_central_diff(p, i, eps, f, ctx);
+}
+
+double ml_t_mean_ce(const float *logits, const int32_t *targets, long n, int V) {
+    double s = 0.0;
+    int counted = 0;
+    for (long i = 0; i < n; i++) {
+        if (targets[i] == ML_IGNORE) continue;
+        const float *z = logits + i * V;
+        double mx = z[0], e = 0.0;
+        for (int v = 1; v < V; v++) mx = fmax(mx, z[v]);
+        for (int v = 0; v < V; v++) e += exp((double)z[v] - mx);
+        s += log(e) + mx - z[targets[i]];
+        counted++;
+    }
+    return counted ? s / counted : 0.0;
 }

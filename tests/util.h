@@ -1,11 +1,13 @@
 /*
  * tests/util.h: helpers shared by the test files (temp dirs, running the
- * CLI, editing a suite's text). Not a test table.
+ * CLI, editing a suite's text; the numeric checker, seeded random fills and
+ * central differences of the kernel tests). Not a test table.
  */
 #ifndef ML_TESTS_UTIL_H
 #define ML_TESTS_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A fresh directory under /tmp (mkdtemp); path has room for 256 bytes. */
 int ml_t_tmpdir(char *path, size_t size, const char *tag);
@@ -27,5 +29,34 @@ const char *ml_t_run_once(const char *suite);
  * rerun failed; with `metric`, -2 when a one-ulp change to that metric
  * would go unnoticed (the comparison must be able to fail). */
 int ml_t_rerun_identical(const char *suite, const char *first, const char *metric);
+
+/* ---- numeric helpers (kernel, model and merge tests) -------------------- */
+
+/* THE checker: got (n), ref (n). 1 when |got[i] - ref[i]| <= atol +
+ * rtol*|ref[i]| for every i (a NaN anywhere fails and ends the scan);
+ * *maxdiff, when not NULL, gets the largest |got - ref| seen (NaN when a
+ * NaN was seen). */
+int ml_t_close_enough(const float *got, const float *ref, long n, double atol, double rtol, double *maxdiff);
+/* max |a[i]| over a (n), in double; 0 for n <= 0 (NaNs are skipped, fmax) */
+double ml_t_max_abs(const float *a, long n);
+
+/* a (n) <- lo + (hi - lo) * ml_rng_uniform(seed, stream, i), uniform in
+ * [lo, hi); each file passes its own seed, stream tells the buffers apart. */
+void ml_t_fill_uniform(float *a, long n, uint64_t seed, uint64_t stream, float lo, float hi);
+/* t (n) <- ml_rng_below(seed, stream, i, V): token ids uniform in [0, V) */
+void ml_t_fill_tokens(int32_t *t, int n, int V, uint64_t seed, uint64_t stream);
+
+/* A scalar loss of a float forward, summed in double; ctx carries the inputs. */
+typedef double (*ml_t_loss_fn)(void *ctx);
+/* d f / d p[i] by central differences; the step is the one really taken in
+ * float, (float)(p[i]+eps) - (float)(p[i]-eps). p[i] is restored. */
+float ml_t_central_diff(float *p, long i, double eps, ml_t_loss_fn f, void *ctx);
+/* num (n) <- ml_t_central_diff(p, i, eps, f, ctx) for i in [0, n); p (n). */
+void ml_t_central_diff_all(float *num, float *p, long n, double eps, ml_t_loss_fn f, void *ctx);
+
+/* logits (n,V), targets (n) ids in [0,V) or ML_IGNORE -> the mean over the
+ * non-ignored rows of log(sum_v exp(z_v)) - z_target, each row max-shifted
+ * and summed in double from the float logits; 0 when every row is ignored. */
+double ml_t_mean_ce(const float *logits, const int32_t *targets, long n, int V);
 
 #endif
