@@ -10,9 +10,9 @@
 #include "core/error.h"
 
 #include "core/fs.h"
+#include "core/rbuf.h"
 
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -141,97 +141,67 @@ int ml_gate_bless(const char *baseline_path, const char *results_path, const cha
     return error;
 }
 
-/* XML text: & < > " ' escaped */
-static void xml_text(char *dst, size_t size, const char *s) {
-    size_t used = 0;
-    for (; *s && used + 7 < size; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&apos;"; break;
-        }
-        if (rep) { size_t k = strlen(rep); memcpy(dst + used, rep, k); used += k; }
-        else dst[used++] = *s;
-    }
-    dst[used] = '\0';
+static void put_num(ml_rbuf *b, double v) {
+    if (isnan(v)) ml_rbuf_puts(b, "n/a");
+    else ml_rbuf_printf(b, "%.6g", v);
 }
 
-/* a growing text buffer for the reports below */
-typedef struct { char *p; size_t n, cap; int oom; } tbuf;
-
-__attribute__((format(printf, 2, 3)))
-static void tb_printf(tbuf *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->p && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + (size_t)k + 1) cap *= 2;
-        char *g = realloc(b->p, cap);
-        if (!g) { b->oom = 1; return; }
-        b->p = g;
-        b->cap = cap;
-    }
-}
-
-static int tb_write(tbuf *b, const char *path) {
-    int error = b->oom ? ml_error_set(ML_ENOMEM, "out of memory writing '%s'", path)
-                       : ml_fs_write_atomic(path, b->p ? b->p : "", b->n);
-    free(b->p);
+static int write_buf(ml_rbuf *b, const char *path) {
+    int error = ml_rbuf_check(b);
+    if (error == 0) error = ml_fs_write_atomic(path, b->p ? b->p : "", b->len);
+    ml_rbuf_free(b);
     return error;
 }
 
-static void fmt_num(char *buf, size_t size, double v) {
-    if (isnan(v)) snprintf(buf, size, "n/a");
-    else snprintf(buf, size, "%.6g", v);
-}
-
 int ml_gate_write_junit(const char *path, const char *suite, const ml_gate_rows *rows, const ml_gate_summary *sum) {
-    tbuf b = { 0 };
-    char name[512], s[256], bv[32], nv[32], tol[32];
+    ml_rbuf b = { 0 };
     int tests = 0;
     for (int i = 0; i < rows->n; i++) tests += strcmp(rows->rows[i].dir, "-") != 0 || rows->rows[i].failed;
-    xml_text(s, sizeof(s), suite);
-    tb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    tb_printf(&b, "<testsuites name=\"mergelab check\" tests=\"%d\" failures=\"%d\">\n", tests, sum->regressed);
-    tb_printf(&b, "  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" skipped=\"0\">\n", s, tests, sum->regressed);
+    ml_rbuf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    ml_rbuf_printf(&b, "<testsuites name=\"mergelab check\" tests=\"%d\" failures=\"%d\">\n", tests, sum->regressed);
+    ml_rbuf_puts(&b, "  <testsuite name=\"");
+    ml_rbuf_html(&b, suite);
+    ml_rbuf_printf(&b, "\" tests=\"%d\" failures=\"%d\" skipped=\"0\">\n", tests, sum->regressed);
     for (int i = 0; i < rows->n; i++) {
         const ml_gate_row *r = &rows->rows[i];
         if (!strcmp(r->dir, "-") && !r->failed) continue;   /* untracked and new metrics gate nothing */
-        xml_text(name, sizeof(name), r->metric);
-        fmt_num(bv, sizeof(bv), r->baseline);
-        fmt_num(nv, sizeof(nv), r->now);
-        fmt_num(tol, sizeof(tol), r->tol);
-        tb_printf(&b, "    <testcase classname=\"%s\" name=\"%s\">", s, name);
-        if (r->failed)
-            tb_printf(&b, "\n      <failure message=\"%s\" type=\"%s\">%s %s baseline %s now %s change %s tolerance %s</failure>\n    ",
-                      r->verdict, r->verdict, name, r->dir, bv, nv, r->change, tol);
-        tb_printf(&b, "</testcase>\n");
+        ml_rbuf_puts(&b, "    <testcase classname=\"");
+        ml_rbuf_html(&b, suite);
+        ml_rbuf_puts(&b, "\" name=\"");
+        ml_rbuf_html(&b, r->metric);
+        ml_rbuf_puts(&b, "\">");
+        if (r->failed) {
+            ml_rbuf_printf(&b, "\n      <failure message=\"%s\" type=\"%s\">", r->verdict, r->verdict);
+            ml_rbuf_html(&b, r->metric);
+            ml_rbuf_printf(&b, " %s baseline ", r->dir);
+            put_num(&b, r->baseline);
+            ml_rbuf_puts(&b, " now ");
+            put_num(&b, r->now);
+            ml_rbuf_printf(&b, " change %s tolerance ", r->change);
+            put_num(&b, r->tol);
+            ml_rbuf_puts(&b, "</failure>\n    ");
+        }
+        ml_rbuf_puts(&b, "</testcase>\n");
     }
-    tb_printf(&b, "  </testsuite>\n</testsuites>\n");
-    return tb_write(&b, path);
+    ml_rbuf_puts(&b, "  </testsuite>\n</testsuites>\n");
+    return write_buf(&b, path);
 }
 
 int ml_gate_write_markdown(const char *path, const char *suite, const ml_gate_rows *rows, const ml_gate_summary *sum) {
-    tbuf b = { 0 };
-    char bv[32], nv[32], tol[32];
-    tb_printf(&b, "### mergelab check: %s\n\n", suite);
-    tb_printf(&b, "%d metrics: **%d regressed**, %d ok, %d improved, %d untracked, %d new\n\n", sum->total,
-              sum->regressed, sum->ok, sum->improved, sum->untracked, sum->added);
-    tb_printf(&b, "| metric | dir | baseline | now | change | tol | verdict |\n|---|---|---:|---:|---:|---:|---|\n");
+    ml_rbuf b = { 0 };
+    ml_rbuf_printf(&b, "### mergelab check: %s\n\n", suite);
+    ml_rbuf_printf(&b, "%d metrics: **%d regressed**, %d ok, %d improved, %d untracked, %d new\n\n", sum->total,
+                   sum->regressed, sum->ok, sum->improved, sum->untracked, sum->added);
+    ml_rbuf_puts(&b, "| metric | dir | baseline | now | change | tol | verdict |\n|---|---|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < rows->n; i++) {
         const ml_gate_row *r = &rows->rows[i];
-        fmt_num(bv, sizeof(bv), r->baseline);
-        fmt_num(nv, sizeof(nv), r->now);
-        fmt_num(tol, sizeof(tol), r->tol);
-        tb_printf(&b, "| `%s` | %s | %s | %s | %s | %s | %s%s%s |\n", r->metric, r->dir, bv, nv, r->change, tol,
-                  r->failed ? "**" : "", r->verdict, r->failed ? "**" : "");
+        ml_rbuf_printf(&b, "| `%s` | %s | ", r->metric, r->dir);
+        put_num(&b, r->baseline);
+        ml_rbuf_puts(&b, " | ");
+        put_num(&b, r->now);
+        ml_rbuf_printf(&b, " | %s | ", r->change);
+        put_num(&b, r->tol);
+        ml_rbuf_printf(&b, " | %s%s%s |\n", r->failed ? "**" : "", r->verdict, r->failed ? "**" : "");
     }
-    return tb_write(&b, path);
+    return write_buf(&b, path);
 }

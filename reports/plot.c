@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "reports/rbuf.h"
+#include "core/rbuf.h"
 
 #include <cairo-svg.h>
 #include <math.h>
@@ -70,7 +70,7 @@ static const double okabe_ito[8][3] = {
 
 static cairo_status_t svg_write(void *closure, const unsigned char *data, unsigned int len) {
     ml_rbuf *b = closure;
-    ml_rbuf__put(b, data, len);
+    ml_rbuf_put(b, data, len);
     return b->oom ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
@@ -131,7 +131,7 @@ void ml_plot__free(ml_plot *p) {
     if (!p) return;
     if (p->cr) cairo_destroy(p->cr);
     if (p->surf) cairo_surface_destroy(p->surf);
-    ml_rbuf__free(&p->svg);
+    ml_rbuf_free(&p->svg);
     free(p);
 }
 
@@ -160,7 +160,7 @@ static void png_warning_cb(png_structp png, png_const_charp msg) { (void)png; (v
 
 static void png_write_cb(png_structp png, png_bytep data, size_t n) {
     ml_rbuf *b = png_get_io_ptr(png);
-    ml_rbuf__put(b, data, n);
+    ml_rbuf_put(b, data, n);
     if (b->oom) png_error(png, "out of memory buffering the PNG");
 }
 
@@ -242,11 +242,11 @@ static int write_png(ml_plot *p, const char *path, const char *title, const ml_f
         if (error == ML_EOS) ml_error_prefix("encoding '%s'", path);
         goto cleanup;
     }
-    if ((error = ml_rbuf__check(out)) < 0) goto cleanup;
+    if ((error = ml_rbuf_check(out)) < 0) goto cleanup;
     error = ml_fs_write_atomic(path, out->p, out->len);
 cleanup:
     png_destroy_write_struct(&png, &info);
-    if (out) ml_rbuf__free(out);
+    if (out) ml_rbuf_free(out);
     free(out);
     free(rows);
     free(rgba);
@@ -262,7 +262,7 @@ static void xml_escape(ml_rbuf *b, const char *s) {
     utf8_clean(s, buf, sizeof(buf));
     for (char *c = buf; *c; c++)
         if ((unsigned char)*c < 0x20 && *c != '\t' && *c != '\n' && *c != '\r') *c = '?';
-    ml_rbuf__html(b, buf);
+    ml_rbuf_html(b, buf);
 }
 
 /* cairo cannot title an SVG; splice <title> and <desc> in after the root tag so the same
@@ -272,20 +272,20 @@ static int write_svg(ml_plot *p, const char *path, const char *title, const ml_f
     int error = 0;
     const char *root = p->svg.p ? strstr(p->svg.p, "<svg") : NULL;
     const char *gt = root ? strchr(root, '>') : NULL;
-    if ((error = ml_rbuf__check(&p->svg)) < 0) goto cleanup;
+    if ((error = ml_rbuf_check(&p->svg)) < 0) goto cleanup;
     if (!gt) { error = ml_error_set(ML_EOS, "cairo wrote no <svg> element for '%s'", path); goto cleanup; }
-    ml_rbuf__put(&out, p->svg.p, (size_t)(gt + 1 - p->svg.p));
-    ml_rbuf__puts(&out, "\n<title>");
+    ml_rbuf_put(&out, p->svg.p, (size_t)(gt + 1 - p->svg.p));
+    ml_rbuf_puts(&out, "\n<title>");
     xml_escape(&out, title ? title : "mergelab figure");
-    ml_rbuf__puts(&out, "</title>\n<desc>Software: mergelab");
-    if (opts && opts->source) { ml_rbuf__puts(&out, "; Source: "); xml_escape(&out, opts->source); }
-    if (opts && opts->suite) { ml_rbuf__puts(&out, "; Suite: "); xml_escape(&out, opts->suite); }
-    ml_rbuf__puts(&out, "</desc>");
-    ml_rbuf__puts(&out, gt + 1);
-    if ((error = ml_rbuf__check(&out)) < 0) goto cleanup;
+    ml_rbuf_puts(&out, "</title>\n<desc>Software: mergelab");
+    if (opts && opts->source) { ml_rbuf_puts(&out, "; Source: "); xml_escape(&out, opts->source); }
+    if (opts && opts->suite) { ml_rbuf_puts(&out, "; Suite: "); xml_escape(&out, opts->suite); }
+    ml_rbuf_puts(&out, "</desc>");
+    ml_rbuf_puts(&out, gt + 1);
+    if ((error = ml_rbuf_check(&out)) < 0) goto cleanup;
     error = ml_fs_write_atomic(path, out.p, out.len);
 cleanup:
-    ml_rbuf__free(&out);
+    ml_rbuf_free(&out);
     return error;
 }
 

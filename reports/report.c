@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "reports/html.h"
-#include "reports/rbuf.h"
+#include "core/rbuf.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -390,45 +390,45 @@ static int write_csvs(const rep *r, const char *dir) {
     char path[PATH_MAX];
     ml_rbuf b = {0};
     int error;
-    ml_rbuf__puts(&b, "model_a,model_b,layer,step,cka\n");
+    ml_rbuf_puts(&b, "model_a,model_b,layer,step,cka\n");
     for (int l = 0; l < v->nlayers; l++)
         for (int s = 0; s < v->nsteps; s++) {
-            ml_rbuf__csv(&b, v->pair[0]);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__csv(&b, v->pair[1]);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__csv(&b, v->layers[l]);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__num(&b, v->steps[s], "");
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__num(&b, v->over_steps[(size_t)l * (size_t)v->nsteps + (size_t)s], "");
-            ml_rbuf__puts(&b, "\n");
+            ml_rbuf_csv(&b, v->pair[0]);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_csv(&b, v->pair[1]);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_csv(&b, v->layers[l]);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, v->steps[s], "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, v->over_steps[(size_t)l * (size_t)v->nsteps + (size_t)s], "");
+            ml_rbuf_puts(&b, "\n");
         }
-    if ((error = ml_rbuf__check(&b)) < 0 || (error = join(path, sizeof(path), dir, "cka_steps.csv")) < 0 ||
+    if ((error = ml_rbuf_check(&b)) < 0 || (error = join(path, sizeof(path), dir, "cka_steps.csv")) < 0 ||
         (error = ml_fs_write_atomic(path, b.p, b.len)) < 0)
         goto cleanup;
     b.len = 0;
-    ml_rbuf__puts(&b, "step,row_model,row_layer,col_model,col_layer,cka\n");
+    ml_rbuf_puts(&b, "step,row_model,row_layer,col_model,col_layer,cka\n");
     for (int i = 0; i < v->hm_n; i++)
         for (int j = 0; j < v->hm_n; j++) {
-            ml_rbuf__num(&b, v->hm_step, "");
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__csv(&b, v->hm_row_model);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__csv(&b, v->hm_layers[i]);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__csv(&b, v->hm_col_model);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__csv(&b, v->hm_layers[j]);
-            ml_rbuf__puts(&b, ",");
-            ml_rbuf__num(&b, v->hm_values[(size_t)i * (size_t)v->hm_n + (size_t)j], "");
-            ml_rbuf__puts(&b, "\n");
+            ml_rbuf_num(&b, v->hm_step, "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_csv(&b, v->hm_row_model);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_csv(&b, v->hm_layers[i]);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_csv(&b, v->hm_col_model);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_csv(&b, v->hm_layers[j]);
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, v->hm_values[(size_t)i * (size_t)v->hm_n + (size_t)j], "");
+            ml_rbuf_puts(&b, "\n");
         }
-    if ((error = ml_rbuf__check(&b)) < 0 || (error = join(path, sizeof(path), dir, "cka_heatmap.csv")) < 0 ||
+    if ((error = ml_rbuf_check(&b)) < 0 || (error = join(path, sizeof(path), dir, "cka_heatmap.csv")) < 0 ||
         (error = ml_fs_write_atomic(path, b.p, b.len)) < 0)
         goto cleanup;
 cleanup:
-    ml_rbuf__free(&b);
+    ml_rbuf_free(&b);
     return error;
 }
 
