@@ -89,6 +89,10 @@ deps:
 	  echo "mergelab: not root; run as root:  apt-get update && apt-get install -y$$missing" >&2; exit 2; \
 	fi
 
+# What a cell's identity and the model cache key on: every file the
+# numbers can depend on (the CLI's argument handling cannot change them).
+SOURCE_FILES := $(wildcard core/*.[ch] kernels/*.[ch] kernels/ref/*.[ch] data/*.[ch] harness/*.[ch])
+
 # The build commit and flags are stamped into the binary (mergelab --version)
 # and into every results file; the header changes only when they do.
 $(BUILD)/ml_build_stamp.h: FORCE
@@ -97,7 +101,8 @@ $(BUILD)/ml_build_stamp.h: FORCE
 	 d=$$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty); \
 	 { echo "#define ML_BUILD_COMMIT \"$$c$$d\""; \
 	   echo "#define ML_BUILD_CC \"$$($(CC) --version | head -1)\""; \
-	   echo "#define ML_BUILD_CFLAGS \"$(STD) $(WARN) $(OPT) $(VEC) $(CFLAGS)\""; } > $@.new; \
+	   echo "#define ML_BUILD_CFLAGS \"$(STD) $(WARN) $(OPT) $(VEC) $(CFLAGS)\""; \
+	   echo "#define ML_BUILD_SOURCE \"$$(cat $$(ls $(SOURCE_FILES) | LC_ALL=C sort) | sha256sum | cut -c1-64)\""; } > $@.new; \
 	 cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
 
 # Changing flags rebuilds everything (redis's .make-settings idea).

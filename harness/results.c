@@ -9,6 +9,8 @@
 #include "core/fs.h"
 
 #include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,70 +37,158 @@ int ml_results_write(const char *path, const cJSON *doc) {
     return error;
 }
 
-int ml_results_load(cJSON **out, const char *path) {
+static int read_doc(cJSON **out, const char *path, int *version) {
     char *src = NULL;
     size_t len;
-    cJSON *doc = NULL;
     int error;
     *out = NULL;
     if ((error = ml_fs_read_all(&src, &len, path)) < 0) return error;
-    doc = cJSON_ParseWithLength(src, len);
+    cJSON *doc = cJSON_ParseWithLength(src, len);
+    free(src);
     if (!doc || !cJSON_IsObject(doc)) {
-        error = ml_error_set(ML_EDATA, "%s: not a mergelab results file (invalid or truncated JSON)", path);
-        goto cleanup;
+        cJSON_Delete(doc);
+        return ml_error_set(ML_EDATA, "%s: not a mergelab results file (invalid or truncated JSON)", path);
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "schema_version");
     if (!cJSON_IsNumber(v)) {
-        error = ml_error_set(ML_EDATA, "%s: $.schema_version: missing; not a mergelab results file", path);
-        goto cleanup;
+        cJSON_Delete(doc);
+        return ml_error_set(ML_EDATA, "%s: $.schema_version: missing; not a mergelab results file", path);
     }
-    if (v->valuedouble != ML_RESULTS_SCHEMA_VERSION) {
-        error = ml_error_set(ML_EDATA, "%s: $.schema_version: %g is not supported by this build (it reads %d); "
+    if (v->valuedouble != 1 && v->valuedouble != ML_RESULTS_SCHEMA_VERSION) {
+        error = ml_error_set(ML_EDATA, "%s: $.schema_version: %g is not supported by this build (it reads 1 and %d); "
                              "rerun the suite or use a matching mergelab", path, v->valuedouble,
                              ML_RESULTS_SCHEMA_VERSION);
-        goto cleanup;
+        cJSON_Delete(doc);
+        return error;
     }
-    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
-    if (!cJSON_IsObject(metrics)) {
-        error = ml_error_set(ML_EDATA, "%s: $.metrics: expected an object", path);
-        goto cleanup;
-    }
+    *version = (int)v->valuedouble;
+    *out = doc;
+    return 0;
+}
+
+static int check_cell(const cJSON *cell, const char *path, const char *where) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(cell, "name");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(cell, "status");
+    if (!cJSON_IsObject(cell) || !cJSON_IsString(name) || !cJSON_IsString(status) ||
+        (strcmp(status->valuestring, "ok") && strcmp(status->valuestring, "failed")))
+        return ml_error_set(ML_EDATA, "%s: %s: expected a cell {name, status \"ok\"|\"failed\", ...}", path, where);
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(cell, "metrics");
+    if (!strcmp(status->valuestring, "failed") && !metrics) return 0;
+    if (!cJSON_IsObject(metrics)) return ml_error_set(ML_EDATA, "%s: %s.metrics: expected an object", path, where);
     for (const cJSON *m = metrics->child; m; m = m->next)
-        if (!cJSON_IsNumber(m) && !cJSON_IsNull(m)) {
-            error = ml_error_set(ML_EDATA, "%s: $.metrics.%s: expected a number", path, m->string);
-            goto cleanup;
-        }
-    const cJSON *gate = cJSON_GetObjectItemCaseSensitive(doc, "gate");
-    if (!cJSON_IsArray(gate)) {
-        error = ml_error_set(ML_EDATA, "%s: $.gate: expected an array of rules", path);
-        goto cleanup;
-    }
+        if (!cJSON_IsNumber(m) && !cJSON_IsNull(m))
+            return ml_error_set(ML_EDATA, "%s: %s.metrics.%s: expected a number", path, where, m->string);
+    return 0;
+}
+
+static int check_gate(const cJSON *gate, const char *path) {
     int i = 0;
+    if (!cJSON_IsArray(gate)) return ml_error_set(ML_EDATA, "%s: $.gate: expected an array of rules", path);
     for (const cJSON *r = gate->child; r; r = r->next, i++) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "match");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "direction");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "atol");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "rtol");
         if (!cJSON_IsString(m) || !cJSON_IsString(d) || !cJSON_IsNumber(a) || !cJSON_IsNumber(t) ||
-            (strcmp(d->valuestring, "higher") && strcmp(d->valuestring, "lower") && strcmp(d->valuestring, "both"))) {
-            error = ml_error_set(ML_EDATA, "%s: $.gate[%d]: expected {match, direction (higher|lower|both), atol, rtol}",
-                                 path, i);
-            goto cleanup;
+            (strcmp(d->valuestring, "higher") && strcmp(d->valuestring, "lower") && strcmp(d->valuestring, "both")))
+            return ml_error_set(ML_EDATA, "%s: $.gate[%d]: expected {match, direction (higher|lower|both), atol, rtol}",
+                                path, i);
+    }
+    return 0;
+}
+
+/* Schema 1 held one run at the top level: it becomes the single cell
+ * "default", so every reader sees one shape. */
+static void upgrade_v1(cJSON *doc) {
+    static const char *const top[] = { "schema_version", "suite", "provenance", "gate", "blessed", NULL };
+    cJSON *cell = cJSON_CreateObject(), *cells = cJSON_CreateArray();
+    cJSON_AddStringToObject(cell, "name", "default");
+    cJSON_AddStringToObject(cell, "group", "default");
+    cJSON_AddItemToObject(cell, "params", cJSON_CreateObject());
+    cJSON_AddStringToObject(cell, "status", "ok");
+    for (cJSON *it = doc->child, *next; it; it = next) {
+        int keep = 0;
+        next = it->next;
+        for (int k = 0; top[k]; k++) keep |= !strcmp(top[k], it->string);
+        if (!keep) cJSON_AddItemToObject(cell, it->string, cJSON_DetachItemViaPointer(doc, it));
+    }
+    cJSON_AddItemToArray(cells, cell);
+    cJSON_AddItemToObject(doc, "cells", cells);
+    cJSON_AddBoolToObject(doc, "complete", 1);
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "schema_version"), ML_RESULTS_SCHEMA_VERSION);
+    cJSON_AddNumberToObject(doc, "upgraded_from_schema", 1);
+}
+
+int ml_results_load(cJSON **out, const char *path) {
+    cJSON *doc = NULL;
+    int version, error, i = 0;
+    char where[64];
+    *out = NULL;
+    if ((error = read_doc(&doc, path, &version)) < 0) return error;
+    if (version == 1) {
+        if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "metrics"))) {
+            cJSON_Delete(doc);
+            return ml_error_set(ML_EDATA, "%s: $.metrics: expected an object (schema 1)", path);
         }
+        upgrade_v1(doc);
+    }
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    if (!cJSON_IsArray(cells)) {
+        cJSON_Delete(doc);
+        return ml_error_set(ML_EDATA, "%s: $.cells: expected an array", path);
+    }
+    for (const cJSON *c = cells->child; c; c = c->next, i++) {
+        snprintf(where, sizeof(where), "$.cells[%d]", i);
+        if ((error = check_cell(c, path, where)) < 0) { cJSON_Delete(doc); return error; }
+    }
+    if ((error = check_gate(cJSON_GetObjectItemCaseSensitive(doc, "gate"), path)) < 0) {
+        cJSON_Delete(doc);
+        return error;
     }
     *out = doc;
-    doc = NULL;
-cleanup:
-    cJSON_Delete(doc);
-    free(src);
-    return error;
+    return 0;
+}
+
+int ml_results_load_cell(cJSON **out, const char *path) {
+    cJSON *doc = NULL;
+    int version, error;
+    *out = NULL;
+    if ((error = read_doc(&doc, path, &version)) < 0) return error;
+    if (version != ML_RESULTS_SCHEMA_VERSION || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "id"))) {
+        cJSON_Delete(doc);
+        return ml_error_set(ML_EDATA, "%s: not a mergelab cell file", path);
+    }
+    if ((error = check_cell(doc, path, "$")) < 0) { cJSON_Delete(doc); return error; }
+    *out = doc;
+    return 0;
+}
+
+static void strip_cell(cJSON *cell) {
+    static const char *const keys[] = { "timing", "wall_seconds", "cpu_seconds", "started", NULL };
+    for (int i = 0; keys[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(cell, keys[i]);
 }
 
 void ml_results_strip_volatile(cJSON *doc) {
     cJSON *prov = cJSON_GetObjectItemCaseSensitive(doc, "provenance");
     static const char *const prov_keys[] = { "command", "started", "finished", "wall_seconds", "cpu_seconds",
-                                             NULL };
+                                             "cells_reused", NULL };
     for (int i = 0; prov && prov_keys[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(prov, prov_keys[i]);
-    cJSON_DeleteItemFromObjectCaseSensitive(doc, "timing");
     cJSON_DeleteItemFromObjectCaseSensitive(doc, "blessed");
+    strip_cell(doc);   /* a cell file */
+    cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    for (cJSON *c = cells ? cells->child : NULL; c; c = c->next) strip_cell(c);
+}
+
+const cJSON *ml_results_first_ok(const cJSON *doc) {
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+        if (cJSON_IsString(st) && !strcmp(st->valuestring, "ok")) return c;
+    }
+    return NULL;
+}
+
+double ml_results_metric(const cJSON *cell, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cell, "metrics"), name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }

@@ -1,29 +1,46 @@
 /*
- * harness/results.h: the results document of one run and its storage.
- * Owns: the schema (schema_version 1), atomic writing, strict loading.
- * A results file is one JSON object:
- *   schema_version, suite {name, file, sha256, description},
- *   provenance {command, started, finished, wall_seconds, repository, build,
- *               blas, host, libraries, seed, data[]},
- *   models[], metrics {name: number}, gate[], cka {...}, timing {...}
- * Not here: comparing two documents (gate.c), drawing (reports/).
+ * harness/results.h: the results documents and their storage.
+ * Owns: the schema (schema_version 2), cell files, atomic writing, strict
+ * loading, reading schema 1 files (one cell), the volatile keys.
+ *
+ * A suite's results file (results/<machine>/<commit>/<suite>.json):
+ *   schema_version 2, suite {name, file, sha256, description},
+ *   provenance {command, started, finished, wall_seconds, cpu_seconds,
+ *               repository, build, blas, host, libraries, seeds[], data[],
+ *               cells_reused},
+ *   matrix {axis: [values]} | null, gate [rules], complete (bool),
+ *   missing [cell names not run yet],
+ *   cells [ {name, group, id, params {axis: value}, status "ok"|"failed",
+ *            error (failed), wall_seconds, cpu_seconds, started, build,
+ *            models[], metrics {name: number}, cka {...}, timing {...},
+ *            data[], seed, threads, ...} ]
+ * A cell file (<suite>.cells/<cell name>.json) is one cell object plus
+ * schema_version and suite (the suite's name), written when the cell ends.
+ * Not here: comparing documents (gate.c, compare.c), drawing (reports/).
  */
 #ifndef ML_HARNESS_RESULTS_H
 #define ML_HARNESS_RESULTS_H
 
 #include <cjson/cJSON.h>
 
-#define ML_RESULTS_SCHEMA_VERSION 1
+#define ML_RESULTS_SCHEMA_VERSION 2
 
 /* Pretty-prints doc and writes it atomically to path (creating its folder). */
 int ml_results_write(const char *path, const cJSON *doc);
 /* Reads and checks a results (or baseline) file: valid JSON, a known
- * schema_version, a "metrics" object of numbers, a "gate" array. ML_EDATA
- * names the file and what is wrong; ML_ENOTFOUND when it does not exist. */
+ * schema_version (a schema 1 file becomes one cell named "default"), a
+ * "cells" array whose cells have a name, a status and a "metrics" object of
+ * numbers, a "gate" array of rules. ML_EDATA names the file, the JSON path
+ * and what is wrong; ML_ENOTFOUND when it does not exist. */
 int ml_results_load(cJSON **out, const char *path);
+/* Reads a cell file; ML_EDATA when it is damaged or not a cell. */
+int ml_results_load_cell(cJSON **out, const char *path);
 /* The keys that change from run to run of the same suite (times, command,
- * host): removed by ml_results_strip_volatile so two runs can be compared
- * byte for byte. */
+ * host, what was reused): removed so two runs compare byte for byte. */
 void ml_results_strip_volatile(cJSON *doc);
+/* Convenience for readers: the first cell whose status is "ok", or NULL. */
+const cJSON *ml_results_first_ok(const cJSON *doc);
+/* The value of metric `name` in cell, NAN when absent or null. */
+double ml_results_metric(const cJSON *cell, const char *name);
 
 #endif

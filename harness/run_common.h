@@ -15,11 +15,25 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt);
 int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt);
 
 double ml_run__now(void);
+void ml_run__progress(const ml_run_options *opt, const char *phase, int step, int total, double loss);
+
+/* A cached phase: begin locks the key and loads the entry (hit = 1) or
+ * leaves the buffers alone (hit = 0: train, then end stores them). end and
+ * abort release the lock; abort is safe after end. */
+typedef struct { int fd, hit; const char *key; } ml_run__phase;
+int  ml_run__phase_begin(ml_run__phase *ph, const ml_run_options *opt, const char *key, float *params, size_t n,
+                         double *extra, size_t nextra);
+int  ml_run__phase_end(ml_run__phase *ph, const ml_run_options *opt, const float *params, size_t n,
+                       const double *extra, size_t nextra);
+void ml_run__phase_abort(ml_run__phase *ph);
 /* metrics["<model>/<what>"] = v */
 void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, double v);
 /* res["timing"]: seconds of each phase from the phase boundaries t[0..4]
  * (start, pretrained, fine-tuned, direct done, evaluated) */
 void ml_run__add_timing(cJSON *res, const double t[5]);
+/* res["timing"]["cached"]: which phases (base, specialists, direct) the
+ * model cache supplied; volatile like the rest of timing. */
+void ml_run__add_cached(cJSON *res, const int cached[3]);
 /* res["gate"] = the suite's rules, so a results file gates itself */
 void ml_run__add_gate(cJSON *res, const ml_suite *s);
 /* res["cka"]: the pair's curve over steps and the layer x layer heatmap at
@@ -67,5 +81,10 @@ int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, const i
  * cka/<layer>, cka/<layer>_debiased, cka/<layer>_rbf, cka/<spec>_vs_base/<layer>. */
 cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
                           const char *const *layer_names, const int *steps);
+
+/* The CKA track's curves packed into one array for the cache (and back). */
+size_t ml_run__track_size(const ml_cka_track *t);
+void ml_run__track_pack(double *dst, const ml_cka_track *t);
+void ml_run__track_unpack(ml_cka_track *t, const double *src);
 
 #endif

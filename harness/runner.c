@@ -5,6 +5,7 @@
 #include "harness/run_common.h"
 #include "harness/runner.h"
 #include "core/error.h"
+#include "harness/cache.h"
 #include "kernels/cka.h"
 
 #include <math.h>
@@ -177,4 +178,66 @@ void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int e
     cJSON_AddNumberToObject(r, "selected_step", sel->best_step);
     cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(sel->steps, sel->nv));
     cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(sel->loss, sel->nv));
+}
+
+void ml_run__progress(const ml_run_options *opt, const char *phase, int step, int total, double loss) {
+    if (opt && opt->progress) opt->progress(opt->progress_ctx, phase, step, total, loss);
+}
+
+int ml_run__phase_begin(ml_run__phase *ph, const ml_run_options *opt, const char *key, float *params, size_t n,
+                        double *extra, size_t nextra) {
+    const char *dir = opt && opt->cache_dir && key ? opt->cache_dir : NULL;
+    int error;
+    ph->fd = -1;
+    ph->hit = 0;
+    ph->key = dir ? key : NULL;
+    if (!dir) return 0;
+    if ((error = ml_cache_lock(&ph->fd, dir, key)) < 0) return error;
+    if ((error = ml_cache_get(&ph->hit, dir, key, params, n, extra, nextra)) < 0) ml_run__phase_abort(ph);
+    return error;
+}
+
+int ml_run__phase_end(ml_run__phase *ph, const ml_run_options *opt, const float *params, size_t n,
+                      const double *extra, size_t nextra) {
+    int error = 0;
+    if (ph->key && !ph->hit) error = ml_cache_put(opt->cache_dir, ph->key, params, n, extra, nextra);
+    ml_run__phase_abort(ph);
+    return error;
+}
+
+void ml_run__phase_abort(ml_run__phase *ph) {
+    ml_cache_unlock(ph->fd);
+    ph->fd = -1;
+}
+
+size_t ml_run__track_size(const ml_cka_track *t) {
+    return (size_t)t->L * t->nck * 4 + (size_t)t->L + (size_t)t->L * t->L;
+}
+
+void ml_run__track_pack(double *dst, const ml_cka_track *t) {
+    size_t c = (size_t)t->L * t->nck;
+    memcpy(dst, t->linear, c * sizeof(double));
+    memcpy(dst + c, t->debiased, c * sizeof(double));
+    memcpy(dst + 2 * c, t->vs_base[0], c * sizeof(double));
+    memcpy(dst + 3 * c, t->vs_base[1], c * sizeof(double));
+    memcpy(dst + 4 * c, t->rbf, (size_t)t->L * sizeof(double));
+    memcpy(dst + 4 * c + t->L, t->heat, (size_t)t->L * t->L * sizeof(double));
+}
+
+void ml_run__track_unpack(ml_cka_track *t, const double *src) {
+    size_t c = (size_t)t->L * t->nck;
+    memcpy(t->linear, src, c * sizeof(double));
+    memcpy(t->debiased, src + c, c * sizeof(double));
+    memcpy(t->vs_base[0], src + 2 * c, c * sizeof(double));
+    memcpy(t->vs_base[1], src + 3 * c, c * sizeof(double));
+    memcpy(t->rbf, src + 4 * c, (size_t)t->L * sizeof(double));
+    memcpy(t->heat, src + 4 * c + t->L, (size_t)t->L * t->L * sizeof(double));
+}
+
+void ml_run__add_cached(cJSON *res, const int cached[3]) {
+    static const char *const names[3] = { "base", "specialists", "direct" };
+    cJSON *timing = cJSON_GetObjectItemCaseSensitive(res, "timing");
+    cJSON *c = timing ? cJSON_AddArrayToObject(timing, "cached") : NULL;
+    for (int i = 0; c && i < 3; i++)
+        if (cached[i]) cJSON_AddItemToArray(c, cJSON_CreateString(names[i]));
 }

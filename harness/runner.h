@@ -11,9 +11,19 @@
 
 #include <cjson/cJSON.h>
 
+/* Called as a run advances: phase ("pretrain", "finetune", "direct",
+ * "merge", "evaluate"), the step and steps of that phase (0 and 0 when it
+ * has none) and the latest training loss (NaN when none). Cheap to call
+ * every step; the receiver throttles what it prints. */
+typedef void (*ml_progress_fn)(void *ctx, const char *phase, int step, int total, double loss);
+
 typedef struct {
     int threads;          /* BLAS threads; 0 = the suite's, else 1 */
-    int verbose;          /* progress lines on stderr */
+    int verbose;          /* per-phase detail lines on stderr */
+    ml_progress_fn progress;   /* may be NULL */
+    void *progress_ctx;
+    const char *cache_dir;     /* model cache (cache.h); NULL: train every phase */
+    const char *key_base, *key_specialists, *key_direct;   /* cache keys (cells.h), when cache_dir is set */
 } ml_run_options;
 
 /* Runs the suite. On success *out is a new cJSON object holding "models",

@@ -409,6 +409,10 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_text_options topts = { s->base_math_fraction, s->base_code_fraction };
     int verbose = opt ? opt->verbose : 0;
     double t0 = ml_run__now(), t_pre, t_ft, t_dir;
+    ml_run__phase phase = { -1, 0, NULL };
+    float *pack = NULL;                 /* (2, np) both specialists, as cached */
+    double *track_buf = NULL;
+    int cached[3] = { 0, 0, 0 };        /* base, specialists, direct came from the cache */
     *out = NULL;
     ml_blas_set_threads(opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1));
     if (L > 64) return ml_error_set(ML_EINVALID, "%s: $.model.n_layer: at most 64 layers", s->file);
@@ -452,12 +456,18 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     /* 2. pretrain the base on every parameter */
     if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
     if ((error = gtrainer_init(&base, "base", s, &train[s->pretrain_split.domain], 0, NULL)) < 0) goto cleanup;
-    for (int step = 0; step < s->pretrain.steps; step++) {
+    size_t np = base.model->layout.total;
+    if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
+        goto cleanup;
+    cached[0] = phase.hit;
+    for (int step = 0; !phase.hit && step < s->pretrain.steps; step++) {
         float loss;
         if ((error = gtrain_step(&base, s, &s->pretrain, step, NULL, "pretraining", &loss)) < 0) goto cleanup;
+        ml_run__progress(opt, "pretrain", step + 1, s->pretrain.steps, loss);
         if (verbose && (step + 1) % 50 == 0)
             fprintf(stderr, "  pretraining step %d/%d loss %.4f\n", step + 1, s->pretrain.steps, loss);
     }
+    if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_pre = ml_run__now();
 
     /* 3. specialists in lockstep, CKA at the suite's cka steps */
@@ -482,10 +492,24 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                 (error = ml_malloc((void **)&tok[k][l], (size_t)P * T * C * sizeof(float))) < 0)
                 goto cleanup;
     }
-    probe(base.model, probe_x, P, T, base_pooled, base_tok);   /* the base does not change */
-    if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
-                         s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
-    for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
+    /* cached: both specialists' parameters, the CKA track and the per-token curves */
+    size_t ntrack = ml_run__track_size(&track), nextra = ntrack + (size_t)L * nck;
+    if ((error = ml_malloc((void **)&pack, 2 * np * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&track_buf, nextra * sizeof(double))) < 0 ||
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_specialists : NULL, pack, 2 * np, track_buf,
+                                     nextra)) < 0)
+        goto cleanup;
+    cached[1] = phase.hit;
+    if (phase.hit) {
+        for (int k = 0; k < 2; k++) memcpy(spec[k].model->params, pack + k * np, np * sizeof(float));
+        ml_run__track_unpack(&track, track_buf);
+        memcpy(curve_tok, track_buf + ntrack, (size_t)L * nck * sizeof(double));
+    } else {
+        probe(base.model, probe_x, P, T, base_pooled, base_tok);   /* the base does not change */
+    }
+    if (verbose && !phase.hit) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
+                                       s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
+    for (int step = 0, ck = 0; !phase.hit && step <= s->finetune.steps; step++) {
         if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe(spec[k].model, probe_x, P, T, pooled[k], tok[k]);
             if ((error = ml_run__cka_point(&track, ck, pooled[0], pooled[1], base_pooled, dims, P)) < 0) {
@@ -500,20 +524,35 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             ck++;
         }
         if (step == s->finetune.steps) break;
+        float fl = 0.0f;
         for (int k = 0; k < 2; k++)
-            if ((error = gtrain_step(&spec[k], s, &s->finetune, step, mask, "fine-tuning", NULL)) < 0) goto cleanup;
+            if ((error = gtrain_step(&spec[k], s, &s->finetune, step, mask, "fine-tuning", &fl)) < 0) goto cleanup;
+        ml_run__progress(opt, "finetune", step + 1, s->finetune.steps, fl);
     }
-    /* the probes hold the last point: heatmap and RBF CKA there */
-    if ((error = ml_run__cka_final(&track, pooled[0], pooled[1], dims, P)) < 0) goto cleanup;
+    if (!phase.hit) {
+        /* the probes hold the last point: heatmap and RBF CKA there */
+        if ((error = ml_run__cka_final(&track, pooled[0], pooled[1], dims, P)) < 0) goto cleanup;
+        for (int k = 0; k < 2; k++) memcpy(pack + k * np, spec[k].model->params, np * sizeof(float));
+        ml_run__track_pack(track_buf, &track);
+        memcpy(track_buf + ntrack, curve_tok, (size_t)L * nck * sizeof(double));
+    }
+    if ((error = ml_run__phase_end(&phase, opt, pack, 2 * np, track_buf, nextra)) < 0) goto cleanup;
     t_ft = ml_run__now();
 
     /* 4. direct fine-tune on the target, same steps and parameter groups */
     if (verbose) fprintf(stderr, "mergelab: %s: direct fine-tuning for %d steps\n", s->name, s->finetune.steps);
-    if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], 3, base.model->params)) < 0)
+    if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], 3, base.model->params)) < 0 ||
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, direct.model->params, np, NULL, 0)) < 0)
         goto cleanup;
-    for (int step = 0; step < s->finetune.steps; step++)
-        if ((error = gtrain_step(&direct, s, &s->finetune, step, mask, "direct fine-tuning", NULL)) < 0) goto cleanup;
+    cached[2] = phase.hit;
+    for (int step = 0; !phase.hit && step < s->finetune.steps; step++) {
+        float dl;
+        if ((error = gtrain_step(&direct, s, &s->finetune, step, mask, "direct fine-tuning", &dl)) < 0) goto cleanup;
+        ml_run__progress(opt, "direct", step + 1, s->finetune.steps, dl);
+    }
+    if ((error = ml_run__phase_end(&phase, opt, direct.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_dir = ml_run__now();
+    ml_run__progress(opt, "merge", 0, 0, NAN);
 
     /* the parameter groups that were not trained must still be the base's,
      * bit for bit: a violation is a bug in masking, not a result */
@@ -726,6 +765,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
     double phases[5] = { t0, t_pre, t_ft, t_dir, ml_run__now() };
     ml_run__add_timing(res, phases);
+    ml_run__add_cached(res, cached);
     *out = res;
     res = NULL;
 cleanup:
@@ -746,6 +786,9 @@ cleanup:
     free(probe_x);
     free(probe_y);
     free(ex);
+    ml_run__phase_abort(&phase);
+    free(pack);
+    free(track_buf);
     ml_run__cka_track_free(&track);
     for (int l = 0; l < 64; l++) { free(base_pooled[l]); free(base_tok[l]); }
     free(curve_tok);

@@ -143,12 +143,13 @@ static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, double
 }
 
 static int train_run(trainer *t, const ml_suite *s, const ml_dataset *d, const ml_phase *ph, const char *phase,
-                     int verbose) {
+                     const char *progress_phase, const ml_run_options *opt) {
     float loss = 0.0f;
     int error;
     for (int step = 0; step < ph->steps; step++) {
         if ((error = train_step(t, s, d, ph->lr, step, ph->steps, phase, &loss)) < 0) return error;
-        if (verbose && (step + 1) % 100 == 0)
+        ml_run__progress(opt, progress_phase, step + 1, ph->steps, loss);
+        if (opt && opt->verbose && (step + 1) % 100 == 0)
             fprintf(stderr, "  %s %s step %d/%d loss %.4f\n", phase, t->name, step + 1, ph->steps, loss);
     }
     return 0;
@@ -341,6 +342,10 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     int nck = s->ncka;
     cJSON *res = NULL, *models, *metrics, *cka;
     double t0, t_pre, t_ft, t_dir, t_eval, acc, loss;
+    ml_run__phase phase = { -1, 0, NULL };
+    float *pack = NULL;                 /* (2, np) both specialists, as cached */
+    double *track_buf = NULL;
+    int cached[3] = { 0, 0, 0 };        /* base, specialists, direct came from the cache */
     *out = NULL;
 
     int threads = opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1);
@@ -371,7 +376,12 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
     if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, 0, NULL, trainable)) < 0) goto cleanup;
     base.opt->cfg.lr = (float)s->pretrain.lr;
-    if ((error = train_run(&base, s, &train, &s->pretrain, "pretraining", verbose)) < 0) goto cleanup;
+    size_t np = base.model->layout.total;
+    if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
+        goto cleanup;
+    cached[0] = phase.hit;
+    if (!phase.hit && (error = train_run(&base, s, &train, &s->pretrain, "pretraining", "pretrain", opt)) < 0) goto cleanup;
+    if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_pre = ml_run__now();
 
     /* 2. specialists in lockstep, CKA on a fixed probe set at the suite's cka steps */
@@ -393,10 +403,20 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int l = 0; l < L; l++)
         if ((error = ml_malloc((void **)&base_acts[l], (size_t)P * s->model.hidden[l] * sizeof(float))) < 0)
             goto cleanup;
+    if ((error = ml_malloc((void **)&pack, 2 * np * sizeof(float))) < 0 ||
+        (error = ml_malloc((void **)&track_buf, ml_run__track_size(&track) * sizeof(double))) < 0 ||
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_specialists : NULL, pack, 2 * np, track_buf,
+                                     ml_run__track_size(&track))) < 0)
+        goto cleanup;
+    cached[1] = phase.hit;
+    if (phase.hit) {
+        for (int k = 0; k < 2; k++) memcpy(spec[k].model->params, pack + k * np, np * sizeof(float));
+        ml_run__track_unpack(&track, track_buf);
+    }
     probe_hidden(base.model, probe_x, P, base_acts);   /* the base does not change */
-    if (verbose) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
-                         s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
-    for (int step = 0, ck = 0; step <= s->finetune.steps; step++) {
+    if (verbose && !phase.hit) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
+                                       s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
+    for (int step = 0, ck = 0; !phase.hit && step <= s->finetune.steps; step++) {
         if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe_hidden(spec[k].model, probe_x, P, acts[k]);
             if ((error = ml_run__cka_point(&track, ck, acts[0], acts[1], base_acts, s->model.hidden, P)) < 0) {
@@ -406,18 +426,34 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             ck++;
         }
         if (step == s->finetune.steps) break;
+        float fl = 0.0f;
         for (int k = 0; k < 2; k++)
             if ((error = train_step(&spec[k], s, &train, s->finetune.lr, step, s->finetune.steps,
-                                    "fine-tuning", NULL)) < 0)
+                                    "fine-tuning", &fl)) < 0)
                 goto cleanup;
+        ml_run__progress(opt, "finetune", step + 1, s->finetune.steps, fl);
     }
+    if (!phase.hit) {
+        /* the last point's activations are still in acts: the layer x layer
+         * matrix and the RBF kernel there, cached with the curves */
+        if ((error = ml_run__cka_final(&track, acts[0], acts[1], s->model.hidden, P)) < 0) goto cleanup;
+        for (int k = 0; k < 2; k++) memcpy(pack + k * np, spec[k].model->params, np * sizeof(float));
+        ml_run__track_pack(track_buf, &track);
+    }
+    if ((error = ml_run__phase_end(&phase, opt, pack, 2 * np, track_buf, ml_run__track_size(&track))) < 0)
+        goto cleanup;
     t_ft = ml_run__now();
 
     /* 3. direct fine-tune of the base on the target, same step budget */
     if ((error = trainer_init(&direct, "direct", s, &train, &s->target, 3, base.model->params, trainable)) < 0 ||
-        (error = train_run(&direct, s, &train, &s->finetune, "direct fine-tuning", verbose)) < 0)
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, direct.model->params, np, NULL, 0)) < 0)
+        goto cleanup;
+    cached[2] = phase.hit;
+    if ((!phase.hit && (error = train_run(&direct, s, &train, &s->finetune, "direct fine-tuning", "direct", opt)) < 0) ||
+        (error = ml_run__phase_end(&phase, opt, direct.model->params, np, NULL, 0)) < 0)
         goto cleanup;
     t_dir = ml_run__now();
+    ml_run__progress(opt, "merge", 0, 0, NAN);
 
     /* 4. evaluate base, specialists, merges and the direct fine-tune on the target */
     if ((error = eval_set_make(&test_set, &test, &s->target, NULL)) < 0 ||
@@ -561,7 +597,6 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             snprintf(names[l], sizeof(names[l]), "hidden%d", l + 1);
             lnames[l] = names[l];
         }
-        if ((error = ml_run__cka_final(&track, acts[0], acts[1], s->model.hidden, P)) < 0) goto cleanup;
         cka = ml_run__cka_report(res, metrics, &track, spec[0].name, spec[1].name, lnames, s->cka_steps);
         cJSON_AddNumberToObject(cka, "probe_size", P);
     }
@@ -576,6 +611,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
     double phases[5] = { t0, t_pre, t_ft, t_dir, t_eval };
     ml_run__add_timing(res, phases);
+    ml_run__add_cached(res, cached);
     *out = res;
     res = NULL;
 cleanup:
@@ -589,6 +625,9 @@ cleanup:
         for (int l = 0; l < ML_MLP_MAX_HIDDEN; l++) free(acts[k][l]);
     free(probe_x);
     free(perm);
+    ml_run__phase_abort(&phase);
+    free(pack);
+    free(track_buf);
     ml_run__cka_track_free(&track);
     for (int l = 0; l < ML_MLP_MAX_HIDDEN; l++) free(base_acts[l]);
     eval_set_free(&test_set);

@@ -407,8 +407,105 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
     return 0;
 }
 
+/* The number a dotted path ("finetune.steps") names in the suite, or NULL. */
+static const cJSON *path_number(const cJSON *root, const char *path) {
+    char seg[ML_AXIS_PATH_MAX];
+    const cJSON *v = root;
+    for (const char *p = path; v && *p;) {
+        size_t n = strcspn(p, ".");
+        if (n == 0 || n >= sizeof(seg)) return NULL;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, seg) : NULL;
+        p += n + (p[n] == '.');
+    }
+    return cJSON_IsNumber(v) ? v : NULL;
+}
+
+static int axis_name_ok(const char *k) {
+    int seg_start = 1;
+    if (!*k) return 0;
+    for (const char *ch = k; *ch; ch++) {
+        int alpha = (*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') || *ch == '_';
+        int digit = *ch >= '0' && *ch <= '9';
+        if (*ch == '.') { if (seg_start) return 0; seg_start = 1; continue; }
+        if (seg_start ? !alpha : !(alpha || digit)) return 0;
+        seg_start = 0;
+    }
+    return !seg_start;
+}
+
+/* "matrix": {"seed": [..], "merge": [names], "<dotted.path>": [numbers]}:
+ * the axes whose cartesian product are the suite's cells. Only the shape
+ * is checked here; each cell's values are checked when the cell's own
+ * suite is parsed (cells.c), so a bad value names the matrix entry. */
+static int parse_matrix(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *m;
+    char p[256], q[300];
+    int error;
+    s->naxes = 0;
+    s->ncells = 1;
+    if ((error = get(c, root, "$", "matrix", 0, &m)) < 0 || !m) return error;
+    if ((error = want_object(c, m, "$.matrix")) < 0) return error;
+    if (!m->child) return FAIL(c, "$.matrix", "expected at least one axis, e.g. \"seed\": [1, 2, 3]");
+    for (const cJSON *ax = m->child; ax; ax = ax->next) {
+        ml_axis *a = &s->axes[s->naxes];
+        snprintf(p, sizeof(p), "$.matrix.%s", ax->string);
+        if (s->naxes == ML_MAX_AXES) return FAIL(c, "$.matrix", "at most %d axes", ML_MAX_AXES);
+        if (!axis_name_ok(ax->string) || strlen(ax->string) >= sizeof(a->path))
+            return FAIL(c, p, "an axis is \"seed\", \"merge\" or a dotted path such as \"finetune.steps\"");
+        for (int i = 0; i < s->naxes; i++)
+            if (!strcmp(s->axes[i].path, ax->string)) return FAIL(c, p, "duplicate axis");
+        snprintf(a->path, sizeof(a->path), "%s", ax->string);
+        a->kind = !strcmp(ax->string, "seed") ? ML_AXIS_SEED : !strcmp(ax->string, "merge") ? ML_AXIS_MERGE : ML_AXIS_PATH;
+        if (!cJSON_IsArray(ax)) return FAIL(c, p, "expected an array of values, got %s", type_name(ax));
+        a->nvalues = cJSON_GetArraySize(ax);
+        if (a->nvalues < 1 || a->nvalues > ML_MAX_AXIS_VALUES)
+            return FAIL(c, p, "expected 1..%d values, got %d", ML_MAX_AXIS_VALUES, a->nvalues);
+        if (a->kind == ML_AXIS_PATH && !path_number(root, a->path))
+            return FAIL(c, p, "\"%s\" names no number in the suite (an axis replaces a value the suite already has)",
+                        a->path);
+        for (int i = 0; i < a->nvalues; i++) {
+            const cJSON *v = cJSON_GetArrayItem(ax, i);
+            join_index(q, sizeof(q), p, i);
+            if (a->kind == ML_AXIS_MERGE) {
+                int found = 0;
+                if (!cJSON_IsString(v)) return FAIL(c, q, "expected a merge name, got %s", type_name(v));
+                for (int g = 0; g < s->nmerges; g++) found |= !strcmp(s->merges[g].name, v->valuestring);
+                if (!found) {
+                    char allowed[512] = "";
+                    size_t used = 0;
+                    for (int g = 0; g < s->nmerges && used < sizeof(allowed); g++)
+                        used += (size_t)snprintf(allowed + used, sizeof(allowed) - used, "%s%s", g ? ", " : "",
+                                                 s->merges[g].name);
+                    return FAIL(c, q, "\"%s\" is not a merge of this suite (allowed: %s)", v->valuestring, allowed);
+                }
+                snprintf(a->names[i], sizeof(a->names[i]), "%s", v->valuestring);
+                for (int j = 0; j < i; j++)
+                    if (!strcmp(a->names[j], a->names[i])) return FAIL(c, q, "duplicate value \"%s\"", a->names[i]);
+            } else {
+                if (a->kind == ML_AXIS_SEED) {
+                    int seed;
+                    if ((error = read_int(c, v, q, 0, 2147483647, &seed)) < 0) return error;
+                    a->values[i] = seed;
+                } else {
+                    if (!cJSON_IsNumber(v)) return FAIL(c, q, "expected a number, got %s", type_name(v));
+                    a->values[i] = v->valuedouble;
+                }
+                for (int j = 0; j < i; j++)
+                    if (a->values[j] == a->values[i]) return FAIL(c, q, "duplicate value %g", a->values[i]);
+            }
+        }
+        if ((long)s->ncells * a->nvalues > ML_MAX_CELLS)
+            return FAIL(c, "$.matrix", "expands to more than %d cells", ML_MAX_CELLS);
+        s->ncells *= a->nvalues;
+        s->naxes++;
+    }
+    return 0;
+}
+
 static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads", "data", "model",
-    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", NULL };
+    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", "matrix", NULL };
 static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
 
 static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
@@ -675,7 +772,7 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             (error = opt_num(c, e, p, "rtol", 0.0, 1e6, &g->rtol)) < 0)
             return error;
     }
-    return 0;
+    return parse_matrix(c, root, s);
 }
 
 /* 1-based line and column of byte offset off in src. */
@@ -688,12 +785,9 @@ static void line_col(const char *src, size_t len, size_t off, int *line, int *co
     }
 }
 
-int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len) {
-    ml_suite *s = NULL;
-    cJSON *root = NULL;
+int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t len) {
     const char *end = NULL;
-    pctx c = { file };
-    int error;
+    cJSON *root;
     *out = NULL;
     root = cJSON_ParseWithLengthOpts(src, len, &end, 0);
     if (!root) {
@@ -709,18 +803,38 @@ int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len
         if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
             int line, col;
             line_col(src, len, (size_t)(p - src), &line, &col);
-            error = ml_error_set(ML_EINVALID, "%s:%d:%d: unexpected text after the JSON document", file, line, col);
-            goto cleanup;
+            cJSON_Delete(root);
+            return ml_error_set(ML_EINVALID, "%s:%d:%d: unexpected text after the JSON document", file, line, col);
         }
-    if ((error = ml_calloc((void **)&s, 1, sizeof(*s))) < 0) goto cleanup;
+    *out = root;
+    return 0;
+}
+
+int ml_suite_parse_json(ml_suite **out, const char *file, const char *sha256, const cJSON *root) {
+    ml_suite *s = NULL;
+    pctx c = { file };
+    int error;
+    *out = NULL;
+    if ((error = ml_calloc((void **)&s, 1, sizeof(*s))) < 0) return error;
     snprintf(s->file, sizeof(s->file), "%s", file);
-    ml_sha256_hex(s->sha256, src, len);
-    if ((error = parse_root(&c, root, s)) < 0) goto cleanup;
+    snprintf(s->sha256, sizeof(s->sha256), "%s", sha256 ? sha256 : "");
+    if ((error = parse_root(&c, root, s)) < 0) {
+        ml_suite_free(s);
+        return error;
+    }
     *out = s;
-    s = NULL;
-cleanup:
+    return 0;
+}
+
+int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len) {
+    cJSON *root = NULL;
+    char sha[65];
+    int error;
+    *out = NULL;
+    if ((error = ml_json_parse_strict(&root, file, src, len)) < 0) return error;
+    ml_sha256_hex(sha, src, len);
+    error = ml_suite_parse_json(out, file, sha, root);
     cJSON_Delete(root);
-    ml_suite_free(s);
     return error;
 }
 

@@ -11,6 +11,7 @@
 #include "kernels/gpt.h"
 #include "kernels/mlp.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@
 #define ML_MAX_GATE 32
 #define ML_MAX_CKA_STEPS 256
 #define ML_MAX_CLASSES 10
+#define ML_MAX_AXES 8
+#define ML_MAX_AXIS_VALUES 64
+#define ML_MAX_CELLS 4096
+#define ML_AXIS_PATH_MAX 64
 
 /* Which model family, and so which data, a suite uses. */
 typedef enum { ML_FAMILY_MLP = 0, ML_FAMILY_GPT = 1 } ml_family;
@@ -89,6 +94,18 @@ typedef struct {
     double atol, rtol;
 } ml_gate_rule;
 
+/* One axis of the suite's matrix: the cells are the cartesian product of
+ * the axes, in the order the suite lists them. */
+typedef enum { ML_AXIS_SEED = 0, ML_AXIS_MERGE = 1, ML_AXIS_PATH = 2 } ml_axis_kind;
+
+typedef struct {
+    char   path[ML_AXIS_PATH_MAX];            /* "seed", "merge" or a dotted path ("finetune.steps") */
+    ml_axis_kind kind;
+    int    nvalues;
+    double values[ML_MAX_AXIS_VALUES];        /* seed and path axes */
+    char   names[ML_MAX_AXIS_VALUES][ML_SUITE_NAME_MAX];   /* merge axis: each cell keeps only that merge */
+} ml_axis;
+
 typedef struct {
     char     file[512];             /* as given on the command line */
     char     sha256[65];            /* of the file's bytes */
@@ -127,12 +144,20 @@ typedef struct {
     int      exact_match;           /* GPT: target documents decoded greedily for exact match */
     int      ngate;
     ml_gate_rule gate[ML_MAX_GATE];
+    int      naxes;                 /* the matrix; 0 axes = one cell, the suite as written */
+    ml_axis  axes[ML_MAX_AXES];
+    int      ncells;                /* product of the axes' sizes */
 } ml_suite;
 
 /* Parses and validates src (len bytes) read from `file` (used in messages).
  * On error *out is NULL and the message reads "FILE: $.path: reason" (or
  * "FILE:LINE:COL: ..." for JSON syntax). Returns 0 or ML_EINVALID. */
 int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len);
+/* The same on an already parsed document (root is not modified); sha256 is
+ * recorded as the suite's hash (may be NULL). */
+int ml_suite_parse_json(ml_suite **out, const char *file, const char *sha256, const cJSON *root);
+/* cJSON parse that refuses trailing text and reports "FILE:LINE:COL: ..." */
+int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t len);
 /* Reads and parses a file; ML_ENOTFOUND when it does not exist. */
 int ml_suite_load(ml_suite **out, const char *path);
 void ml_suite_free(ml_suite *s);

@@ -7,3 +7,4 @@
 const char ml_build_commit[] = ML_BUILD_COMMIT;
 const char ml_build_cc[] = ML_BUILD_CC;
 const char ml_build_cflags[] = ML_BUILD_CFLAGS;
+const char ml_build_source[] = ML_BUILD_SOURCE;
