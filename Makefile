@@ -44,7 +44,8 @@ CFLAGS_ALL = $(STD) $(WARN) $(OPT) $(VEC) -I. -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(LDSAN) $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 
 LIB_SRC  := $(wildcard core/*.c kernels/*.c kernels/ref/*.c data/*.c harness/*.c reports/*.c)
-LIB_SRC  := $(filter-out harness/main.c,$(LIB_SRC))
+CLI_SRC  := harness/main.c $(wildcard harness/cli_*.c)
+LIB_SRC  := $(filter-out $(CLI_SRC),$(LIB_SRC))
 TEST_SRC := $(wildcard tests/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -121,7 +122,7 @@ $(BUILD)/libmergelab.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/harness/main.o $(BUILD)/libmergelab.a
+$(BIN): $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libmergelab.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
 
 $(TESTBIN): $(TEST_OBJ) $(BUILD)/libmergelab.a
@@ -155,4 +156,4 @@ check: test
 clean:
 	rm -rf build build-asan build-ubsan out
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d) $(BUILD)/harness/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d)

@@ -5,6 +5,7 @@
  * pass.
  */
 #include "harness/gate.h"
+#include "harness/aggregate.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
 #include "core/error.h"
@@ -13,8 +14,9 @@
 #include "core/rbuf.h"
 
 #include <fnmatch.h>
-#include <stdlib.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,8 +33,7 @@ static double num(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
 }
 
-static int push_row(ml_gate_rows *rows, const char *metric, const char *dir, double bv, double nv, double tol,
-                    const char *change, const char *verdict, int failed) {
+static int push_row(ml_gate_rows *rows, const ml_gate_row *src) {
     if (!rows) return 0;
     if (rows->n == rows->cap) {
         int cap = rows->cap ? 2 * rows->cap : 64;
@@ -41,15 +42,7 @@ static int push_row(ml_gate_rows *rows, const char *metric, const char *dir, dou
         rows->rows = grown;
         rows->cap = cap;
     }
-    ml_gate_row *r = &rows->rows[rows->n++];
-    snprintf(r->metric, sizeof(r->metric), "%s", metric);
-    snprintf(r->dir, sizeof(r->dir), "%s", dir);
-    r->baseline = bv;
-    r->now = nv;
-    r->tol = tol;
-    snprintf(r->change, sizeof(r->change), "%s", change);
-    snprintf(r->verdict, sizeof(r->verdict), "%s", verdict);
-    r->failed = failed;
+    rows->rows[rows->n++] = *src;
     return 0;
 }
 
@@ -59,69 +52,113 @@ void ml_gate_rows_free(ml_gate_rows *rows) {
     memset(rows, 0, sizeof(*rows));
 }
 
+static void print_row(FILE *out, const ml_gate_row *r) {
+    char tol[24] = "n/a";
+    if (!isnan(r->tol)) snprintf(tol, sizeof(tol), "%.4g", r->tol);
+    fprintf(out, "%-36s %-6s %12.6g %12.6g %10s %10s %-24s %s\n", r->metric, r->dir, r->baseline, r->now, r->change,
+            tol, r->ci, r->verdict);
+}
+
 int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const cJSON *baseline, ml_gate_rows *rows) {
-    const cJSON *now = cJSON_GetObjectItemCaseSensitive(results, "metrics");
-    const cJSON *base = cJSON_GetObjectItemCaseSensitive(baseline, "metrics");
     const cJSON *gate = cJSON_GetObjectItemCaseSensitive(results, "gate");
+    ml_agg now = { 0 }, base = { 0 };
+    int error;
     memset(sum, 0, sizeof(*sum));
-    if (!cJSON_IsObject(now) || !cJSON_IsObject(base))
-        return ml_error_set(ML_EDATA, "check: results or baseline has no metrics object");
+    if ((error = ml_agg_build(&now, results)) < 0) return error;
+    if ((error = ml_agg_build(&base, baseline)) < 0) { ml_agg_free(&now); return error; }
     if (out)
-        fprintf(out, "%-28s %-6s %12s %12s %10s %10s  %s\n", "metric", "dir", "baseline", "now", "change", "tol",
-                "verdict");
-    for (const cJSON *b = base->child; b; b = b->next) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(now, b->string);
-        const cJSON *r = rule_for(gate, b->string);
-        const char *dir = r ? cJSON_GetObjectItemCaseSensitive(r, "direction")->valuestring : "-";
-        const char *verdict;
-        int failed = 0;
-        double bv = cJSON_IsNumber(b) ? b->valuedouble : NAN;
-        double nv = cJSON_IsNumber(n) ? n->valuedouble : NAN;
-        double tol = r ? num(r, "atol") + num(r, "rtol") * fabs(bv) : NAN;
-        double delta = nv - bv;
+        fprintf(out, "%-36s %-6s %12s %12s %10s %10s %-24s %s\n", "metric", "dir", "baseline", "now", "change", "tol",
+                "95% CI of change", "verdict");
+    for (int i = 0; i < base.n; i++) {
+        const ml_agg_row *b = &base.rows[i];
+        const ml_agg_row *n = ml_agg_find(&now, b->group, b->metric);
+        const cJSON *r = rule_for(gate, b->metric);
+        ml_gate_row row;
+        memset(&row, 0, sizeof(row));
+        snprintf(row.metric, sizeof(row.metric), "%s", b->label);
+        snprintf(row.dir, sizeof(row.dir), "%s", r ? cJSON_GetObjectItemCaseSensitive(r, "direction")->valuestring : "-");
+        row.baseline = b->s.mean;
+        row.now = n ? n->s.mean : NAN;
+        row.n_baseline = b->n;
+        row.n_now = n ? n->n : 0;
+        row.tol = r ? num(r, "atol") + num(r, "rtol") * fabs(row.baseline) : NAN;
+        row.ci_lo = row.ci_hi = NAN;
+        snprintf(row.ci, sizeof(row.ci), "n/a");
+        double delta = row.now - row.baseline;
+        int noisy = 0;   /* the seeds' spread covers the change */
+        if (n && b->n >= 2 && n->n >= 2) {
+            ml_diff d;
+            ml_stats_welch(&d, &b->s, &n->s);
+            row.ci_lo = d.lo;
+            row.ci_hi = d.hi;
+            snprintf(row.ci, sizeof(row.ci), "[%+.4g, %+.4g]", d.lo, d.hi);
+        }
         sum->total++;
-        if (!n) {
-            verdict = "MISSING";
-            failed = 1;
+        if (!n || n->n == 0) {
+            snprintf(row.verdict, sizeof(row.verdict), "%s", n ? "REGRESSED (NaN)" : "MISSING");
+            row.failed = 1;
             sum->regressed++;
         } else if (!r) {
-            verdict = "untracked";
+            snprintf(row.verdict, sizeof(row.verdict), "untracked");
             sum->untracked++;
-        } else if (isnan(nv) || isnan(bv)) {
-            verdict = "REGRESSED (NaN)";
-            failed = 1;
-            sum->regressed++;
+        } else if (b->n == 0) {
+            snprintf(row.verdict, sizeof(row.verdict), "ok (no baseline value)");
+            sum->ok++;
         } else {
+            const char *dir = row.dir;
             int worse, better;
-            if (!strcmp(dir, "higher")) { worse = delta < -tol; better = delta > tol; }
-            else if (!strcmp(dir, "lower")) { worse = delta > tol; better = delta < -tol; }
-            else { worse = fabs(delta) > tol; better = 0; }
-            verdict = worse ? (!strcmp(dir, "both") ? "CHANGED" : "REGRESSED") : better ? "improved" : "ok";
-            failed = worse;
-            if (worse) sum->regressed++;
-            else if (better) sum->improved++;
-            else sum->ok++;
+            if (!strcmp(dir, "higher")) {
+                worse = delta < -row.tol; better = delta > row.tol;
+                noisy = !isnan(row.ci_hi) && row.ci_hi >= 0.0;
+            } else if (!strcmp(dir, "lower")) {
+                worse = delta > row.tol; better = delta < -row.tol;
+                noisy = !isnan(row.ci_lo) && row.ci_lo <= 0.0;
+            } else {
+                worse = fabs(delta) > row.tol; better = 0;
+                noisy = !isnan(row.ci_lo) && row.ci_lo <= 0.0 && row.ci_hi >= 0.0;
+            }
+            if (worse && noisy) {
+                snprintf(row.verdict, sizeof(row.verdict), "ok (within noise)");
+                sum->ok++;
+            } else {
+                snprintf(row.verdict, sizeof(row.verdict), "%s",
+                         worse ? (!strcmp(dir, "both") ? "CHANGED" : "REGRESSED") : better ? "improved" : "ok");
+                row.failed = worse;
+                if (worse) sum->regressed++;
+                else if (better) sum->improved++;
+                else sum->ok++;
+            }
         }
-        char change[32] = "n/a", tols[32] = "n/a";
+        snprintf(row.change, sizeof(row.change), "n/a");
         if (!isnan(delta)) {
-            if (fabs(bv) > 1e-12) snprintf(change, sizeof(change), "%+.2f%%", 100.0 * delta / fabs(bv));
-            else snprintf(change, sizeof(change), "%+.4g", delta);
+            if (fabs(row.baseline) > 1e-12) snprintf(row.change, sizeof(row.change), "%+.2f%%", 100.0 * delta / fabs(row.baseline));
+            else snprintf(row.change, sizeof(row.change), "%+.4g", delta);
         }
-        if (!isnan(tol)) snprintf(tols, sizeof(tols), "%.4g", tol);
-        if (out) fprintf(out, "%-28s %-6s %12.6g %12.6g %10s %10s  %s\n", b->string, dir, bv, nv, change, tols, verdict);
-        int error = push_row(rows, b->string, dir, bv, nv, tol, change, verdict, failed);
-        if (error < 0) return error;
+        if (out) print_row(out, &row);
+        if ((error = push_row(rows, &row)) < 0) goto cleanup;
     }
-    for (const cJSON *n = now->child; n; n = n->next)
-        if (!cJSON_GetObjectItemCaseSensitive(base, n->string)) {
-            double nv = cJSON_IsNumber(n) ? n->valuedouble : NAN;
-            sum->added++;
-            if (out) fprintf(out, "%-28s %-6s %12s %12.6g %10s %10s  %s\n", n->string, "-", "-", nv, "-", "-",
-                             "new (no baseline)");
-            int error = push_row(rows, n->string, "-", NAN, nv, NAN, "n/a", "new (no baseline)", 0);
-            if (error < 0) return error;
-        }
-    return 0;
+    for (int i = 0; i < now.n; i++) {
+        const ml_agg_row *n = &now.rows[i];
+        if (ml_agg_find(&base, n->group, n->metric)) continue;
+        ml_gate_row row;
+        memset(&row, 0, sizeof(row));
+        snprintf(row.metric, sizeof(row.metric), "%s", n->label);
+        snprintf(row.dir, sizeof(row.dir), "-");
+        row.baseline = NAN;
+        row.now = n->s.mean;
+        row.tol = row.ci_lo = row.ci_hi = NAN;
+        row.n_now = n->n;
+        snprintf(row.change, sizeof(row.change), "n/a");
+        snprintf(row.ci, sizeof(row.ci), "n/a");
+        snprintf(row.verdict, sizeof(row.verdict), "new (no baseline)");
+        sum->added++;
+        if (out) print_row(out, &row);
+        if ((error = push_row(rows, &row)) < 0) goto cleanup;
+    }
+cleanup:
+    ml_agg_free(&now);
+    ml_agg_free(&base);
+    return error;
 }
 
 int ml_gate_bless(const char *baseline_path, const char *results_path, const char *commit) {
@@ -179,6 +216,7 @@ int ml_gate_write_junit(const char *path, const char *suite, const ml_gate_rows 
             put_num(&b, r->now);
             ml_rbuf_printf(&b, " change %s tolerance ", r->change);
             put_num(&b, r->tol);
+            ml_rbuf_printf(&b, " seeds %d/%d ci %s", r->n_baseline, r->n_now, r->ci);
             ml_rbuf_puts(&b, "</failure>\n    ");
         }
         ml_rbuf_puts(&b, "</testcase>\n");
@@ -192,7 +230,8 @@ int ml_gate_write_markdown(const char *path, const char *suite, const ml_gate_ro
     ml_rbuf_printf(&b, "### mergelab check: %s\n\n", suite);
     ml_rbuf_printf(&b, "%d metrics: **%d regressed**, %d ok, %d improved, %d untracked, %d new\n\n", sum->total,
                    sum->regressed, sum->ok, sum->improved, sum->untracked, sum->added);
-    ml_rbuf_puts(&b, "| metric | dir | baseline | now | change | tol | verdict |\n|---|---|---:|---:|---:|---:|---|\n");
+    ml_rbuf_puts(&b, "| metric | dir | baseline | now | change | tol | 95% CI of change | verdict |\n"
+                     "|---|---|---:|---:|---:|---:|---|---|\n");
     for (int i = 0; i < rows->n; i++) {
         const ml_gate_row *r = &rows->rows[i];
         ml_rbuf_printf(&b, "| `%s` | %s | ", r->metric, r->dir);
@@ -201,7 +240,7 @@ int ml_gate_write_markdown(const char *path, const char *suite, const ml_gate_ro
         put_num(&b, r->now);
         ml_rbuf_printf(&b, " | %s | ", r->change);
         put_num(&b, r->tol);
-        ml_rbuf_printf(&b, " | %s%s%s |\n", r->failed ? "**" : "", r->verdict, r->failed ? "**" : "");
+        ml_rbuf_printf(&b, " | %s | %s%s%s |\n", r->ci, r->failed ? "**" : "", r->verdict, r->failed ? "**" : "");
     }
     return write_buf(&b, path);
 }

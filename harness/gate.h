@@ -1,10 +1,14 @@
 /*
  * harness/gate.h: results against a stored baseline (mergelab check) and
  * making results the new baseline (mergelab bless).
- * A metric regresses when it moves the wrong way by more than
- * atol + rtol*|baseline|; the rule comes from the first "gate" entry of the
- * current results whose fnmatch pattern matches the metric's name.
- * Not here: statistics across seeds and commits (a later compare command).
+ * Metrics are compared per group of cells (aggregate.h) as means over the
+ * seeds. A metric regresses when its mean moves the wrong way by more than
+ * atol + rtol*|baseline mean| AND, when both sides have at least two seeds,
+ * the 95% Welch interval of the change lies entirely on the wrong side of
+ * zero (so a move the seeds' own spread explains is "ok (within noise)").
+ * The rule comes from the first "gate" entry of the current results whose
+ * fnmatch pattern matches the metric's name (without its group).
+ * Not here: comparing commits (cli_store.c).
  */
 #ifndef ML_HARNESS_GATE_H
 #define ML_HARNESS_GATE_H
@@ -23,12 +27,15 @@ typedef struct {
 
 /* One row of the check, as printed. */
 typedef struct {
-    char   metric[128];
+    char   metric[400];     /* label: metric, or "group: metric" */
     char   dir[8];          /* higher, lower, both, or - (no rule) */
     double baseline, now;   /* NaN when absent */
     double tol;             /* NaN when no rule */
     char   change[32];      /* "+1.23%", or n/a */
-    char   verdict[24];     /* ok, improved, REGRESSED, CHANGED, MISSING, untracked, new (no baseline) */
+    char   verdict[32];     /* ok, ok (within noise), improved, REGRESSED, CHANGED, MISSING, untracked, new (no baseline) */
+    int    n_baseline, n_now;   /* seeds behind each mean */
+    double ci_lo, ci_hi;    /* 95% Welch interval of now - baseline; NaN with fewer than 2 seeds a side */
+    char   ci[48];          /* "[lo, hi]" or n/a */
     int    failed;          /* counts as a regression */
 } ml_gate_row;
 

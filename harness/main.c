@@ -5,6 +5,8 @@
  */
 #include "core/error.h"
 #include "core/fs.h"
+#include "harness/cells.h"
+#include "harness/cli.h"
 #include "harness/gate.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
@@ -13,14 +15,13 @@
 #include "harness/version.h"
 #include "reports/report.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum { EXIT_OK = 0, EXIT_REGRESSION = 1, EXIT_USAGE = 2, EXIT_FAILED = 3 };
 
 typedef struct {
     const char *name;
@@ -31,8 +32,7 @@ typedef struct {
 
 static const ml_cmd *find_cmd(const char *name);
 
-/* Maps a library error to an exit code and prints it. */
-static int fail(int error) {
+int ml_cli_fail(int error) {
     const ml_error *e = ml_error_last();
     fprintf(stderr, "mergelab: error: %s\n", e->message[0] ? e->message : ml_error_name(error));
     switch (error) {
@@ -41,11 +41,25 @@ static int fail(int error) {
     }
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+int ml_cli_usage(const char *cmd, const char *fmt, const char *arg) {
     fprintf(stderr, "mergelab %s: ", cmd);
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: mergelab %s\n", find_cmd(cmd)->usage);
     return EXIT_USAGE;
+}
+
+int ml_cli_int(const char *cmd, const char *opt, const char *val, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || *end || end == val || v < lo || v > hi) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s wants %d..%d, got '%%s'", opt, lo, hi);
+        ml_cli_usage(cmd, msg, val);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 static int wants_help(int argc, char **argv) {
@@ -56,94 +70,19 @@ static int wants_help(int argc, char **argv) {
 
 static void print_cmd_help(const ml_cmd *c) { printf("usage: mergelab %s\n\n%s\n", c->usage, c->help); }
 
-static void join_args(char *buf, size_t size, int argc, char **argv) {
+void ml_cli_join_args(char *buf, size_t size, int argc, char **argv) {
     size_t used = (size_t)snprintf(buf, size, "mergelab");
     for (int i = 0; i < argc && used < size; i++) used += (size_t)snprintf(buf + used, size - used, " %s", argv[i]);
 }
 
-static int cmd_run(int argc, char **argv) {
-    const char *suite_path = NULL, *outdir = NULL;
-    char outbuf[PATH_MAX], path[PATH_MAX], cmdline[2048], when[32];
-    ml_run_options opt = { 0, 1 };
-    ml_suite *s = NULL;
-    cJSON *run = NULL, *prov = NULL, *doc = NULL;
-    int error, rc = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char *end;
-            long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 1 || t > 256) return usage_error("run", "--threads wants 1..256, got '%s'", argv[i]);
-            opt.threads = (int)t;
-        } else if (!strcmp(argv[i], "--quiet")) opt.verbose = 0;
-        else if (argv[i][0] == '-') return usage_error("run", "unknown option '%s'", argv[i]);
-        else if (!suite_path) suite_path = argv[i];
-        else return usage_error("run", "unexpected argument '%s'", argv[i]);
-    }
-    if (!suite_path) return usage_error("run", "%s", "missing SUITE");
-    if ((error = ml_suite_load(&s, suite_path)) < 0) return fail(error);
-    if (!outdir) { snprintf(outbuf, sizeof(outbuf), "out/%s", s->name); outdir = outbuf; }
-    if (snprintf(path, sizeof(path), "%s/results.json", outdir) >= (int)sizeof(path)) {
-        ml_suite_free(s);
-        return usage_error("run", "output folder path too long: '%s'", outdir);
-    }
-
-    time_t started = time(NULL);
-    struct timespec w0, w1;
-    clock_gettime(CLOCK_MONOTONIC, &w0);
-    clock_t c0 = clock();
-    if ((error = ml_provenance_collect(&prov, ".", ml_build_commit, ml_build_cc, ml_build_cflags)) < 0 ||
-        (error = ml_run_suite(&run, s, &opt)) < 0) {
-        rc = fail(error);
-        goto cleanup;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &w1);
-
-    /* assemble: schema, suite, provenance, then the run's own keys */
-    doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "schema_version", ML_RESULTS_SCHEMA_VERSION);
-    cJSON *suite = cJSON_AddObjectToObject(doc, "suite");
-    cJSON_AddStringToObject(suite, "name", s->name);
-    cJSON_AddStringToObject(suite, "file", s->file);
-    cJSON_AddStringToObject(suite, "sha256", s->sha256);
-    cJSON_AddStringToObject(suite, "description", s->description);
-    join_args(cmdline, sizeof(cmdline), argc, argv);
-    cJSON_AddStringToObject(prov, "command", cmdline);
-    ml_time_iso8601(when, sizeof(when), started);
-    cJSON_AddStringToObject(prov, "started", when);
-    ml_time_iso8601(when, sizeof(when), time(NULL));
-    cJSON_AddStringToObject(prov, "finished", when);
-    cJSON_AddNumberToObject(prov, "wall_seconds", (double)(w1.tv_sec - w0.tv_sec) + (w1.tv_nsec - w0.tv_nsec) * 1e-9);
-    cJSON_AddNumberToObject(prov, "cpu_seconds", (double)(clock() - c0) / CLOCKS_PER_SEC);
-    cJSON_AddItemToObject(prov, "seed", cJSON_DetachItemFromObjectCaseSensitive(run, "seed"));
-    cJSON_AddItemToObject(prov, "data", cJSON_DetachItemFromObjectCaseSensitive(run, "data"));
-    cJSON_AddItemToObject(doc, "provenance", prov);
-    prov = NULL;
-    for (cJSON *it = run->child; it; it = run->child)
-        cJSON_AddItemToObject(doc, it->string, cJSON_DetachItemViaPointer(run, it));
-    if ((error = ml_results_write(path, doc)) < 0) { rc = fail(error); goto cleanup; }
-
-    /* one line per metric, grouped as they were recorded */
-    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
-    for (const cJSON *m = metrics->child; m; m = m->next)
-        printf("%-28s %10.4f\n", m->string, cJSON_IsNumber(m) ? m->valuedouble : NAN);
-    printf("wrote %s (%.1f s)\n", path, (double)(w1.tv_sec - w0.tv_sec) + (w1.tv_nsec - w0.tv_nsec) * 1e-9);
-cleanup:
-    cJSON_Delete(doc);
-    cJSON_Delete(prov);
-    cJSON_Delete(run);
-    ml_suite_free(s);
-    return rc;
-}
-
 static int cmd_validate(int argc, char **argv) {
-    ml_suite *s = NULL;
+    ml_cellset *cs = NULL;
     int error;
-    if (argc != 2 || argv[1][0] == '-') return usage_error("validate", "%s", "expected exactly one SUITE");
-    if ((error = ml_suite_load(&s, argv[1])) < 0) return fail(error);
-    printf("%s: ok (suite \"%s\", %d specialists, %d merges, %d gate rules)\n", argv[1], s->name, s->nspecialists,
-           s->nmerges, s->ngate);
-    ml_suite_free(s);
+    if (argc != 2 || argv[1][0] == '-') return ml_cli_usage("validate", "%s", "expected exactly one SUITE");
+    if ((error = ml_cells_load(&cs, argv[1], 0)) < 0) return ml_cli_fail(error);
+    printf("%s: ok (suite \"%s\", %d cell%s, %d specialists, %d merges, %d gate rules)\n", argv[1], cs->suite->name,
+           cs->n, cs->n == 1 ? "" : "s", cs->suite->nspecialists, cs->suite->nmerges, cs->suite->ngate);
+    ml_cells_free(cs);
     return EXIT_OK;
 }
 
@@ -157,33 +96,46 @@ static int cmd_check(int argc, char **argv) {
         if (!strcmp(argv[i], "--baseline") && i + 1 < argc) baseline = argv[++i];
         else if (!strcmp(argv[i], "--junit") && i + 1 < argc) junit = argv[++i];
         else if (!strcmp(argv[i], "--markdown") && i + 1 < argc) markdown = argv[++i];
-        else if (argv[i][0] == '-') return usage_error("check", "unknown option '%s'", argv[i]);
+        else if (argv[i][0] == '-') return ml_cli_usage("check", "unknown option '%s'", argv[i]);
         else if (!results) results = argv[i];
-        else return usage_error("check", "unexpected argument '%s'", argv[i]);
+        else return ml_cli_usage("check", "unexpected argument '%s'", argv[i]);
     }
-    if (!results || !baseline) return usage_error("check", "%s", "need RESULTS and --baseline FILE");
+    if (!results || !baseline) return ml_cli_usage("check", "%s", "need RESULTS and --baseline FILE");
     if (!ml_fs_exists(baseline)) {
         fprintf(stderr, "mergelab check: no baseline: '%s' does not exist (create it with: mergelab bless %s --baseline %s)\n",
                 baseline, results, baseline);
         return EXIT_USAGE;
     }
     if ((error = ml_results_load(&r, results)) < 0 || (error = ml_results_load(&b, baseline)) < 0) {
-        rc = fail(error);
+        rc = ml_cli_fail(error);
         goto cleanup;
     }
-    if ((error = ml_gate_check(&sum, stdout, r, b, &rows)) < 0) { rc = fail(error); goto cleanup; }
+    if ((error = ml_gate_check(&sum, stdout, r, b, &rows)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
     {
         const cJSON *sn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "suite"), "name");
         const char *suite = cJSON_IsString(sn) ? sn->valuestring : results;
         if ((junit && (error = ml_gate_write_junit(junit, suite, &rows, &sum)) < 0) ||
             (markdown && (error = ml_gate_write_markdown(markdown, suite, &rows, &sum)) < 0)) {
-            rc = fail(error);
+            rc = ml_cli_fail(error);
             goto cleanup;
         }
     }
     rc = sum.regressed ? EXIT_REGRESSION : EXIT_OK;
-    printf("%d metrics: %d regressed, %d ok, %d improved, %d untracked, %d new -> exit %d\n", sum.total,
-           sum.regressed, sum.ok, sum.improved, sum.untracked, sum.added, rc);
+    /* a cell that failed to run is worse than a regression: the numbers are not there */
+    int failed_cells = 0;
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(r, "cells");
+    for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+        if (strcmp(st->valuestring, "ok")) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(c, "error");
+            fprintf(stderr, "mergelab check: cell %s failed: %s\n", cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring,
+                    cJSON_IsString(e) ? e->valuestring : "(no reason recorded)");
+            failed_cells++;
+        }
+    }
+    if (failed_cells) rc = EXIT_FAILED;
+    printf("%d metrics: %d regressed, %d ok, %d improved, %d untracked, %d new%s -> exit %d\n", sum.total,
+           sum.regressed, sum.ok, sum.improved, sum.untracked, sum.added, failed_cells ? "; cells failed" : "", rc);
 cleanup:
     ml_gate_rows_free(&rows);
     cJSON_Delete(r);
@@ -198,13 +150,13 @@ static int cmd_bless(int argc, char **argv) {
     int error;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--baseline") && i + 1 < argc) baseline = argv[++i];
-        else if (argv[i][0] == '-') return usage_error("bless", "unknown option '%s'", argv[i]);
+        else if (argv[i][0] == '-') return ml_cli_usage("bless", "unknown option '%s'", argv[i]);
         else if (!results) results = argv[i];
-        else return usage_error("bless", "unexpected argument '%s'", argv[i]);
+        else return ml_cli_usage("bless", "unexpected argument '%s'", argv[i]);
     }
-    if (!results) return usage_error("bless", "%s", "missing RESULTS");
+    if (!results) return ml_cli_usage("bless", "%s", "missing RESULTS");
     if (!baseline) {
-        if ((error = ml_results_load(&r, results)) < 0) return fail(error);
+        if ((error = ml_results_load(&r, results)) < 0) return ml_cli_fail(error);
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "suite"), "name");
         if (!cJSON_IsString(name)) {
             cJSON_Delete(r);
@@ -215,7 +167,7 @@ static int cmd_bless(int argc, char **argv) {
         baseline = def;
         cJSON_Delete(r);
     }
-    if ((error = ml_gate_bless(baseline, results, ml_build_commit)) < 0) return fail(error);
+    if ((error = ml_gate_bless(baseline, results, ml_build_commit)) < 0) return ml_cli_fail(error);
     printf("blessed %s as %s (build %s)\n", results, baseline, ml_build_commit);
     return EXIT_OK;
 }
@@ -226,18 +178,18 @@ static int cmd_report(int argc, char **argv) {
     int error;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
-        else if (argv[i][0] == '-') return usage_error("report", "unknown option '%s'", argv[i]);
+        else if (argv[i][0] == '-') return ml_cli_usage("report", "unknown option '%s'", argv[i]);
         else if (!results) results = argv[i];
-        else return usage_error("report", "unexpected argument '%s'", argv[i]);
+        else return ml_cli_usage("report", "unexpected argument '%s'", argv[i]);
     }
-    if (!results) return usage_error("report", "%s", "missing RESULTS");
+    if (!results) return ml_cli_usage("report", "%s", "missing RESULTS");
     if (!outdir) {
         const char *slash = strrchr(results, '/');
         if (slash) snprintf(def, sizeof(def), "%.*s/report", (int)(slash - results), results);
         else snprintf(def, sizeof(def), "report");
         outdir = def;
     }
-    if ((error = ml_report_write(results, outdir)) < 0) return fail(error);
+    if ((error = ml_report_write(results, outdir)) < 0) return ml_cli_fail(error);
     printf("wrote %s/index.html\n", outdir);
     return EXIT_OK;
 }
@@ -245,19 +197,48 @@ static int cmd_report(int argc, char **argv) {
 static int cmd_help(int argc, char **argv);
 
 static const ml_cmd cmds[] = {
-    { "run", cmd_run, "run SUITE [-o DIR] [--threads N] [--quiet]",
-      "Runs every phase of a suite and writes DIR/results.json atomically\n"
-      "(default DIR: out/<suite name>). Exit 0, 2 on a bad suite, 3 when a run fails." },
+    { "run", ml_cmd_run,
+      "run SUITE [-o DIR] [--results ROOT] [--jobs N] [--only GLOB] [--force] [--threads N] [--quiet|--verbose]\n"
+      "             [--report DIR] [--cache DIR|--no-cache] [--commits A..B [--build CMD] [--bin PATH]]",
+      "Runs every cell of a suite (its matrix: seeds x values x merges). Each cell's result is\n"
+      "written atomically to DIR/<suite>.cells/ the moment it ends; DIR/<suite>.json gathers them.\n"
+      "DIR defaults to ROOT/<machine>/<commit> (ROOT: results, or $MERGELAB_RESULTS; machine:\n"
+      "$MERGELAB_MACHINE or the host name). Rerunning the same command skips finished cells, so an\n"
+      "interrupted run resumes; --force reruns them. Trained phases (base, specialists, direct)\n"
+      "are cached in ROOT/cache (DIR/cache with -o) and shared by cells with the same inputs.\n"
+      "  --jobs N      N cells at once, each in its own process (results do not depend on N)\n"
+      "  --only GLOB   only cells whose name matches (see: mergelab list SUITE)\n"
+      "  --report DIR  write the HTML report of the results afterwards\n"
+      "  --commits A..B  for each commit in the range (as git log A..B), check it out into a temporary\n"
+      "                worktree, build it (--build, default 'make build/mergelab') and run SUITE with\n"
+      "                that build (--bin, default build/mergelab) into ROOT/<machine>/<commit>;\n"
+      "                commits already measured are skipped.\n"
+      "A failed cell (NaN loss, I/O error) is recorded with its reason and the others go on.\n"
+      "Exit 0, 2 on a bad suite or usage (or DIR locked by another run), 3 when a cell failed." },
+    { "list", ml_cmd_list, "list SUITE [-o DIR] [--threads N]",
+      "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
+      "whether each is done, failed or pending there." },
     { "validate", cmd_validate, "validate SUITE", "Checks a suite without running it. Exit 0 or 2." },
     { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE]",
       "Gates each metric of RESULTS against FILE with the suite's tolerances\n"
       "(atol + rtol*|baseline|). --junit writes JUnit XML (one testcase per gated metric),\n"
-      "--markdown a summary table for a CI job page.\n"
-      "Exit 0 all hold, 1 a regression, 2 bad input or no baseline." },
+      "--markdown a summary table for a CI job page. With several seeds a side, a change\n"
+      "beyond tolerance whose 95% interval across seeds still reaches zero is noise, not a\n"
+      "regression. Exit 0 all hold, 1 a regression, 2 bad input or no baseline, 3 a cell failed." },
     { "bless", cmd_bless, "bless RESULTS [--baseline FILE]",
       "Makes RESULTS the new baseline (default fixtures/baselines/<suite>.json), recording the build commit." },
     { "report", cmd_report, "report RESULTS [-o DIR]",
       "Writes figures (PNG, SVG) and DIR/index.html (default: report/ beside RESULTS)." },
+    { "show", ml_cmd_show, "show RESULTS",
+      "Prints a results file readably: provenance (commit, build, BLAS, machine, seeds, data),\n"
+      "then each cell's status, time and metrics." },
+    { "compare", ml_cmd_compare, "compare REV_A REV_B [--suite NAME] [--results ROOT] [--machine M] [--all]",
+      "Compares the stored results of two commits (any git revision: branch, tag, short hash,\n"
+      "HEAD~3): every metric, both means, the difference with its 95% confidence interval\n"
+      "across seeds (Welch), and a verdict: better, worse, or same within noise. Exit 0, or 2." },
+    { "history", ml_cmd_history, "history METRIC [--suite NAME] [--group G] [--results ROOT] [--machine M] [--rev REV] [--csv]",
+      "Prints METRIC (e.g. direct/test_acc) for every stored commit on REV's first-parent line\n"
+      "(default HEAD), oldest first, as mean and 95% interval across seeds." },
     { "help", cmd_help, "help [COMMAND]", "Shows the commands, or one command's usage." },
     { 0 }
 };
@@ -277,7 +258,7 @@ static void print_overview(FILE *f) {
 static int cmd_help(int argc, char **argv) {
     if (argc >= 2) {
         const ml_cmd *c = find_cmd(argv[1]);
-        if (!c) return usage_error("help", "unknown command '%s'", argv[1]);
+        if (!c) return ml_cli_usage("help", "unknown command '%s'", argv[1]);
         print_cmd_help(c);
         return EXIT_OK;
     }

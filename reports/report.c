@@ -24,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 typedef struct {
     const char *file;            /* the results path, first in every message */
     cJSON *root;
+    const cJSON *cell;           /* the cell drawn: the first that finished (schema 1: the root) */
+    char cell_path[32];          /* its JSON path, for messages */
     ml_rep_model *models;
     ml_rep_metric *metrics;
     const char **layers, **hm_layers;
@@ -158,9 +160,11 @@ static int read_provenance(rep *r) {
     if ((error = get_obj(r, r->root, "$", "provenance", 0, &prov)) < 0) return error;
     r->v.provenance = prov;
     if (!prov) return 0;
-    if ((error = get_obj(r, prov, "$.provenance", "repository", 0, &repo)) < 0 ||
-        (error = get_obj(r, prov, "$.provenance", "build", 0, &build)) < 0)
+    repo = cJSON_GetObjectItemCaseSensitive(prov, "repository");
+    if (cJSON_IsNull(repo)) repo = NULL;   /* run outside a repository: provenance says why */
+    else if ((error = get_obj(r, prov, "$.provenance", "repository", 0, &repo)) < 0)
         return error;
+    if ((error = get_obj(r, prov, "$.provenance", "build", 0, &build)) < 0) return error;
     if (repo) {
         const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(repo, "dirty");
         if ((error = get_str(r, repo, "$.provenance.repository", "commit", 0, &r->v.commit)) < 0) return error;
@@ -175,7 +179,7 @@ static int read_provenance(rep *r) {
 }
 
 static int read_models(rep *r) {
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->root, "models");
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->cell, "models");
     char path[64];
     int n, i = 0, error;
     if (!models) return 0;
@@ -199,7 +203,7 @@ static int read_models(rep *r) {
 }
 
 static int read_metrics(rep *r) {
-    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(r->root, "metrics");
+    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(r->cell, "metrics");
     int n, i = 0, error;
     if (!metrics) return 0;
     if (!cJSON_IsObject(metrics)) return bad(r, "$.metrics", "expected an object, got %s", kind(metrics));
@@ -262,7 +266,7 @@ static int read_cka(rep *r) {
     const char **pair_names = NULL;
     char path[64], what[64];
     int npair = 0, i = 0, error;
-    if ((error = get_obj(r, r->root, "$", "cka", 0, &cka)) < 0 || !cka) return error;
+    if ((error = get_obj(r, r->cell, r->cell_path, "cka", 0, &cka)) < 0 || !cka) return error;
     if ((error = get_array(r, cka, "$.cka", "pair", "an array of 2 strings", &pair)) < 0 ||
         (error = str_array(r, pair, "$.cka.pair", 2, &pair_names, &npair)) < 0)
         goto cleanup;
@@ -320,11 +324,28 @@ static int read_results(rep *r, const char *text, size_t len) {
     ver = cJSON_GetObjectItemCaseSensitive(r->root, "schema_version");
     if (!ver) return bad(r, "$.schema_version", "missing (expected %d)", SCHEMA_VERSION);
     if (!cJSON_IsNumber(ver)) return bad(r, "$.schema_version", "expected a number, got %s", kind(ver));
-    if (ver->valuedouble != SCHEMA_VERSION)
-        return bad(r, "$.schema_version", "is %g, this mergelab reads version %d", ver->valuedouble, SCHEMA_VERSION);
+    if (ver->valuedouble == 1) {
+        r->cell = r->root;
+        snprintf(r->cell_path, sizeof(r->cell_path), "$");
+    } else if (ver->valuedouble == SCHEMA_VERSION) {
+        const cJSON *cells = cJSON_GetObjectItemCaseSensitive(r->root, "cells");
+        int i = 0;
+        if (!cJSON_IsArray(cells)) return bad(r, "$.cells", "expected an array of cells");
+        for (const cJSON *c = cells->child; c && !r->cell; c = c->next, i++) {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+            if (cJSON_IsString(st) && !strcmp(st->valuestring, "ok")) {
+                r->cell = c;
+                snprintf(r->cell_path, sizeof(r->cell_path), "$.cells[%d]", i);
+            }
+        }
+        if (!r->cell) return bad(r, "$.cells", "no cell finished; nothing to draw");
+    } else {
+        return bad(r, "$.schema_version", "is %g, this mergelab reads versions 1 and %d", ver->valuedouble,
+                   SCHEMA_VERSION);
+    }
     if ((error = read_suite(r)) < 0 || (error = read_provenance(r)) < 0 ||
         (error = read_models(r)) < 0 || (error = read_metrics(r)) < 0 ||
-        (error = read_cka(r)) < 0 || (error = get_obj(r, r->root, "$", "timing", 0, &timing)) < 0)
+        (error = read_cka(r)) < 0 || (error = get_obj(r, r->cell, r->cell_path, "timing", 0, &timing)) < 0)
         return error;
     r->v.timing = timing;
     return 0;

@@ -1,0 +1,37 @@
+/*
+ * harness/aggregate.h: a results document's metrics gathered across seeds.
+ * Cells of one group differ only by seed; for each (group, metric) the
+ * per-seed values and their summary (mean, sd, 95% t interval) are what
+ * the gate, compare and history reason about.
+ * Owns: the grouping and labels. Not here: the statistics (core/stats.h),
+ * verdicts (gate.c, cli_store.c).
+ */
+#ifndef ML_HARNESS_AGGREGATE_H
+#define ML_HARNESS_AGGREGATE_H
+
+#include "core/stats.h"
+
+#include <cjson/cJSON.h>
+
+typedef struct {
+    char   group[256];      /* "default" when the suite has no non-seed axis */
+    char   metric[128];
+    char   label[400];      /* metric, or "group: metric" */
+    int    n;               /* cells of the group holding a finite value */
+    double *values;         /* (n) in cell order */
+    ml_summary s;
+} ml_agg_row;
+
+typedef struct {
+    ml_agg_row *rows;
+    int n, cap;
+} ml_agg;
+
+/* Gathers every metric of every "ok" cell of doc, in first-seen order. */
+int ml_agg_build(ml_agg *out, const cJSON *doc);
+const ml_agg_row *ml_agg_find(const ml_agg *a, const char *group, const char *metric);
+/* The row whose label is `label` (as ml_agg_row.label), or NULL. */
+const ml_agg_row *ml_agg_find_label(const ml_agg *a, const char *label);
+void ml_agg_free(ml_agg *a);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * harness/cli_run.c: `mergelab run` and `mergelab list`.
+ * A run expands the suite into cells, takes the output folder's lock,
+ * skips cells whose file already holds a finished result with the same
+ * identity, runs the rest (in this process, or in --jobs worker processes)
+ * writing each cell's file atomically the moment it ends, then assembles
+ * the suite's results file from every cell on disk. Killed at any moment,
+ * the same command picks up where it stopped and ends with the same file.
+ */
+#include "harness/cli.h"
+#include "harness/cells.h"
+#include "harness/provenance.h"
+#include "harness/results.h"
+#include "harness/runner.h"
+#include "harness/store.h"
+#include "harness/version.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "reports/report.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int ml_cli_commits(int argc, char **argv, const char *range);   /* cli_commits.c */
+
+typedef struct {
+    const char *suite_path, *outdir, *root, *only, *report, *cache, *commits;
+    int jobs, force, quiet, verbose, threads, no_cache;
+} run_args;
+
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double now_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fmt_duration(char *buf, size_t size, double s) {
+    if (!isfinite(s) || s < 0) snprintf(buf, size, "--");
+    else if (s < 60) snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+}
+
+/* ---- progress ---------------------------------------------------------- */
+
+typedef struct {
+    int tty, quiet;
+    int done, total;           /* cells finished in this run, cells to run */
+    const char *cell;
+    double t0, last;           /* run start, last status line */
+    int shown;                 /* a status line is on screen */
+} progress;
+
+/* Rough share of a cell's time each phase ends at, for the ETA. */
+static double phase_fraction(const char *phase, int step, int total) {
+    static const struct { const char *name; double lo, hi; } ph[] = {
+        { "pretrain", 0.0, 0.3 }, { "finetune", 0.3, 0.65 }, { "direct", 0.65, 0.8 }, { "merge", 0.8, 1.0 } };
+    for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++)
+        if (!strcmp(ph[i].name, phase)) return ph[i].lo + (ph[i].hi - ph[i].lo) * (total > 0 ? (double)step / total : 0.0);
+    return 0.0;
+}
+
+static void progress_clear(progress *p) {
+    if (p->shown) fputs("\r\033[K", stderr);
+    p->shown = 0;
+}
+
+static void on_progress(void *ctx, const char *phase, int step, int total, double loss) {
+    progress *p = ctx;
+    double t = now_mono();
+    if (!p->tty || p->quiet || (t - p->last < 0.1 && step != total)) return;
+    p->last = t;
+    double f = (p->done + phase_fraction(phase, step, total)) / (p->total > 0 ? p->total : 1);
+    char eta[32], steps[48] = "", lossbuf[32] = "";
+    fmt_duration(eta, sizeof(eta), f > 0.005 ? (t - p->t0) * (1.0 - f) / f : NAN);
+    if (total > 0) snprintf(steps, sizeof(steps), " step %d/%d", step, total);
+    if (isfinite(loss)) snprintf(lossbuf, sizeof(lossbuf), " loss %.4f", loss);
+    fprintf(stderr, "\r\033[K[%d/%d] %s: %s%s%s  ETA %s", p->done, p->total, p->cell, phase, steps, lossbuf, eta);
+    fflush(stderr);
+    p->shown = 1;
+}
+
+/* ---- one cell ---------------------------------------------------------- */
+
+/* Runs cell i and writes its file. 0 ok, 1 the cell failed (recorded in
+ * its file), or a negative error (bad input, or its file cannot be written). */
+static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *cache, const run_args *a, progress *p) {
+    const ml_cell *c = &cs->cells[i];
+    ml_run_options opt = { cs->threads, a->verbose, on_progress, p, cache, c->key_base, c->key_specialists,
+                           c->key_direct };
+    cJSON *run = NULL, *cell = NULL;
+    char path[PATH_MAX], when[32];
+    int error, failed = 0;
+    p->cell = c->name;
+    double w0 = now_mono(), c0 = now_cpu();
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    error = ml_run_suite(&run, c->suite, &opt);
+    if (error == ML_EINVALID || error == ML_ENOTFOUND || error == ML_EDATA) goto cleanup;   /* bad input: stop */
+    failed = error < 0;
+    cell = cJSON_CreateObject();
+    cJSON_AddNumberToObject(cell, "schema_version", ML_RESULTS_SCHEMA_VERSION);
+    cJSON_AddStringToObject(cell, "suite", cs->suite->name);
+    cJSON_AddStringToObject(cell, "name", c->name);
+    cJSON_AddStringToObject(cell, "group", c->group);
+    cJSON_AddStringToObject(cell, "id", c->id);
+    cJSON_AddItemToObject(cell, "params", cJSON_Duplicate(c->params, 1));
+    cJSON_AddStringToObject(cell, "status", failed ? "failed" : "ok");
+    if (failed) {
+        cJSON_AddStringToObject(cell, "error", ml_error_last()->message);
+        cJSON_AddStringToObject(cell, "error_kind", ml_error_name(error));
+    }
+    cJSON_AddStringToObject(cell, "started", when);
+    cJSON_AddNumberToObject(cell, "wall_seconds", now_mono() - w0);
+    cJSON_AddNumberToObject(cell, "cpu_seconds", now_cpu() - c0);
+    cJSON *b = cJSON_AddObjectToObject(cell, "build");
+    cJSON_AddStringToObject(b, "commit", ml_build_commit);
+    cJSON_AddStringToObject(b, "source_sha256", ml_build_source);
+    if (run) {
+        cJSON_DeleteItemFromObjectCaseSensitive(run, "gate");   /* the suite's, stored once at the top */
+        for (cJSON *it = run->child; it; it = run->child)
+            cJSON_AddItemToObject(cell, it->string, cJSON_DetachItemViaPointer(run, it));
+    }
+    ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, c->name);
+    error = ml_results_write(path, cell);
+    if (error == 0) error = failed;
+cleanup:
+    cJSON_Delete(run);
+    cJSON_Delete(cell);
+    return error;
+}
+
+/* The finished cell i from its file, when it is there with the same identity. */
+static cJSON *load_done(const ml_cellset *cs, int i, const char *dir, int want_ok) {
+    char path[PATH_MAX];
+    cJSON *cell = NULL;
+    ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, cs->cells[i].name);
+    if (!ml_fs_exists(path)) return NULL;
+    if (ml_results_load_cell(&cell, path) < 0) {
+        fprintf(stderr, "mergelab: note: %s; running the cell again\n", ml_error_last()->message);
+        return NULL;
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(cell, "id");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "status");
+    if (strcmp(id->valuestring, cs->cells[i].id) || (want_ok && strcmp(st->valuestring, "ok"))) {
+        cJSON_Delete(cell);
+        return NULL;
+    }
+    return cell;
+}
+
+static void print_cell_line(const progress *p, const ml_cellset *cs, int i, const char *dir, int rc, double secs) {
+    if (p->quiet) return;
+    char path[PATH_MAX];
+    const char *what = rc == 0 ? "ok    " : "FAILED";
+    fprintf(stderr, "[%d/%d] %s %s (%.1f s)", p->done, p->total, what, cs->cells[i].name, secs);
+    if (rc == 1) {
+        cJSON *cell = NULL;
+        ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, cs->cells[i].name);
+        if (ml_results_load_cell(&cell, path) == 0) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(cell, "error");
+            if (cJSON_IsString(e)) fprintf(stderr, ": %s", e->valuestring);
+        }
+        cJSON_Delete(cell);
+    }
+    fputc('\n', stderr);
+}
+
+/* Runs the pending cells, --jobs of them at a time in worker processes.
+ * Returns the number that failed, or a negative error. */
+static int run_pending(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
+                       const run_args *a, progress *p) {
+    int failed = 0, error;
+    if (a->jobs <= 1) {
+        for (int k = 0; k < npending; k++) {
+            double t = now_mono();
+            if ((error = run_cell(cs, pending[k], dir, cache, a, p)) < 0) return error;
+            failed += error;
+            p->done++;
+            progress_clear(p);
+            print_cell_line(p, cs, pending[k], dir, error, now_mono() - t);
+        }
+        return failed;
+    }
+    /* workers: one process per cell, so a crash or a leak stays in it */
+    pid_t pids[256];
+    int cellof[256], next = 0, running = 0, fatal = 0;
+    double started[256];
+    int jobs = a->jobs < 256 ? a->jobs : 256;
+    fflush(NULL);
+    while (next < npending || running > 0) {
+        while (!fatal && running < jobs && next < npending) {
+            pid_t pid = fork();
+            if (pid < 0) return ml_error_set(ML_EOS, "fork: %s", strerror(errno));
+            if (pid == 0) {
+                progress quiet = *p;
+                quiet.tty = 0;
+                int rc = run_cell(cs, pending[next], dir, cache, a, &quiet);
+                if (rc < 0) fprintf(stderr, "mergelab: error: %s\n", ml_error_last()->message);
+                fflush(NULL);
+                _exit(rc >= 0 ? rc : (rc == ML_EINVALID || rc == ML_ENOTFOUND || rc == ML_EDATA) ? 2 : 3);
+            }
+            pids[running] = pid;
+            cellof[running] = pending[next];
+            started[running] = now_mono();
+            running++;
+            next++;
+        }
+        if (p->tty && !p->quiet) {
+            char eta[32], names[160] = "";
+            size_t used = 0;
+            for (int r = 0; r < running && used < sizeof(names); r++)
+                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", r ? ", " : "",
+                                         cs->cells[cellof[r]].name);
+            double f = (double)p->done / (p->total ? p->total : 1);
+            fmt_duration(eta, sizeof(eta), f > 0 ? (now_mono() - p->t0) * (1 - f) / f : NAN);
+            fprintf(stderr, "\r\033[K[%d/%d] running %s  ETA %s", p->done, p->total, names, eta);
+            p->shown = 1;
+        }
+        int status;
+        pid_t w = waitpid(-1, &status, 0);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return ml_error_set(ML_EOS, "waitpid: %s", strerror(errno));
+        }
+        int r = 0;
+        while (r < running && pids[r] != w) r++;
+        if (r == running) continue;
+        int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+        int cell = cellof[r];
+        double secs = now_mono() - started[r];
+        pids[r] = pids[running - 1];
+        cellof[r] = cellof[running - 1];
+        started[r] = started[running - 1];
+        running--;
+        p->done++;
+        progress_clear(p);
+        if (rc == 0 || rc == 1) {
+            failed += rc;
+            print_cell_line(p, cs, cell, dir, rc, secs);
+        } else {
+            /* the worker printed why; stop starting new cells, let the others end */
+            fatal = rc == 2 ? ML_EINVALID : ML_ERROR;
+        }
+    }
+    if (fatal) return ml_error_set(fatal, "a cell could not run (see above)");
+    return failed;
+}
+
+/* ---- the suite's results file ------------------------------------------ */
+
+static cJSON *assemble(const ml_cellset *cs, cJSON *prov, const char *dir, int *complete) {
+    cJSON *doc = cJSON_CreateObject(), *cells, *missing, *seeds, *data = NULL;
+    cJSON_AddNumberToObject(doc, "schema_version", ML_RESULTS_SCHEMA_VERSION);
+    cJSON *suite = cJSON_AddObjectToObject(doc, "suite");
+    cJSON_AddStringToObject(suite, "name", cs->suite->name);
+    cJSON_AddStringToObject(suite, "file", cs->suite->file);
+    cJSON_AddStringToObject(suite, "sha256", cs->suite->sha256);
+    cJSON_AddStringToObject(suite, "description", cs->suite->description);
+    cJSON_AddItemToObject(doc, "provenance", prov);
+    cJSON *matrix = cJSON_AddObjectToObject(doc, "matrix");
+    for (int a = 0; a < cs->suite->naxes; a++) {
+        const ml_axis *ax = &cs->suite->axes[a];
+        cJSON *vals = cJSON_AddArrayToObject(matrix, ax->path);
+        for (int v = 0; v < ax->nvalues; v++)
+            cJSON_AddItemToArray(vals, ax->kind == ML_AXIS_MERGE ? cJSON_CreateString(ax->names[v])
+                                                                 : cJSON_CreateNumber(ax->values[v]));
+    }
+    cJSON *gate = cJSON_AddArrayToObject(doc, "gate");
+    for (int g = 0; g < cs->suite->ngate; g++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "match", cs->suite->gate[g].match);
+        cJSON_AddStringToObject(r, "direction", ml_direction_name(cs->suite->gate[g].direction));
+        cJSON_AddNumberToObject(r, "atol", cs->suite->gate[g].atol);
+        cJSON_AddNumberToObject(r, "rtol", cs->suite->gate[g].rtol);
+        cJSON_AddItemToArray(gate, r);
+    }
+    cJSON_AddNumberToObject(prov, "threads", cs->threads);
+    seeds = cJSON_AddArrayToObject(prov, "seeds");
+    missing = cJSON_CreateArray();
+    cells = cJSON_CreateArray();
+    *complete = 1;
+    for (int i = 0; i < cs->n; i++) {
+        cJSON *cell = load_done(cs, i, dir, 0);
+        if (!cell) {
+            cJSON_AddItemToArray(missing, cJSON_CreateString(cs->cells[i].name));
+            *complete = 0;
+            continue;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(cell, "schema_version");
+        cJSON_DeleteItemFromObjectCaseSensitive(cell, "suite");
+        if (!data && cJSON_GetObjectItemCaseSensitive(cell, "data"))
+            data = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cell, "data"), 1);
+        const cJSON *sd = cJSON_GetObjectItemCaseSensitive(cell, "seed");
+        int seen = 0;
+        for (const cJSON *x = seeds->child; x && cJSON_IsNumber(sd); x = x->next) seen |= x->valuedouble == sd->valuedouble;
+        if (cJSON_IsNumber(sd) && !seen) cJSON_AddItemToArray(seeds, cJSON_CreateNumber(sd->valuedouble));
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "status");
+        if (strcmp(st->valuestring, "ok")) *complete = 0;
+        cJSON_AddItemToArray(cells, cell);
+    }
+    cJSON_AddItemToObject(prov, "data", data ? data : cJSON_CreateArray());
+    cJSON_AddBoolToObject(doc, "complete", *complete);
+    cJSON_AddItemToObject(doc, "missing", missing);
+    cJSON_AddItemToObject(doc, "cells", cells);
+    return doc;
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static int parse_run_args(run_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof(*a));
+    a->jobs = 1;
+    a->root = getenv("MERGELAB_RESULTS") && *getenv("MERGELAB_RESULTS") ? getenv("MERGELAB_RESULTS")
+                                                                        : ML_STORE_DEFAULT_ROOT;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(o, "-o") && has) a->outdir = argv[++i];
+        else if (!strcmp(o, "--results") && has) a->root = argv[++i];
+        else if (!strcmp(o, "--only") && has) a->only = argv[++i];
+        else if (!strcmp(o, "--report") && has) a->report = argv[++i];
+        else if (!strcmp(o, "--cache") && has) a->cache = argv[++i];
+        else if (!strcmp(o, "--commits") && has) a->commits = argv[++i];
+        else if (!strcmp(o, "--no-cache")) a->no_cache = 1;
+        else if (!strcmp(o, "--force")) a->force = 1;
+        else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) a->quiet = 1;
+        else if (!strcmp(o, "--verbose") || !strcmp(o, "-v")) a->verbose = 1;
+        else if (!strcmp(o, "--jobs") && has) {
+            if (ml_cli_int("run", "--jobs", argv[++i], 1, 256, &a->jobs) < 0) return -1;
+        } else if (!strcmp(o, "--threads") && has) {
+            if (ml_cli_int("run", "--threads", argv[++i], 1, 256, &a->threads) < 0) return -1;
+        } else if (!strcmp(o, "--build") || !strcmp(o, "--bin")) {
+            if (!a->commits && !has) { ml_cli_usage("run", "%s needs a value", o); return -1; }
+            i++;   /* for --commits; checked there */
+        } else if (o[0] == '-') { ml_cli_usage("run", "unknown option '%s'", o); return -1; }
+        else if (!a->suite_path) a->suite_path = o;
+        else { ml_cli_usage("run", "unexpected argument '%s'", o); return -1; }
+    }
+    if (!a->suite_path) { ml_cli_usage("run", "%s", "missing SUITE"); return -1; }
+    if (a->quiet && a->verbose) { ml_cli_usage("run", "%s", "--quiet and --verbose exclude each other"); return -1; }
+    return 0;
+}
+
+int ml_cmd_run(int argc, char **argv) {
+    run_args a;
+    ml_cellset *cs = NULL;
+    cJSON *prov = NULL, *doc = NULL;
+    char dir[PATH_MAX], cache[PATH_MAX], path[PATH_MAX + 128], machine[128], commit[128], cmdline[4096], when[32];
+    int *pending = NULL, npending = 0, reused = 0, selected = 0, lock = -1, error, rc = EXIT_OK, complete;
+    if (parse_run_args(&a, argc, argv) < 0) return EXIT_USAGE;
+    if (a.commits) return ml_cli_commits(argc, argv, a.commits);
+
+    if ((error = ml_cells_load(&cs, a.suite_path, a.threads)) < 0) return ml_cli_fail(error);
+    time_t t_start = time(NULL);
+    double w0 = now_mono(), c0 = now_cpu();
+    if ((error = ml_provenance_collect(&prov, ".", ml_build_commit, ml_build_cc, ml_build_cflags)) < 0) {
+        rc = ml_cli_fail(error);
+        goto cleanup;
+    }
+    ml_store_machine(machine, sizeof(machine));
+    ml_store_commit_dir(commit, sizeof(commit), prov);
+    if (a.outdir) snprintf(dir, sizeof(dir), "%s", a.outdir);
+    else snprintf(dir, sizeof(dir), "%s/%s/%s", a.root, machine, commit);
+    if (a.cache) snprintf(cache, sizeof(cache), "%s", a.cache);
+    else if (a.outdir) snprintf(cache, sizeof(cache), "%s/cache", a.outdir);
+    else snprintf(cache, sizeof(cache), "%s/cache", a.root);
+    if (snprintf(path, sizeof(path), "%s/%s.json", dir, cs->suite->name) >= (int)sizeof(path)) {
+        rc = ml_cli_usage("run", "output folder path too long: '%s'", dir);
+        goto cleanup;
+    }
+    if ((error = ml_store_lock(&lock, dir)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    {
+        char cells_dir[PATH_MAX + 16];
+        snprintf(cells_dir, sizeof(cells_dir), "%s/%s.cells", dir, cs->suite->name);
+        ml_store_sweep_temps(dir);
+        ml_store_sweep_temps(cells_dir);
+        ml_store_sweep_temps(cache);
+    }
+
+    /* what is left to do */
+    if ((error = ml_calloc((void **)&pending, (size_t)cs->n, sizeof(int))) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    for (int i = 0; i < cs->n; i++) {
+        if (a.only && fnmatch(a.only, cs->cells[i].name, 0) != 0) continue;
+        selected++;
+        cJSON *done = a.force ? NULL : load_done(cs, i, dir, 1);
+        if (done) { reused++; cJSON_Delete(done); continue; }
+        pending[npending++] = i;
+    }
+    if (a.only && selected == 0) {
+        rc = ml_cli_usage("run", "--only '%s' matches no cell (see: mergelab list SUITE)", a.only);
+        goto cleanup;
+    }
+    progress p = { isatty(2), a.quiet, 0, npending, "", now_mono(), 0.0, 0 };
+    if (!a.quiet)
+        fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", cs->suite->name, selected,
+                selected == 1 ? "" : "s", npending, reused, dir);
+    int failed = run_pending(cs, pending, npending, dir, a.no_cache ? NULL : cache, &a, &p);
+    progress_clear(&p);
+    if (failed < 0) { rc = ml_cli_fail(failed); goto cleanup; }
+
+    /* the suite's file, from every cell on disk */
+    ml_cli_join_args(cmdline, sizeof(cmdline), argc, argv);
+    cJSON_AddStringToObject(prov, "command", cmdline);
+    ml_time_iso8601(when, sizeof(when), t_start);
+    cJSON_AddStringToObject(prov, "started", when);
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    cJSON_AddStringToObject(prov, "finished", when);
+    cJSON_AddNumberToObject(prov, "wall_seconds", now_mono() - w0);
+    cJSON_AddNumberToObject(prov, "cpu_seconds", now_cpu() - c0);
+    cJSON_AddNumberToObject(prov, "cells_reused", reused);
+    cJSON_AddStringToObject(prov, "machine", machine);
+    doc = assemble(cs, prov, dir, &complete);
+    prov = NULL;
+    if ((error = ml_results_write(path, doc)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    if (!a.quiet && cJSON_GetArraySize(cells) == 1 && ml_results_first_ok(doc)) {
+        const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(ml_results_first_ok(doc), "metrics");
+        for (const cJSON *m = metrics->child; m; m = m->next)
+            printf("%-28s %10.4f\n", m->string, cJSON_IsNumber(m) ? m->valuedouble : NAN);
+    }
+    printf("wrote %s (%d cell%s: %d ran, %d reused, %d failed%s; %.1f s)\n", path, selected, selected == 1 ? "" : "s",
+           npending, reused, failed, complete ? "" : "; incomplete", now_mono() - w0);
+    if (a.report) {
+        if ((error = ml_report_write(path, a.report)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+        printf("wrote %s/index.html\n", a.report);
+    }
+    if (failed) {
+        fprintf(stderr, "mergelab: %d cell%s failed; their reasons are in %s (rerun to retry them)\n", failed,
+                failed == 1 ? "" : "s", path);
+        rc = EXIT_FAILED;
+    }
+cleanup:
+    ml_store_unlock(lock);
+    free(pending);
+    cJSON_Delete(doc);
+    cJSON_Delete(prov);
+    ml_cells_free(cs);
+    return rc;
+}
+
+int ml_cmd_list(int argc, char **argv) {
+    const char *suite = NULL, *outdir = NULL;
+    ml_cellset *cs = NULL;
+    int error, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            if (ml_cli_int("list", "--threads", argv[++i], 1, 256, &threads) < 0) return EXIT_USAGE;
+        } else if (argv[i][0] == '-') return ml_cli_usage("list", "unknown option '%s'", argv[i]);
+        else if (!suite) suite = argv[i];
+        else return ml_cli_usage("list", "unexpected argument '%s'", argv[i]);
+    }
+    if (!suite) return ml_cli_usage("list", "%s", "missing SUITE");
+    if ((error = ml_cells_load(&cs, suite, threads)) < 0) return ml_cli_fail(error);
+    printf("%s: %d cell%s (threads %d)\n", cs->suite->name, cs->n, cs->n == 1 ? "" : "s", cs->threads);
+    for (int i = 0; i < cs->n; i++) {
+        const char *state = "";
+        if (outdir) {
+            cJSON *done = load_done(cs, i, outdir, 0);
+            const cJSON *st = done ? cJSON_GetObjectItemCaseSensitive(done, "status") : NULL;
+            state = !done ? "  pending" : !strcmp(st->valuestring, "ok") ? "  done" : "  failed";
+            cJSON_Delete(done);
+        }
+        printf("%-48s %.12s  %d merge%s%s\n", cs->cells[i].name, cs->cells[i].id, cs->cells[i].suite->nmerges,
+               cs->cells[i].suite->nmerges == 1 ? "" : "s", state);
+    }
+    ml_cells_free(cs);
+    return EXIT_OK;
+}

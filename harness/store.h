@@ -1,0 +1,37 @@
+/*
+ * harness/store.h: where results live, like asv's results folder:
+ *   ROOT/<machine>/<commit>/<suite>.json        the suite's results
+ *   ROOT/<machine>/<commit>/<suite>.cells/      one file per finished cell
+ *   ROOT/cache/                                 trained phases (cache.h)
+ * <machine> is $MERGELAB_MACHINE or the host name; <commit> is the 40-hex
+ * commit of the source tree, "<commit>-dirty-<12 hex of the diff>" for
+ * uncommitted changes, "no-git" outside a repository.
+ * Owns: those names, the run lock, sweeping temp files of dead writers.
+ * Not here: the documents' contents (results.h).
+ */
+#ifndef ML_HARNESS_STORE_H
+#define ML_HARNESS_STORE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define ML_STORE_DEFAULT_ROOT "results"
+
+/* The machine name: $MERGELAB_MACHINE, else the host name, with anything
+ * but [A-Za-z0-9._-] replaced by '_'. */
+void ml_store_machine(char *buf, size_t size);
+/* The commit folder name from a provenance object (ml_provenance_collect). */
+void ml_store_commit_dir(char *buf, size_t size, const cJSON *prov);
+/* A cell's file name: its name with '/' and other unsafe bytes as '_'. */
+void ml_store_cell_file(char *buf, size_t size, const char *dir, const char *suite, const char *cell);
+
+/* Takes DIR/.lock for this process (flock, so a killed run never leaves it
+ * held). ML_EINVALID "DIR is being written by another mergelab run (pid N)"
+ * when someone else holds it. *fd is closed by ml_store_unlock. */
+int ml_store_lock(int *fd, const char *dir);
+void ml_store_unlock(int fd);
+/* Removes "*.tmp.PID.N" files in dir whose writer PID no longer runs (left by
+ * a kill -9 between write and rename). Returns how many. */
+int ml_store_sweep_temps(const char *dir);
+
+#endif
