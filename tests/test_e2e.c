@@ -14,8 +14,8 @@
 
 static const char *smoke_results(void) { return ml_t_run_once("suites/smoke.json"); }
 
-static double metric(const cJSON *doc, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), name);
+static double metric(cJSON *doc, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ml_t_metrics(doc), name);
     return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
 }
 
@@ -26,7 +26,7 @@ static void test_e2e__smoke_runs_and_learns(void) {
     ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
     double direct = metric(doc, "direct/test_acc"), base = metric(doc, "base/test_acc");
     double a = metric(doc, "A/test_acc"), avg = metric(doc, "average/test_acc");
-    const cJSON *over = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "cka"), "over_steps");
+    const cJSON *over = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "cka"), "over_steps");
     double first = cJSON_GetArrayItem(cJSON_GetArrayItem(over, 0), 0)->valuedouble;
     int nsteps = cJSON_GetArraySize(cJSON_GetArrayItem(over, 0));
     cJSON_Delete(doc);
@@ -66,7 +66,7 @@ static void test_e2e__check_finds_regression(void) {
     free(src);
     ML_ASSERT(doc != NULL);
     /* demand 5 points more accuracy of the direct fine-tune than was stored */
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), "direct/test_acc");
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(ml_t_metrics(doc), "direct/test_acc");
     ML_ASSERT(m != NULL);
     cJSON_SetNumberValue(m, m->valuedouble + 0.05);
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "gate"));
@@ -95,7 +95,7 @@ static void test_e2e__check_junit_markdown(void) {
     cJSON *doc = cJSON_Parse(src);
     free(src);
     ML_ASSERT(doc != NULL);
-    cJSON *metrics = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
+    cJSON *metrics = ml_t_metrics(doc);
     cJSON *m = cJSON_GetObjectItemCaseSensitive(metrics, "direct/test_acc");
     cJSON_SetNumberValue(m, m->valuedouble + 0.05);
     m = cJSON_GetObjectItemCaseSensitive(metrics, "A/test_loss");
@@ -224,7 +224,7 @@ static void test_e2e__bad_suites(void) {
         ml_t_write(spath, sizeof(spath), dir, name, bad ? bad : "");
         snprintf(rpath, sizeof(rpath), "%s/out%zu", dir, i);
         int rc = ml_t_cli(&out, "run %s -o %s", spath, rpath);
-        strcat(rpath, "/results.json");
+        strcat(rpath, "/smoke.json");
         int ok = bad && rc == 2 && strstr(out, cases[i].want) && strstr(out, spath) && !ml_fs_exists(rpath);
         if (!ok) {
             fprintf(stderr, "    case %zu: rc %d, output: %s    wanted: %s\n", i, rc, out, cases[i].want);
@@ -238,9 +238,12 @@ static void test_e2e__bad_suites(void) {
     ML_ASSERT_EQ_INT(0, failures);
 }
 
+/* A diverging cell is a failed cell: recorded with its reason in the
+ * results file (which says it is incomplete), exit 3. */
 static void test_e2e__nan_is_run_failure(void) {
     char dir[256], spath[512], rpath[512], *src = NULL, *out = NULL;
     size_t len;
+    cJSON *doc = NULL;
     ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/smoke.json"));
     char *a = ml_t_replace(src, "\"lr\": 0.001", "\"lr\": 1e30");
     char *b = a ? ml_t_replace(a, "\"grad_clip\": 1.0", "\"grad_clip\": 0") : NULL;
@@ -252,12 +255,19 @@ static void test_e2e__nan_is_run_failure(void) {
     free(c);
     snprintf(rpath, sizeof(rpath), "%s/out", dir);
     int rc = ml_t_cli(&out, "run %s -o %s --quiet", spath, rpath);
-    strcat(rpath, "/results.json");
-    int wrote = ml_fs_exists(rpath);
+    strcat(rpath, "/smoke.json");
+    int loaded = ml_results_load(&doc, rpath);
     ml_t_rmrf(dir);
     ML_ASSERT_EQ_INT(3, rc);
-    ML_ASSERT_STR_HAS(out, "pretraining of 'base' diverged: loss is");
-    ML_ASSERT(!wrote);
+    ML_ASSERT_STR_HAS(out, "1 failed");
+    ML_ASSERT_EQ_INT(0, loaded);
+    cJSON *cell = ml_t_cell0(doc);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "status"), *err = cJSON_GetObjectItemCaseSensitive(cell, "error");
+    int complete = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "complete"));
+    ML_ASSERT(cJSON_IsString(st) && !strcmp(st->valuestring, "failed"));
+    ML_ASSERT_STR_HAS(cJSON_IsString(err) ? err->valuestring : NULL, "pretraining of 'base' diverged: loss is");
+    ML_ASSERT(!complete);
+    cJSON_Delete(doc);
     free(out);
 }
 

@@ -107,8 +107,8 @@ static void test_gpt_tasks__grad_accumulation(void) {
 
 static const char *gpt_smoke(void) { return ml_t_run_once("suites/gpt-smoke.json"); }
 
-static double metric(const cJSON *doc, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "metrics"), name);
+static double metric(cJSON *doc, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(ml_t_metrics(doc), name);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
@@ -120,12 +120,12 @@ static void test_gpt_tasks__smoke_runs_and_learns(void) {
     double base = metric(doc, "base/loss"), direct = metric(doc, "direct/loss");
     double math_own = metric(doc, "math/math_loss"), base_math = metric(doc, "base/math_loss");
     double code_own = metric(doc, "code/code_loss"), base_code = metric(doc, "base/code_loss");
-    const cJSON *cka = cJSON_GetObjectItemCaseSensitive(doc, "cka");
+    const cJSON *cka = cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "cka");
     const cJSON *over = cJSON_GetObjectItemCaseSensitive(cka, "over_steps");
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(cka, "over_steps_token");
     double first = cJSON_GetArrayItem(cJSON_GetArrayItem(over, 0), 0)->valuedouble;
     double first_tok = cJSON_GetArrayItem(cJSON_GetArrayItem(tok, 0), 0)->valuedouble;
-    const cJSON *ft = cJSON_GetObjectItemCaseSensitive(doc, "finetune");
+    const cJSON *ft = cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "finetune");
     int frozen = (int)cJSON_GetObjectItemCaseSensitive(ft, "frozen_tensors")->valuedouble;
     int identical = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ft, "frozen_identical_to_base"));
     int ndata = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "provenance"), "data"));
@@ -152,7 +152,7 @@ static void test_gpt_tasks__smoke_merges_complete(void) {
     int nonfinite = 0, merges = 0, routers = 0, interp_ok = 0;
     ML_ASSERT(path != NULL);
     ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(doc, "models");
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "models");
     for (const cJSON *m = models->child; m; m = m->next) {
         const cJSON *loss = cJSON_GetObjectItemCaseSensitive(m, "loss");
         if (!cJSON_IsNumber(loss) || !isfinite(loss->valuedouble)) nonfinite++;

@@ -499,10 +499,17 @@ static void test_reports__malformed(void) {
 
     f = fopen(res, "w");
     ML_ASSERT(f != NULL);
-    fputs("{\"schema_version\": 2, \"suite\": {\"name\": \"x\"}}", f);
+    fputs("{\"schema_version\": 3, \"suite\": {\"name\": \"x\"}}", f);
     fclose(f);
     ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
-    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.schema_version: is 2, this mergelab reads version 1");
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.schema_version: is 3, this mergelab reads versions 1 and 2");
+
+    f = fopen(res, "w");
+    ML_ASSERT(f != NULL);
+    fputs("{\"schema_version\": 2, \"suite\": {\"name\": \"x\"}, \"cells\": [{\"name\": \"a\", \"status\": \"failed\"}]}", f);
+    fclose(f);
+    ML_ASSERT_EQ_INT(ML_EDATA, ml_report_write(res, out));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "$.cells: no cell finished; nothing to draw");
 
     f = fopen(res, "w");
     ML_ASSERT(f != NULL);

@@ -59,6 +59,7 @@ static void test_suite__every_suite_validates(void) {
     int bad = 0;
     for (size_t i = 0; i < g.gl_pathc; i++) {
         ml_suite *s = NULL;
+        if (strstr(g.gl_pathv[i], "schema.json")) continue;   /* the JSON Schema of suites, not a suite */
         if (ml_suite_load(&s, g.gl_pathv[i]) < 0) {
             fprintf(stderr, "    %s: %s\n", g.gl_pathv[i], ml_error_last()->message);
             bad++;

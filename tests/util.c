@@ -4,6 +4,7 @@
 #include "tests/util.h"
 #include "core/fs.h"
 #include "harness/results.h"
+#include "harness/suite.h"
 #include "kernels/layers.h"
 #include "kernels/rng.h"
 
@@ -67,6 +68,19 @@ int ml_t_write(char *path, size_t size, const char *dir, const char *name, const
     return ml_fs_write_atomic(path, text, strlen(text));
 }
 
+void ml_t_results_path(char *buf, size_t size, const char *dir, const char *suite_file) {
+    ml_suite *s = NULL;
+    snprintf(buf, size, "%s/%s.json", dir, ml_suite_load(&s, suite_file) == 0 ? s->name : "unknown-suite");
+    ml_suite_free(s);
+}
+
+cJSON *ml_t_cell0(cJSON *doc) {
+    cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    return cJSON_IsArray(cells) ? cJSON_GetArrayItem(cells, 0) : doc;
+}
+
+cJSON *ml_t_metrics(cJSON *doc) { return cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "metrics"); }
+
 static struct { char suite[256], dir[256], path[512]; int rc; } runs[8];
 static int nruns;
 
@@ -87,7 +101,7 @@ const char *ml_t_run_once(const char *suite) {
     if (runs[i].rc != 0) fprintf(stderr, "    %s failed (%d):\n%s\n", suite, runs[i].rc, out);
     free(out);
     char path[512];
-    snprintf(path, sizeof(path), "%s/results.json", runs[i].dir);
+    ml_t_results_path(path, sizeof(path), runs[i].dir, suite);
     memcpy(runs[i].path, path, sizeof(path));
     return runs[i].rc == 0 ? runs[i].path : NULL;
 }
@@ -99,7 +113,7 @@ int ml_t_rerun_identical(const char *suite, const char *first, const char *metri
     if (ml_t_tmpdir(dir, sizeof(dir), "rerun") < 0) return -1;
     int rc = ml_t_cli(&out, "run %s -o %s --quiet", suite, dir);
     free(out);
-    snprintf(path, sizeof(path), "%s/results.json", dir);
+    ml_t_results_path(path, sizeof(path), dir, suite);
     if (rc != 0 || ml_results_load(&a, first) < 0 || ml_results_load(&b, path) < 0) goto cleanup;
     ml_results_strip_volatile(a);
     ml_results_strip_volatile(b);
@@ -107,7 +121,7 @@ int ml_t_rerun_identical(const char *suite, const char *first, const char *metri
     tb = cJSON_Print(b);
     result = !strcmp(ta, tb);
     if (metric) {
-        cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "metrics"), metric);
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(ml_t_metrics(b), metric);
         if (!cJSON_IsNumber(m)) { result = -2; goto cleanup; }
         cJSON_SetNumberValue(m, nextafter(m->valuedouble, 1e9));
         char *tc = cJSON_Print(b);

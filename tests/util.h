@@ -6,6 +6,7 @@
 #ifndef ML_TESTS_UTIL_H
 #define ML_TESTS_UTIL_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,12 @@ int ml_t_write(char *path, size_t size, const char *dir, const char *name, const
  * process and returns its results.json path, or NULL when the run failed
  * (its output goes to stderr). The temp dirs are removed at exit. */
 const char *ml_t_run_once(const char *suite);
+/* DIR/<suite's name>.json: where `run SUITE -o DIR` writes its results. */
+void ml_t_results_path(char *buf, size_t size, const char *dir, const char *suite_file);
+/* The first cell of a results document (schema 2), or doc itself (schema 1),
+ * and that cell's metrics object. */
+cJSON *ml_t_cell0(cJSON *doc);
+cJSON *ml_t_metrics(cJSON *doc);
 /* Runs SUITE again and compares its results with `first` apart from the
  * volatile keys (times, command). 1 identical, 0 different, -1 when the
  * rerun failed; with `metric`, -2 when a one-ulp change to that metric
