@@ -205,7 +205,14 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
     if (!gused) snprintf(cell->group, sizeof(cell->group), "default");
 
     if ((error = ml_suite_parse_json(&cell->suite, s->file, s->sha256, spec)) < 0) {
-        if (s->naxes) ml_error_prefix("cell %s ($.matrix)", cell->name);
+        if (s->naxes) {
+            /* "FILE: cell NAME ($.matrix): $.path: reason": the value came from the matrix */
+            char msg[ML_ERROR_MSG_MAX];
+            const char *m = ml_error_last()->message;
+            size_t fl = strlen(s->file);
+            snprintf(msg, sizeof(msg), "%s", !strncmp(m, s->file, fl) && !strncmp(m + fl, ": ", 2) ? m + fl + 2 : m);
+            error = ml_error_set(error, "%s: cell %s ($.matrix): %s", s->file, cell->name, msg);
+        }
         goto cleanup;
     }
     cell->suite->threads = cs->threads;

@@ -1,12 +1,602 @@
 /*
- * tests/test_harness.c: the harness as a CI gate (issue 6): matrix cells
- * and identities, resume after kill -9, the run lock, failed cells, damaged
- * files, the gate across seeds, compare/history/--commits on a temporary
- * git repository.
+ * tests/test_harness.c: the harness as a CI gate: matrix cells and their
+ * identities, resume after kill -9 at random moments, the run lock, failed
+ * cells, damaged files, the gate across seeds, and compare / history /
+ * run --commits on a temporary git repository made here.
+ * The runs use a tiny GPT suite on generated text (no data files, a
+ * fraction of a second per run), so many interrupted runs fit in the time.
  */
 #include "tests/test.h"
 #include "tests/util.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "harness/cells.h"
+#include "harness/gate.h"
+#include "harness/results.h"
+#include "harness/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const TINY =
+    "{\n"
+    "  \"name\": \"tiny\",\n"
+    "  \"seed\": 1,\n"
+    "  \"threads\": 1,\n"
+    "  \"data\": { \"dataset\": \"text\", \"train_docs\": 300, \"eval_docs\": 60 },\n"
+    "  \"model\": { \"type\": \"gpt\", \"n_layer\": 1, \"n_head\": 1, \"n_embd\": 16, \"context\": 16 },\n"
+    "  \"optimizer\": { \"name\": \"adamw\", \"lr\": 0.01, \"schedule\": \"cosine\", \"grad_clip\": 1.0 },\n"
+    "  \"batch_size\": 8,\n"
+    "  \"pretrain\": { \"data\": \"base\", \"steps\": 150 },\n"
+    "  \"finetune\": { \"steps\": 60, \"lr\": 0.005, \"train\": [\"mlp\"] },\n"
+    "  \"specialists\": [ { \"name\": \"math\", \"data\": \"math\" }, { \"name\": \"code\", \"data\": \"code\" } ],\n"
+    "  \"target\": { \"data\": \"target\" },\n"
+    "  \"merges\": [ { \"name\": \"average\", \"method\": \"average\" }, { \"name\": \"ensemble\", \"method\": \"ensemble\" } ],\n"
+    "  \"cka\": { \"every\": 10, \"probe_size\": 8 },\n"
+    "  \"eval\": { \"windows\": 16, \"exact_match\": 0 },\n"
+    "  \"gate\": [ { \"match\": \"*/loss\", \"direction\": \"lower\", \"atol\": 0.02, \"rtol\": 0.02 } ],\n"
+    "  \"matrix\": { \"seed\": [1, 2], \"finetune.steps\": [30, 60] }\n"
+    "}\n";
+
+static int quiet_env;
+
+/* The tiny suite with one edit written into dir; path receives its name. */
+static int write_tiny(char *path, size_t size, const char *dir, const char *from, const char *to) {
+    char *text = from ? ml_t_replace(TINY, from, to) : strdup(TINY);
+    if (!text) return -1;
+    int rc = ml_t_write(path, size, dir, "tiny.json", text);
+    free(text);
+    return rc;
+}
+
+/* The results file with the volatile keys removed, as text; NULL when it
+ * cannot be read. */
+static char *stable_text(const char *path) {
+    cJSON *doc = NULL;
+    if (ml_results_load(&doc, path) < 0) return NULL;
+    ml_results_strip_volatile(doc);
+    char *t = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    return t;
+}
+
+/* Starts `mergelab run suite -o dir --quiet [--jobs N]` in its own process group. */
+static pid_t start_run(const char *suite, const char *dir, int jobs) {
+    const char *bin = getenv("ML_BIN");
+    char j[16];
+    snprintf(j, sizeof(j), "%d", jobs);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin ? bin : "build/mergelab", "mergelab", "run", suite, "-o", dir, "--quiet", "--jobs", j, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) setpgid(pid, pid);
+    return pid;
+}
+
+static int count_files(const char *dir, const char *suffix) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name), s = strlen(suffix);
+        n += l >= s && !strcmp(e->d_name + l - s, suffix);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+static int count_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* ---- cells ------------------------------------------------------------- */
+
+static void test_harness__matrix_cells(void) {
+    char dir[256], path[512];
+    ml_cellset *a = NULL, *b = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "cells"));
+    ML_ASSERT_EQ_INT(0, write_tiny(path, sizeof(path), dir, NULL, NULL));
+    int ra = ml_cells_load(&a, path, 0), rb = ml_cells_load(&b, path, 0);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, ra);
+    ML_ASSERT_EQ_INT(0, rb);
+    ML_ASSERT_EQ_INT(4, a->n);
+    static const char *const names[4] = { "seed=1,finetune.steps=30", "seed=1,finetune.steps=60",
+                                          "seed=2,finetune.steps=30", "seed=2,finetune.steps=60" };
+    for (int i = 0; i < 4; i++) {
+        ML_ASSERT_MSG(!strcmp(a->cells[i].name, names[i]), "cell %d is %s", i, a->cells[i].name);
+        ML_ASSERT(!strcmp(a->cells[i].id, b->cells[i].id));   /* identities are stable */
+        for (int j = 0; j < i; j++) ML_ASSERT(strcmp(a->cells[i].id, a->cells[j].id) != 0);
+    }
+    ML_ASSERT(!strcmp(a->cells[1].group, "finetune.steps=60"));
+    ML_ASSERT_EQ_INT(2, (int)a->cells[2].suite->seed);
+    ML_ASSERT_EQ_INT(60, a->cells[3].suite->finetune.steps);
+    ML_ASSERT_EQ_INT(60, a->cells[3].suite->cka_steps[a->cells[3].suite->ncka - 1]);
+    /* one base per seed; specialists and direct differ with the length */
+    ML_ASSERT(!strcmp(a->cells[0].key_base, a->cells[1].key_base));
+    ML_ASSERT(strcmp(a->cells[0].key_base, a->cells[2].key_base) != 0);
+    ML_ASSERT(strcmp(a->cells[0].key_specialists, a->cells[1].key_specialists) != 0);
+    ML_ASSERT(strcmp(a->cells[0].key_direct, a->cells[1].key_direct) != 0);
+    ml_cells_free(a);
+    ml_cells_free(b);
+}
+
+static void test_harness__matrix_errors(void) {
+    static const struct { const char *from, *to, *want; } cases[] = {
+        { "[30, 60]", "[30, -1]", "tiny.json: cell seed=1,finetune.steps=-1 ($.matrix): " },
+        { "\"finetune.steps\": [30, 60]", "\"finetune.stepz\": [30, 60]", "$.matrix.finetune.stepz: \"finetune.stepz\" names no number" },
+        { "\"finetune.steps\": [30, 60]", "\"merge\": [\"average\", \"avg\"]", "$.matrix.merge[1]: \"avg\" is not a merge of this suite (allowed: average, ensemble)" },
+        { "\"seed\": [1, 2]", "\"seed\": [1, 1]", "$.matrix.seed[1]: duplicate value 1" },
+        { "\"seed\": [1, 2]", "\"seed\": []", "$.matrix.seed: expected 1..64 values, got 0" },
+        { "\"seed\": [1, 2]", "\"seed\": 1", "$.matrix.seed: expected an array of values, got a number" },
+        { "\"seed\": [1, 2]", "\"seed\": [1.5]", "$.matrix.seed[0]: expected an integer" },
+    };
+    char dir[256], path[512];
+    int failures = 0;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "mxerr"));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ml_cellset *cs = NULL;
+        if (write_tiny(path, sizeof(path), dir, cases[i].from, cases[i].to) < 0) { failures++; continue; }
+        int rc = ml_cells_load(&cs, path, 0);
+        const char *msg = ml_error_last()->message;
+        if (rc != ML_EINVALID || cs || !strstr(msg, cases[i].want)) {
+            fprintf(stderr, "    case %zu: rc %d, \"%s\", wanted \"%s\"\n", i, rc, msg, cases[i].want);
+            failures++;
+        }
+        ml_cells_free(cs);
+    }
+    /* a merge axis keeps one merge per cell */
+    ml_cellset *cs = NULL;
+    ML_ASSERT_EQ_INT(0, write_tiny(path, sizeof(path), dir, "\"finetune.steps\": [30, 60]", "\"merge\": [\"ensemble\"]"));
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, path, 0));
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(2, cs->n);
+    ML_ASSERT_EQ_INT(1, cs->cells[0].suite->nmerges);
+    ML_ASSERT(!strcmp(cs->cells[0].suite->merges[0].name, "ensemble"));
+    ML_ASSERT(!strcmp(cs->cells[0].name, "seed=1,merge=ensemble"));
+    ml_cells_free(cs);
+    ML_ASSERT_EQ_INT(0, failures);
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+static char ref_dir[256], ref_suite[512], ref_path[512], *ref_text;
+
+/* One uninterrupted run of the tiny suite, shared by the tests below. */
+static const char *reference(void) {
+    char *out = NULL;
+    if (ref_text) return ref_text;
+    if (ml_t_tmpdir(ref_dir, sizeof(ref_dir), "ref") < 0 || write_tiny(ref_suite, sizeof(ref_suite), ref_dir, NULL, NULL) < 0)
+        return NULL;
+    int rc = ml_t_cli(&out, "run %s -o %s/out --quiet", ref_suite, ref_dir);
+    if (rc != 0) fprintf(stderr, "    reference run failed (%d): %s\n", rc, out);
+    free(out);
+    snprintf(ref_path, sizeof(ref_path), "%s/out/tiny.json", ref_dir);
+    if (rc == 0) ref_text = stable_text(ref_path);
+    return ref_text;
+}
+
+static void test_harness__run_list_show(void) {
+    char *out = NULL;
+    ML_ASSERT(reference() != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "list %s -o %s/out", ref_suite, ref_dir));
+    ML_ASSERT_STR_HAS(out, "tiny: 4 cells");
+    ML_ASSERT_STR_HAS(out, "seed=2,finetune.steps=60");
+    ML_ASSERT_STR_HAS(out, "done");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "validate %s", ref_suite));
+    ML_ASSERT_STR_HAS(out, "4 cells");
+    free(out);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "show %s", ref_path));
+    ML_ASSERT_STR_HAS(out, "seeds       [1,2]");
+    ML_ASSERT_STR_HAS(out, "cells: 4");
+    ML_ASSERT_STR_HAS(out, "finetune.steps=60: direct/loss");
+    ML_ASSERT_STR_HAS(out, "n=2");
+    ML_ASSERT_STR_HAS(out, "blas ");
+    free(out);
+    /* a second run reuses every cell and writes the same results */
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "run %s -o %s/out", ref_suite, ref_dir));
+    ML_ASSERT_STR_HAS(out, "4 cells: 0 ran, 4 reused, 0 failed");
+    free(out);
+    char *again = stable_text(ref_path);
+    ML_ASSERT(again && !strcmp(again, ref_text));
+    free(again);
+    /* the cache holds one base per seed, and specialists and direct per cell */
+    char cache[512];
+    snprintf(cache, sizeof(cache), "%s/out/cache", ref_dir);
+    ML_ASSERT_EQ_INT(2 + 4 + 4, count_files(cache, ".bin"));
+}
+
+/* Results do not depend on --jobs or on the model cache. */
+static void test_harness__jobs_and_cache_do_not_change_results(void) {
+    char dir[256], path[512], *out = NULL;
+    ML_ASSERT(reference() != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "jobs"));
+    int r1 = ml_t_cli(&out, "run %s -o %s/j2 --quiet --jobs 2", ref_suite, dir);
+    free(out);
+    int r2 = ml_t_cli(&out, "run %s -o %s/nc --quiet --no-cache", ref_suite, dir);
+    free(out);
+    snprintf(path, sizeof(path), "%s/j2/tiny.json", dir);
+    char *a = stable_text(path);
+    snprintf(path, sizeof(path), "%s/nc/tiny.json", dir);
+    char *b = stable_text(path);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, r1);
+    ML_ASSERT_EQ_INT(0, r2);
+    ML_ASSERT_MSG(a && !strcmp(a, ref_text), "--jobs 2 changed the results");
+    ML_ASSERT_MSG(b && !strcmp(b, ref_text), "running without the cache changed the results");
+    free(a);
+    free(b);
+}
+
+/* Killed with SIGKILL at a random moment (the whole process group, so
+ * --jobs workers die too), the same command finishes the run with results
+ * identical to an uninterrupted one. */
+static void test_harness__resume_after_kill9(void) {
+    enum { TRIALS = 24 };
+    char dir[256], out_dir[512], path[600];
+    ML_ASSERT(reference() != NULL);
+    /* how long an uninterrupted run takes here, to spread the kills over it */
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "kill"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(out_dir, sizeof(out_dir), "%s/timing", dir);
+    pid_t pid = start_run(ref_suite, out_dir, 1);
+    int status;
+    waitpid(pid, &status, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double full = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    uint64_t lcg = 0x2545F4914F6CDD1DULL;
+    int interrupted = 0, partial = 0, mismatched = 0, leftovers = 0;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+        double at = full * (double)(lcg >> 11) / 9007199254740992.0;   /* uniform in [0, full) */
+        int jobs = 1 + trial % 2;
+        snprintf(out_dir, sizeof(out_dir), "%s/t%d", dir, trial);
+        snprintf(path, sizeof(path), "%s/tiny.json", out_dir);
+        pid = start_run(ref_suite, out_dir, jobs);
+        struct timespec ts = { (time_t)at, (long)((at - (double)(time_t)at) * 1e9) };
+        nanosleep(&ts, NULL);
+        kill(-pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        interrupted += WIFSIGNALED(status) && !ml_fs_exists(path);
+        char cells_at_kill[700];
+        snprintf(cells_at_kill, sizeof(cells_at_kill), "%s/tiny.cells", out_dir);
+        int done_at_kill = count_files(cells_at_kill, ".json");
+        partial += done_at_kill >= 1 && done_at_kill <= 3;   /* killed between cells or inside a later one */
+        /* resume: the same command, to the end */
+        pid = start_run(ref_suite, out_dir, jobs);
+        waitpid(pid, &status, 0);
+        char *text = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? stable_text(path) : NULL;
+        if (!text || strcmp(text, ref_text)) {
+            fprintf(stderr, "    trial %d (kill at %.3f s, jobs %d): resumed results differ (exit %d)\n", trial, at, jobs,
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            mismatched++;
+        }
+        free(text);
+        char cells[700];
+        snprintf(cells, sizeof(cells), "%s/tiny.cells", out_dir);
+        leftovers += count_temps(cells) + count_temps(out_dir);
+    }
+    ml_t_rmrf(dir);
+    fprintf(stderr, "    %d trials over a %.2f s run: %d interrupted before the results file existed, %d with 1-3 of 4 "
+            "cells done\n", TRIALS, full, interrupted, partial);
+    ML_ASSERT_EQ_INT(0, mismatched);
+    ML_ASSERT_EQ_INT(0, leftovers);
+    ML_ASSERT_MSG(interrupted >= TRIALS / 3, "only %d kills interrupted a run: the test did not test resuming",
+                  interrupted);
+    ML_ASSERT_MSG(partial >= 3, "only %d kills left some cells done: resuming a partial run went untested", partial);
+}
+
+static void test_harness__lock(void) {
+    char dir[256], suite[512], want[128], *out = NULL;
+    int fd = -1;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "lock"));
+    ML_ASSERT_EQ_INT(0, write_tiny(suite, sizeof(suite), dir, "\"seed\": [1, 2], ", ""));
+    char out_dir[600];
+    snprintf(out_dir, sizeof(out_dir), "%s/out", dir);
+    ML_ASSERT_EQ_INT(0, ml_store_lock(&fd, out_dir));
+    int rc = ml_t_cli(&out, "run %s -o %s --quiet", suite, out_dir);
+    snprintf(want, sizeof(want), "is being written by another mergelab run (pid %ld)", (long)getpid());
+    int held = rc == 2 && out && strstr(out, want);
+    if (!held) fprintf(stderr, "    rc %d: %s\n", rc, out);
+    free(out);
+    ml_store_unlock(fd);
+    rc = ml_t_cli(&out, "run %s -o %s --quiet", suite, out_dir);
+    free(out);
+    ml_t_rmrf(dir);
+    ML_ASSERT(held);
+    ML_ASSERT_EQ_INT(0, rc);
+}
+
+/* A cell that diverges is recorded as failed with its reason, the other
+ * cells finish, the exit code is 3; a rerun retries only the failed cell. */
+static void test_harness__failed_cell(void) {
+    char dir[256], suite[512], path[600], *out = NULL;
+    cJSON *doc = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "fail"));
+    char *a = ml_t_replace(TINY, "\"matrix\": { \"seed\": [1, 2], \"finetune.steps\": [30, 60] }",
+                           "\"matrix\": { \"finetune.lr\": [0.005, 1e30] }");
+    char *b = a ? ml_t_replace(a, "\"grad_clip\": 1.0", "\"grad_clip\": 0") : NULL;
+    ML_ASSERT(b != NULL);
+    ml_t_write(suite, sizeof(suite), dir, "tiny.json", b);
+    free(a);
+    free(b);
+    int rc = ml_t_cli(&out, "run %s -o %s/out", suite, dir);
+    snprintf(path, sizeof(path), "%s/out/tiny.json", dir);
+    int loaded = ml_results_load(&doc, path);
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_STR_HAS(out, "2 cells: 2 ran, 0 reused, 1 failed");
+    ML_ASSERT_STR_HAS(out, "FAILED finetune.lr=1e+30");
+    free(out);
+    ML_ASSERT_EQ_INT(0, loaded);
+    cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    ML_ASSERT_EQ_INT(2, cJSON_GetArraySize(cells));
+    const cJSON *c0 = cJSON_GetArrayItem(cells, 0), *c1 = cJSON_GetArrayItem(cells, 1);
+    ML_ASSERT(!strcmp(cJSON_GetObjectItemCaseSensitive(c0, "status")->valuestring, "ok"));
+    ML_ASSERT(!strcmp(cJSON_GetObjectItemCaseSensitive(c1, "status")->valuestring, "failed"));
+    ML_ASSERT_STR_HAS(cJSON_GetObjectItemCaseSensitive(c1, "error")->valuestring, "diverged: loss is");
+    ML_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "complete")));
+    cJSON_Delete(doc);
+    /* the gate refuses results with a failed cell: exit 3, not a pass */
+    rc = ml_t_cli(&out, "check %s --baseline %s", path, path);
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_STR_HAS(out, "cell finetune.lr=1e+30 failed");
+    free(out);
+    rc = ml_t_cli(&out, "run %s -o %s/out", suite, dir);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_STR_HAS(out, "2 cells: 1 ran, 1 reused, 1 failed");
+    free(out);
+}
+
+/* A truncated cell file is not half-read: the cell runs again. A damaged
+ * or unknown-schema results file is refused with exit 2. */
+static void test_harness__damaged_files(void) {
+    char dir[256], cell[700], path[600], *out = NULL, *text = NULL;
+    size_t len;
+    ML_ASSERT(reference() != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "damage"));
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "run %s -o %s/out --quiet", ref_suite, dir));
+    free(out);
+    snprintf(cell, sizeof(cell), "%s/out/tiny.cells/seed=2,finetune.steps=30.json", dir);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, &len, cell));
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(cell, text, len / 2));
+    int rc = ml_t_cli(&out, "run %s -o %s/out", ref_suite, dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_STR_HAS(out, "not a mergelab results file (invalid or truncated JSON); running the cell again");
+    ML_ASSERT_STR_HAS(out, "4 cells: 1 ran, 3 reused, 0 failed");
+    free(out);
+    snprintf(path, sizeof(path), "%s/out/tiny.json", dir);
+    char *again = stable_text(path);
+    ML_ASSERT(again && !strcmp(again, ref_text));
+    free(again);
+    free(text);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, &len, path));
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(path, text, len - 40));
+    rc = ml_t_cli(&out, "show %s", path);
+    ML_ASSERT_EQ_INT(2, rc);
+    ML_ASSERT_STR_HAS(out, "invalid or truncated JSON");
+    free(out);
+    rc = ml_t_cli(&out, "check %s --baseline %s", path, ref_path);
+    ML_ASSERT_EQ_INT(2, rc);
+    free(out);
+    char *v99 = ml_t_replace(text, "\"schema_version\":\t2", "\"schema_version\":\t99");
+    ML_ASSERT(v99 != NULL);
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(path, v99, strlen(v99)));
+    rc = ml_t_cli(&out, "show %s", path);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(2, rc);
+    ML_ASSERT_STR_HAS(out, "$.schema_version: 99 is not supported by this build (it reads 1 and 2)");
+    free(out);
+    free(v99);
+    free(text);
+}
+
+/* ---- the gate across seeds --------------------------------------------- */
+
+static cJSON *seeds_doc(const double *v, int n) {
+    cJSON *doc = cJSON_CreateObject(), *cells = cJSON_AddArrayToObject(doc, "cells");
+    cJSON *gate = cJSON_AddArrayToObject(doc, "gate"), *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "match", "*/acc");
+    cJSON_AddStringToObject(r, "direction", "higher");
+    cJSON_AddNumberToObject(r, "atol", 0.001);
+    cJSON_AddNumberToObject(r, "rtol", 0.0);
+    cJSON_AddItemToArray(gate, r);
+    for (int i = 0; i < n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "name", "x");
+        cJSON_AddStringToObject(c, "group", "default");
+        cJSON_AddStringToObject(c, "status", "ok");
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(c, "metrics"), "m/acc", v[i]);
+        cJSON_AddItemToArray(cells, c);
+    }
+    return doc;
+}
+
+static void test_harness__gate_noise_across_seeds(void) {
+    static const double base[3] = { 0.80, 0.82, 0.84 }, noisy[3] = { 0.79, 0.81, 0.83 }, real[3] = { 0.70, 0.71, 0.72 };
+    ml_gate_summary sum;
+    ml_gate_rows rows = { 0 };
+    cJSON *b = seeds_doc(base, 3), *n1 = seeds_doc(noisy, 3), *n2 = seeds_doc(real, 3), *one = seeds_doc(noisy, 1);
+    /* 0.01 below the baseline, beyond atol, but the seeds spread more than that */
+    ML_ASSERT_EQ_INT(0, ml_gate_check(&sum, NULL, n1, b, &rows));
+    ML_ASSERT_EQ_INT(0, sum.regressed);
+    ML_ASSERT(!strcmp(rows.rows[0].verdict, "ok (within noise)"));
+    ML_ASSERT(rows.rows[0].ci_lo < 0 && rows.rows[0].ci_hi > 0);
+    ml_gate_rows_free(&rows);
+    /* 0.11 below: beyond tolerance and beyond the noise */
+    ML_ASSERT_EQ_INT(0, ml_gate_check(&sum, NULL, n2, b, &rows));
+    ML_ASSERT_EQ_INT(1, sum.regressed);
+    ML_ASSERT(!strcmp(rows.rows[0].verdict, "REGRESSED"));
+    ML_ASSERT(rows.rows[0].ci_hi < 0);
+    ml_gate_rows_free(&rows);
+    /* one seed has no noise estimate: tolerance alone decides */
+    ML_ASSERT_EQ_INT(0, ml_gate_check(&sum, NULL, one, b, &rows));
+    ML_ASSERT_EQ_INT(1, sum.regressed);
+    ml_gate_rows_free(&rows);
+    cJSON_Delete(b);
+    cJSON_Delete(n1);
+    cJSON_Delete(n2);
+    cJSON_Delete(one);
+}
+
+/* ---- across commits ---------------------------------------------------- */
+
+static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sh(char **out, const char *fmt, ...) {
+    char cmd[4096], *buf = NULL;
+    size_t cap = 0, len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *g = realloc(buf, cap);
+            if (!g) break;
+            buf = g;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    if (buf) buf[len] = '\0';
+    int st = pclose(p);
+    if (out) *out = buf ? buf : strdup("");
+    else free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Two real commits of a temporary repository: results stored per commit,
+ * run --commits (worktree + build, here a build that copies this binary),
+ * compare resolving HEAD~1 / HEAD / a short hash, and history. */
+static void test_harness__compare_history_commits(void) {
+    char repo[256], bin[4096], *out = NULL;
+    const char *ml_bin = getenv("ML_BIN");
+    ML_ASSERT(ml_bin != NULL && realpath(ml_bin, bin) != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(repo, sizeof(repo), "repo"));
+    char suite[512];
+    ML_ASSERT_EQ_INT(0, write_tiny(suite, sizeof(suite), repo, "\"finetune.steps\": [30, 60]", "\"finetune.steps\": [30]"));
+    const char *env = "MERGELAB_MACHINE=testbox MERGELAB_RESULTS=results";
+    const char *git = "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main";
+    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && %s init -q && printf 'results/\\n' > .gitignore && %s add . && %s commit -qm one",
+                          repo, git, git, git));
+    ML_ASSERT_EQ_INT(0, sh(&out, "cd %s && %s %s run tiny.json --quiet", repo, env, bin));
+    free(out);
+    /* commit two: a longer fine-tune, measured through run --commits */
+    char *two = ml_t_replace(TINY, "\"finetune.steps\": [30, 60]", "\"finetune.steps\": [30]");
+    char *two_b = two ? ml_t_replace(two, "\"steps\": 60, \"lr\": 0.005", "\"steps\": 60, \"lr\": 0.02") : NULL;
+    ML_ASSERT(two_b != NULL);
+    char path[600];
+    ml_t_write(path, sizeof(path), repo, "tiny.json", two_b);
+    free(two);
+    free(two_b);
+    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && %s commit -qam two", repo, git));
+    char *c1 = NULL, *c2 = NULL;
+    ML_ASSERT_EQ_INT(0, sh(&c1, "cd %s && git rev-parse HEAD~1", repo));
+    ML_ASSERT_EQ_INT(0, sh(&c2, "cd %s && git rev-parse HEAD", repo));
+    c1[strcspn(c1, "\n")] = '\0';
+    c2[strcspn(c2, "\n")] = '\0';
+    int rc = sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build 'mkdir -p build && cp %s build/mergelab'",
+                repo, env, bin, bin);
+    ML_ASSERT_MSG(rc == 0, "run --commits exited %d: %s", rc, out);
+    ML_ASSERT_STR_HAS(out, "1 commit: 1 measured, 0 already measured, 0 failed");
+    free(out);
+    char stored[1024];
+    snprintf(stored, sizeof(stored), "%s/results/testbox/%s/tiny.json", repo, c2);
+    ML_ASSERT(ml_fs_exists(stored));
+    cJSON *doc = NULL;
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, stored));
+    const cJSON *repo_prov = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "provenance"), "repository");
+    int right_commit = !strcmp(cJSON_GetObjectItemCaseSensitive(repo_prov, "commit")->valuestring, c2) &&
+                       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(repo_prov, "dirty"));
+    cJSON_Delete(doc);
+    ML_ASSERT_MSG(right_commit, "the stored results do not say they ran on commit two, clean");
+    /* measured commits are skipped; the worktree and its branch are gone */
+    rc = sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build false", repo, env, bin);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_STR_HAS(out, "1 commit: 0 measured, 1 already measured, 0 failed");
+    free(out);
+    ML_ASSERT_EQ_INT(0, sh(&out, "cd %s && git branch --list 'mergelab-wt-*' && git worktree list | wc -l", repo));
+    ML_ASSERT_MSG(!strcmp(out, "1\n"), "left behind: %s", out);
+    free(out);
+    /* a build that fails is reported and counted, the exit says so */
+    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && echo x >> tiny.json.note && %s add . && %s commit -qm three", repo, git, git));
+    rc = sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build 'echo broken; exit 1'", repo, env, bin);
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_STR_HAS(out, "build failed");
+    ML_ASSERT_STR_HAS(out, "broken");
+    free(out);
+
+    rc = sh(&out, "cd %s && %s %s compare HEAD~2 %.7s", repo, env, bin, c2);
+    ML_ASSERT_MSG(rc == 0, "compare exited %d: %s", rc, out);
+    ML_ASSERT_STR_HAS(out, "suite tiny:");
+    ML_ASSERT_STR_HAS(out, "direct/loss");
+    ML_ASSERT_STR_HAS(out, "95% CI of B - A");
+    int verdicts = strstr(out, "better") || strstr(out, "WORSE");
+    ML_ASSERT_MSG(verdicts, "a 4x learning rate changed no metric beyond tolerance:\n%s", out);
+    free(out);
+    rc = sh(&out, "cd %s && %s %s compare HEAD HEAD~2", repo, env, bin);
+    ML_ASSERT_EQ_INT(2, rc);   /* HEAD (commit three) has no results */
+    ML_ASSERT_STR_HAS(out, "no results for HEAD");
+    free(out);
+    rc = sh(&out, "cd %s && %s %s history direct/loss --csv", repo, env, bin);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_STR_HAS(out, c1);
+    ML_ASSERT_STR_HAS(out, c2);
+    ML_ASSERT_STR_HAS(out, "commit,date,suite,group,metric,n,mean,lo,hi");
+    const char *first = strstr(out, c1), *second = strstr(out, c2);
+    ML_ASSERT_MSG(first < second, "history is not oldest first");
+    free(out);
+    free(c1);
+    free(c2);
+    ml_t_rmrf(repo);
+}
+
+static void cleanup_reference(void) {
+    if (ref_dir[0]) ml_t_rmrf(ref_dir);
+    free(ref_text);
+    ref_text = NULL;
+    ref_dir[0] = '\0';
+}
+
+/* The last test of the table removes the shared reference run. */
+static void test_harness__zz_cleanup(void) { cleanup_reference(); (void)quiet_env; }
 
 const ml_test ml_tests_harness[] = {
+    { "harness__matrix_cells", test_harness__matrix_cells, "unit" },
+    { "harness__matrix_errors", test_harness__matrix_errors, "unit" },
+    { "harness__gate_noise_across_seeds", test_harness__gate_noise_across_seeds, "unit" },
+    { "harness__run_list_show", test_harness__run_list_show, "e2e" },
+    { "harness__jobs_and_cache_do_not_change_results", test_harness__jobs_and_cache_do_not_change_results, "e2e" },
+    { "harness__resume_after_kill9", test_harness__resume_after_kill9, "e2e" },
+    { "harness__lock", test_harness__lock, "e2e" },
+    { "harness__failed_cell", test_harness__failed_cell, "e2e" },
+    { "harness__damaged_files", test_harness__damaged_files, "e2e" },
+    { "harness__compare_history_commits", test_harness__compare_history_commits, "e2e" },
+    { "harness__zz_cleanup", test_harness__zz_cleanup, "e2e" },
     { 0 }
 };
