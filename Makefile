@@ -136,10 +136,11 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BENCHBIN)
 	$(BENCHBIN) --threads $(or $(THREADS),2)
 
+# The results go to the store (results/<machine>/<commit>/smoke.json, so
+# `mergelab history` and `compare` see them); the report to out/smoke/report.
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	$(BIN) run suites/smoke.json -o out/smoke
-	$(BIN) report out/smoke/results.json -o out/smoke/report
+	$(BIN) run suites/smoke.json --threads $(or $(THREADS),2) --report out/smoke/report
 	@echo "mergelab: open out/smoke/report/index.html"
 
 test: deps
@@ -154,6 +155,6 @@ check: test
 	ML_BIN=build-ubsan/mergelab build-ubsan/mltest
 
 clean:
-	rm -rf build build-asan build-ubsan out
+	rm -rf build build-asan build-ubsan out   # results/ (the store) is kept: it is data
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # ci/smoke-gate.sh: a ready CI step for projects that use mergelab.
-# Builds mergelab, runs the smoke suite, gates it against the stored
-# baseline, and writes the HTML report. Its exit code is mergelab's:
+# Builds mergelab, runs the smoke suite into out/<suite>/ (resuming if a
+# previous attempt was interrupted), writes the HTML report, and gates the
+# results against the stored baseline, leaving JUnit XML and a Markdown
+# summary beside them. Its exit code is mergelab's:
 #   0 ok, 1 regression found, 2 bad input or usage, 3 a run failed.
 # Usage: ci/smoke-gate.sh [SUITE] [BASELINE]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 suite=${1:-suites/smoke.json}
-name=$(basename "$suite" .json)
+name=$(basename "$suite" .json)   # suites here are named after their file
 baseline=${2:-fixtures/baselines/$name.json}
 make deps build/mergelab >/dev/null || exit 3
-build/mergelab run "$suite" -o "out/$name" --quiet || exit $?
-build/mergelab report "out/$name/results.json" -o "out/$name/report" >/dev/null || exit $?
-build/mergelab check "out/$name/results.json" --baseline "$baseline" \
-    --junit "out/$name/check.xml" --markdown "out/$name/check.md"
+out="out/$name"
+build/mergelab run "$suite" -o "$out" --quiet --report "$out/report" || exit $?
+build/mergelab check "$out/$name.json" --baseline "$baseline" \
+    --junit "$out/check.xml" --markdown "$out/check.md"

@@ -3,8 +3,10 @@
  * function, and the summary and Welch intervals built on it.
  * Not here: any I/O; the only state is the last error on bad arguments.
  *
- * The t tail is P(T > t) = I_x(df/2, 1/2) / 2 with x = df / (df + t^2).
- * I_x is a continued fraction evaluated with the modified Lentz method.
+ * The t tail is P(T > t) = I_x(df/2, 1/2) / 2 with x = df / (df + t^2),
+ * and the central P(0 < T <= t) = I_y(1/2, df/2) / 2 with y = 1 - x; both
+ * come out of one evaluation. I_x is a continued fraction evaluated with
+ * the modified Lentz method.
  * Large df is the hard case (a = df/2 is big and x is close to 1), so:
  *   - x and 1-x are carried separately and each is computed directly,
  *     never as 1 minus the other;
@@ -12,9 +14,11 @@
  *     1 + d(2m) + d(2m+1) are computed in closed form: summed numerically
  *     they cancel to O(1/a) and lose about log10(df) digits;
  *   - log B(a, b) uses a Stirling difference for the large argument, since
- *     lgamma(a) - lgamma(a + 1/2) would cancel about 7 digits at df = 1e6.
- * The quantile is a bisection on the tail: slower than Newton or Brent, but
- * it cannot fail on a monotone function and runs to adjacent doubles.
+ *     lgamma(a) - lgamma(a + 1/2) is a difference of two values near 6e6 at
+ *     df = 1e6, off by about 1e-9.
+ * The quantile is a bisection on the tail probability (on the central one
+ * for p near 1/2): slower than Newton or Brent, but it cannot fail on a
+ * monotone function, and it runs to adjacent doubles.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* lgamma_r */
