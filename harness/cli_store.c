@@ -11,6 +11,7 @@
 #include "harness/provenance.h"
 #include "harness/results.h"
 #include "harness/store.h"
+#include "reports/report.h"
 #include "core/error.h"
 #include "core/fs.h"
 
@@ -281,7 +282,11 @@ int ml_cmd_compare(int argc, char **argv) {
 
 int ml_cmd_history(int argc, char **argv) {
     store_args sa;
-    const char *metric = NULL, *group = NULL, *rev = "HEAD";
+    const char *metric = NULL, *group = NULL, *rev = "HEAD", *plot = NULL;
+    enum { MAXS = 6 };
+    char series_key[MAXS][560];
+    int nseries = 0;
+    double *vals = NULL;   /* (3 * MAXS, n): mean, lo, hi of each series at each commit */
     int csv = 0, limit = 1000, error, points = 0;
     ml_git_commit *commits = NULL;
     int n = 0;
@@ -291,6 +296,7 @@ int ml_cmd_history(int argc, char **argv) {
         if (!strcmp(argv[i], "--group") && i + 1 < argc) group = argv[++i];
         else if (!strcmp(argv[i], "--rev") && i + 1 < argc) rev = argv[++i];
         else if (!strcmp(argv[i], "--csv")) csv = 1;
+        else if (!strcmp(argv[i], "--plot") && i + 1 < argc) plot = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
             if (ml_cli_int("history", "--limit", argv[++i], 1, 1000000, &limit) < 0) return EXIT_USAGE;
         } else if (argv[i][0] == '-') return ml_cli_usage("history", "unknown option '%s'", argv[i]);
@@ -300,6 +306,10 @@ int ml_cmd_history(int argc, char **argv) {
     if (!metric) return ml_cli_usage("history", "%s", "missing METRIC");
     store_machine(&sa);
     if ((error = ml_git_log(&commits, &n, ".", rev, limit)) < 0) return ml_cli_fail(error);
+    if (plot) {
+        if (!(vals = malloc((size_t)3 * MAXS * (n ? n : 1) * sizeof(double)))) { free(commits); return ml_cli_fail(ML_ENOMEM); }
+        for (long k = 0; k < (long)3 * MAXS * n; k++) vals[k] = NAN;
+    }
     if (csv) printf("commit,date,suite,group,metric,n,mean,lo,hi\n");
     else printf("%-12s %-10s %-12s %-28s %12s  %-24s %s\n", "commit", "date", "suite", "group", metric, "95% CI", "n");
     for (int c = 0; c < n; c++) {
@@ -329,6 +339,18 @@ int ml_cmd_history(int argc, char **argv) {
                 const ml_agg_row *r = &agg.rows[i];
                 if (strcmp(r->metric, metric) || (group && strcmp(r->group, group))) continue;
                 points++;
+                if (vals) {
+                    char key[560];
+                    int k = 0;
+                    snprintf(key, sizeof(key), "%s %s", name, r->group);
+                    while (k < nseries && strcmp(series_key[k], key)) k++;
+                    if (k == nseries && nseries < MAXS) snprintf(series_key[nseries++], sizeof(series_key[0]), "%s", key);
+                    if (k < nseries) {
+                        vals[(long)(3 * k) * n + c] = r->s.mean;
+                        vals[(long)(3 * k + 1) * n + c] = r->s.lo;
+                        vals[(long)(3 * k + 2) * n + c] = r->s.hi;
+                    }
+                }
                 if (csv)
                     printf("%s,%s,%s,\"%s\",%s,%d,%.17g,%.17g,%.17g\n", commits[c].hex, date, name, r->group, metric, r->n,
                            r->s.mean, r->s.lo, r->s.hi);
@@ -344,6 +366,41 @@ int ml_cmd_history(int argc, char **argv) {
         }
         if (d) closedir(d);
     }
+    if (vals && points) {
+        /* x: the measured commits in order; each series with its 95% interval as two thin lines */
+        int m = 0;
+        double *x = malloc((size_t)(n ? n : 1) * sizeof(double));
+        const char *names[3 * MAXS];
+        char labels[3 * MAXS][600];
+        for (int c = 0; x && c < n; c++) {
+            int any = 0;
+            for (int k = 0; k < 3 * nseries; k++) any |= !isnan(vals[(long)k * n + c]);
+            if (!any) continue;
+            for (int k = 0; k < 3 * nseries; k++) vals[(long)k * n + m] = vals[(long)k * n + c];
+            x[m] = m + 1;
+            m++;
+        }
+        double *packed = x ? malloc((size_t)3 * nseries * (m ? m : 1) * sizeof(double)) : NULL;
+        for (int k = 0; packed && k < 3 * nseries; k++) {
+            memcpy(packed + (long)k * m, vals + (long)k * n, (size_t)m * sizeof(double));
+            snprintf(labels[k], sizeof(labels[k]), "%s%s", series_key[k / 3],
+                     k % 3 == 0 ? "" : k % 3 == 1 ? " (95% lo)" : " (95% hi)");
+            names[k] = labels[k];
+        }
+        size_t pl = strlen(plot);
+        ml_fig_format fmt = pl > 4 && !strcmp(plot + pl - 4, ".svg") ? ML_FIG_SVG : ML_FIG_PNG;
+        ml_fig_opts fo = { 0 };
+        fo.source = n ? commits[n - 1].hex : NULL;
+        char xl[96];
+        snprintf(xl, sizeof(xl), "measured commit on %s's line (oldest first)", rev);
+        error = packed ? ml_fig_lines(plot, fmt, metric, xl, metric, x, m, names, packed, 3 * nseries, &fo)
+                       : ml_error_set(ML_ENOMEM, "out of memory plotting");
+        free(x);
+        free(packed);
+        if (error < 0) { free(vals); free(commits); return ml_cli_fail(error); }
+        if (!csv) printf("wrote %s\n", plot);
+    }
+    free(vals);
     free(commits);
     if (!points) {
         fprintf(stderr, "mergelab history: no stored results hold %s on %s's line in %s/%s\n", metric, rev, sa.root,

@@ -236,9 +236,9 @@ static const ml_cmd cmds[] = {
       "Compares the stored results of two commits (any git revision: branch, tag, short hash,\n"
       "HEAD~3): every metric, both means, the difference with its 95% confidence interval\n"
       "across seeds (Welch), and a verdict: better, worse, or same within noise. Exit 0, or 2." },
-    { "history", ml_cmd_history, "history METRIC [--suite NAME] [--group G] [--results ROOT] [--machine M] [--rev REV] [--csv]",
+    { "history", ml_cmd_history, "history METRIC [--suite NAME] [--group G] [--results ROOT] [--machine M] [--rev REV] [--csv] [--plot F.png|F.svg]",
       "Prints METRIC (e.g. direct/test_acc) for every stored commit on REV's first-parent line\n"
-      "(default HEAD), oldest first, as mean and 95% interval across seeds." },
+      "(default HEAD), oldest first, as mean and 95% interval across seeds; --plot draws it." },
     { "help", cmd_help, "help [COMMAND]", "Shows the commands, or one command's usage." },
     { 0 }
 };

@@ -571,6 +571,10 @@ static void test_harness__compare_history_commits(void) {
     const char *first = strstr(out, c1), *second = strstr(out, c2);
     ML_ASSERT_MSG(first < second, "history is not oldest first");
     free(out);
+    rc = sh(&out, "cd %s && %s %s history direct/loss --plot history.svg && xmllint --noout history.svg", repo, env, bin);
+    ML_ASSERT_MSG(rc == 0, "history --plot: %s", out);
+    ML_ASSERT_STR_HAS(out, "wrote history.svg");
+    free(out);
     free(c1);
     free(c2);
     ml_t_rmrf(repo);
