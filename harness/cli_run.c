@@ -384,7 +384,7 @@ int ml_cmd_run(int argc, char **argv) {
     }
     if ((error = ml_store_lock(&lock, dir)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
     {
-        char cells_dir[PATH_MAX + 16];
+        char cells_dir[PATH_MAX + 128];
         snprintf(cells_dir, sizeof(cells_dir), "%s/%s.cells", dir, cs->suite->name);
         ml_store_sweep_temps(dir);
         ml_store_sweep_temps(cells_dir);

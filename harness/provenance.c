@@ -176,7 +176,10 @@ static int repo_fields(cJSON *r, git_repository *repo, const char *shown) {
         }
     }
 
+    char tree_hex[GIT_OID_HEXSZ + 1] = "";
+    if (tree) git_oid_tostr(tree_hex, sizeof(tree_hex), git_tree_id(tree));
     if ((error = put_str(r, "commit", commit_hex[0] ? commit_hex : NULL)) < 0 ||
+        (error = put_str(r, "tree", tree_hex[0] ? tree_hex : NULL)) < 0 ||
         (error = put_str(r, "branch", branch)) < 0 ||
         (error = put_bool(r, "dirty", dirty)) < 0 ||
         (error = put_str(r, "diff_sha256", dirty ? diff_hex : NULL)) < 0)

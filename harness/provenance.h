@@ -20,6 +20,7 @@
 /* Collects where and how a run happens, as a new cJSON object:
  * {
  *   "repository": {"path": "/abs/workdir", "commit": "40-hex" | null (unborn),
+ *                  "tree": "40-hex" | null (the commit's source tree id),
  *                  "branch": "main" | null (detached), "dirty": false,
  *                  "diff_sha256": "64-hex" | null (clean)}
  *                 | null, then also "repository_error": "not a git repository: DIR"
