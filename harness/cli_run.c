@@ -386,9 +386,9 @@ int ml_cmd_run(int argc, char **argv) {
     {
         char cells_dir[PATH_MAX + 128];
         snprintf(cells_dir, sizeof(cells_dir), "%s/%s.cells", dir, cs->suite->name);
-        ml_store_sweep_temps(dir);
-        ml_store_sweep_temps(cells_dir);
-        ml_store_sweep_temps(cache);
+        ml_store_sweep_temps(dir, 1);
+        ml_store_sweep_temps(cells_dir, 1);
+        ml_store_sweep_temps(cache, 0);
     }
 
     /* what is left to do */

@@ -83,7 +83,7 @@ void ml_store_unlock(int fd) {
     if (fd >= 0) close(fd);
 }
 
-int ml_store_sweep_temps(const char *dir) {
+int ml_store_sweep_temps(const char *dir, int any_writer) {
     DIR *d = opendir(dir);
     struct dirent *e;
     int n = 0;
@@ -94,7 +94,8 @@ int ml_store_sweep_temps(const char *dir) {
         char *end;
         long pid = strtol(t + 5, &end, 10);
         if ((*end && *end != '.') || pid <= 0) continue;
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid == (long)getpid()) continue;
+        if (!any_writer && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         if (unlink(path) == 0) n++;

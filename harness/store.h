@@ -30,8 +30,11 @@ void ml_store_cell_file(char *buf, size_t size, const char *dir, const char *sui
  * when someone else holds it. *fd is closed by ml_store_unlock. */
 int ml_store_lock(int *fd, const char *dir);
 void ml_store_unlock(int fd);
-/* Removes "*.tmp.PID.N" files in dir whose writer PID no longer runs (left by
- * a kill -9 between write and rename). Returns how many. */
-int ml_store_sweep_temps(const char *dir);
+/* Removes "*.tmp.PID.N" files in dir (left by a kill -9 between write and
+ * rename): all of them when any_writer (the caller holds the folder's lock,
+ * so no live run can be writing there; a killed worker may linger as a
+ * zombie whose pid still answers), else only those whose writer PID no
+ * longer exists (a shared folder such as the cache). Returns how many. */
+int ml_store_sweep_temps(const char *dir, int any_writer);
 
 #endif
