@@ -19,12 +19,6 @@ const ml_agg_row *ml_agg_find(const ml_agg *a, const char *group, const char *me
     return find((ml_agg *)a, group, metric);
 }
 
-const ml_agg_row *ml_agg_find_label(const ml_agg *a, const char *label) {
-    for (int i = 0; i < a->n; i++)
-        if (!strcmp(a->rows[i].label, label)) return &a->rows[i];
-    return NULL;
-}
-
 int ml_agg_build(ml_agg *out, const cJSON *doc) {
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
     int ncells = cJSON_GetArraySize(cells);

@@ -30,8 +30,6 @@ typedef struct {
 /* Gathers every metric of every "ok" cell of doc, in first-seen order. */
 int ml_agg_build(ml_agg *out, const cJSON *doc);
 const ml_agg_row *ml_agg_find(const ml_agg *a, const char *group, const char *metric);
-/* The row whose label is `label` (as ml_agg_row.label), or NULL. */
-const ml_agg_row *ml_agg_find_label(const ml_agg *a, const char *label);
 void ml_agg_free(ml_agg *a);
 
 #endif

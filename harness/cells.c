@@ -57,7 +57,9 @@ static int canon_into(ml_rbuf *b, const cJSON *v) {
     return 0;
 }
 
-char *ml_json_canonical(const cJSON *v) {
+/* A JSON text with every object's keys sorted, no whitespace: the
+ * canonical form hashed into identities. The caller frees it. */
+static char *json_canonical(const cJSON *v) {
     ml_rbuf b = { 0 };
     if (canon_into(&b, v) < 0 || ml_rbuf_check(&b) < 0) {
         ml_rbuf_free(&b);
@@ -94,7 +96,7 @@ static char *canon_subset(const cJSON *spec, const char *const *keys, int keep) 
         for (int k = 0; keys[k]; k++) listed |= !strcmp(keys[k], it->string);
         if (listed == keep) cJSON_AddItemReferenceToObject(c, it->string, (cJSON *)it);
     }
-    t = ml_json_canonical(c);
+    t = json_canonical(c);
     cJSON_Delete(c);
     return t;
 }

@@ -48,8 +48,4 @@ typedef struct {
 int ml_cells_load(ml_cellset **out, const char *path, int threads);
 void ml_cells_free(ml_cellset *cs);
 
-/* A JSON text with every object's keys sorted, no whitespace: the
- * canonical form hashed into identities. The caller frees it. */
-char *ml_json_canonical(const cJSON *v);
-
 #endif

@@ -130,7 +130,6 @@ static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *ca
     cJSON_AddStringToObject(b, "commit", ml_build_commit);
     cJSON_AddStringToObject(b, "source_sha256", ml_build_source);
     if (run) {
-        cJSON_DeleteItemFromObjectCaseSensitive(run, "gate");   /* the suite's, stored once at the top */
         for (cJSON *it = run->child; it; it = run->child)
             cJSON_AddItemToObject(cell, it->string, cJSON_DetachItemViaPointer(run, it));
     }
@@ -279,15 +278,7 @@ static cJSON *assemble(const ml_cellset *cs, cJSON *prov, const char *dir, int *
             cJSON_AddItemToArray(vals, ax->kind == ML_AXIS_MERGE ? cJSON_CreateString(ax->names[v])
                                                                  : cJSON_CreateNumber(ax->values[v]));
     }
-    cJSON *gate = cJSON_AddArrayToObject(doc, "gate");
-    for (int g = 0; g < cs->suite->ngate; g++) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "match", cs->suite->gate[g].match);
-        cJSON_AddStringToObject(r, "direction", ml_direction_name(cs->suite->gate[g].direction));
-        cJSON_AddNumberToObject(r, "atol", cs->suite->gate[g].atol);
-        cJSON_AddNumberToObject(r, "rtol", cs->suite->gate[g].rtol);
-        cJSON_AddItemToArray(gate, r);
-    }
+    ml_results_add_gate(doc, cs->suite);
     cJSON_AddNumberToObject(prov, "threads", cs->threads);
     seeds = cJSON_AddArrayToObject(prov, "seeds");
     missing = cJSON_CreateArray();
@@ -322,6 +313,7 @@ static cJSON *assemble(const ml_cellset *cs, cJSON *prov, const char *dir, int *
 /* ---- the command ------------------------------------------------------- */
 
 static int parse_run_args(run_args *a, int argc, char **argv) {
+    const char *build_opt = NULL;
     memset(a, 0, sizeof(*a));
     a->jobs = 1;
     a->root = getenv("MERGELAB_RESULTS") && *getenv("MERGELAB_RESULTS") ? getenv("MERGELAB_RESULTS")
@@ -343,14 +335,15 @@ static int parse_run_args(run_args *a, int argc, char **argv) {
             if (ml_cli_int("run", "--jobs", argv[++i], 1, 256, &a->jobs) < 0) return -1;
         } else if (!strcmp(o, "--threads") && has) {
             if (ml_cli_int("run", "--threads", argv[++i], 1, 256, &a->threads) < 0) return -1;
-        } else if (!strcmp(o, "--build") || !strcmp(o, "--bin")) {
-            if (!a->commits && !has) { ml_cli_usage("run", "%s needs a value", o); return -1; }
-            i++;   /* for --commits; checked there */
+        } else if ((!strcmp(o, "--build") || !strcmp(o, "--bin")) && has) {
+            i++;   /* used with --commits (cli_commits.c) */
+            build_opt = o;
         } else if (o[0] == '-') { ml_cli_usage("run", "unknown option '%s'", o); return -1; }
         else if (!a->suite_path) a->suite_path = o;
         else { ml_cli_usage("run", "unexpected argument '%s'", o); return -1; }
     }
     if (!a->suite_path) { ml_cli_usage("run", "%s", "missing SUITE"); return -1; }
+    if (build_opt && !a->commits) { ml_cli_usage("run", "%s is only for --commits A..B", build_opt); return -1; }
     if (a->quiet && a->verbose) { ml_cli_usage("run", "%s", "--quiet and --verbose exclude each other"); return -1; }
     return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include "harness/cli.h"
 #include "harness/aggregate.h"
+#include "harness/gate.h"
 #include "harness/gitwork.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
@@ -16,7 +17,6 @@
 #include "core/fs.h"
 
 #include <dirent.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -157,14 +157,6 @@ static void store_machine(store_args *s) {
     else ml_store_machine(s->machine, sizeof(s->machine));
 }
 
-static const cJSON *rule_for(const cJSON *gate, const char *metric) {
-    for (const cJSON *r = gate ? gate->child : NULL; r; r = r->next) {
-        const char *m = str(r, "match");
-        if (m && fnmatch(m, metric, 0) == 0) return r;
-    }
-    return NULL;
-}
-
 /* better / worse / same for one metric; see the file comment */
 static const char *verdict(const ml_agg_row *a, const ml_agg_row *b, const cJSON *rule, ml_diff *d) {
     const char *dir = rule ? str(rule, "direction") : NULL;
@@ -177,9 +169,7 @@ static const char *verdict(const ml_agg_row *a, const ml_agg_row *b, const cJSON
         sign = d->lo > 0 ? 1 : d->hi < 0 ? -1 : 0;
         if (!sign) return "same (within noise)";
     } else {
-        double tol = rule ? cJSON_GetObjectItemCaseSensitive(rule, "atol")->valuedouble +
-                                cJSON_GetObjectItemCaseSensitive(rule, "rtol")->valuedouble * fabs(a->s.mean)
-                          : 0.0;
+        double tol = rule ? ml_gate_tolerance(rule, a->s.mean) : 0.0;
         if (fabs(d->diff) <= tol) return rule ? "same (within tolerance)" : "same";
         sign = d->diff > 0 ? 1 : -1;
     }
@@ -209,7 +199,7 @@ static int compare_suite(const char *pa, const char *pb, const char *ra, const c
             ml_agg_row none = { 0 };
             none.s.mean = NAN;
             ml_diff d;
-            const char *v = verdict(x ? x : &none, y ? y : &none, rule_for(gate, r->metric), &d);
+            const char *v = verdict(x ? x : &none, y ? y : &none, ml_gate_rule_for(gate, r->metric), &d);
             char ci[48] = "n/a", seeds[16];
             if (!isnan(d.lo)) snprintf(ci, sizeof(ci), "[%+.4g, %+.4g]", d.lo, d.hi);
             snprintf(seeds, sizeof(seeds), "%d/%d", x ? x->n : 0, y ? y->n : 0);

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-static const cJSON *rule_for(const cJSON *gate, const char *metric) {
+const cJSON *ml_gate_rule_for(const cJSON *gate, const char *metric) {
     for (const cJSON *r = gate ? gate->child : NULL; r; r = r->next) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "match");
         if (cJSON_IsString(m) && fnmatch(m->valuestring, metric, 0) == 0) return r;
@@ -31,6 +31,10 @@ static const cJSON *rule_for(const cJSON *gate, const char *metric) {
 static double num(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+double ml_gate_tolerance(const cJSON *rule, double baseline) {
+    return rule ? num(rule, "atol") + num(rule, "rtol") * fabs(baseline) : NAN;
 }
 
 static int push_row(ml_gate_rows *rows, const ml_gate_row *src) {
@@ -72,7 +76,7 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
     for (int i = 0; i < base.n; i++) {
         const ml_agg_row *b = &base.rows[i];
         const ml_agg_row *n = ml_agg_find(&now, b->group, b->metric);
-        const cJSON *r = rule_for(gate, b->metric);
+        const cJSON *r = ml_gate_rule_for(gate, b->metric);
         ml_gate_row row;
         memset(&row, 0, sizeof(row));
         snprintf(row.metric, sizeof(row.metric), "%s", b->label);
@@ -81,7 +85,7 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
         row.now = n ? n->s.mean : NAN;
         row.n_baseline = b->n;
         row.n_now = n ? n->n : 0;
-        row.tol = r ? num(r, "atol") + num(r, "rtol") * fabs(row.baseline) : NAN;
+        row.tol = ml_gate_tolerance(r, row.baseline);
         row.ci_lo = row.ci_hi = NAN;
         snprintf(row.ci, sizeof(row.ci), "n/a");
         double delta = row.now - row.baseline;

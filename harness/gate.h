@@ -25,6 +25,12 @@ typedef struct {
     int added;       /* in the results, not in the baseline */
 } ml_gate_summary;
 
+/* The first rule of a "gate" array whose fnmatch pattern matches metric
+ * (NULL when none does), and its tolerance atol + rtol*|baseline| (NaN
+ * without a rule). compare uses the same two. */
+const cJSON *ml_gate_rule_for(const cJSON *gate, const char *metric);
+double ml_gate_tolerance(const cJSON *rule, double baseline);
+
 /* One row of the check, as printed. */
 typedef struct {
     char   metric[400];     /* label: metric, or "group: metric" */

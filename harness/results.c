@@ -179,6 +179,18 @@ void ml_results_strip_volatile(cJSON *doc) {
     for (cJSON *c = cells ? cells->child : NULL; c; c = c->next) strip_cell(c);
 }
 
+void ml_results_add_gate(cJSON *doc, const ml_suite *s) {
+    cJSON *gate = cJSON_AddArrayToObject(doc, "gate");
+    for (int g = 0; g < s->ngate; g++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "match", s->gate[g].match);
+        cJSON_AddStringToObject(r, "direction", ml_direction_name(s->gate[g].direction));
+        cJSON_AddNumberToObject(r, "atol", s->gate[g].atol);
+        cJSON_AddNumberToObject(r, "rtol", s->gate[g].rtol);
+        cJSON_AddItemToArray(gate, r);
+    }
+}
+
 const cJSON *ml_results_first_ok(const cJSON *doc) {
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
     for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next) {
@@ -186,9 +198,4 @@ const cJSON *ml_results_first_ok(const cJSON *doc) {
         if (cJSON_IsString(st) && !strcmp(st->valuestring, "ok")) return c;
     }
     return NULL;
-}
-
-double ml_results_metric(const cJSON *cell, const char *name) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cell, "metrics"), name);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }

@@ -21,6 +21,8 @@
 #ifndef ML_HARNESS_RESULTS_H
 #define ML_HARNESS_RESULTS_H
 
+#include "harness/suite.h"
+
 #include <cjson/cJSON.h>
 
 #define ML_RESULTS_SCHEMA_VERSION 2
@@ -38,9 +40,9 @@ int ml_results_load_cell(cJSON **out, const char *path);
 /* The keys that change from run to run of the same suite (times, command,
  * host, what was reused): removed so two runs compare byte for byte. */
 void ml_results_strip_volatile(cJSON *doc);
+/* doc["gate"] = the suite's rules, so a results file gates itself. */
+void ml_results_add_gate(cJSON *doc, const ml_suite *s);
 /* Convenience for readers: the first cell whose status is "ok", or NULL. */
 const cJSON *ml_results_first_ok(const cJSON *doc);
-/* The value of metric `name` in cell, NAN when absent or null. */
-double ml_results_metric(const cJSON *cell, const char *name);
 
 #endif

@@ -34,8 +34,6 @@ void ml_run__add_timing(cJSON *res, const double t[5]);
 /* res["timing"]["cached"]: which phases (base, specialists, direct) the
  * model cache supplied; volatile like the rest of timing. */
 void ml_run__add_cached(cJSON *res, const int cached[3]);
-/* res["gate"] = the suite's rules, so a results file gates itself */
-void ml_run__add_gate(cJSON *res, const ml_suite *s);
 /* res["cka"]: the pair's curve over steps and the layer x layer heatmap at
  * the last step. curve (L, nsteps), heat (L, L), layer_names (L). */
 cJSON *ml_run__add_cka(cJSON *res, const char *a, const char *b, const char *const *layer_names, int L,

@@ -37,18 +37,6 @@ void ml_run__add_timing(cJSON *res, const double t[5]) {
     for (int i = 0; i < 4; i++) cJSON_AddNumberToObject(timing, names[i], t[i + 1] - t[i]);
 }
 
-void ml_run__add_gate(cJSON *res, const ml_suite *s) {
-    cJSON *gate = cJSON_AddArrayToObject(res, "gate");
-    for (int g = 0; g < s->ngate; g++) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "match", s->gate[g].match);
-        cJSON_AddStringToObject(r, "direction", ml_direction_name(s->gate[g].direction));
-        cJSON_AddNumberToObject(r, "atol", s->gate[g].atol);
-        cJSON_AddNumberToObject(r, "rtol", s->gate[g].rtol);
-        cJSON_AddItemToArray(gate, r);
-    }
-}
-
 cJSON *ml_run__add_cka(cJSON *res, const char *a, const char *b, const char *const *layer_names, int L,
                        const int *steps, int nsteps, const double *curve, const double *heat) {
     cJSON *cka = cJSON_AddObjectToObject(res, "cka");

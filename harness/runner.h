@@ -27,7 +27,7 @@ typedef struct {
 } ml_run_options;
 
 /* Runs the suite. On success *out is a new cJSON object holding "models",
- * "metrics", "gate", "cka", "timing", "seed", "threads" and "data" (the
+ * "metrics", "cka", "timing", "seed", "threads" and "data" (the
  * caller adds suite and provenance). Errors: ML_ENOTFOUND/ML_EDATA for data,
  * ML_ERUN when training diverges (message names the phase and step). */
 int ml_run_suite(cJSON **out, const ml_suite *s, const ml_run_options *opt);

@@ -748,7 +748,6 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                                 "positions (the paper's), over_steps_token per position");
         cJSON_AddNumberToObject(cka, "probe_size", P);
     }
-    ml_run__add_gate(res, s);
     cJSON *ft = cJSON_AddObjectToObject(res, "finetune");
     cJSON *groups = cJSON_AddArrayToObject(ft, "train");
     for (int g = 0; g < s->ntrain_groups; g++) cJSON_AddItemToArray(groups, cJSON_CreateString(s->train_groups[g]));

@@ -603,7 +603,6 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     t_eval = ml_run__now();
 
     /* 6. what gates it, and what it took */
-    ml_run__add_gate(res, s);
     cJSON *data = cJSON_AddArrayToObject(res, "data");
     for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&train.files[f]));
     for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&test.files[f]));
