@@ -65,6 +65,7 @@ typedef struct {
     double *vs_base[2];   /* (L, nck) linear CKA of each specialist against the base */
     double *rbf;          /* (L) RBF CKA (bandwidth = median distance) at the last point */
     double *heat;         /* (L, L) linear CKA of A's layer i vs B's layer j at the last point */
+    double *heat_base[2]; /* (L, L) linear CKA of A's (B's) layer i vs the base's layer j there */
 } ml_cka_track;
 
 int  ml_run__cka_track_new(ml_cka_track *t, int L, int nck);
@@ -73,8 +74,8 @@ void ml_run__cka_track_free(ml_cka_track *t);
  * of A, B and the base on the same n probe examples. */
 int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b, float *const *base, const int *dims,
                       int n);
-/* At the last point: the heatmap and the RBF CKA. */
-int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, const int *dims, int n);
+/* At the last point: the heatmaps (A vs B, each vs the base) and the RBF CKA. */
+int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n);
 /* res["cka"] with every curve, and the final values as metrics
  * cka/<layer>, cka/<layer>_debiased, cka/<layer>_rbf, cka/<spec>_vs_base/<layer>. */
 cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,

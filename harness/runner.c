@@ -68,13 +68,16 @@ int ml_run__cka_track_new(ml_cka_track *t, int L, int nck) {
         (error = ml_calloc((void **)&t->vs_base[0], n, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->vs_base[1], n, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->rbf, (size_t)L, sizeof(double))) < 0 ||
-        (error = ml_calloc((void **)&t->heat, (size_t)L * L, sizeof(double))) < 0)
+        (error = ml_calloc((void **)&t->heat, (size_t)L * L, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->heat_base[0], (size_t)L * L, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->heat_base[1], (size_t)L * L, sizeof(double))) < 0)
         ml_run__cka_track_free(t);
     return error;
 }
 
 void ml_run__cka_track_free(ml_cka_track *t) {
     free(t->linear); free(t->debiased); free(t->vs_base[0]); free(t->vs_base[1]); free(t->rbf); free(t->heat);
+    free(t->heat_base[0]); free(t->heat_base[1]);
     memset(t, 0, sizeof(*t));
 }
 
@@ -93,11 +96,14 @@ int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b,
     return 0;
 }
 
-int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, const int *dims, int n) {
+int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n) {
     int error;
     for (int i = 0; i < t->L; i++) {
         for (int j = 0; j < t->L; j++)
-            if ((error = ml_cka_linear(&t->heat[i * t->L + j], a[i], b[j], n, dims[i], dims[j])) < 0) return error;
+            if ((error = ml_cka_linear(&t->heat[i * t->L + j], a[i], b[j], n, dims[i], dims[j])) < 0 ||
+                (error = ml_cka_linear(&t->heat_base[0][i * t->L + j], a[i], base[j], n, dims[i], dims[j])) < 0 ||
+                (error = ml_cka_linear(&t->heat_base[1][i * t->L + j], b[i], base[j], n, dims[i], dims[j])) < 0)
+                return error;
         if (ml_cka_rbf(&t->rbf[i], a[i], b[i], n, dims[i], dims[i], 1.0) < 0) t->rbf[i] = NAN;
     }
     return 0;
@@ -118,6 +124,11 @@ cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, con
     cJSON *vb = cJSON_AddObjectToObject(cka, "vs_base");
     cJSON_AddItemToObject(vb, a, curves(t->vs_base[0], L, t->nck));
     cJSON_AddItemToObject(vb, b, curves(t->vs_base[1], L, t->nck));
+    /* layer i of each specialist against layer j of the base, at the last point: which
+     * layers moved away from where they started */
+    cJSON *hb = cJSON_AddObjectToObject(cka, "heatmap_vs_base");
+    cJSON_AddItemToObject(hb, a, curves(t->heat_base[0], L, L));
+    cJSON_AddItemToObject(hb, b, curves(t->heat_base[1], L, L));
     for (int l = 0; l < L; l++) {
         char what[96], who[96];
         ml_run__add_metric(metrics, "cka", layer_names[l], t->linear[l * t->nck + last]);
@@ -199,7 +210,7 @@ void ml_run__phase_abort(ml_run__phase *ph) {
 }
 
 size_t ml_run__track_size(const ml_cka_track *t) {
-    return (size_t)t->L * t->nck * 4 + (size_t)t->L + (size_t)t->L * t->L;
+    return (size_t)t->L * t->nck * 4 + (size_t)t->L + (size_t)t->L * t->L * 3;
 }
 
 void ml_run__track_pack(double *dst, const ml_cka_track *t) {
@@ -210,6 +221,8 @@ void ml_run__track_pack(double *dst, const ml_cka_track *t) {
     memcpy(dst + 3 * c, t->vs_base[1], c * sizeof(double));
     memcpy(dst + 4 * c, t->rbf, (size_t)t->L * sizeof(double));
     memcpy(dst + 4 * c + t->L, t->heat, (size_t)t->L * t->L * sizeof(double));
+    for (int k = 0; k < 2; k++)
+        memcpy(dst + 4 * c + t->L + (size_t)(k + 1) * t->L * t->L, t->heat_base[k], (size_t)t->L * t->L * sizeof(double));
 }
 
 void ml_run__track_unpack(ml_cka_track *t, const double *src) {
@@ -220,6 +233,8 @@ void ml_run__track_unpack(ml_cka_track *t, const double *src) {
     memcpy(t->vs_base[1], src + 3 * c, c * sizeof(double));
     memcpy(t->rbf, src + 4 * c, (size_t)t->L * sizeof(double));
     memcpy(t->heat, src + 4 * c + t->L, (size_t)t->L * t->L * sizeof(double));
+    for (int k = 0; k < 2; k++)
+        memcpy(t->heat_base[k], src + 4 * c + t->L + (size_t)(k + 1) * t->L * t->L, (size_t)t->L * t->L * sizeof(double));
 }
 
 void ml_run__add_cached(cJSON *res, const int cached[3]) {

@@ -531,7 +531,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     if (!phase.hit) {
         /* the probes hold the last point: heatmap and RBF CKA there */
-        if ((error = ml_run__cka_final(&track, pooled[0], pooled[1], dims, P)) < 0) goto cleanup;
+        if ((error = ml_run__cka_final(&track, pooled[0], pooled[1], base_pooled, dims, P)) < 0) goto cleanup;
         for (int k = 0; k < 2; k++) memcpy(pack + k * np, spec[k].model->params, np * sizeof(float));
         ml_run__track_pack(track_buf, &track);
         memcpy(track_buf + ntrack, curve_tok, (size_t)L * nck * sizeof(double));

@@ -436,7 +436,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if (!phase.hit) {
         /* the last point's activations are still in acts: the layer x layer
          * matrix and the RBF kernel there, cached with the curves */
-        if ((error = ml_run__cka_final(&track, acts[0], acts[1], s->model.hidden, P)) < 0) goto cleanup;
+        if ((error = ml_run__cka_final(&track, acts[0], acts[1], base_acts, s->model.hidden, P)) < 0) goto cleanup;
         for (int k = 0; k < 2; k++) memcpy(pack + k * np, spec[k].model->params, np * sizeof(float));
         ml_run__track_pack(track_buf, &track);
     }
