@@ -33,6 +33,9 @@ void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, dou
 void ml_run__add_timing(cJSON *res, const double t[5]);
 /* res["timing"]["cached"]: which phases (base, specialists, direct) the
  * model cache supplied; volatile like the rest of timing. */
+/* timing.<phase>_ms_per_step: a phase's wall time over the optimizer steps it took (the
+ * specialists' phase counts both models' steps); phases read from the cache get none. */
+void ml_run__add_step_times(cJSON *res, const int cached[3], int pretrain_steps, int finetune_steps);
 void ml_run__add_cached(cJSON *res, const int cached[3]);
 /* res["cka"]: the pair's curve over steps and the layer x layer heatmap at
  * the last step. curve (L, nsteps), heat (L, L), layer_names (L). */

@@ -237,6 +237,20 @@ void ml_run__track_unpack(ml_cka_track *t, const double *src) {
         memcpy(t->heat_base[k], src + 4 * c + t->L + (size_t)(k + 1) * t->L * t->L, (size_t)t->L * t->L * sizeof(double));
 }
 
+void ml_run__add_step_times(cJSON *res, const int cached[3], int pretrain_steps, int finetune_steps) {
+    static const char *const secs[3] = { "pretrain_seconds", "finetune_seconds", "direct_seconds" };
+    static const char *const keys[3] = { "pretrain_ms_per_step", "finetune_ms_per_step", "direct_ms_per_step" };
+    /* optimizer steps taken in each phase: the specialists' phase trains two models */
+    const int steps[3] = { pretrain_steps, 2 * finetune_steps, finetune_steps };
+    cJSON *timing = cJSON_GetObjectItemCaseSensitive(res, "timing");
+    for (int i = 0; timing && i < 3; i++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(timing, secs[i]);
+        /* a phase read from the cache took no training time: no figure rather than a wrong one */
+        if (cached[i] || steps[i] <= 0 || !cJSON_IsNumber(t)) continue;
+        cJSON_AddNumberToObject(timing, keys[i], 1000.0 * t->valuedouble / steps[i]);
+    }
+}
+
 void ml_run__add_cached(cJSON *res, const int cached[3]) {
     static const char *const names[3] = { "base", "specialists", "direct" };
     cJSON *timing = cJSON_GetObjectItemCaseSensitive(res, "timing");

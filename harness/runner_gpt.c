@@ -765,6 +765,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     double phases[5] = { t0, t_pre, t_ft, t_dir, ml_run__now() };
     ml_run__add_timing(res, phases);
     ml_run__add_cached(res, cached);
+    ml_run__add_step_times(res, cached, s->pretrain.steps, s->finetune.steps);
     *out = res;
     res = NULL;
 cleanup:
