@@ -1,7 +1,8 @@
 # mergelab Makefile.
 #   make demo      install what is missing, build, run suites/smoke.json, write its report
 #   make test      install what is missing, build, run every test (ends "N passed, N failed")
-#   make deps      check libraries and data; apt-get install them when root
+#   make deps      check libraries, font and data; apt-get install them when root
+#   make deps-test deps plus the test-only tools (xmllint, poppler-utils, chromium)
 #   make check     make test plus the sanitizer builds' tests
 #   make bench     speed figures as ratios to the sgemm peak
 #   make clean
@@ -63,16 +64,26 @@ DEB_libpng   := libpng-dev
 DEB_zlib     := zlib1g-dev
 DATA_DIR     := /usr/share/datasets/fashion-mnist
 DEB_DATA     := dataset-fashion-mnist
-# Test tools: xmllint (libxml2-utils) checks the SVG and JUnit outputs.
+# The figures are drawn in DejaVu Sans (reports/plot.c), by demo and test alike.
+DEB_FONT     := fonts-dejavu-core
+FONT_FILE    := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+# Test-only tools, as command:package, installed by `make test` (deps-test) and
+# never needed by `make demo`: xmllint checks the SVG and JUnit outputs; pdfinfo,
+# pdffonts and pdftoppm check the PDF figures.
+DEB_TEST_TOOLS := xmllint:libxml2-utils pdfinfo:poppler-utils pdffonts:poppler-utils pdftoppm:poppler-utils
+# Chromium renders the HTML report headless (tests/test_browser.c; ML_CHROMIUM
+# names another binary). Its recommends are not needed: with only DejaVu fonts
+# and no Mesa drivers its --headless --disable-gpu screenshots render the same.
+DEB_CHROMIUM   := chromium
 
-.PHONY: all deps demo test check bench clean FORCE
+.PHONY: all deps deps-test demo test check bench clean FORCE
 all: $(BIN)
 
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
-	command -v xmllint >/dev/null 2>&1 || missing="$$missing libxml2-utils"; \
+	[ -f $(FONT_FILE) ] || missing="$$missing $(DEB_FONT)"; \
 	for p in $(PKGS); do \
 	  case $$p in openblas) d=$(DEB_openblas);; libgit2) d=$(DEB_libgit2);; cairo) d=$(DEB_cairo);; \
 	    libcjson) d=$(DEB_libcjson);; libpng) d=$(DEB_libpng);; zlib) d=$(DEB_zlib);; esac; \
@@ -88,6 +99,41 @@ deps:
 	    || { echo "mergelab: apt-get install failed; run: apt-get update && apt-get install -y$$missing" >&2; exit 2; }; \
 	else \
 	  echo "mergelab: not root; run as root:  apt-get update && apt-get install -y$$missing" >&2; exit 2; \
+	fi
+
+# Chromium is installed on its own, after the other test tools: it is the large
+# one and the one a machine may not be able to get (no root, a mirror without
+# it). Outside CI, `make test` then goes on and the browser tests print SKIP
+# with the reason; with CI=true a missing chromium stops here (exit 2), so a CI
+# run can never pass without having run them.
+deps-test: deps
+	@missing=""; chromium=""; \
+	for t in $(DEB_TEST_TOOLS); do \
+	  command -v $${t%%:*} >/dev/null 2>&1 && continue; \
+	  case " $$missing " in *" $${t#*:} "*) ;; *) missing="$$missing $${t#*:}";; esac; \
+	done; \
+	if [ -z "$$ML_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1 && \
+	   ! command -v chromium-browser >/dev/null 2>&1; then chromium=" $(DEB_CHROMIUM)"; fi; \
+	if [ -z "$$missing$$chromium" ]; then exit 0; fi; \
+	echo "mergelab: missing Debian packages for the tests:$$missing$$chromium"; \
+	cmd="apt-get update && apt-get install -y --no-install-recommends"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "mergelab: installing them with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq || true; \
+	  if [ -n "$$missing" ]; then \
+	    apt-get install -y -qq --no-install-recommends$$missing >/dev/null \
+	      || { echo "mergelab: apt-get install failed; run: $$cmd$$missing" >&2; exit 2; }; \
+	  fi; \
+	  if [ -n "$$chromium" ] && apt-get install -y -qq --no-install-recommends$$chromium >/dev/null; then chromium=""; fi; \
+	elif [ -n "$$missing" ]; then \
+	  echo "mergelab: not root; run as root:  $$cmd$$missing$$chromium" >&2; exit 2; \
+	fi; \
+	if [ -n "$$chromium" ]; then \
+	  if [ "$(CI)" = true ]; then \
+	    echo "mergelab: CI=true needs chromium for the browser tests; run as root:  $$cmd$$chromium" >&2; exit 2; \
+	  fi; \
+	  echo "mergelab: warning: chromium is not installed; the browser tests will SKIP. To run them, as root:  $$cmd$$chromium" >&2; \
 	fi
 
 # What a cell's identity and the model cache key on: every file the
@@ -143,7 +189,7 @@ demo: deps
 	$(BIN) run suites/smoke.json --threads $(or $(THREADS),2) --report out/smoke/report
 	@echo "mergelab: open out/smoke/report/index.html"
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	ML_BIN=$(BIN) $(TESTBIN)
 

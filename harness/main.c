@@ -172,28 +172,6 @@ static int cmd_bless(int argc, char **argv) {
     return EXIT_OK;
 }
 
-static int cmd_report(int argc, char **argv) {
-    const char *results = NULL, *outdir = NULL;
-    char def[PATH_MAX];
-    int error;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
-        else if (argv[i][0] == '-') return ml_cli_usage("report", "unknown option '%s'", argv[i]);
-        else if (!results) results = argv[i];
-        else return ml_cli_usage("report", "unexpected argument '%s'", argv[i]);
-    }
-    if (!results) return ml_cli_usage("report", "%s", "missing RESULTS");
-    if (!outdir) {
-        const char *slash = strrchr(results, '/');
-        if (slash) snprintf(def, sizeof(def), "%.*s/report", (int)(slash - results), results);
-        else snprintf(def, sizeof(def), "report");
-        outdir = def;
-    }
-    if ((error = ml_report_write(results, outdir)) < 0) return ml_cli_fail(error);
-    printf("wrote %s/index.html\n", outdir);
-    return EXIT_OK;
-}
-
 static int cmd_help(int argc, char **argv);
 
 static const ml_cmd cmds[] = {
@@ -227,8 +205,15 @@ static const ml_cmd cmds[] = {
       "regression. Exit 0 all hold, 1 a regression, 2 bad input or no baseline, 3 a cell failed." },
     { "bless", cmd_bless, "bless RESULTS [--baseline FILE]",
       "Makes RESULTS the new baseline (default fixtures/baselines/<suite>.json), recording the build commit." },
-    { "report", cmd_report, "report RESULTS [-o DIR]",
-      "Writes figures (PNG, SVG) and DIR/index.html (default: report/ beside RESULTS)." },
+    { "report", ml_cmd_report, "report RESULTS... [-o DIR] [--baseline FILE] [--formats png,svg,pdf] [--width-in W] [--font-pt P] [--png-scale N] [--history] [--history-metric M]... [--results ROOT] [--rev REV]",
+      "Writes DIR/index.html (default: report/ beside the first RESULTS) with, per results file,\n"
+      "the findings, the method table with 95% intervals across seeds, the cells, the provenance\n"
+      "and every figure as PNG (216 dpi, tEXt provenance), SVG and PDF (fonts embedded) with a CSV\n"
+      "of its data. Figures are one paper column (3.5 in, 8 pt) unless --width-in/--font-pt say\n"
+      "otherwise. --baseline adds the regression table against FILE; --history adds the history\n"
+      "of the headline metric and of fine-tuning time per step over REV's first-parent line\n"
+      "(default HEAD) from the results store, regressions marked. The page needs no server or\n"
+      "network. Exit 0, or 2 on bad input." },
     { "show", ml_cmd_show, "show RESULTS",
       "Prints a results file readably: provenance (commit, build, BLAS, machine, seeds, data),\n"
       "then each cell's status, time and metrics." },
@@ -236,9 +221,11 @@ static const ml_cmd cmds[] = {
       "Compares the stored results of two commits (any git revision: branch, tag, short hash,\n"
       "HEAD~3): every metric, both means, the difference with its 95% confidence interval\n"
       "across seeds (Welch), and a verdict: better, worse, or same within noise. Exit 0, or 2." },
-    { "history", ml_cmd_history, "history METRIC [--suite NAME] [--group G] [--results ROOT] [--machine M] [--rev REV] [--csv] [--plot F.png|F.svg]",
-      "Prints METRIC (e.g. direct/test_acc) for every stored commit on REV's first-parent line\n"
-      "(default HEAD), oldest first, as mean and 95% interval across seeds; --plot draws it." },
+    { "history", ml_cmd_history, "history METRIC [--suite NAME] [--group G] [--results ROOT] [--machine M] [--rev REV] [--csv] [--plot F.png|F.svg|F.pdf]",
+      "Prints METRIC (e.g. direct/test_acc, or time/finetune_ms_per_step) for every stored commit\n"
+      "on REV's first-parent line (default HEAD), oldest first, as mean and 95% interval across\n"
+      "seeds, marking a commit REGRESSED when it is worse than the one before by the gate's rule\n"
+      "(beyond tolerance, and beyond noise with two or more seeds); --plot draws it." },
     { "help", cmd_help, "help [COMMAND]", "Shows the commands, or one command's usage." },
     { 0 }
 };

@@ -1,11 +1,12 @@
 /*
  * reports/html.c: writes a report's index.html.
- * Owns: the page's structure and CSS, escaping every string that came from the results
- *       JSON, inlining the SVG figures, flattening provenance into dotted keys.
- * Not here: validation (report.c: everything in ml_rep_view is already type-checked),
- *           figures (fig_*.c).
- * The page must work opened from disk, offline, years later: no scripts, no fonts or
- * styles from elsewhere; light and dark come from prefers-color-scheme.
+ * Owns: the page's structure, CSS and optional script; escaping every string that came
+ *       from a results file; flattening provenance into dotted keys.
+ * Not here: reading results (report_data.c), figures (fig_*.c, report.c).
+ * The page must work opened from disk, offline, years later: no fonts, styles or scripts
+ * from elsewhere; light and dark come from prefers-color-scheme. The script only sorts
+ * tables and marks whether every figure loaded (data-ml-* on <html>, which the browser
+ * test reads); without it the page reads the same.
  */
 #include "reports/html.h"
 
@@ -19,54 +20,75 @@
 
 static const char css[] =
     ":root{color-scheme:light dark;--fg:#1b1b1b;--bg:#fff;--muted:#5f6368;--line:#d9d9d9;"
-    "--head:#f3f4f6;--code:#f3f4f6;--link:#0b57d0}\n"
+    "--head:#f3f4f6;--code:#f3f4f6;--link:#0b57d0;--bad:#b3261e;--badbg:#fce8e6;--good:#146c2e;"
+    "--goodbg:#e6f4ea;--warn:#7a5900;--warnbg:#fef7e0}\n"
     "@media (prefers-color-scheme:dark){:root{--fg:#e8e8e8;--bg:#15171a;--muted:#a0a6ad;"
-    "--line:#3a3e44;--head:#23262b;--code:#23262b;--link:#8ab4f8}}\n"
+    "--line:#3a3e44;--head:#23262b;--code:#23262b;--link:#8ab4f8;--bad:#f2b8b5;--badbg:#4a1c19;"
+    "--good:#a8dab5;--goodbg:#173a22;--warn:#fde293;--warnbg:#3d3212}}\n"
     "body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;"
-    "color:var(--fg);background:var(--bg);max-width:980px;margin:2rem auto;padding:0 1rem}\n"
-    "h1{font-size:1.55rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:2.2rem 0 .6rem;"
-    "border-bottom:1px solid var(--line);padding-bottom:.2rem}h3{font-size:1rem;margin:1.2rem 0 .4rem}\n"
+    "color:var(--fg);background:var(--bg);max-width:1100px;margin:2rem auto;padding:0 1rem}\n"
+    "h1{font-size:1.55rem;margin:0 0 .25rem}h2{font-size:1.2rem;margin:2.4rem 0 .6rem;"
+    "border-bottom:1px solid var(--line);padding-bottom:.2rem}h3{font-size:1rem;margin:1.4rem 0 .4rem}\n"
     "a{color:var(--link)}p{margin:.4rem 0}.muted{color:var(--muted)}\n"
     "table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.88rem}\n"
     "th,td{border:1px solid var(--line);padding:.2rem .55rem;text-align:left;vertical-align:top;"
     "overflow-wrap:anywhere}\n"
-    "th{background:var(--head);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "th{background:var(--head);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;"
+    "white-space:nowrap}\n"
     "td table{margin:0;font-size:.82rem}\n"
+    "table.sortable th{cursor:pointer}table.sortable th[aria-sort=ascending]::after{content:' \\25B4'}"
+    "table.sortable th[aria-sort=descending]::after{content:' \\25BE'}\n"
     "code{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:.86em;"
     "background:var(--code);padding:0 .25rem;border-radius:3px;overflow-wrap:anywhere}\n"
-    "figure{margin:1rem 0 1.6rem}figure svg{display:block;width:100%;max-width:600px;height:auto;"
+    ".figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem 1.4rem}\n"
+    "figure{margin:0 0 1rem}figure img{display:block;width:100%;max-width:520px;height:auto;"
     "background:#fff;border-radius:4px}\n"
-    "figcaption{color:var(--muted);font-size:.88rem;max-width:600px;margin-top:.35rem}\n";
+    "figcaption{color:var(--muted);font-size:.84rem;margin-top:.35rem}\n"
+    ".v{display:inline-block;padding:0 .45rem;border-radius:3px;font-weight:600;font-size:.85em}\n"
+    ".v-bad{color:var(--bad);background:var(--badbg)}.v-good{color:var(--good);background:var(--goodbg)}"
+    ".v-warn{color:var(--warn);background:var(--warnbg)}\n"
+    "tr.regressed td{background:var(--badbg)}details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}\n"
+    "nav a{margin-right:.8rem}\n";
 
-static void esc(ml_rbuf *b, const char *s) { ml_rbuf_html(b, s); }
+/* Sorting and the load marker. Numbers sort by their data-v (the unrounded value). */
+static const char script[] =
+    "(function(){\n"
+    "function mark(){var im=document.images,ok=0;for(var i=0;i<im.length;i++)"
+    "if(im[i].complete&&im[i].naturalWidth>0)ok++;var d=document.documentElement;"
+    "d.setAttribute('data-ml-images',im.length);d.setAttribute('data-ml-loaded',ok);"
+    "d.setAttribute('data-ml-ready','1');}\n"
+    "window.addEventListener('load',mark);\n"
+    "function key(td){if(!td)return '';var v=td.getAttribute('data-v');"
+    "if(v!==null&&v!==''&&!isNaN(+v))return +v;return td.textContent;}\n"
+    "document.querySelectorAll('table.sortable').forEach(function(t){"
+    "var hs=t.tHead?t.tHead.rows[0].cells:[];"
+    "Array.prototype.forEach.call(hs,function(th,c){th.setAttribute('tabindex','0');"
+    "function sort(){var asc=th.getAttribute('aria-sort')!=='ascending';"
+    "Array.prototype.forEach.call(hs,function(h){h.removeAttribute('aria-sort');});"
+    "th.setAttribute('aria-sort',asc?'ascending':'descending');"
+    "var rows=Array.prototype.slice.call(t.tBodies[0].rows);"
+    "rows.sort(function(a,b){var x=key(a.cells[c]),y=key(b.cells[c]);"
+    "if(typeof x==='number'&&typeof y==='number')return asc?x-y:y-x;"
+    "if(typeof x==='number')return -1;if(typeof y==='number')return 1;"
+    "return asc?String(x).localeCompare(y):String(y).localeCompare(x);});"
+    "rows.forEach(function(r){t.tBodies[0].appendChild(r);});}\n"
+    "th.addEventListener('click',sort);th.addEventListener('keydown',function(e){"
+    "if(e.key==='Enter')sort();});});});\n"
+    "})();\n";
+
+static void esc(ml_rbuf *b, const char *s) { ml_rbuf_html(b, s ? s : ""); }
 
 static void num(ml_rbuf *b, double v) { ml_rbuf_num(b, v, "n/a"); }
 
-static void fixed(ml_rbuf *b, double v, int decimals) {
-    if (isnan(v)) ml_rbuf_puts(b, "n/a");
-    else ml_rbuf_printf(b, "%.*f", decimals, v);
+/* A numeric cell: shown rounded, sorted by the exact value. */
+static void ncell(ml_rbuf *b, double v, int decimals) {
+    if (isnan(v)) { ml_rbuf_puts(b, "<td class=\"n\" data-v=\"\">n/a</td>"); return; }
+    ml_rbuf_printf(b, "<td class=\"n\" data-v=\"%.17g\">%.*f</td>", v, decimals, v);
 }
 
-/* cairo names its glyphs and clips glyph0-1, clip1, ... in every SVG it writes; two of
- * them inline in one page would share those ids and draw each other's letters. Give each
- * figure's ids a prefix, and drop the XML prolog, which is not allowed inside HTML. */
-static void inline_svg(ml_rbuf *b, const char *svg, const char *prefix) {
-    const char *s = strstr(svg, "<svg");
-    static const struct { const char *pat; size_t keep; } refs[] = {
-        {"id=\"", 4}, {"href=\"#", 7}, {"url(#", 5},
-    };
-    if (!s) return;
-    while (*s) {
-        size_t best = (size_t)-1, which = 0;
-        for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-            const char *hit = strstr(s, refs[i].pat);
-            if (hit && (size_t)(hit - s) < best) { best = (size_t)(hit - s); which = i; }
-        }
-        if (best == (size_t)-1) { ml_rbuf_puts(b, s); return; }
-        ml_rbuf_put(b, s, best + refs[which].keep);
-        ml_rbuf_puts(b, prefix);
-        s += best + refs[which].keep;
-    }
+static void ci_cell(ml_rbuf *b, double lo, double hi, int decimals) {
+    if (isnan(lo) || isnan(hi)) { ml_rbuf_puts(b, "<td class=\"n muted\">n/a</td>"); return; }
+    ml_rbuf_printf(b, "<td class=\"n\" data-v=\"%.17g\">[%.*f, %.*f]</td>", hi - lo, decimals, lo, decimals, hi);
 }
 
 /* ---- provenance: every key, nested objects as dotted keys -------------------------- */
@@ -150,163 +172,258 @@ static void key_table(ml_rbuf *b, const cJSON *obj) {
     ml_rbuf_puts(b, "</table>\n");
 }
 
+
 /* ---- sections ---------------------------------------------------------------------- */
 
-static void models_section(ml_rbuf *b, const ml_rep_view *v) {
-    ml_rbuf_puts(b, "<h2 id=\"models\">Models</h2>\n");
-    if (v->nmodels == 0) { ml_rbuf_puts(b, "<p class=\"muted\">No models recorded.</p>\n"); return; }
-    ml_rbuf_puts(b, "<table>\n<tr><th>model</th><th>role</th><th>test accuracy</th><th>test loss</th></tr>\n");
-    for (int i = 0; i < v->nmodels; i++) {
-        const ml_rep_model *m = &v->models[i];
+static const char *const kind_names[ML_FIG_PT_KINDS] = {"merge", "router", "ensemble", "direct fine-tune",
+                                                        "base", "specialist"};
+
+static int decimals_for(const ml_rep_suite *s) { return s->metric && !strcmp(s->metric, "test_acc") ? 4 : 3; }
+
+static void figure(ml_rbuf *b, const ml_rep_fig *f, unsigned formats) {
+    static const struct { unsigned bit; const char *ext, *label; } files[] = {
+        {ML_FIG_PNG, "png", "PNG"}, {ML_FIG_SVG, "svg", "SVG"}, {ML_FIG_PDF, "pdf", "PDF"},
+    };
+    const char *img = formats & ML_FIG_PNG ? "png" : formats & ML_FIG_SVG ? "svg" : NULL;
+    ml_rbuf_puts(b, "<figure id=\"fig-");
+    esc(b, f->stem);
+    ml_rbuf_puts(b, "\">\n");
+    if (img) {
+        ml_rbuf_puts(b, "<img class=\"ml-fig\" src=\"");
+        esc(b, f->stem);
+        ml_rbuf_printf(b, ".%s\" alt=\"", img);
+        esc(b, f->title);
+        ml_rbuf_puts(b, "\">\n");
+    }
+    ml_rbuf_puts(b, "<figcaption><b>");
+    esc(b, f->title);
+    ml_rbuf_puts(b, ".</b> ");
+    esc(b, f->caption);
+    ml_rbuf_puts(b, "<br>Files:");
+    for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+        if (!(formats & files[k].bit)) continue;
+        ml_rbuf_puts(b, " <a href=\"");
+        esc(b, f->stem);
+        ml_rbuf_printf(b, ".%s\">%s</a> ·", files[k].ext, files[k].label);
+    }
+    ml_rbuf_puts(b, " <a href=\"");
+    esc(b, f->stem);
+    ml_rbuf_puts(b, ".csv\">CSV</a></figcaption>\n</figure>\n");
+}
+
+static void verdict(ml_rbuf *b, const char *v) {
+    const char *cls = "v-warn";
+    if (!v) v = "n/a";
+    if (!strcmp(v, "held") || !strncmp(v, "ok", 2) || !strcmp(v, "improved")) cls = "v-good";
+    else if (!strcmp(v, "not held") || !strcmp(v, "REGRESSED") || !strcmp(v, "missing")) cls = "v-bad";
+    ml_rbuf_printf(b, "<span class=\"v %s\">", cls);
+    esc(b, v);
+    ml_rbuf_puts(b, "</span>");
+}
+
+static double jnum(const cJSON *o, const char *k) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(j) ? j->valuedouble : NAN;
+}
+
+static const char *jstr(const cJSON *o, const char *k) {
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* The results' "findings" as evaluated when the run finished: id, statement, verdict
+ * (held / not held / inconclusive), effect with its 95% interval, and how it was tested. */
+static void findings_section(ml_rbuf *b, const ml_rep_suite *s) {
+    ml_rbuf_puts(b, "<h3>Findings</h3>\n");
+    if (!s->findings || !s->findings->child) {
+        ml_rbuf_puts(b, "<p class=\"muted\">This suite declares no findings to check.</p>\n");
+        return;
+    }
+    ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>finding</th><th>statement</th><th>verdict</th>"
+                    "<th>effect</th><th>95% CI</th><th>how</th></tr></thead><tbody>\n");
+    for (const cJSON *f = s->findings->child; f; f = f->next) {
+        ml_rbuf_puts(b, "<tr><td>");
+        esc(b, jstr(f, "id"));
+        ml_rbuf_puts(b, "</td><td>");
+        esc(b, jstr(f, "statement"));
+        ml_rbuf_puts(b, "</td><td>");
+        verdict(b, jstr(f, "verdict"));
+        ml_rbuf_puts(b, "</td>");
+        ncell(b, jnum(f, "effect"), 4);
+        ci_cell(b, jnum(f, "ci_lo"), jnum(f, "ci_hi"), 4);
+        ml_rbuf_puts(b, "<td>");
+        esc(b, jstr(f, "detail"));
+        ml_rbuf_puts(b, "</td></tr>\n");
+    }
+    ml_rbuf_puts(b, "</tbody></table>\n");
+}
+
+static void methods_table(ml_rbuf *b, const ml_rep_suite *s, const ml_rep_group *g) {
+    int d = decimals_for(s);
+    ml_rbuf_puts(b, "<h3>Methods");
+    if (s->ngroups > 1) { ml_rbuf_puts(b, ": <code>"); esc(b, g->name); ml_rbuf_puts(b, "</code>"); }
+    ml_rbuf_printf(b, "</h3>\n<p class=\"muted\">%s (%s is better), mean over %d seed%s with the 95%% t interval "
+                      "(none with one seed); Δ are per-seed differences, averaged. Click a heading to sort.</p>\n",
+                   s->metric, s->higher ? "higher" : "lower", g->ncells, g->ncells == 1 ? "" : "s");
+    ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>model</th><th>kind</th><th>family</th><th>mean</th>"
+                    "<th>95% CI</th><th>n</th><th>Δ vs base</th><th>Δ vs direct</th></tr></thead><tbody>\n");
+    for (int i = 0; i < g->nmethods; i++) {
+        const ml_rep_method *m = &g->methods[i];
         ml_rbuf_puts(b, "<tr><td>");
         esc(b, m->name);
+        ml_rbuf_printf(b, "</td><td>%s</td><td>", kind_names[m->kind]);
+        esc(b, m->family ? m->family : "");
+        ml_rbuf_puts(b, "</td>");
+        ncell(b, m->value.mean, d);
+        ci_cell(b, m->value.lo, m->value.hi, d);
+        ml_rbuf_printf(b, "<td class=\"n\" data-v=\"%d\">%d</td>", m->value.n, m->value.n);
+        ncell(b, m->vs_base.mean, d);
+        ncell(b, m->vs_direct.mean, d);
+        ml_rbuf_puts(b, "</tr>\n");
+    }
+    ml_rbuf_puts(b, "</tbody></table>\n");
+}
+
+static void cells_table(ml_rbuf *b, const ml_rep_suite *s) {
+    ml_rbuf_printf(b, "<h3>Cells</h3>\n<p class=\"muted\">%d cell%s: %d finished, %d failed.</p>\n", s->ncells,
+                   s->ncells == 1 ? "" : "s", s->nok, s->nfailed);
+    ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>cell</th><th>group</th><th>seed</th><th>status</th>"
+                    "<th>wall s</th><th>error</th></tr></thead><tbody>\n");
+    for (int i = 0; i < s->ncells; i++) {
+        const cJSON *c = s->cells[i];
+        const char *st = jstr(c, "status");
+        ml_rbuf_puts(b, "<tr><td>");
+        esc(b, jstr(c, "name"));
         ml_rbuf_puts(b, "</td><td>");
-        esc(b, m->role);
-        if (m->method) { ml_rbuf_puts(b, " (<code>"); esc(b, m->method); ml_rbuf_puts(b, "</code>)"); }
-        ml_rbuf_puts(b, "</td><td class=\"n\">");
-        fixed(b, m->test_acc, 4);
-        ml_rbuf_puts(b, "</td><td class=\"n\">");
-        fixed(b, m->test_loss, 4);
+        esc(b, jstr(c, "group"));
+        ml_rbuf_puts(b, "</td>");
+        ncell(b, jnum(c, "seed"), 0);
+        ml_rbuf_puts(b, "<td>");
+        verdict(b, st && !strcmp(st, "ok") ? "ok" : st ? st : "n/a");
+        ml_rbuf_puts(b, "</td>");
+        ncell(b, jnum(c, "wall_seconds"), 1);
+        ml_rbuf_puts(b, "<td>");
+        esc(b, jstr(c, "error"));
         ml_rbuf_puts(b, "</td></tr>\n");
     }
-    ml_rbuf_puts(b, "</table>\n<p class=\"muted\">n/a: not recorded, or the evaluation failed.</p>\n");
+    ml_rbuf_puts(b, "</tbody></table>\n");
 }
 
-static void metrics_section(ml_rbuf *b, const ml_rep_view *v) {
-    ml_rbuf_puts(b, "<h2 id=\"metrics\">Metrics</h2>\n");
-    if (v->nmetrics == 0) { ml_rbuf_puts(b, "<p class=\"muted\">No metrics recorded.</p>\n"); return; }
-    ml_rbuf_puts(b, "<table>\n<tr><th>metric</th><th>value</th></tr>\n");
-    for (int i = 0; i < v->nmetrics; i++) {
-        ml_rbuf_puts(b, "<tr><td><code>");
-        esc(b, v->metrics[i].name);
-        ml_rbuf_puts(b, "</code></td><td class=\"n\">");
-        num(b, v->metrics[i].value);
-        ml_rbuf_puts(b, "</td></tr>\n");
+static void suite_section(ml_rbuf *b, const ml_rep_section *sec, unsigned formats) {
+    const ml_rep_suite *s = sec->suite;
+    ml_rbuf_puts(b, "<section id=\"suite-");
+    esc(b, s->prefix);
+    ml_rbuf_puts(b, "\">\n<h2>Suite ");
+    esc(b, s->name);
+    ml_rbuf_puts(b, "</h2>\n");
+    if (s->desc) { ml_rbuf_puts(b, "<p>"); esc(b, s->desc); ml_rbuf_puts(b, "</p>\n"); }
+    ml_rbuf_puts(b, "<p class=\"muted\">Results <code>");
+    esc(b, s->file);
+    ml_rbuf_puts(b, "</code>");
+    if (s->suite_file) { ml_rbuf_puts(b, " · suite <code>"); esc(b, s->suite_file); ml_rbuf_puts(b, "</code>"); }
+    if (s->commit) {
+        ml_rbuf_puts(b, " · commit <code>");
+        esc(b, s->commit);
+        ml_rbuf_puts(b, s->dirty ? "</code> with uncommitted changes" : "</code>");
     }
-    ml_rbuf_puts(b, "</table>\n");
-}
-
-static void figure(ml_rbuf *b, const char *svg, const char *prefix, const char *stem,
-                   const char *caption_html) {
-    ml_rbuf_puts(b, "<figure>\n");
-    if (svg) inline_svg(b, svg, prefix);
-    ml_rbuf_printf(b, "\n<figcaption>%s<br>Files: <a href=\"%s.png\">PNG</a> · <a href=\"%s.svg\">SVG</a> · "
-                    "<a href=\"%s.csv\">CSV</a></figcaption>\n</figure>\n",
-                    caption_html, stem, stem, stem);
-}
-
-static void cka_section(ml_rbuf *b, const ml_rep_view *v) {
-    ml_rbuf_puts(b, "<h2 id=\"cka\">Representation similarity (CKA)</h2>\n");
-    if (!v->has_cka) { ml_rbuf_puts(b, "<p class=\"muted\">No CKA recorded.</p>\n"); return; }
-    ml_rbuf_puts(b, "<p>Linear CKA between the specialists <b>");
-    esc(b, v->pair[0]);
-    ml_rbuf_puts(b, "</b> and <b>");
-    esc(b, v->pair[1]);
-    ml_rbuf_puts(b, "</b>, both fine-tuned from the same base model.</p>\n");
-
-    if (v->has_heatmap) {
-        ml_rbuf cap = {0};
-        ml_rbuf_puts(&cap, "Cell (row i, column j) is the CKA between layer i of ");
-        esc(&cap, v->hm_row_model);
-        ml_rbuf_puts(&cap, " and layer j of ");
-        esc(&cap, v->hm_col_model);
-        ml_rbuf_printf(&cap, " at step %g. CKA 1 = identical representations up to rotation and scale; "
-                        "0 = unrelated. A bright diagonal means corresponding layers still agree; a dim "
-                        "one means the specialists' layers have drifted apart. Hatched cells: no data.", v->hm_step);
-        b->oom |= cap.oom;
-        figure(b, v->svg_heatmap, "hm-", "cka_heatmap", cap.p ? cap.p : "");
-        ml_rbuf_free(&cap);
-    } else {
-        ml_rbuf_puts(b, "<p class=\"muted\">No layer-by-layer CKA heatmap recorded.</p>\n");
+    if (s->seeds[0]) { ml_rbuf_puts(b, " · seeds "); esc(b, s->seeds); }
+    if (s->finished) { ml_rbuf_puts(b, " · finished "); esc(b, s->finished); }
+    ml_rbuf_puts(b, "</p>\n");
+    if (s->nfailed)
+        ml_rbuf_printf(b, "<p><span class=\"v v-bad\">%d cell%s failed</span> and %s left out of every mean.</p>\n",
+                       s->nfailed, s->nfailed == 1 ? "" : "s", s->nfailed == 1 ? "is" : "are");
+    findings_section(b, s);
+    for (int k = 0; k < sec->nfeatured; k++) {
+        const ml_rep_group *g = &s->groups[sec->featured[k]];
+        if (g->nmethods) methods_table(b, s, g);
     }
-
-    figure(b, v->svg_steps, "st-",  "cka_steps",
-           "CKA between the same layer of the two specialists at each fine-tuning step. They start "
-           "from one base model, so CKA starts at 1; lower = the specialists' layers have drifted apart. "
-           "A steeper fall means that layer specialises faster. Gaps: steps with no data.");
-
-    ml_rbuf_puts(b, "<h3>CKA over fine-tuning steps</h3>\n<table>\n<tr><th>layer \\ step</th>");
-    for (int s = 0; s < v->nsteps; s++) { ml_rbuf_puts(b, "<th>"); num(b, v->steps[s]); ml_rbuf_puts(b, "</th>"); }
-    ml_rbuf_puts(b, "</tr>\n");
-    for (int l = 0; l < v->nlayers; l++) {
-        ml_rbuf_puts(b, "<tr><th>");
-        esc(b, v->layers[l]);
-        ml_rbuf_puts(b, "</th>");
-        for (int s = 0; s < v->nsteps; s++) {
-            ml_rbuf_puts(b, "<td class=\"n\">");
-            fixed(b, v->over_steps[(size_t)l * (size_t)v->nsteps + (size_t)s], 3);
-            ml_rbuf_puts(b, "</td>");
-        }
-        ml_rbuf_puts(b, "</tr>\n");
-    }
-    ml_rbuf_puts(b, "</table>\n");
-
-    if (v->has_heatmap) {
-        ml_rbuf_puts(b, "<h3>CKA between layers at step ");
-        num(b, v->hm_step);
-        ml_rbuf_puts(b, "</h3>\n<table>\n<tr><th>");
-        esc(b, v->hm_row_model);
-        ml_rbuf_puts(b, " \\ ");
-        esc(b, v->hm_col_model);
-        ml_rbuf_puts(b, "</th>");
-        for (int j = 0; j < v->hm_n; j++) { ml_rbuf_puts(b, "<th>"); esc(b, v->hm_layers[j]); ml_rbuf_puts(b, "</th>"); }
-        ml_rbuf_puts(b, "</tr>\n");
-        for (int i = 0; i < v->hm_n; i++) {
-            ml_rbuf_puts(b, "<tr><th>");
-            esc(b, v->hm_layers[i]);
-            ml_rbuf_puts(b, "</th>");
-            for (int j = 0; j < v->hm_n; j++) {
-                ml_rbuf_puts(b, "<td class=\"n\">");
-                fixed(b, v->hm_values[(size_t)i * (size_t)v->hm_n + (size_t)j], 3);
-                ml_rbuf_puts(b, "</td>");
+    if (s->ngroups > 2)
+        ml_rbuf_printf(b, "<p class=\"muted\">%d groups of cells; the tables and the per-group figures show the "
+                          "first and the last, the figure across groups and every CSV show all of them.</p>\n",
+                       s->ngroups);
+    ml_rbuf_puts(b, "<h3>Figures</h3>\n");
+    if (!sec->nfigs) ml_rbuf_puts(b, "<p class=\"muted\">No finished cell: nothing to draw.</p>\n");
+    else {
+        /* one grid per group, headed by the group when there are several */
+        for (int i = 0; i < sec->nfigs; i++) {
+            const char *g = sec->figs[i].group;
+            if (i == 0 || g != sec->figs[i - 1].group) {
+                if (i) ml_rbuf_puts(b, "</div>\n");
+                if (g) { ml_rbuf_puts(b, "<h4>Group <code>"); esc(b, g); ml_rbuf_puts(b, "</code></h4>\n"); }
+                else if (s->ngroups > 1) ml_rbuf_puts(b, "<h4>Across groups</h4>\n");
+                ml_rbuf_puts(b, "<div class=\"figs\">\n");
             }
-            ml_rbuf_puts(b, "</tr>\n");
+            figure(b, &sec->figs[i], formats);
         }
-        ml_rbuf_puts(b, "</table>\n");
+        ml_rbuf_puts(b, "</div>\n");
     }
+    cells_table(b, s);
+    const cJSON *prov = cJSON_GetObjectItemCaseSensitive(s->doc, "provenance");
+    ml_rbuf_puts(b, "<details><summary>Provenance</summary>\n");
+    if (prov && prov->child) key_table(b, prov);
+    else ml_rbuf_puts(b, "<p class=\"muted\">No provenance recorded.</p>\n");
+    ml_rbuf_puts(b, "</details>\n</section>\n");
 }
 
-int ml_html__write(const char *path, const ml_rep_view *v) {
+static void gate_section(ml_rbuf *b, const ml_report_opts *o) {
+    int nreg = 0;
+    ml_rbuf_puts(b, "<section id=\"gate\">\n<h2>Against the baseline</h2>\n");
+    for (int i = 0; i < o->ngate; i++) nreg += o->gate[i].regressed;
+    ml_rbuf_puts(b, "<p>");
+    if (o->baseline_path) { ml_rbuf_puts(b, "Baseline <code>"); esc(b, o->baseline_path); ml_rbuf_puts(b, "</code>: "); }
+    if (nreg) ml_rbuf_printf(b, "<span class=\"v v-bad\">%d of %d metrics regressed</span>", nreg, o->ngate);
+    else ml_rbuf_printf(b, "<span class=\"v v-good\">no regression in %d metrics</span>", o->ngate);
+    ml_rbuf_puts(b, " (worse than the tolerance <code>atol + rtol·|baseline|</code> and, with two or more seeds "
+                    "a side, than noise: the 95% Welch interval of the change excludes 0).</p>\n");
+    ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>metric</th><th>baseline</th><th>now</th><th>change</th>"
+                    "<th>95% CI of change</th><th>verdict</th></tr></thead><tbody>\n");
+    for (int i = 0; i < o->ngate; i++) {
+        const ml_report_gate_row *r = &o->gate[i];
+        ml_rbuf_puts(b, r->regressed ? "<tr class=\"regressed\"><td>" : "<tr><td>");
+        esc(b, r->label);
+        ml_rbuf_puts(b, "</td>");
+        ncell(b, r->baseline, 4);
+        ncell(b, r->value, 4);
+        ncell(b, r->value - r->baseline, 4);
+        ci_cell(b, r->ci_lo, r->ci_hi, 4);
+        ml_rbuf_puts(b, "<td>");
+        verdict(b, r->verdict);
+        ml_rbuf_puts(b, "</td></tr>\n");
+    }
+    ml_rbuf_puts(b, "</tbody></table>\n</section>\n");
+}
+
+int ml_html__write(const char *path, const ml_rep_page *p) {
     ml_rbuf b = {0};
     int error;
     ml_rbuf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                       "<meta name=\"generator\" content=\"mergelab\">\n<title>mergelab report: ");
-    esc(&b, v->suite_name);
-    ml_rbuf_printf(&b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>mergelab report: ", css);
-    esc(&b, v->suite_name);
-    ml_rbuf_puts(&b, "</h1>\n");
-    if (v->suite_desc) { ml_rbuf_puts(&b, "<p>"); esc(&b, v->suite_desc); ml_rbuf_puts(&b, "</p>\n"); }
-    ml_rbuf_puts(&b, "<p class=\"muted\">");
-    if (v->suite_file) { ml_rbuf_puts(&b, "Suite <code>"); esc(&b, v->suite_file); ml_rbuf_puts(&b, "</code>"); }
-    if (v->suite_sha256) {
-        char short_sha[13];
-        snprintf(short_sha, sizeof(short_sha), "%s", v->suite_sha256);   /* 12 hex are plenty to tell suites apart */
-        ml_rbuf_puts(&b, " (sha256 <code>");
-        esc(&b, short_sha);
-        ml_rbuf_puts(&b, "</code>)");
+    for (int i = 0; i < p->nsections; i++) {
+        if (i) ml_rbuf_puts(&b, ", ");
+        esc(&b, p->sections[i].suite->name);
     }
-    if (v->commit) {
-        ml_rbuf_puts(&b, v->suite_file ? " · commit <code>" : "Commit <code>");
-        esc(&b, v->commit);
-        ml_rbuf_puts(&b, v->dirty ? "</code> with uncommitted changes" : "</code>");
+    ml_rbuf_printf(&b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>mergelab report</h1>\n<nav>", css);
+    for (int i = 0; i < p->nsections; i++) {
+        ml_rbuf_puts(&b, "<a href=\"#suite-");
+        esc(&b, p->sections[i].suite->prefix);
+        ml_rbuf_puts(&b, "\">");
+        esc(&b, p->sections[i].suite->name);
+        ml_rbuf_puts(&b, "</a>");
     }
-    ml_rbuf_puts(&b, "</p>\n<p class=\"muted\"><a href=\"#models\">Models</a> · <a href=\"#metrics\">Metrics</a> · "
-                      "<a href=\"#cka\">CKA</a> · <a href=\"#provenance\">Provenance</a></p>\n");
-
-    models_section(&b, v);
-    metrics_section(&b, v);
-    cka_section(&b, v);
-
-    ml_rbuf_puts(&b, "<h2 id=\"provenance\">Provenance</h2>\n");
-    if (v->provenance && v->provenance->child) key_table(&b, v->provenance);
-    else ml_rbuf_puts(&b, "<p class=\"muted\">No provenance recorded.</p>\n");
-    if (v->timing && v->timing->child) {
-        ml_rbuf_puts(&b, "<h3>Timing</h3>\n");
-        key_table(&b, v->timing);
+    if (p->opts && (p->opts->ngate || p->opts->baseline_path)) ml_rbuf_puts(&b, "<a href=\"#gate\">baseline</a>");
+    if (p->history) ml_rbuf_puts(&b, "<a href=\"#history\">history</a>");
+    ml_rbuf_puts(&b, "</nav>\n");
+    if (p->opts && (p->opts->ngate || p->opts->baseline_path)) gate_section(&b, p->opts);
+    for (int i = 0; i < p->nsections; i++) suite_section(&b, &p->sections[i], p->formats);
+    if (p->history) {
+        ml_rbuf_puts(&b, "<section id=\"history\">\n<h2>History</h2>\n");
+        figure(&b, p->history, p->formats);
+        ml_rbuf_puts(&b, "</section>\n");
     }
-    ml_rbuf_puts(&b, "<p class=\"muted\">Written by mergelab from the results file; every figure is also "
-                      "available as PNG, SVG and CSV next to this page.</p>\n</body>\n</html>\n");
+    ml_rbuf_printf(&b, "<p class=\"muted\">Written by mergelab. Every figure is drawn once and saved as%s%s%s, "
+                       "with its data as CSV, next to this page.</p>\n<script>\n%s</script>\n</body>\n</html>\n",
+                   p->formats & ML_FIG_PNG ? " PNG" : "", p->formats & ML_FIG_SVG ? " SVG" : "",
+                   p->formats & ML_FIG_PDF ? " PDF" : "", script);
     if ((error = ml_rbuf_check(&b)) < 0) goto cleanup;
     error = ml_fs_write_atomic(path, b.p, b.len);
 cleanup:

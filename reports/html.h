@@ -1,45 +1,43 @@
 /*
  * reports/html.h: the index.html page of a report (internal to reports/).
- * Owns: ml_rep_view, the already-validated content the page shows, and turning it into
- *       one self-contained HTML file (inline CSS and SVG, no external anything).
- * Not here: reading or validating the results JSON (report.c), drawing (fig_*.c).
+ * Owns: ml_rep_page, what the page shows (already read and drawn), and turning it into
+ *       one HTML file that works opened from disk: inline CSS (light and dark), optional
+ *       inline JavaScript (sortable tables, an image-load check), no external anything.
+ * Not here: reading results (report_data.c), drawing (fig_*.c), which figures exist
+ *           (report.c).
  */
 #ifndef ML_REPORTS_HTML_H
 #define ML_REPORTS_HTML_H
 
-#include <cjson/cJSON.h>
+#include "reports/report.h"
+#include "reports/report_data.h"
+
+/* A figure written beside the page: stem.png/.svg/.pdf (those in the page's formats) and
+ * stem.csv. */
+typedef struct {
+    char stem[200];
+    char title[256];
+    char caption[768];
+    const char *group;        /* the group of cells it shows, or NULL for a figure across groups */
+} ml_rep_fig;
 
 typedef struct {
-    const char *name, *role, *method;   /* role/method may be NULL */
-    double test_acc, test_loss;         /* NaN when absent or null */
-} ml_rep_model;
+    const ml_rep_suite *suite;
+    const ml_rep_fig *figs;
+    int nfigs;
+    int featured[2];          /* the groups whose method tables are shown */
+    int nfeatured;
+} ml_rep_section;
 
 typedef struct {
-    const char *name;
-    double value;                       /* NaN when null (the metric failed) */
-} ml_rep_metric;
-
-typedef struct {
-    const char *suite_name, *suite_desc, *suite_file, *suite_sha256;   /* name non-NULL */
-    const char *commit;                 /* provenance.repository.commit, or NULL */
-    int dirty;                          /* provenance.repository.dirty */
-    const ml_rep_model *models;   int nmodels;
-    const ml_rep_metric *metrics; int nmetrics;
-    int has_cka;
-    const char *pair[2];
-    const char *const *layers;    int nlayers;
-    const double *steps;          int nsteps;
-    const double *over_steps;           /* (nlayers, nsteps), NaN = not recorded */
-    int has_heatmap;
-    double hm_step;
-    const char *hm_row_model, *hm_col_model;
-    const char *const *hm_layers; int hm_n;
-    const double *hm_values;            /* (hm_n, hm_n): CKA(row model layer i, col model layer j) */
-    const char *svg_heatmap, *svg_steps;   /* the SVG files' text, inlined; NULL = none */
-    const cJSON *provenance, *timing;   /* shown key by key; NULL when absent */
-} ml_rep_view;
+    const ml_rep_section *sections;
+    int nsections;
+    const ml_report_opts *opts;   /* gate rows, baseline path, history (may be NULL) */
+    const ml_rep_fig *history;    /* the history figure, or NULL */
+    unsigned formats;             /* ML_FIG_* bits written */
+} ml_rep_page;
 
 /* Writes the page to path atomically. Returns 0, ML_ENOMEM or ML_EOS. */
-int ml_html__write(const char *path, const ml_rep_view *v);
+int ml_html__write(const char *path, const ml_rep_page *p);
 
 #endif

@@ -1,484 +1,525 @@
 /*
- * reports/report.c: ml_report_write, a results JSON in, a report folder out.
- * Owns: reading and validating the results file (schema_version 1) with cJSON, the CSV
- *       files, and calling the figure and HTML writers in order.
- * Not here: drawing (fig_*.c, plot.c), page layout (html.c), the schema's producer
- *           (harness/results.c).
- * Validation is strict about keys that are present (a wrong type is ML_EDATA naming the
- * file and the JSON path), lenient about keys that are absent (optional sections are
- * reported as not recorded) and silent about keys it does not know. A JSON null where a
- * number belongs means "not recorded / failed" and is kept as NaN.
+ * reports/report.c: ml_report_write_many, results files in, a report folder out.
+ * Owns: which figures a report has, their titles, captions and CSV files, and the order
+ *       of writing (figures and CSVs first, index.html last, so a page never points at a
+ *       figure that is not there yet).
+ * Not here: reading results (report_data.c), drawing (fig_*.c, plot.c), the page
+ *           (html.c), deciding regressions (the caller passes gate rows and history in).
+ * CSVs are long format, one value per row with its interval and seed count, so pandas or
+ * a spreadsheet reads them without reshaping.
  */
 #include "reports/report.h"
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "reports/html.h"
 #include "core/rbuf.h"
+#include "reports/html.h"
+#include "reports/report_data.h"
 
-#include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 2
+#define MAX_FIGS 48   /* per suite: 2 featured groups x 6 figures, with room */
 
 typedef struct {
-    const char *file;            /* the results path, first in every message */
-    cJSON *root;
-    const cJSON *cell;           /* the cell drawn: the first that finished (schema 1: the root) */
-    char cell_path[32];          /* its JSON path, for messages */
-    ml_rep_model *models;
-    ml_rep_metric *metrics;
-    const char **layers, **hm_layers;
-    double *steps, *over_steps, *hm_values;
-    char *svg_heatmap, *svg_steps;
-    ml_rep_view v;
-} rep;
+    const char *dir;
+    unsigned formats;
+    ml_fig_opts fig;          /* this suite's provenance filled in */
+    ml_rep_fig *figs;
+    int *nfigs;
+    const char *group;        /* the group being drawn; NULL across groups */
+} ctx;
 
-/* ---- typed access with JSON paths in the errors ------------------------------------ */
+static const char *const ext[3] = {"png", "svg", "pdf"};
+static const ml_fig_format fmts[3] = {ML_FIG_PNG, ML_FIG_SVG, ML_FIG_PDF};
 
-static const char *kind(const cJSON *j) {
-    if (cJSON_IsString(j)) return "a string";
-    if (cJSON_IsNumber(j)) return "a number";
-    if (cJSON_IsObject(j)) return "an object";
-    if (cJSON_IsArray(j)) return "an array";
-    if (cJSON_IsBool(j)) return "a boolean";
-    if (cJSON_IsNull(j)) return "null";
-    return "an invalid value";
-}
-
-static int bad(const rep *r, const char *jpath, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(const rep *r, const char *jpath, const char *fmt, ...) {
-    char msg[ML_ERROR_MSG_MAX / 2];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return ml_error_set(ML_EDATA, "%s: %s: %s", r->file, jpath, msg);
-}
-
-static void child_path(char *out, size_t n, const char *parent, const char *key) {
-    snprintf(out, n, "%s.%s", parent, key);
-}
-
-static int get_obj(const rep *r, const cJSON *parent, const char *ppath, const char *key,
-                   int required, const cJSON **out) {
-    char path[256];
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-    child_path(path, sizeof(path), ppath, key);
-    *out = NULL;
-    if (!j) return required ? bad(r, path, "missing (expected an object)") : 0;
-    if (!cJSON_IsObject(j)) return bad(r, path, "expected an object, got %s", kind(j));
-    *out = j;
+static int join(char *out, size_t n, const char *dir, const char *name, const char *ext_) {
+    if ((size_t)snprintf(out, n, "%s/%s.%s", dir, name, ext_) >= n)
+        return ml_error_set(ML_EINVALID, "output path too long: '%s/%s.%s'", dir, name, ext_);
     return 0;
 }
 
-static int get_str(const rep *r, const cJSON *parent, const char *ppath, const char *key,
-                   int required, const char **out) {
-    char path[256];
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-    child_path(path, sizeof(path), ppath, key);
-    *out = NULL;
-    if (!j) return required ? bad(r, path, "missing (expected a string)") : 0;
-    if (!cJSON_IsString(j)) return bad(r, path, "expected a string, got %s", kind(j));
-    *out = j->valuestring;
-    return 0;
+static ml_rep_fig *new_fig(ctx *c, const char *stem, const char *title) {
+    if (*c->nfigs >= MAX_FIGS) return NULL;
+    ml_rep_fig *f = &c->figs[(*c->nfigs)++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->stem, sizeof(f->stem), "%s", stem);
+    snprintf(f->title, sizeof(f->title), "%s", title);
+    f->group = c->group;
+    return f;
 }
 
-/* A number, or null/absent as NaN. */
-static int get_num(const rep *r, const cJSON *parent, const char *ppath, const char *key,
-                   int required, double *out) {
-    char path[256];
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-    child_path(path, sizeof(path), ppath, key);
-    *out = NAN;
-    if (!j) return required ? bad(r, path, "missing (expected a number)") : 0;
-    if (cJSON_IsNull(j)) return 0;
-    if (!cJSON_IsNumber(j)) return bad(r, path, "expected a number, got %s", kind(j));
-    *out = j->valuedouble;
-    return 0;
-}
-
-static int get_array(const rep *r, const cJSON *parent, const char *ppath, const char *key,
-                     const char *what, const cJSON **out) {
-    char path[256];
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-    child_path(path, sizeof(path), ppath, key);
-    *out = NULL;
-    if (!j) return bad(r, path, "missing (expected %s)", what);
-    if (!cJSON_IsArray(j)) return bad(r, path, "expected %s, got %s", what, kind(j));
-    *out = j;
-    return 0;
-}
-
-/* An array of strings; want < 0 accepts any length. *out points into the cJSON tree. */
-static int str_array(const rep *r, const cJSON *a, const char *path, int want,
-                     const char ***out, int *n) {
-    int len = cJSON_GetArraySize(a), i = 0, error;
-    if (want >= 0 && len != want) return bad(r, path, "expected an array of %d strings, got %d items", want, len);
-    if ((error = ml_calloc((void **)out, (size_t)len, sizeof(**out))) < 0) return error;
-    for (const cJSON *c = a->child; c; c = c->next, i++) {
-        if (!cJSON_IsString(c)) return bad(r, path, "item %d: expected a string, got %s", i, kind(c));
-        (*out)[i] = c->valuestring;
-    }
-    *n = len;
-    return 0;
-}
-
-/* Exactly n numbers (null = NaN) into dst; anything else is one message about the row,
- * which is what a person fixing the producer needs to see. */
-static int num_row(const rep *r, const cJSON *a, const char *path, int n, double *dst) {
-    int i = 0, ok = cJSON_IsArray(a) && cJSON_GetArraySize(a) == n;
-    for (const cJSON *c = ok ? a->child : NULL; c && ok; c = c->next, i++) {
-        ok = cJSON_IsNull(c) || cJSON_IsNumber(c);
-        dst[i] = cJSON_IsNumber(c) ? c->valuedouble : NAN;
-    }
-    return ok ? 0 : bad(r, path, "expected an array of %d numbers", n);
-}
-
-/* ---- the sections ------------------------------------------------------------------ */
-
-static int read_suite(rep *r) {
-    const cJSON *suite;
-    int error;
-    if ((error = get_obj(r, r->root, "$", "suite", 1, &suite)) < 0 ||
-        (error = get_str(r, suite, "$.suite", "name", 1, &r->v.suite_name)) < 0 ||
-        (error = get_str(r, suite, "$.suite", "description", 0, &r->v.suite_desc)) < 0 ||
-        (error = get_str(r, suite, "$.suite", "file", 0, &r->v.suite_file)) < 0 ||
-        (error = get_str(r, suite, "$.suite", "sha256", 0, &r->v.suite_sha256)) < 0)
-        return error;
-    return 0;
-}
-
-static int read_provenance(rep *r) {
-    const cJSON *prov, *repo, *build;
-    int error;
-    if ((error = get_obj(r, r->root, "$", "provenance", 0, &prov)) < 0) return error;
-    r->v.provenance = prov;
-    if (!prov) return 0;
-    repo = cJSON_GetObjectItemCaseSensitive(prov, "repository");
-    if (cJSON_IsNull(repo)) repo = NULL;   /* run outside a repository: provenance says why */
-    else if ((error = get_obj(r, prov, "$.provenance", "repository", 0, &repo)) < 0)
-        return error;
-    if ((error = get_obj(r, prov, "$.provenance", "build", 0, &build)) < 0) return error;
-    if (repo) {
-        const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(repo, "dirty");
-        if ((error = get_str(r, repo, "$.provenance.repository", "commit", 0, &r->v.commit)) < 0) return error;
-        if (dirty && !cJSON_IsBool(dirty))
-            return bad(r, "$.provenance.repository.dirty", "expected true or false, got %s", kind(dirty));
-        r->v.dirty = cJSON_IsTrue(dirty);
-    }
-    if (!r->v.commit && build &&
-        (error = get_str(r, build, "$.provenance.build", "commit", 0, &r->v.commit)) < 0)
-        return error;
-    return 0;
-}
-
-static int read_models(rep *r) {
-    const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->cell, "models");
-    char path[64];
-    int n, i = 0, error;
-    if (!models) return 0;
-    if (!cJSON_IsArray(models)) return bad(r, "$.models", "expected an array, got %s", kind(models));
-    n = cJSON_GetArraySize(models);
-    if ((error = ml_calloc((void **)&r->models, (size_t)n, sizeof(*r->models))) < 0) return error;
-    for (const cJSON *m = models->child; m; m = m->next, i++) {
-        ml_rep_model *o = &r->models[i];
-        snprintf(path, sizeof(path), "$.models[%d]", i);
-        if (!cJSON_IsObject(m)) return bad(r, path, "expected an object, got %s", kind(m));
-        if ((error = get_str(r, m, path, "name", 1, &o->name)) < 0 ||
-            (error = get_str(r, m, path, "role", 0, &o->role)) < 0 ||
-            (error = get_str(r, m, path, "method", 0, &o->method)) < 0 ||
-            (error = get_num(r, m, path, "test_acc", 0, &o->test_acc)) < 0 ||
-            (error = get_num(r, m, path, "test_loss", 0, &o->test_loss)) < 0)
-            return error;
-    }
-    r->v.models = r->models;
-    r->v.nmodels = n;
-    return 0;
-}
-
-static int read_metrics(rep *r) {
-    const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(r->cell, "metrics");
-    int n, i = 0, error;
-    if (!metrics) return 0;
-    if (!cJSON_IsObject(metrics)) return bad(r, "$.metrics", "expected an object, got %s", kind(metrics));
-    n = cJSON_GetArraySize(metrics);
-    if ((error = ml_calloc((void **)&r->metrics, (size_t)n, sizeof(*r->metrics))) < 0) return error;
-    for (const cJSON *m = metrics->child; m; m = m->next, i++) {
-        char path[320];
-        snprintf(path, sizeof(path), "$.metrics[\"%.256s\"]", m->string);
-        r->metrics[i].name = m->string;
-        if (cJSON_IsNull(m)) r->metrics[i].value = NAN;
-        else if (cJSON_IsNumber(m)) r->metrics[i].value = m->valuedouble;
-        else return bad(r, path, "expected a number or null, got %s", kind(m));
-    }
-    r->v.metrics = r->metrics;
-    r->v.nmetrics = n;
-    return 0;
-}
-
-static int read_heatmap(rep *r, const cJSON *cka) {
-    const cJSON *hm, *layers, *values;
-    char path[64];
-    int n = 0, i = 0, error;
-    if ((error = get_obj(r, cka, "$.cka", "heatmap", 0, &hm)) < 0 || !hm) return error;
-    if ((error = get_num(r, hm, "$.cka.heatmap", "step", 0, &r->v.hm_step)) < 0 ||
-        (error = get_str(r, hm, "$.cka.heatmap", "row_model", 0, &r->v.hm_row_model)) < 0 ||
-        (error = get_str(r, hm, "$.cka.heatmap", "col_model", 0, &r->v.hm_col_model)) < 0)
-        return error;
-    if (!r->v.hm_row_model) r->v.hm_row_model = r->v.pair[0];
-    if (!r->v.hm_col_model) r->v.hm_col_model = r->v.pair[1];
-    /* the heatmap's own layer list, else the one cka.over_steps uses */
-    layers = cJSON_GetObjectItemCaseSensitive(hm, "layers");
-    if (layers) {
-        if (!cJSON_IsArray(layers))
-            return bad(r, "$.cka.heatmap.layers", "expected an array of strings, got %s", kind(layers));
-        if ((error = str_array(r, layers, "$.cka.heatmap.layers", -1, &r->hm_layers, &n)) < 0) return error;
-    } else {
-        n = r->v.nlayers;
-        if ((error = ml_calloc((void **)&r->hm_layers, (size_t)n, sizeof(*r->hm_layers))) < 0) return error;
-        for (int k = 0; k < n; k++) r->hm_layers[k] = r->v.layers[k];
-    }
-    snprintf(path, sizeof(path), "an array of %d arrays (one per layer)", n);
-    if ((error = get_array(r, hm, "$.cka.heatmap", "values", path, &values)) < 0) return error;
-    if (cJSON_GetArraySize(values) != n)
-        return bad(r, "$.cka.heatmap.values", "expected an array of %d arrays (one per layer), got %d",
-                   n, cJSON_GetArraySize(values));
-    if ((error = ml_calloc((void **)&r->hm_values, (size_t)n * (size_t)n, sizeof(double))) < 0) return error;
-    for (const cJSON *row = values->child; row; row = row->next, i++) {
-        snprintf(path, sizeof(path), "$.cka.heatmap.values[%d]", i);
-        if ((error = num_row(r, row, path, n, r->hm_values + (size_t)i * (size_t)n)) < 0) return error;
-    }
-    r->v.has_heatmap = 1;
-    r->v.hm_layers = r->hm_layers;
-    r->v.hm_n = n;
-    r->v.hm_values = r->hm_values;
-    return 0;
-}
-
-static int read_cka(rep *r) {
-    const cJSON *cka, *pair, *layers, *steps, *over;
-    const char **pair_names = NULL;
-    char path[64], what[64];
-    int npair = 0, i = 0, error;
-    if ((error = get_obj(r, r->cell, r->cell_path, "cka", 0, &cka)) < 0 || !cka) return error;
-    if ((error = get_array(r, cka, "$.cka", "pair", "an array of 2 strings", &pair)) < 0 ||
-        (error = str_array(r, pair, "$.cka.pair", 2, &pair_names, &npair)) < 0)
-        goto cleanup;
-    r->v.pair[0] = pair_names[0];
-    r->v.pair[1] = pair_names[1];
-    if ((error = get_array(r, cka, "$.cka", "layers", "an array of strings", &layers)) < 0 ||
-        (error = str_array(r, layers, "$.cka.layers", -1, &r->layers, &r->v.nlayers)) < 0 ||
-        (error = get_array(r, cka, "$.cka", "steps", "an array of numbers", &steps)) < 0)
-        goto cleanup;
-    r->v.layers = r->layers;
-    r->v.nsteps = cJSON_GetArraySize(steps);
-    if ((error = ml_calloc((void **)&r->steps, (size_t)r->v.nsteps, sizeof(double))) < 0) goto cleanup;
-    for (const cJSON *s = steps->child; s; s = s->next, i++) {
-        if (!cJSON_IsNumber(s)) {
-            snprintf(path, sizeof(path), "$.cka.steps[%d]", i);
-            error = bad(r, path, "expected a number, got %s", kind(s));
-            goto cleanup;
-        }
-        r->steps[i] = s->valuedouble;
-    }
-    r->v.steps = r->steps;
-    snprintf(what, sizeof(what), "an array of %d arrays (one per layer)", r->v.nlayers);
-    if ((error = get_array(r, cka, "$.cka", "over_steps", what, &over)) < 0) goto cleanup;
-    if (cJSON_GetArraySize(over) != r->v.nlayers) {
-        error = bad(r, "$.cka.over_steps", "expected %s, got %d", what, cJSON_GetArraySize(over));
-        goto cleanup;
-    }
-    if ((error = ml_calloc((void **)&r->over_steps, (size_t)r->v.nlayers * (size_t)r->v.nsteps,
-                           sizeof(double))) < 0)
-        goto cleanup;
-    i = 0;
-    for (const cJSON *row = over->child; row; row = row->next, i++) {
-        snprintf(path, sizeof(path), "$.cka.over_steps[%d]", i);
-        if ((error = num_row(r, row, path, r->v.nsteps, r->over_steps + (size_t)i * (size_t)r->v.nsteps)) < 0)
-            goto cleanup;
-    }
-    r->v.over_steps = r->over_steps;
-    if ((error = read_heatmap(r, cka)) < 0) goto cleanup;
-    r->v.has_cka = 1;
-cleanup:
-    free(pair_names);   /* the names themselves live in the cJSON tree */
-    return error;
-}
-
-static int read_results(rep *r, const char *text, size_t len) {
-    const cJSON *ver, *timing;
-    int error;
-    r->root = cJSON_ParseWithLength(text, len);
-    if (!r->root) {
-        const char *at = cJSON_GetErrorPtr();
-        long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
-        return ml_error_set(ML_EDATA, "%s: not valid JSON (near byte %ld)", r->file, off);
-    }
-    if (!cJSON_IsObject(r->root)) return bad(r, "$", "expected an object, got %s", kind(r->root));
-    ver = cJSON_GetObjectItemCaseSensitive(r->root, "schema_version");
-    if (!ver) return bad(r, "$.schema_version", "missing (expected %d)", SCHEMA_VERSION);
-    if (!cJSON_IsNumber(ver)) return bad(r, "$.schema_version", "expected a number, got %s", kind(ver));
-    if (ver->valuedouble == 1) {
-        r->cell = r->root;
-        snprintf(r->cell_path, sizeof(r->cell_path), "$");
-    } else if (ver->valuedouble == SCHEMA_VERSION) {
-        const cJSON *cells = cJSON_GetObjectItemCaseSensitive(r->root, "cells");
-        int i = 0;
-        if (!cJSON_IsArray(cells)) return bad(r, "$.cells", "expected an array of cells");
-        for (const cJSON *c = cells->child; c && !r->cell; c = c->next, i++) {
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
-            if (cJSON_IsString(st) && !strcmp(st->valuestring, "ok")) {
-                r->cell = c;
-                snprintf(r->cell_path, sizeof(r->cell_path), "$.cells[%d]", i);
-            }
-        }
-        if (!r->cell) return bad(r, "$.cells", "no cell finished; nothing to draw");
-    } else {
-        return bad(r, "$.schema_version", "is %g, this mergelab reads versions 1 and %d", ver->valuedouble,
-                   SCHEMA_VERSION);
-    }
-    if ((error = read_suite(r)) < 0 || (error = read_provenance(r)) < 0 ||
-        (error = read_models(r)) < 0 || (error = read_metrics(r)) < 0 ||
-        (error = read_cka(r)) < 0 || (error = get_obj(r, r->cell, r->cell_path, "timing", 0, &timing)) < 0)
-        return error;
-    r->v.timing = timing;
-    return 0;
-}
-
-/* ---- outputs ----------------------------------------------------------------------- */
-
-static int join(char *out, size_t n, const char *dir, const char *name) {
-    if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n)
-        return ml_error_set(ML_EINVALID, "output path too long: '%s/%s'", dir, name);
-    return 0;
-}
-
-static int write_figures(rep *r, const char *dir) {
-    char png[PATH_MAX], svg[PATH_MAX], title[512], rlab[256], clab[256];
-    const ml_rep_view *v = &r->v;
-    ml_fig_opts opts = {.source = v->commit, .suite = v->suite_name, .y_include_n = 1, .y_include = {1.0}};
-    int error;
-
-    if ((error = join(png, sizeof(png), dir, "cka_heatmap.png")) < 0 ||
-        (error = join(svg, sizeof(svg), dir, "cka_heatmap.svg")) < 0)
-        return error;
-    if (v->has_heatmap) {
-        snprintf(title, sizeof(title), "CKA between %s and %s layers at step %g", v->hm_row_model,
-                 v->hm_col_model, v->hm_step);
-        snprintf(rlab, sizeof(rlab), "%s layer", v->hm_row_model);
-        snprintf(clab, sizeof(clab), "%s layer", v->hm_col_model);
-    } else {
-        if (v->has_cka) snprintf(title, sizeof(title), "CKA between %s and %s layers", v->pair[0], v->pair[1]);
-        else snprintf(title, sizeof(title), "CKA between layers");
-        rlab[0] = clab[0] = '\0';
-    }
-    for (int f = 0; f < 2; f++) {
-        if ((error = ml_fig_heatmap(f ? svg : png, f ? ML_FIG_SVG : ML_FIG_PNG, title, rlab, clab,
-                                    v->hm_layers, v->hm_layers, v->hm_values, v->hm_n, v->hm_n,
-                                    0.0, 1.0, &opts)) < 0)
-            return error;
-    }
-    if ((error = join(png, sizeof(png), dir, "cka_steps.png")) < 0 ||
-        (error = join(svg, sizeof(svg), dir, "cka_steps.svg")) < 0)
-        return error;
-    if (v->has_cka) snprintf(title, sizeof(title), "CKA between %s and %s over fine-tuning", v->pair[0], v->pair[1]);
-    else snprintf(title, sizeof(title), "CKA over fine-tuning");
-    for (int f = 0; f < 2; f++) {
-        if ((error = ml_fig_lines(f ? svg : png, f ? ML_FIG_SVG : ML_FIG_PNG, title, "fine-tuning step", "CKA",
-                                  v->steps, v->nsteps, v->layers, v->over_steps, v->nlayers, &opts)) < 0)
-            return error;
-    }
-    /* read the SVGs back for inlining: the page then shows exactly the files beside it */
-    size_t n;
-    if ((error = ml_fs_read_all(&r->svg_steps, &n, svg)) < 0 ||
-        (error = join(svg, sizeof(svg), dir, "cka_heatmap.svg")) < 0 ||
-        (error = ml_fs_read_all(&r->svg_heatmap, &n, svg)) < 0)
-        return error;
-    r->v.svg_heatmap = r->svg_heatmap;
-    r->v.svg_steps = r->svg_steps;
-    return 0;
-}
-
-/* Long format, one value per row, so a spreadsheet or pandas reads it without reshaping. */
-static int write_csvs(const rep *r, const char *dir) {
-    const ml_rep_view *v = &r->v;
+static int write_csv(const ctx *c, const char *stem, ml_rbuf *b) {
     char path[PATH_MAX];
-    ml_rbuf b = {0};
     int error;
-    ml_rbuf_puts(&b, "model_a,model_b,layer,step,cka\n");
-    for (int l = 0; l < v->nlayers; l++)
-        for (int s = 0; s < v->nsteps; s++) {
-            ml_rbuf_csv(&b, v->pair[0]);
+    if ((error = ml_rbuf_check(b)) < 0 || (error = join(path, sizeof(path), c->dir, stem, "csv")) < 0) return error;
+    return ml_fs_write_atomic(path, b->p, b->len);
+}
+
+static void csv_stat(ml_rbuf *b, ml_rep_stat s) {
+    ml_rbuf_num(b, s.mean, "");
+    ml_rbuf_puts(b, ",");
+    ml_rbuf_num(b, s.lo, "");
+    ml_rbuf_puts(b, ",");
+    ml_rbuf_num(b, s.hi, "");
+    ml_rbuf_printf(b, ",%d", s.n);
+}
+
+static void csv_str(ml_rbuf *b, const char *s, const char *sep) {
+    ml_rbuf_csv(b, s ? s : "");
+    ml_rbuf_puts(b, sep);
+}
+
+/* ---- heatmaps ---------------------------------------------------------------------- */
+
+static int heatmap(ctx *c, const ml_rep_group *g, const ml_rep_heat *h, const char *stem) {
+    char title[256], rl[128], cl[128], path[PATH_MAX];
+    double *mean = NULL;
+    ml_rbuf b = {0};
+    int L = h->cells ? g->nlayers : 0, error = 0;
+    ml_rep_fig *f;
+    if (!h->cells) return 0;
+    if (isfinite(h->step)) snprintf(title, sizeof(title), "Linear CKA, %s vs %s (step %g)", h->row_model, h->col_model, h->step);
+    else snprintf(title, sizeof(title), "Linear CKA, %s vs %s", h->row_model, h->col_model);
+    if (!(f = new_fig(c, stem, title))) return 0;
+    snprintf(rl, sizeof(rl), "%s layer", h->row_model);
+    snprintf(cl, sizeof(cl), "%s layer", h->col_model);
+    snprintf(f->caption, sizeof(f->caption),
+             "Linear CKA between every layer of %s (rows) and every layer of %s (columns) on the probe set "
+             "at the end of fine-tuning; the mean over %d seed%s of group \"%s\". 1 = the same "
+             "representation up to rotation and scale.",
+             h->row_model, h->col_model, g->ncells, g->ncells == 1 ? "" : "s", g->name);
+    if ((error = ml_calloc((void **)&mean, (size_t)L * L + 1, sizeof(double))) < 0) goto cleanup;
+    ml_rbuf_puts(&b, "group,row_model,row_layer,col_model,col_layer,step,cka_mean,ci95_lo,ci95_hi,n\n");
+    for (int i = 0; i < L; i++)
+        for (int j = 0; j < L; j++) {
+            mean[i * L + j] = h->cells[i * L + j].mean;
+            csv_str(&b, g->name, ",");
+            csv_str(&b, h->row_model, ",");
+            csv_str(&b, g->layers[i], ",");
+            csv_str(&b, h->col_model, ",");
+            csv_str(&b, g->layers[j], ",");
+            ml_rbuf_num(&b, h->step, "");
             ml_rbuf_puts(&b, ",");
-            ml_rbuf_csv(&b, v->pair[1]);
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_csv(&b, v->layers[l]);
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_num(&b, v->steps[s], "");
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_num(&b, v->over_steps[(size_t)l * (size_t)v->nsteps + (size_t)s], "");
+            csv_stat(&b, h->cells[i * L + j]);
             ml_rbuf_puts(&b, "\n");
         }
-    if ((error = ml_rbuf_check(&b)) < 0 || (error = join(path, sizeof(path), dir, "cka_steps.csv")) < 0 ||
-        (error = ml_fs_write_atomic(path, b.p, b.len)) < 0)
-        goto cleanup;
-    b.len = 0;
-    ml_rbuf_puts(&b, "step,row_model,row_layer,col_model,col_layer,cka\n");
-    for (int i = 0; i < v->hm_n; i++)
-        for (int j = 0; j < v->hm_n; j++) {
-            ml_rbuf_num(&b, v->hm_step, "");
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_csv(&b, v->hm_row_model);
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_csv(&b, v->hm_layers[i]);
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_csv(&b, v->hm_col_model);
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_csv(&b, v->hm_layers[j]);
-            ml_rbuf_puts(&b, ",");
-            ml_rbuf_num(&b, v->hm_values[(size_t)i * (size_t)v->hm_n + (size_t)j], "");
-            ml_rbuf_puts(&b, "\n");
-        }
-    if ((error = ml_rbuf_check(&b)) < 0 || (error = join(path, sizeof(path), dir, "cka_heatmap.csv")) < 0 ||
-        (error = ml_fs_write_atomic(path, b.p, b.len)) < 0)
-        goto cleanup;
+    for (int k = 0; k < 3; k++) {
+        if (!(c->formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), c->dir, stem, ext[k])) < 0 ||
+            (error = ml_fig_heatmap(path, fmts[k], title, rl, cl, g->layers, g->layers, mean, L, L, 0.0, 1.0,
+                                    &c->fig)) < 0)
+            goto cleanup;
+    }
+    error = write_csv(c, stem, &b);
 cleanup:
+    free(mean);
     ml_rbuf_free(&b);
     return error;
 }
 
-int ml_report_write(const char *results_path, const char *out_dir) {
-    rep r = {0};
-    char *text = NULL, path[PATH_MAX];
-    size_t len = 0;
-    int error;
-    ML_CHECK_ARG(results_path && out_dir, "ml_report_write: results_path and out_dir are required");
-    r.file = results_path;
-    if ((error = ml_fs_read_all(&text, &len, results_path)) < 0 ||
-        (error = read_results(&r, text, len)) < 0 ||
-        (error = ml_fs_mkdir_p(out_dir)) < 0 ||
-        (error = write_figures(&r, out_dir)) < 0 ||
-        (error = write_csvs(&r, out_dir)) < 0 ||
-        (error = join(path, sizeof(path), out_dir, "index.html")) < 0 ||
-        (error = ml_html__write(path, &r.v)) < 0)
+/* ---- CKA over steps ---------------------------------------------------------------- */
+
+static int cka_steps(ctx *c, const ml_rep_group *g, const char *stem) {
+    char title[256], ylab[160], path[PATH_MAX];
+    int L = g->nlayers, S = g->nsteps, error = 0;
+    double *buf = NULL;
+    ml_fig_series *ser = NULL;
+    ml_rbuf b = {0};
+    ml_rep_fig *f;
+    snprintf(title, sizeof(title), "CKA between specialists over fine-tuning");
+    if (!(f = new_fig(c, stem, title))) return 0;
+    snprintf(ylab, sizeof(ylab), "linear CKA (%s vs %s)", g->pair[0] ? g->pair[0] : "A", g->pair[1] ? g->pair[1] : "B");
+    snprintf(f->caption, sizeof(f->caption),
+             "Linear CKA between the two specialists at each layer as fine-tuning goes on, group \"%s\": "
+             "the mean over %d seed%s%s.", g->name, g->ncells, g->ncells == 1 ? "" : "s",
+             g->ncells > 1 ? " with its 95% t interval shaded" : " (one seed: no interval)");
+    if ((error = ml_calloc((void **)&buf, (size_t)3 * L * (S ? S : 1) + 1, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&ser, (size_t)(L ? L : 1), sizeof(*ser))) < 0)
         goto cleanup;
+    ml_rbuf_puts(&b, "group,model_a,model_b,layer,step,cka_mean,ci95_lo,ci95_hi,n\n");
+    for (int l = 0; l < L; l++) {
+        double *y = buf + (size_t)3 * l * S, *lo = y + S, *hi = lo + S;
+        for (int s = 0; s < S; s++) {
+            ml_rep_stat st = g->over_steps[(size_t)l * S + s];
+            y[s] = st.mean;
+            lo[s] = st.lo;
+            hi[s] = st.hi;
+            csv_str(&b, g->name, ",");
+            csv_str(&b, g->pair[0], ",");
+            csv_str(&b, g->pair[1], ",");
+            csv_str(&b, g->layers[l], ",");
+            ml_rbuf_num(&b, g->steps[s], "");
+            ml_rbuf_puts(&b, ",");
+            csv_stat(&b, st);
+            ml_rbuf_puts(&b, "\n");
+        }
+        ser[l] = (ml_fig_series){.name = g->layers[l], .y = y, .lo = lo, .hi = hi};
+    }
+    ml_fig_panel p = {.ylabel = ylab, .series = ser, .nseries = L, .y_include_n = 1, .y_include = {1.0},
+                      .ref_y = NAN};
+    for (int k = 0; k < 3; k++) {
+        if (!(c->formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), c->dir, stem, ext[k])) < 0 ||
+            (error = ml_fig_panels(path, fmts[k], title, "fine-tuning step", g->steps, S, NULL, &p, 1, &c->fig)) < 0)
+            goto cleanup;
+    }
+    error = write_csv(c, stem, &b);
 cleanup:
-    cJSON_Delete(r.root);
-    free(text);
-    free(r.models);
-    free(r.metrics);
-    free(r.layers);
-    free(r.hm_layers);
-    free(r.steps);
-    free(r.over_steps);
-    free(r.hm_values);
-    free(r.svg_heatmap);
-    free(r.svg_steps);
+    free(buf);
+    free(ser);
+    ml_rbuf_free(&b);
     return error;
+}
+
+/* ---- method comparison ------------------------------------------------------------- */
+
+static const char *metric_label(const ml_rep_suite *s) {
+    if (!strcmp(s->metric, "test_acc")) return "test accuracy";
+    if (!strcmp(s->metric, "loss")) return "target validation loss";
+    if (!strcmp(s->metric, "test_loss")) return "test loss";
+    return s->metric;
+}
+
+static const char *const kind_names[ML_FIG_PT_KINDS] = {"merge", "router", "ensemble", "direct", "base", "specialist"};
+
+static int methods(ctx *c, const ml_rep_suite *s, const ml_rep_group *g, const char *stem) {
+    char title[256], path[PATH_MAX];
+    ml_fig_point *pts = NULL;
+    ml_rbuf b = {0};
+    double ref = NAN;
+    int error = 0;
+    ml_rep_fig *f;
+    if (!s->metric) return 0;
+    snprintf(title, sizeof(title), "Merge methods on the target task");
+    if (!(f = new_fig(c, stem, title))) return 0;
+    snprintf(f->caption, sizeof(f->caption),
+             "Every model of group \"%s\" on the target task (%s, %s is better), best first: the mean over "
+             "%d seed%s%s. The dashed line is direct fine-tuning on the target.",
+             g->name, metric_label(s), s->higher ? "higher" : "lower", g->ncells, g->ncells == 1 ? "" : "s",
+             g->ncells > 1 ? " with 95% t intervals" : " (one seed: no intervals)");
+    if ((error = ml_calloc((void **)&pts, (size_t)(g->nmethods ? g->nmethods : 1), sizeof(*pts))) < 0) goto cleanup;
+    ml_rbuf_puts(&b, "group,model,kind,family,metric,mean,ci95_lo,ci95_hi,n,vs_base_mean,vs_base_lo,vs_base_hi,"
+                     "vs_direct_mean,vs_direct_lo,vs_direct_hi\n");
+    for (int i = 0; i < g->nmethods; i++) {
+        const ml_rep_method *m = &g->methods[i];
+        pts[i] = (ml_fig_point){.name = m->name, .mean = m->value.mean, .lo = m->value.lo, .hi = m->value.hi,
+                                .kind = m->kind};
+        if (m->kind == ML_FIG_PT_DIRECT) ref = m->value.mean;
+        csv_str(&b, g->name, ",");
+        csv_str(&b, m->name, ",");
+        csv_str(&b, kind_names[m->kind], ",");
+        csv_str(&b, m->family, ",");
+        csv_str(&b, s->metric, ",");
+        csv_stat(&b, m->value);
+        for (int k = 0; k < 2; k++) {
+            ml_rep_stat d = k ? m->vs_direct : m->vs_base;
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, d.mean, "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, d.lo, "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, d.hi, "");
+        }
+        ml_rbuf_puts(&b, "\n");
+    }
+    for (int k = 0; k < 3; k++) {
+        if (!(c->formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), c->dir, stem, ext[k])) < 0 ||
+            (error = ml_fig_points(path, fmts[k], title, metric_label(s), pts, g->nmethods, s->higher, ref,
+                                   "direct fine-tune", &c->fig)) < 0)
+            goto cleanup;
+    }
+    error = write_csv(c, stem, &b);
+cleanup:
+    free(pts);
+    ml_rbuf_free(&b);
+    return error;
+}
+
+/* ---- merge quality against specialisation length ----------------------------------- */
+
+static const char *const families[] = {"weight averaging", "interpolation", "router", "ensemble"};
+#define NFAM 4
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One group per fine-tuning length: the first group with that length, so that when the
+ * matrix has other axes too, the points differ in length only as far as the file allows
+ * (the caption names the groups). */
+static int merge_vs_length(ctx *c, const ml_rep_suite *s, const char *stem) {
+    char title[256], path[PATH_MAX], ylab[160];
+    double xs[64];
+    int gi[64], nx = 0, error = 0;
+    double *buf = NULL;
+    ml_fig_series ser[2 + NFAM + 16];
+    ml_rbuf b = {0};
+    ml_rep_fig *f;
+    if (!s->metric) return 0;
+    for (int g = 0; g < s->ngroups && nx < 64; g++) {
+        int seen = 0;
+        if (!isfinite(s->groups[g].length) || !s->groups[g].ncells) continue;
+        for (int i = 0; i < nx; i++) seen |= xs[i] == s->groups[g].length;
+        if (!seen) xs[nx++] = s->groups[g].length;
+    }
+    if (nx < 2) return 0;   /* one length: nothing to plot against */
+    qsort(xs, (size_t)nx, sizeof(double), cmp_double);
+    for (int i = 0; i < nx; i++)
+        for (int g = 0; g < s->ngroups; g++)
+            if (s->groups[g].length == xs[i] && s->groups[g].ncells) { gi[i] = g; break; }
+    const ml_rep_group *g0 = &s->groups[gi[0]];
+    int L = g0->nlayers > 16 ? 16 : g0->nlayers;
+    snprintf(title, sizeof(title), "Merging as specialists train longer");
+    if (!(f = new_fig(c, stem, title))) return 0;
+    snprintf(f->caption, sizeof(f->caption),
+             "Top: the target metric (%s) of direct fine-tuning and of the best method of each merge family at "
+             "each fine-tuning length of the specialists (the family's best by mean; its 95%% t interval "
+             "shaded); the dashed line is the base model. Bottom: linear CKA between the specialists at the "
+             "end of fine-tuning, per layer. Groups: %s … %s. Every method is in the CSV.",
+             metric_label(s), g0->name, s->groups[gi[nx - 1]].name);
+    /* 3 arrays (y, lo, hi) per series */
+    int nser = 1 + NFAM + L;
+    if ((error = ml_calloc((void **)&buf, (size_t)3 * nser * nx, sizeof(double))) < 0) goto cleanup;
+    for (int k = 0; k < 3 * nser * nx; k++) buf[k] = NAN;
+    ml_rbuf_puts(&b, "length,group,model,kind,family,metric,mean,ci95_lo,ci95_hi,n\n");
+    double base_sum = 0;
+    int base_n = 0;
+    for (int i = 0; i < nx; i++) {
+        const ml_rep_group *g = &s->groups[gi[i]];
+        int best[NFAM] = {-1, -1, -1, -1};
+        for (int m = 0; m < g->nmethods; m++) {
+            const ml_rep_method *me = &g->methods[m];
+            ml_rbuf_num(&b, xs[i], "");
+            ml_rbuf_puts(&b, ",");
+            csv_str(&b, g->name, ",");
+            csv_str(&b, me->name, ",");
+            csv_str(&b, kind_names[me->kind], ",");
+            csv_str(&b, me->family, ",");
+            csv_str(&b, s->metric, ",");
+            csv_stat(&b, me->value);
+            ml_rbuf_puts(&b, "\n");
+            if (me->kind == ML_FIG_PT_DIRECT) {
+                buf[0 * nx + i] = me->value.mean;
+                buf[1 * nx + i] = me->value.lo;
+                buf[2 * nx + i] = me->value.hi;
+            }
+            if (me->kind == ML_FIG_PT_BASE && isfinite(me->value.mean)) { base_sum += me->value.mean; base_n++; }
+            for (int fa = 0; fa < NFAM; fa++) {
+                if (!me->family || strcmp(me->family, families[fa]) || !isfinite(me->value.mean)) continue;
+                double cur = best[fa] >= 0 ? g->methods[best[fa]].value.mean : NAN;
+                if (best[fa] < 0 || (s->higher ? me->value.mean > cur : me->value.mean < cur)) best[fa] = m;
+            }
+        }
+        for (int fa = 0; fa < NFAM; fa++) {
+            if (best[fa] < 0) continue;
+            double *y = buf + (size_t)3 * (1 + fa) * nx;
+            y[i] = g->methods[best[fa]].value.mean;
+            y[nx + i] = g->methods[best[fa]].value.lo;
+            y[2 * nx + i] = g->methods[best[fa]].value.hi;
+        }
+        for (int l = 0; l < L && l < g->nlayers && g->over_steps && g->nsteps > 0; l++) {
+            ml_rep_stat st = g->over_steps[(size_t)l * g->nsteps + g->nsteps - 1];
+            double *y = buf + (size_t)3 * (1 + NFAM + l) * nx;
+            y[i] = st.mean;
+            y[nx + i] = st.lo;
+            y[2 * nx + i] = st.hi;
+        }
+    }
+    int n1 = 0;
+    ser[n1++] = (ml_fig_series){.name = "direct fine-tune", .y = buf, .lo = buf + nx, .hi = buf + 2 * nx};
+    for (int fa = 0; fa < NFAM; fa++) {
+        double *y = buf + (size_t)3 * (1 + fa) * nx;
+        int any = 0;
+        for (int i = 0; i < nx; i++) any |= isfinite(y[i]);
+        if (any) ser[n1++] = (ml_fig_series){.name = families[fa], .y = y, .lo = y + nx, .hi = y + 2 * nx};
+    }
+    for (int l = 0; l < L; l++) {
+        double *y = buf + (size_t)3 * (1 + NFAM + l) * nx;
+        ser[n1 + l] = (ml_fig_series){.name = g0->layers[l], .y = y, .lo = y + nx, .hi = y + 2 * nx};
+    }
+    snprintf(ylab, sizeof(ylab), "%s", metric_label(s));
+    ml_fig_panel p[2] = {
+        {.ylabel = ylab, .series = ser, .nseries = n1, .ref_y = base_n ? base_sum / base_n : NAN,
+         .ref_label = "base"},
+        {.ylabel = "linear CKA", .series = ser + n1, .nseries = L, .y_include_n = 1, .y_include = {1.0}, .ref_y = NAN},
+    };
+    for (int k = 0; k < 3; k++) {
+        if (!(c->formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), c->dir, stem, ext[k])) < 0 ||
+            (error = ml_fig_panels(path, fmts[k], title, "specialists' fine-tuning steps", xs, nx, NULL, p,
+                                   L ? 2 : 1, &c->fig)) < 0)
+            goto cleanup;
+    }
+    error = write_csv(c, stem, &b);
+cleanup:
+    free(buf);
+    ml_rbuf_free(&b);
+    return error;
+}
+
+/* ---- history ----------------------------------------------------------------------- */
+
+static int history(const char *dir, unsigned formats, const ml_fig_opts *fo, const ml_report_opts *o,
+                   ml_rep_fig *f) {
+    char path[PATH_MAX];
+    ml_fig_series ser[4];
+    ml_fig_panel p[4];
+    double *x = NULL;
+    ml_rbuf b = {0};
+    int np = o->nhistory > 4 ? 4 : o->nhistory, n = o->history[0].n, error = 0;
+    const char *const *commits = o->history[0].commits;
+    snprintf(f->stem, sizeof(f->stem), "history");
+    snprintf(f->title, sizeof(f->title), "History across commits");
+    snprintf(f->caption, sizeof(f->caption),
+             "Each metric over the commits measured in the results store, oldest first (first-parent line), "
+             "with its 95%% t interval across seeds shaded; a red ring marks a commit worse than the one "
+             "before it beyond the gate's tolerance and beyond noise.");
+    if ((error = ml_calloc((void **)&x, (size_t)(n ? n : 1), sizeof(double))) < 0) goto cleanup;
+    for (int i = 0; i < n; i++) x[i] = i;
+    ml_rbuf_puts(&b, "metric,commit,mean,ci95_lo,ci95_hi,regressed\n");
+    for (int k = 0; k < np; k++) {
+        const ml_report_history *h = &o->history[k];
+        if (h->n != n) { error = ml_error_set(ML_EINVALID, "history series '%s' has %d commits, the first has %d", h->metric, h->n, n); goto cleanup; }
+        ser[k] = (ml_fig_series){.name = h->metric, .y = h->mean, .lo = h->lo, .hi = h->hi, .flag = h->regressed};
+        p[k] = (ml_fig_panel){.ylabel = h->metric, .series = &ser[k], .nseries = 1, .ref_y = NAN};
+        for (int i = 0; i < n; i++) {
+            csv_str(&b, h->metric, ",");
+            csv_str(&b, h->commits[i], ",");
+            ml_rbuf_num(&b, h->mean[i], "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, h->lo ? h->lo[i] : NAN, "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, h->hi ? h->hi[i] : NAN, "");
+            ml_rbuf_printf(&b, ",%d\n", h->regressed ? h->regressed[i] : 0);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        if (!(formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), dir, "history", ext[k])) < 0 ||
+            (error = ml_fig_panels(path, fmts[k], f->title, "commit (oldest first)", x, n, commits, p, np, fo)) < 0)
+            goto cleanup;
+    }
+    if ((error = ml_rbuf_check(&b)) < 0 || (error = join(path, sizeof(path), dir, "history", "csv")) < 0) goto cleanup;
+    error = ml_fs_write_atomic(path, b.p, b.len);
+cleanup:
+    free(x);
+    ml_rbuf_free(&b);
+    return error;
+}
+
+/* ---- one suite --------------------------------------------------------------------- */
+
+static int suite_figures(ctx *c, const ml_rep_suite *s, ml_rep_section *sec) {
+    char stem[200], sfx[16];
+    int error;
+    /* The groups drawn one by one: all of them when there are one or two, else the first
+     * and the last (early and late, for a fine-tuning-length axis); every group is in the
+     * CSVs of the figures across groups. */
+    sec->nfeatured = 0;
+    for (int g = 0; g < s->ngroups; g++) {
+        if (s->ngroups > 2 && g != 0 && g != s->ngroups - 1) continue;
+        sec->featured[sec->nfeatured++] = g;
+    }
+    for (int k = 0; k < sec->nfeatured; k++) {
+        const ml_rep_group *g = &s->groups[sec->featured[k]];
+        c->group = s->ngroups > 1 ? g->name : NULL;
+        if (s->ngroups > 1) snprintf(sfx, sizeof(sfx), "_g%d", sec->featured[k] + 1);
+        else sfx[0] = '\0';
+        snprintf(stem, sizeof(stem), "%s_methods%s", s->prefix, sfx);
+        if ((error = methods(c, s, g, stem)) < 0) return error;
+        if (!g->nlayers) continue;
+        snprintf(stem, sizeof(stem), "%s_cka_steps%s", s->prefix, sfx);
+        if ((error = cka_steps(c, g, stem)) < 0) return error;
+        snprintf(stem, sizeof(stem), "%s_cka_heatmap%s", s->prefix, sfx);
+        if ((error = heatmap(c, g, &g->heat, stem)) < 0) return error;
+        for (int m = 0; m < 2; m++) {
+            char who[64];
+            size_t o = 0;
+            if (!g->heat_base[m].cells) continue;
+            for (const char *ch = g->pair[m]; *ch && o + 1 < sizeof(who); ch++)   /* a file-name-safe model name */
+                who[o++] = (strchr("-_.", *ch) || (*ch >= '0' && *ch <= '9') || (*ch >= 'a' && *ch <= 'z') ||
+                            (*ch >= 'A' && *ch <= 'Z')) ? *ch : '_';
+            who[o] = '\0';
+            snprintf(stem, sizeof(stem), "%s_cka_vs_base_%s%s", s->prefix, who, sfx);
+            if ((error = heatmap(c, g, &g->heat_base[m], stem)) < 0) return error;
+        }
+    }
+    c->group = NULL;
+    snprintf(stem, sizeof(stem), "%s_merge_vs_length", s->prefix);
+    return merge_vs_length(c, s, stem);
+}
+
+int ml_report_write_many(const char *const *results_paths, int nresults, const char *out_dir,
+                         const ml_report_opts *opts) {
+    ml_report_opts defaults = {0};
+    ml_rep_suite *suites = NULL;
+    ml_rep_section *secs = NULL;
+    ml_rep_fig *figs = NULL, hist;
+    char path[PATH_MAX];
+    int error = 0, nfigs_total = 0;
+    ML_CHECK_ARG(results_paths && out_dir && nresults >= 1, "ml_report_write_many: results and out_dir are required");
+    if (!opts) opts = &defaults;
+    unsigned formats = opts->formats ? opts->formats : ML_FIG_ALL;
+    if ((error = ml_calloc((void **)&suites, (size_t)nresults, sizeof(*suites))) < 0 ||
+        (error = ml_calloc((void **)&secs, (size_t)nresults, sizeof(*secs))) < 0 ||
+        (error = ml_calloc((void **)&figs, (size_t)nresults * MAX_FIGS, sizeof(*figs))) < 0)
+        goto cleanup;
+    for (int i = 0; i < nresults; i++)
+        if ((error = ml_rep_suite_read(&suites[i], results_paths[i])) < 0) goto cleanup;
+    for (int i = 0; i < nresults; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(suites[i].prefix, suites[j].prefix)) {
+                error = ml_error_set(ML_EINVALID, "%s and %s are both results of suite '%s': one report shows a suite "
+                                     "once (compare commits with `mergelab compare`)",
+                                     results_paths[j], results_paths[i], suites[i].name);
+                goto cleanup;
+            }
+    if ((error = ml_fs_mkdir_p(out_dir)) < 0) goto cleanup;
+    for (int i = 0; i < nresults; i++) {
+        const ml_rep_suite *s = &suites[i];
+        int nf = 0;
+        ctx c = {.dir = out_dir, .formats = formats, .fig = opts->fig, .figs = figs + (size_t)i * MAX_FIGS, .nfigs = &nf};
+        c.fig.source = s->commit;
+        c.fig.suite = s->name;
+        c.fig.seed = s->seeds[0] ? s->seeds : NULL;
+        c.fig.date = s->finished;
+        c.fig.y_include_n = 0;
+        c.fig.layout = NULL;
+        secs[i].suite = s;
+        secs[i].figs = c.figs;
+        if ((error = suite_figures(&c, s, &secs[i])) < 0) goto cleanup;
+        secs[i].nfigs = nf;
+        nfigs_total += nf;
+    }
+    ml_rep_page page = {.sections = secs, .nsections = nresults, .opts = opts, .formats = formats};
+    if (opts->history && opts->nhistory > 0) {
+        ml_fig_opts fo = opts->fig;
+        fo.layout = NULL;
+        fo.y_include_n = 0;
+        fo.suite = suites[0].name;
+        if ((error = history(out_dir, formats, &fo, opts, &hist)) < 0) goto cleanup;
+        page.history = &hist;
+    }
+    (void)nfigs_total;
+    if ((size_t)snprintf(path, sizeof(path), "%s/index.html", out_dir) >= sizeof(path)) {
+        error = ml_error_set(ML_EINVALID, "output path too long: '%s/index.html'", out_dir);
+        goto cleanup;
+    }
+    error = ml_html__write(path, &page);
+cleanup:
+    for (int i = 0; suites && i < nresults; i++) ml_rep_suite_free(&suites[i]);
+    free(suites);
+    free(secs);
+    free(figs);
+    return error;
+}
+
+int ml_report_write(const char *results_path, const char *out_dir) {
+    return ml_report_write_many(&results_path, 1, out_dir, NULL);
 }

@@ -175,30 +175,46 @@ static void test_e2e__bless_then_check(void) {
     free(src);
 }
 
+/* The real smoke results through `mergelab report`: every figure in the three formats,
+ * the PDFs with their fonts embedded (pdffonts), the page naming the suite and models. */
 static void test_e2e__report(void) {
     const char *path = smoke_results();
-    char dir[256], f[512], *out = NULL, *html = NULL;
+    char dir[256], f[512], *out = NULL, *html = NULL, *fonts = NULL;
     size_t len;
-    static const char *const files[] = { "index.html", "cka_heatmap.png", "cka_heatmap.svg", "cka_steps.png",
-                                         "cka_steps.svg" };
+    static const char *const stems[] = { "smoke_methods", "smoke_cka_heatmap", "smoke_cka_vs_base_A",
+                                         "smoke_cka_vs_base_B", "smoke_cka_steps" };
+    static const char *const exts[] = { "png", "svg", "pdf", "csv" };
     ML_ASSERT(path != NULL);
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
     int rc = ml_t_cli(&out, "report %s -o %s", path, dir);
     int missing = 0;
-    for (int i = 0; i < 5; i++) {
-        snprintf(f, sizeof(f), "%s/%s", dir, files[i]);
-        if (!ml_fs_exists(f)) { fprintf(stderr, "    missing %s\n", f); missing++; }
-    }
+    for (size_t i = 0; i < sizeof(stems) / sizeof(stems[0]); i++)
+        for (size_t e = 0; e < 4; e++) {
+            snprintf(f, sizeof(f), "%s/%s.%s", dir, stems[i], exts[e]);
+            if (!ml_fs_exists(f)) { fprintf(stderr, "    missing %s\n", f); missing++; }
+        }
     snprintf(f, sizeof(f), "%s/index.html", dir);
     ml_fs_read_all(&html, &len, f);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "pdffonts %s/smoke_methods.pdf", dir);
+    FILE *p = popen(cmd, "r");
+    char buf[4096];
+    size_t n = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
+    buf[n] = '\0';
+    int prc = p ? pclose(p) : -1;
+    fonts = strdup(buf);
     ml_t_rmrf(dir);
-    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_MSG(rc == 0, "report exited %d: %s", rc, out);
     ML_ASSERT_EQ_INT(0, missing);
-    ML_ASSERT_STR_HAS(html, "smoke");
-    ML_ASSERT_STR_HAS(html, "direct");
-    ML_ASSERT_STR_HAS(html, "<svg");
+    ML_ASSERT_STR_HAS(html, "Suite smoke");
+    ML_ASSERT_STR_HAS(html, "regmean");
+    ML_ASSERT_STR_HAS(html, "src=\"smoke_cka_heatmap.png\"");
+    ML_ASSERT_EQ_INT(0, prc);
+    ML_ASSERT_STR_HAS(fonts, "DejaVuSans");
+    ML_ASSERT_MSG(!strstr(fonts, " no "), "a font is not embedded:\n%s", fonts);
     free(out);
     free(html);
+    free(fonts);
 }
 
 /* Each bad suite: exit 2, the exact reason, and no results file. */
