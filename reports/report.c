@@ -136,7 +136,8 @@ static int cka_steps(ctx *c, const ml_rep_group *g, const char *stem) {
     snprintf(f->caption, sizeof(f->caption),
              "Linear CKA between the two specialists at each layer as fine-tuning goes on, group \"%s\": "
              "the mean over %d seed%s%s.", g->name, g->ncells, g->ncells == 1 ? "" : "s",
-             g->ncells > 1 ? " with its 95% t interval shaded" : " (one seed: no interval)");
+             g->ncells > 1 ? " with its 95% t interval shaded (cut at 1, CKA's maximum; the CSV has it whole)"
+                           : " (one seed: no interval)");
     if ((error = ml_calloc((void **)&buf, (size_t)3 * L * (S ? S : 1) + 1, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&ser, (size_t)(L ? L : 1), sizeof(*ser))) < 0)
         goto cleanup;
@@ -145,9 +146,11 @@ static int cka_steps(ctx *c, const ml_rep_group *g, const char *stem) {
         double *y = buf + (size_t)3 * l * S, *lo = y + S, *hi = lo + S;
         for (int s = 0; s < S; s++) {
             ml_rep_stat st = g->over_steps[(size_t)l * S + s];
+            /* CKA lies in [0, 1]; a t interval of a mean near 1 can reach past it, which
+             * the band does not draw (the CSV keeps the interval as computed) */
             y[s] = st.mean;
-            lo[s] = st.lo;
-            hi[s] = st.hi;
+            lo[s] = isnan(st.lo) ? NAN : fmax(st.lo, 0.0);
+            hi[s] = isnan(st.hi) ? NAN : fmin(st.hi, 1.0);
             csv_str(&b, g->name, ",");
             csv_str(&b, g->pair[0], ",");
             csv_str(&b, g->pair[1], ",");
@@ -327,8 +330,8 @@ static int merge_vs_length(ctx *c, const ml_rep_suite *s, const char *stem) {
             ml_rep_stat st = g->over_steps[(size_t)l * g->nsteps + g->nsteps - 1];
             double *y = buf + (size_t)3 * (1 + NFAM + l) * nx;
             y[i] = st.mean;
-            y[nx + i] = st.lo;
-            y[2 * nx + i] = st.hi;
+            y[nx + i] = isnan(st.lo) ? NAN : fmax(st.lo, 0.0);   /* drawn within CKA's range, as above */
+            y[2 * nx + i] = isnan(st.hi) ? NAN : fmin(st.hi, 1.0);
         }
     }
     int n1 = 0;
