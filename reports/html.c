@@ -374,10 +374,13 @@ static void gate_section(ml_rbuf *b, const ml_report_opts *o) {
     else ml_rbuf_printf(b, "<span class=\"v v-good\">no regression in %d metrics</span>", o->ngate);
     ml_rbuf_puts(b, " (worse than the tolerance <code>atol + rtol·|baseline|</code> and, with two or more seeds "
                     "a side, than noise: the 95% Welch interval of the change excludes 0).</p>\n");
+    /* all rows, regressions first; folded away when nothing regressed */
+    ml_rbuf_printf(b, "<details%s><summary>every metric (%d)</summary>\n", nreg ? " open" : "", o->ngate);
     ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>metric</th><th>baseline</th><th>now</th><th>change</th>"
                     "<th>95% CI of change</th><th>verdict</th></tr></thead><tbody>\n");
-    for (int i = 0; i < o->ngate; i++) {
-        const ml_report_gate_row *r = &o->gate[i];
+    for (int k = 0; k < 2 * o->ngate; k++) {
+        const ml_report_gate_row *r = &o->gate[k % o->ngate];
+        if ((k < o->ngate) != (r->regressed != 0)) continue;   /* first pass: regressions */
         ml_rbuf_puts(b, r->regressed ? "<tr class=\"regressed\"><td>" : "<tr><td>");
         esc(b, r->label);
         ml_rbuf_puts(b, "</td>");
@@ -389,7 +392,7 @@ static void gate_section(ml_rbuf *b, const ml_report_opts *o) {
         verdict(b, r->verdict);
         ml_rbuf_puts(b, "</td></tr>\n");
     }
-    ml_rbuf_puts(b, "</tbody></table>\n</section>\n");
+    ml_rbuf_puts(b, "</tbody></table>\n</details>\n</section>\n");
 }
 
 int ml_html__write(const char *path, const ml_rep_page *p) {

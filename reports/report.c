@@ -371,26 +371,54 @@ cleanup:
 static int history(const char *dir, unsigned formats, const ml_fig_opts *fo, const ml_report_opts *o,
                    ml_rep_fig *f) {
     char path[PATH_MAX];
-    ml_fig_series ser[4];
-    ml_fig_panel p[4];
+    /* one panel per metric ("group: metric" -> the part after the last ": "), one line
+     * per group in it, so a metric's groups share an axis and a legend */
+    enum { MAXP = 4, MAXS = 16 };
+    ml_fig_series ser[MAXP][MAXS];
+    ml_fig_panel p[MAXP];
+    const char *pm[MAXP];
+    char ylabels[MAXP][96];
+    char (*names)[160] = NULL;   /* the legend entries: the group part of each label */
     double *x = NULL;
     ml_rbuf b = {0};
-    int np = o->nhistory > 4 ? 4 : o->nhistory, n = o->history[0].n, error = 0;
+    int np = 0, n = o->history[0].n, error = 0;
     const char *const *commits = o->history[0].commits;
     snprintf(f->stem, sizeof(f->stem), "history");
     snprintf(f->title, sizeof(f->title), "History across commits");
     snprintf(f->caption, sizeof(f->caption),
              "Each metric over the commits measured in the results store, oldest first (first-parent line), "
              "with its 95%% t interval across seeds shaded; a red ring marks a commit worse than the one "
-             "before it beyond the gate's tolerance and beyond noise.");
-    if ((error = ml_calloc((void **)&x, (size_t)(n ? n : 1), sizeof(double))) < 0) goto cleanup;
+             "before it beyond the gate's tolerance and beyond noise (time per step: beyond 10%%).");
+    if ((error = ml_calloc((void **)&x, (size_t)(n ? n : 1), sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&names, (size_t)MAXP * MAXS, sizeof(*names))) < 0)
+        goto cleanup;
     for (int i = 0; i < n; i++) x[i] = i;
     ml_rbuf_puts(&b, "metric,commit,mean,ci95_lo,ci95_hi,regressed\n");
-    for (int k = 0; k < np; k++) {
+    for (int k = 0; k < o->nhistory; k++) {
         const ml_report_history *h = &o->history[k];
         if (h->n != n) { error = ml_error_set(ML_EINVALID, "history series '%s' has %d commits, the first has %d", h->metric, h->n, n); goto cleanup; }
-        ser[k] = (ml_fig_series){.name = h->metric, .y = h->mean, .lo = h->lo, .hi = h->hi, .flag = h->regressed};
-        p[k] = (ml_fig_panel){.ylabel = h->metric, .series = &ser[k], .nseries = 1, .ref_y = NAN};
+        const char *cut = NULL;
+        for (const char *q = strstr(h->metric, ": "); q; q = strstr(q + 2, ": ")) cut = q;
+        const char *metric = cut ? cut + 2 : h->metric;
+        size_t gl = cut ? (size_t)(cut - h->metric) : 0;
+        int pi = 0;
+        while (pi < np && strcmp(pm[pi], metric)) pi++;
+        if (pi == np && np < MAXP) {
+            pm[np] = metric;
+            /* "time/finetune_ms_per_step" reads better on an axis as "finetune ms/step" */
+            size_t ml = strlen(metric);
+            if (!strncmp(metric, "time/", 5) && ml > 17 && !strcmp(metric + ml - 12, "_ms_per_step"))
+                snprintf(ylabels[np], sizeof(ylabels[0]), "%.*s ms/step", (int)(ml - 17), metric + 5);
+            else snprintf(ylabels[np], sizeof(ylabels[0]), "%s", metric);
+            p[np] = (ml_fig_panel){.ylabel = ylabels[np], .series = ser[np], .nseries = 0, .ref_y = NAN};
+            np++;
+        }
+        if (pi < np && p[pi].nseries < MAXS) {
+            char *nm = names[pi * MAXS + p[pi].nseries];
+            snprintf(nm, sizeof(names[0]), "%.*s", (int)(gl ? gl : strlen(h->metric)), h->metric);
+            ser[pi][p[pi].nseries++] = (ml_fig_series){.name = nm, .y = h->mean, .lo = h->lo, .hi = h->hi,
+                                                      .flag = h->regressed};
+        }
         for (int i = 0; i < n; i++) {
             csv_str(&b, h->metric, ",");
             csv_str(&b, h->commits[i], ",");
@@ -412,6 +440,7 @@ static int history(const char *dir, unsigned formats, const ml_fig_opts *fo, con
     error = ml_fs_write_atomic(path, b.p, b.len);
 cleanup:
     free(x);
+    free(names);
     ml_rbuf_free(&b);
     return error;
 }
