@@ -189,6 +189,17 @@ void ml_results_add_gate(cJSON *doc, const ml_suite *s) {
         cJSON_AddNumberToObject(r, "rtol", s->gate[g].rtol);
         cJSON_AddItemToArray(gate, r);
     }
+    if (s->report_width_in > 0 || s->report_font_pt > 0 || s->report_formats) {
+        static const char *const formats[3] = { "png", "svg", "pdf" };
+        cJSON *rep = cJSON_AddObjectToObject(doc, "report");
+        if (s->report_width_in > 0) cJSON_AddNumberToObject(rep, "width_in", s->report_width_in);
+        if (s->report_font_pt > 0) cJSON_AddNumberToObject(rep, "font_pt", s->report_font_pt);
+        if (s->report_formats) {
+            cJSON *f = cJSON_AddArrayToObject(rep, "formats");
+            for (int i = 0; i < 3; i++)
+                if (s->report_formats & (1u << i)) cJSON_AddItemToArray(f, cJSON_CreateString(formats[i]));
+        }
+    }
 }
 
 const cJSON *ml_results_first_ok(const cJSON *doc) {

@@ -505,7 +505,7 @@ static int parse_matrix(const pctx *c, const cJSON *root, ml_suite *s) {
 }
 
 static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads", "data", "model",
-    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", "matrix", NULL };
+    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", "report", "matrix", NULL };
 static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
 
 static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
@@ -771,6 +771,29 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         if ((error = opt_num(c, e, p, "atol", 0.0, 1e12, &g->atol)) < 0 ||
             (error = opt_num(c, e, p, "rtol", 0.0, 1e6, &g->rtol)) < 0)
             return error;
+    }
+    /* report: how its figures are drawn; nothing a result depends on */
+    static const char *const REPORT_KEYS[] = { "width_in", "font_pt", "formats", NULL };
+    static const char *const FORMATS[] = { "png", "svg", "pdf", NULL };
+    s->report_width_in = s->report_font_pt = 0.0;
+    s->report_formats = 0;
+    if ((error = get(c, root, "$", "report", 0, &o)) < 0) return error;
+    if (o) {
+        if ((error = want_object(c, o, "$.report")) < 0 || (error = check_keys(c, o, "$.report", REPORT_KEYS)) < 0 ||
+            (error = opt_num(c, o, "$.report", "width_in", 1.0, 20.0, &s->report_width_in)) < 0 ||
+            (error = opt_num(c, o, "$.report", "font_pt", 5.0, 24.0, &s->report_font_pt)) < 0 ||
+            (error = get(c, o, "$.report", "formats", 0, &v)) < 0)
+            return error;
+        if (v) {
+            if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 3)
+                return FAIL(c, "$.report.formats", "expected an array of 1..3 of \"png\", \"svg\", \"pdf\"");
+            for (int i = 0; i < cJSON_GetArraySize(v); i++) {
+                join_index(q, sizeof(q), "$.report.formats", i);
+                if ((error = read_enum(c, cJSON_GetArrayItem(v, i), q, "format", FORMATS, &k)) < 0) return error;
+                if (s->report_formats & (1u << k)) return FAIL(c, q, "\"%s\" is listed twice", FORMATS[k]);
+                s->report_formats |= 1u << k;
+            }
+        }
     }
     return parse_matrix(c, root, s);
 }

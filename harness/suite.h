@@ -144,6 +144,10 @@ typedef struct {
     int      exact_match;           /* GPT: target documents decoded greedily for exact match */
     int      ngate;
     ml_gate_rule gate[ML_MAX_GATE];
+    /* the report's defaults (`mergelab report` options override them); 0 = the report's own */
+    double   report_width_in;       /* figure width in inches */
+    double   report_font_pt;        /* figure text size */
+    unsigned report_formats;        /* bits: 1 png, 2 svg, 4 pdf */
     int      naxes;                 /* the matrix; 0 axes = one cell, the suite as written */
     ml_axis  axes[ML_MAX_AXES];
     int      ncells;                /* product of the axes' sizes */

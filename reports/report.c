@@ -497,13 +497,15 @@ int ml_report_write_many(const char *const *results_paths, int nresults, const c
     int error = 0, nfigs_total = 0;
     ML_CHECK_ARG(results_paths && out_dir && nresults >= 1, "ml_report_write_many: results and out_dir are required");
     if (!opts) opts = &defaults;
-    unsigned formats = opts->formats ? opts->formats : ML_FIG_ALL;
+    unsigned formats = opts->formats;
     if ((error = ml_calloc((void **)&suites, (size_t)nresults, sizeof(*suites))) < 0 ||
         (error = ml_calloc((void **)&secs, (size_t)nresults, sizeof(*secs))) < 0 ||
         (error = ml_calloc((void **)&figs, (size_t)nresults * MAX_FIGS, sizeof(*figs))) < 0)
         goto cleanup;
     for (int i = 0; i < nresults; i++)
         if ((error = ml_rep_suite_read(&suites[i], results_paths[i])) < 0) goto cleanup;
+    /* the caller's options, else the (first) suite's "report" settings, else all three */
+    if (!formats) formats = suites[0].formats ? suites[0].formats : ML_FIG_ALL;
     for (int i = 0; i < nresults; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(suites[i].prefix, suites[j].prefix)) {
@@ -517,6 +519,8 @@ int ml_report_write_many(const char *const *results_paths, int nresults, const c
         const ml_rep_suite *s = &suites[i];
         int nf = 0;
         ctx c = {.dir = out_dir, .formats = formats, .fig = opts->fig, .figs = figs + (size_t)i * MAX_FIGS, .nfigs = &nf};
+        if (c.fig.width_pt <= 0 && s->width_in > 0) c.fig.width_pt = 72.0 * s->width_in;
+        if (c.fig.font_pt <= 0 && s->font_pt > 0) c.fig.font_pt = s->font_pt;
         c.fig.source = s->commit;
         c.fig.suite = s->name;
         c.fig.seed = s->seeds[0] ? s->seeds : NULL;

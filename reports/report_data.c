@@ -137,6 +137,24 @@ static int read_head(ml_rep_suite *s) {
     for (const cJSON *c = cJSON_IsArray(seeds) ? seeds->child : NULL; c; c = c->next)
         if (cJSON_IsNumber(c) && n + 24 < sizeof(s->seeds))
             n += (size_t)snprintf(s->seeds + n, sizeof(s->seeds) - n, "%s%.0f", n ? ", " : "", c->valuedouble);
+    /* the suite's own figure settings ("report": width_in, font_pt, formats) */
+    const cJSON *rep = cJSON_GetObjectItemCaseSensitive(s->doc, "report");
+    if (rep && !cJSON_IsObject(rep)) return bad(s, "$.report", "expected an object, got %s", kind(rep));
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(rep, "width_in"), *f = cJSON_GetObjectItemCaseSensitive(rep, "font_pt");
+    const cJSON *fm = cJSON_GetObjectItemCaseSensitive(rep, "formats");
+    if (w && !(cJSON_IsNumber(w) && w->valuedouble >= 1 && w->valuedouble <= 20))
+        return bad(s, "$.report.width_in", "expected a number of inches in 1..20");
+    if (f && !(cJSON_IsNumber(f) && f->valuedouble >= 5 && f->valuedouble <= 24))
+        return bad(s, "$.report.font_pt", "expected a number of points in 5..24");
+    s->width_in = w ? w->valuedouble : 0;
+    s->font_pt = f ? f->valuedouble : 0;
+    for (const cJSON *e = cJSON_IsArray(fm) ? fm->child : NULL; e; e = e->next) {
+        const char *v = cJSON_GetStringValue(e);
+        unsigned bit = !v ? 0 : !strcmp(v, "png") ? ML_FIG_PNG : !strcmp(v, "svg") ? ML_FIG_SVG : !strcmp(v, "pdf") ? ML_FIG_PDF : 0;
+        if (!bit) return bad(s, "$.report.formats", "expected \"png\", \"svg\" or \"pdf\" items");
+        s->formats |= bit;
+    }
+    if (fm && !cJSON_IsArray(fm)) return bad(s, "$.report.formats", "expected an array, got %s", kind(fm));
     s->findings = cJSON_GetObjectItemCaseSensitive(s->doc, "findings");
     if (s->findings && !cJSON_IsArray(s->findings))
         return bad(s, "$.findings", "expected an array, got %s", kind(s->findings));

@@ -73,6 +73,8 @@ typedef struct {
     int ngroups;
     ml_agg agg;                  /* every metric per group */
     const cJSON *findings;       /* the results' "findings" array, or NULL */
+    double width_in, font_pt;    /* the suite's "report" settings; 0 = not given */
+    unsigned formats;            /* ML_FIG_* bits from it; 0 = not given */
 } ml_rep_suite;
 
 /* Reads path into s (zeroed by the caller). Returns 0, ML_ENOTFOUND, ML_EDATA (naming the

@@ -305,6 +305,35 @@ static void test_report_page__only_failed_cells(void) {
     ml_t_rmrf(dir);
 }
 
+/* The suite's "report" settings (carried in the results) choose the formats and the
+ * width; the caller's options win over them. */
+static void test_report_page__suite_settings(void) {
+    char dir[256], res[512], out[512], p[700];
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
+    snprintf(res, sizeof(res), "%s/x.json", dir);
+    snprintf(out, sizeof(out), "%s/rep", dir);
+    cJSON *doc = make_results("x", 1, 2, 0);
+    cJSON *rep = cJSON_AddObjectToObject(doc, "report");
+    cJSON_AddNumberToObject(rep, "width_in", 7);
+    cJSON_AddItemToObject(rep, "formats", cJSON_CreateStringArray((const char *[]){"svg"}, 1));
+    ML_ASSERT_EQ_INT(0, save(doc, res));
+    cJSON_Delete(doc);
+    int rc = ml_report_write(res, out);
+    ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
+    snprintf(p, sizeof(p), "%s/x_methods.png", out);
+    ML_ASSERT_MSG(!ml_fs_exists(p), "a PNG was written though the suite asks for SVG only");
+    char *svg = slurp(out, "x_methods.svg");
+    ML_ASSERT(svg != NULL);
+    int wide = strstr(svg, "width=\"504pt\"") != NULL;   /* 7 in */
+    free(svg);
+    ML_ASSERT_MSG(wide, "the SVG is not 7 in (504 pt) wide");
+    ml_report_opts o = {.formats = ML_FIG_PNG};
+    const char *paths[1] = {res};
+    ML_ASSERT_EQ_INT(0, ml_report_write_many(paths, 1, out, &o));
+    ML_ASSERT_MSG(ml_fs_exists(p), "--formats png did not win over the suite's setting");
+    ml_t_rmrf(dir);
+}
+
 /* Replaces the first `from` in the saved document text and expects ML_EDATA with `want`. */
 static int expect_bad(const char *dir, const char *from, const char *to, const char *want, char *why, size_t n) {
     char res[512], out[512];
@@ -462,6 +491,7 @@ const ml_test ml_tests_report_page[] = {
     { "report_page__html", test_report_page__html, "unit" },
     { "report_page__only_failed_cells", test_report_page__only_failed_cells, "unit" },
     { "report_page__malformed", test_report_page__malformed, "unit" },
+    { "report_page__suite_settings", test_report_page__suite_settings, "unit" },
     { "report_page__history_flags", test_report_page__history_flags, "e2e" },
     { 0 }
 };

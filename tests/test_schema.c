@@ -472,9 +472,20 @@ static const edit BAD_EDITS[] = {
       "\"matrix\": { \"seed\": [1], \"merge\": [\"average\"], \"finetune.steps\": [1], \"pretrain.steps\": [1],"
       " \"batch_size\": [1], \"threads\": [1], \"optimizer.lr\": [0.1], \"cka.every\": [10], \"cka.probe_size\": [100] },\n"
       "  \"gate\": [", "$.matrix", NULL, 1 },
+    /* report: figure settings */
+    { SMOKE, "\"gate\": [", "\"report\": { \"width_in\": 0.5 },\n  \"gate\": [", "$.report.width_in", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"report\": { \"font_pt\": 30 },\n  \"gate\": [", "$.report.font_pt", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"report\": { \"formats\": [\"png\", \"png\"] },\n  \"gate\": [",
+      "$.report.formats[1]", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"report\": { \"formats\": [\"tiff\"] },\n  \"gate\": [", "$.report.formats[0]", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"report\": { \"formats\": [] },\n  \"gate\": [", "$.report.formats", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"report\": { \"dpi\": 300 },\n  \"gate\": [", "$.report.dpi", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"report\": 3,\n  \"gate\": [", "$.report", NULL, 0 },
 };
 
 static const edit GOOD_EDITS[] = {
+    { SMOKE, "\"gate\": [", "\"report\": { \"width_in\": 7, \"font_pt\": 9.5, \"formats\": [\"pdf\", \"png\"] },\n  \"gate\": [",
+      NULL, NULL, 0 },
     { SMOKE, "\"every\": 50", "\"steps\": [0, 10, 20, 100, 600]", NULL, NULL, 0 },
     { SMOKE, "\"threads\": 2,\n", "", NULL, NULL, 0 },
     { SMOKE, "\"activation\": \"relu\"", "\"activation\": \"gelu\"", NULL, NULL, 0 },
