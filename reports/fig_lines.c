@@ -85,19 +85,7 @@ static const char *xtick_label(const pn_layout *L, const char *const *xtick_labe
 
 /* Numeric x: as many ticks as leave room for one and a half labels between them. */
 static void x_ticks(cairo_t *cr, pn_layout *L) {
-    char lab[32];
-    ml_plot__font(cr, L->st.fs_tick, 0);
-    for (int max = 9; max >= 2; max--) {
-        L->nxt = ml_plot__ticks(L->xlo, L->xhi, max, L->xt, &L->xstep);
-        double widest = 0;
-        for (int i = 0; i < L->nxt; i++) {
-            ml_plot__tick_label(lab, sizeof(lab), L->xt[i], L->xstep);
-            double w = ml_plot__text_w(cr, lab);
-            if (w > widest) widest = w;
-        }
-        double spacing = L->nxt > 1 ? L->xstep / (L->xhi - L->xlo) * L->aw : L->aw;
-        if (spacing >= widest * 1.5 + 2 * L->st.k) break;
-    }
+    L->nxt = ml_plot__axis_ticks(cr, &L->st, L->xlo, L->xhi, L->aw, L->xt, &L->xstep);
     L->nxm = ml_plot__minor_ticks(L->xlo, L->xhi, L->xstep, L->xm, 256);
 }
 
@@ -171,13 +159,9 @@ static int layout(cairo_t *cr, pn_layout *L, const ml_plot_style *st, const char
     if ((error = ml_calloc((void **)&L->pn, (size_t)(npanels > 0 ? npanels : 1), sizeof(*L->pn))) < 0 ||
         (error = ml_calloc((void **)&L->items, (size_t)(nitems > 0 ? nitems : 1), sizeof(*L->items))) < 0)
         return error;
-    ml_plot__font(cr, st->fs_title, 0);
+    double top, label_h, tick_h;
     L->title_y = st->pad;
-    double top = st->pad + (title && *title ? ml_plot__text_h(cr) + 2 * st->gap : 0);
-    ml_plot__font(cr, st->fs, 0);
-    double label_h = ml_plot__text_h(cr);
-    ml_plot__font(cr, st->fs_tick, 0);
-    double tick_h = ml_plot__text_h(cr);
+    ml_plot__heights(cr, st, title, &top, &label_h, &tick_h);
 
     /* data ranges: x over every finite x, y per panel over its finite points, bands,
      * reference line and the values it must include */

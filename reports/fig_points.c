@@ -60,19 +60,7 @@ static void grow(double v, double *lo, double *hi, int *any) {
 }
 
 static void x_ticks(cairo_t *cr, pt_layout *L) {
-    char lab[32];
-    ml_plot__font(cr, L->st.fs_tick, 0);
-    for (int max = 9; max >= 2; max--) {
-        L->nxt = ml_plot__ticks(L->xlo, L->xhi, max, L->xt, &L->xstep);
-        double widest = 0;
-        for (int i = 0; i < L->nxt; i++) {
-            ml_plot__tick_label(lab, sizeof(lab), L->xt[i], L->xstep);
-            double w = ml_plot__text_w(cr, lab);
-            if (w > widest) widest = w;
-        }
-        double spacing = L->nxt > 1 ? L->xstep / (L->xhi - L->xlo) * L->aw : L->aw;
-        if (spacing >= widest * 1.5 + 2 * L->st.k) break;
-    }
+    L->nxt = ml_plot__axis_ticks(cr, &L->st, L->xlo, L->xhi, L->aw, L->xt, &L->xstep);
     L->nxm = ml_plot__minor_ticks(L->xlo, L->xhi, L->xstep, L->xm, 256);
 }
 
@@ -82,13 +70,9 @@ static int layout(cairo_t *cr, pt_layout *L, const ml_plot_style *st, const char
     int error, any = 0, present[ML_FIG_PT_KINDS] = {0};
     L->st = *st;
     L->W = st->W;
-    ml_plot__font(cr, st->fs_title, 0);
+    double top, label_h, tick_h;
     L->title_y = st->pad;
-    double top = st->pad + (title && *title ? ml_plot__text_h(cr) + 2 * st->gap : 0);
-    ml_plot__font(cr, st->fs, 0);
-    double label_h = ml_plot__text_h(cr);
-    ml_plot__font(cr, st->fs_tick, 0);
-    double tick_h = ml_plot__text_h(cr);
+    ml_plot__heights(cr, st, title, &top, &label_h, &tick_h);
 
     for (int i = 0; i < n; i++) grow(pts[i].mean, &L->xlo, &L->xhi, &any);
     L->no_data = !any;

@@ -1003,3 +1003,32 @@ void ml_plot__report_layout(const ml_fig_opts *opts, double W, double H, double 
     o->png_scale = opts->png_scale > 0 ? opts->png_scale : ML_PLOT_PNG_SCALE;
     o->no_data = no_data;
 }
+
+int ml_plot__axis_ticks(cairo_t *cr, const ml_plot_style *st, double lo, double hi, double len, double *ticks,
+                        double *step) {
+    char lab[32];
+    int n = 0;
+    ml_plot__font(cr, st->fs_tick, 0);
+    for (int max = 9; max >= 2; max--) {
+        n = ml_plot__ticks(lo, hi, max, ticks, step);
+        double widest = 0;
+        for (int i = 0; i < n; i++) {
+            ml_plot__tick_label(lab, sizeof(lab), ticks[i], *step);
+            double w = ml_plot__text_w(cr, lab);
+            if (w > widest) widest = w;
+        }
+        double spacing = n > 1 ? *step / (hi - lo) * len : len;
+        if (spacing >= widest * 1.5 + 2 * st->k) break;
+    }
+    return n;
+}
+
+void ml_plot__heights(cairo_t *cr, const ml_plot_style *st, const char *title, double *top, double *label_h,
+                      double *tick_h) {
+    ml_plot__font(cr, st->fs_title, 0);
+    *top = st->pad + (title && *title ? ml_plot__text_h(cr) + 2 * st->gap : 0);
+    ml_plot__font(cr, st->fs, 0);
+    *label_h = ml_plot__text_h(cr);
+    ml_plot__font(cr, st->fs_tick, 0);
+    *tick_h = ml_plot__text_h(cr);
+}

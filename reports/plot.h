@@ -95,6 +95,15 @@ int ml_plot__ticks(double lo, double hi, int max_ticks, double *ticks, double *s
  * AutoMinorLocator (5 intervals for a 1 or 5 step, else 4). Fills at most max; returns
  * the count. */
 int ml_plot__minor_ticks(double lo, double hi, double step, double *out, int max);
+/* Ticks for [lo, hi] on an axis len pt long: as many as leave one and a half label
+ * widths (plus some padding) between neighbouring labels in st's tick font. Fills ticks[]
+ * (room for 64), returns the count, *step gets the spacing. */
+int ml_plot__axis_ticks(cairo_t *cr, const ml_plot_style *st, double lo, double hi, double len, double *ticks,
+                        double *step);
+/* Where content starts below an optional title (*top), and the line heights of the axis
+ * label and tick fonts: what every figure's layout begins with. */
+void ml_plot__heights(cairo_t *cr, const ml_plot_style *st, const char *title, double *top, double *label_h,
+                      double *tick_h);
 /* Tick label with as many decimals as step needs; "-0" prints as "0". */
 void ml_plot__tick_label(char *buf, size_t n, double v, double step);
 
