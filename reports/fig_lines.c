@@ -390,15 +390,32 @@ static void draw_panel(cairo_t *cr, const pn_layout *L, const pn_panel *Q, const
         for (int j = 0; S->flag && j < npoints; j++)
             if (S->flag[j] && series_ok(S, x, j)) ml_plot__ring(cr, st, px(L, x[j]), py(Q, S->y[j]));
     }
-    /* the reference line's label at its right end, above the line unless that would
-     * leave the axes */
+    /* the reference line's label: at the right end above the line, unless another
+     * corner of the line (right below, left above, left below) covers fewer data points
+     * or the label would leave the axes */
     if (isfinite(P->ref_y) && P->ref_label && *P->ref_label) {
         ml_plot__font(cr, st->fs_tick, 0);
         double yr = py(Q, P->ref_y), th = ml_plot__text_h(cr);
-        int above = yr - th - st->k >= Q->ay + st->tick_len;
         const char *s = ml_plot__fit(cr, P->ref_label, L->aw * 0.5, buf, sizeof(buf));
-        double w = ml_plot__text_w(cr, s), xr = L->ax + L->aw - st->tick_len - st->gap;
-        double yt = above ? yr - 0.8 * st->k - th : yr + 0.8 * st->k;
+        double w = ml_plot__text_w(cr, s), r = st->marker;
+        double best_x = 0, best_y = 0;
+        int best = -1;
+        for (int cand = 0; cand < 4; cand++) {
+            int right = cand < 2, above = cand % 2 == 0;
+            double xl = right ? L->ax + L->aw - st->tick_len - st->gap - w : L->ax + st->tick_len + st->gap;
+            double yt = above ? yr - 0.8 * st->k - th : yr + 0.8 * st->k;
+            if (yt < Q->ay + st->tick_len || yt + th > Q->ay + Q->ah - st->tick_len) continue;
+            int hits = 0;
+            for (int k = 0; k < P->nseries; k++)
+                for (int j = 0; j < npoints; j++) {
+                    if (!series_ok(&P->series[k], x, j)) continue;
+                    double X = px(L, x[j]), Y = py(Q, P->series[k].y[j]);
+                    hits += X > xl - r && X < xl + w + r && Y > yt - r && Y < yt + th + r;
+                }
+            if (best < 0 || hits < best) { best = hits; best_x = xl; best_y = yt; }
+        }
+        if (best < 0) { best_x = L->ax + L->aw - st->tick_len - st->gap - w; best_y = yr + 0.8 * st->k; }
+        double xr = best_x + w, yt = best_y;
         /* a faint white plate: the label stays readable over a band or a line */
         cairo_set_source_rgba(cr, 1, 1, 1, 0.75);
         cairo_rectangle(cr, xr - w - st->k, yt + 0.1 * th, w + 2 * st->k, th * 0.85);
