@@ -80,6 +80,13 @@ static void esc(ml_rbuf *b, const char *s) { ml_rbuf_html(b, s ? s : ""); }
 
 static void num(ml_rbuf *b, double v) { ml_rbuf_num(b, v, "n/a"); }
 
+/* A text cell, escaped. */
+static void td(ml_rbuf *b, const char *s) {
+    ml_rbuf_puts(b, "<td>");
+    esc(b, s);
+    ml_rbuf_puts(b, "</td>");
+}
+
 /* A numeric cell: shown rounded, sorted by the exact value. */
 static void ncell(ml_rbuf *b, double v, int decimals) {
     if (isnan(v)) { ml_rbuf_puts(b, "<td class=\"n\" data-v=\"\">n/a</td>"); return; }
@@ -241,18 +248,16 @@ static void findings_section(ml_rbuf *b, const ml_rep_suite *s) {
     ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>finding</th><th>statement</th><th>verdict</th>"
                     "<th>effect</th><th>95% CI</th><th>how</th></tr></thead><tbody>\n");
     for (const cJSON *f = s->findings->child; f; f = f->next) {
-        ml_rbuf_puts(b, "<tr><td>");
-        esc(b, jstr(f, "id"));
-        ml_rbuf_puts(b, "</td><td>");
-        esc(b, jstr(f, "statement"));
-        ml_rbuf_puts(b, "</td><td>");
+        ml_rbuf_puts(b, "<tr>");
+        td(b, jstr(f, "id"));
+        td(b, jstr(f, "statement"));
+        ml_rbuf_puts(b, "<td>");
         verdict(b, jstr(f, "verdict"));
         ml_rbuf_puts(b, "</td>");
         ncell(b, jnum(f, "effect"), 4);
         ci_cell(b, jnum(f, "ci_lo"), jnum(f, "ci_hi"), 4);
-        ml_rbuf_puts(b, "<td>");
-        esc(b, jstr(f, "detail"));
-        ml_rbuf_puts(b, "</td></tr>\n");
+        td(b, jstr(f, "detail"));
+        ml_rbuf_puts(b, "</tr>\n");
     }
     ml_rbuf_puts(b, "</tbody></table>\n");
 }
@@ -291,19 +296,16 @@ static void cells_table(ml_rbuf *b, const ml_rep_suite *s) {
     for (int i = 0; i < s->ncells; i++) {
         const cJSON *c = s->cells[i];
         const char *st = jstr(c, "status");
-        ml_rbuf_puts(b, "<tr><td>");
-        esc(b, jstr(c, "name"));
-        ml_rbuf_puts(b, "</td><td>");
-        esc(b, jstr(c, "group"));
-        ml_rbuf_puts(b, "</td>");
+        ml_rbuf_puts(b, "<tr>");
+        td(b, jstr(c, "name"));
+        td(b, jstr(c, "group"));
         ncell(b, jnum(c, "seed"), 0);
         ml_rbuf_puts(b, "<td>");
         verdict(b, st && !strcmp(st, "ok") ? "ok" : st ? st : "n/a");
         ml_rbuf_puts(b, "</td>");
         ncell(b, jnum(c, "wall_seconds"), 1);
-        ml_rbuf_puts(b, "<td>");
-        esc(b, jstr(c, "error"));
-        ml_rbuf_puts(b, "</td></tr>\n");
+        td(b, jstr(c, "error"));
+        ml_rbuf_puts(b, "</tr>\n");
     }
     ml_rbuf_puts(b, "</tbody></table>\n");
 }

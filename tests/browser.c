@@ -1,5 +1,5 @@
 /*
- * tests/browser.c: headless Chromium runs and a PNG reader for the tests (see browser.h).
+ * tests/browser.c: headless Chromium runs for the tests (see browser.h).
  * Chromium is started with fork/exec (no shell), in a process group of its own so
  * that a run past its time limit is killed with every helper process it spawned.
  */
@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <png.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,90 +247,4 @@ int ml_t_browser_screenshot(const char *png_out, const char *html_path, int w, i
 
 int ml_t_browser_screenshot_dark(const char *png_out, const char *html_path, int w, int h) {
     return browser__screenshot(png_out, html_path, w, h, 1);
-}
-
-/* ---- PNG ------------------------------------------------------------------------- */
-
-int ml_t_png_read(const char *path, int *w, int *h, unsigned char **rgba) {
-    FILE *f = NULL;
-    png_structp png = NULL;
-    png_infop info = NULL;
-    unsigned char sig[8];
-    /* written after setjmp and used after a longjmp: volatile */
-    unsigned char *volatile buf = NULL;
-    png_bytep *volatile rows = NULL;
-    volatile int result = -1;
-
-    *rgba = NULL;
-    *w = *h = 0;
-    if (!(f = fopen(path, "rb"))) {
-        fprintf(stderr, "    png: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
-        fprintf(stderr, "    png: %s: not a PNG file\n", path);
-        goto cleanup;
-    }
-    if (!(png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) ||
-        !(info = png_create_info_struct(png)))
-        goto cleanup;
-    if (setjmp(png_jmpbuf(png))) {
-        fprintf(stderr, "    png: %s: libpng could not decode it\n", path);
-        goto cleanup;
-    }
-    png_init_io(png, f);
-    png_set_sig_bytes(png, 8);
-    png_read_info(png, info);
-    png_uint_32 pw = png_get_image_width(png, info), ph = png_get_image_height(png, info);
-    int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-    if (pw == 0 || ph == 0 || pw > 32768 || ph > 32768) {
-        fprintf(stderr, "    png: %s: size %ux%u out of range\n", path, (unsigned)pw, (unsigned)ph);
-        goto cleanup;
-    }
-    /* everything to 8-bit RGBA, alpha straight (not premultiplied) */
-    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-    if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    int has_trns = png_get_valid(png, info, PNG_INFO_tRNS) != 0;
-    if (has_trns) png_set_tRNS_to_alpha(png);
-    if (depth == 16) png_set_scale_16(png);
-    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (!(type & PNG_COLOR_MASK_ALPHA) && !has_trns) png_set_filler(png, 0xff, PNG_FILLER_AFTER);
-    png_set_interlace_handling(png);
-    png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)pw * 4) {
-        fprintf(stderr, "    png: %s: unexpected row size after conversion\n", path);
-        goto cleanup;
-    }
-    buf = malloc((size_t)pw * ph * 4);
-    rows = malloc(ph * sizeof(png_bytep));
-    if (!buf || !rows) goto cleanup;
-    for (png_uint_32 y = 0; y < ph; y++) rows[y] = buf + (size_t)y * pw * 4;
-    png_read_image(png, rows);
-    png_read_end(png, NULL);
-    *w = (int)pw;
-    *h = (int)ph;
-    *rgba = buf;
-    buf = NULL;
-    result = 0;
-cleanup:
-    png_destroy_read_struct(png ? &png : NULL, info ? &info : NULL, NULL);
-    free(rows);
-    free(buf);
-    fclose(f);
-    return result;
-}
-
-double ml_t_png_nonwhite_fraction(const unsigned char *rgba, int w, int h, int x0, int y0, int x1, int y1) {
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > w) x1 = w;
-    if (y1 > h) y1 = h;
-    if (x1 <= x0 || y1 <= y0) return 0.0;
-    long n = 0;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
-            const unsigned char *p = rgba + ((size_t)y * w + x) * 4;
-            n += p[0] < 240 || p[1] < 240 || p[2] < 240;
-        }
-    return (double)n / ((double)(x1 - x0) * (y1 - y0));
 }

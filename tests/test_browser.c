@@ -13,6 +13,7 @@
  */
 #include "tests/test.h"
 #include "tests/browser.h"
+#include "tests/pngio.h"
 #include "tests/util.h"
 #include "core/fs.h"
 
@@ -158,10 +159,10 @@ static const unsigned char viridis11[11][3] = {
 #define VIRIDIS_N (10 * VIRIDIS_STEPS + 1)
 #define VIRIDIS_TOL 20                        /* per channel */
 
-/* Pixels of rgba (h,w,4) within VIRIDIS_TOL of some point of the map. Greys
+/* Pixels of img within VIRIDIS_TOL of some point of the map. Greys
  * (channel spread under 40) are skipped at once: every viridis colour has a
  * spread of 80 or more. */
-static long count_viridis(const unsigned char *rgba, int w, int h) {
+static long count_viridis(const ml_t_png *img) {
     int pts[VIRIDIS_N][3];
     for (int k = 0; k < 10; k++)
         for (int s = 0; s < VIRIDIS_STEPS; s++)
@@ -170,8 +171,8 @@ static long count_viridis(const unsigned char *rgba, int w, int h) {
                     viridis11[k][c] + (viridis11[k + 1][c] - viridis11[k][c]) * s / VIRIDIS_STEPS;
     for (int c = 0; c < 3; c++) pts[VIRIDIS_N - 1][c] = viridis11[10][c];
     long n = 0;
-    for (size_t i = 0; i < (size_t)w * h; i++) {
-        const unsigned char *p = rgba + 4 * i;
+    for (size_t i = 0; i < (size_t)img->w * img->h; i++) {
+        const unsigned char *p = img->rgba + 4 * i;
         int mx = p[0] > p[1] ? p[0] : p[1], mn = p[0] < p[1] ? p[0] : p[1];
         if (p[2] > mx) mx = p[2];
         if (p[2] < mn) mn = p[2];
@@ -184,11 +185,11 @@ static long count_viridis(const unsigned char *rgba, int w, int h) {
 }
 
 /* The fraction of pixels in [x0,x1) x [y0,y1) whose R, G and B are all below 80. */
-static double dark_fraction(const unsigned char *rgba, int w, int h, int x0, int y0, int x1, int y1) {
+static double dark_fraction(const ml_t_png *img, int x0, int y0, int x1, int y1) {
     long n = 0, all = 0;
-    for (int y = y0 < 0 ? 0 : y0; y < y1 && y < h; y++)
-        for (int x = x0 < 0 ? 0 : x0; x < x1 && x < w; x++, all++) {
-            const unsigned char *p = rgba + ((size_t)y * w + x) * 4;
+    for (int y = y0 < 0 ? 0 : y0; y < y1 && y < img->h; y++)
+        for (int x = x0 < 0 ? 0 : x0; x < x1 && x < img->w; x++, all++) {
+            const unsigned char *p = img->rgba + ((size_t)y * img->w + x) * 4;
             n += p[0] < 80 && p[1] < 80 && p[2] < 80;
         }
     return all ? (double)n / all : 0.0;
@@ -262,10 +263,17 @@ static int fixture(void) {
     return 1;
 }
 
-static int light_screenshot(void) {
+/* The screenshot of good (light colour scheme), made on first use, read into *img.
+ * 0, or -1 with why. */
+static int light_screenshot(ml_t_png *img, char *why, size_t n) {
     if (fx.light_state == 0)
         fx.light_state = ml_t_browser_screenshot(fx.light_png, fx.good, SHOT_W, SHOT_H) == 0 ? 1 : -1;
-    return fx.light_state == 1;
+    if (fx.light_state != 1) {
+        memset(img, 0, sizeof(*img));
+        snprintf(why, n, "no screenshot of %s", fx.good);
+        return -1;
+    }
+    return ml_t_png_load(fx.light_png, img, why, n);
 }
 
 /* ---- tests ------------------------------------------------------------------------- */
@@ -315,18 +323,16 @@ static void test_browser__images_load(void) {
 }
 
 static void test_browser__screenshot_not_blank(void) {
-    char shot[320];
-    unsigned char *px = NULL;
-    int w, h;
+    char shot[320], why[512];
+    ml_t_png img;
     NEED_CHROMIUM();
     ML_ASSERT_MSG(fixture(), "the report could not be made");
-    ML_ASSERT_MSG(light_screenshot(), "no screenshot of %s", fx.good);
-    ML_ASSERT_EQ_INT(0, ml_t_png_read(fx.light_png, &w, &h, &px));
-    double top = ml_t_png_nonwhite_fraction(px, w, h, 0, 0, w, 300);
-    long vir = count_viridis(px, w, h);
-    free(px);
-    ML_ASSERT_EQ_INT(SHOT_W, w);
-    ML_ASSERT_EQ_INT(SHOT_H, h);
+    ML_ASSERT_MSG(light_screenshot(&img, why, sizeof(why)) == 0, "%s", why);
+    double top = ml_t_png_nonwhite_fraction(&img, 0, 0, img.w, 300);
+    long vir = count_viridis(&img);
+    free(img.rgba);
+    ML_ASSERT_EQ_INT(SHOT_W, img.w);
+    ML_ASSERT_EQ_INT(SHOT_H, img.h);
     fprintf(stderr, "    top 300 px: %.2f%% not white; %ld viridis pixels\n", 100 * top, vir);
     ML_ASSERT_MSG(top > 0.005, "the top 300 px are %.3f%% non-white: a blank page", 100 * top);
     ML_ASSERT_MSG(vir >= 2000, "only %ld viridis pixels in the screenshot, want >= 2000 (heatmap not shown?)", vir);
@@ -335,30 +341,28 @@ static void test_browser__screenshot_not_blank(void) {
     ML_ASSERT_MSG(fx.removed > 0, "no <img> in %s has a src naming a heatmap", fx.good);
     snprintf(shot, sizeof(shot), "%s/broken.png", fx.dir);
     ML_ASSERT_EQ_INT(0, ml_t_browser_screenshot(shot, fx.broken, SHOT_W, SHOT_H));
-    ML_ASSERT_EQ_INT(0, ml_t_png_read(shot, &w, &h, &px));
-    long vir2 = count_viridis(px, w, h);
-    free(px);
+    ML_ASSERT_MSG(ml_t_png_load(shot, &img, why, sizeof(why)) == 0, "%s", why);
+    long vir2 = count_viridis(&img);
+    free(img.rgba);
     fprintf(stderr, "    without the heatmap PNGs: %ld viridis pixels\n", vir2);
     ML_ASSERT_MSG(vir2 * 100 < vir, "%ld viridis pixels remain without the heatmap PNGs (%ld with)", vir2, vir);
 }
 
 static void test_browser__dark_mode(void) {
-    char shot[320];
-    unsigned char *px = NULL;
-    int w, h;
+    char shot[320], why[512];
+    ml_t_png img;
     NEED_CHROMIUM();
     ML_ASSERT_MSG(fixture(), "the report could not be made");
     /* the page background shows along the right edge: a 16 px strip, full height */
-    ML_ASSERT_MSG(light_screenshot(), "no screenshot of %s", fx.good);
-    ML_ASSERT_EQ_INT(0, ml_t_png_read(fx.light_png, &w, &h, &px));
-    double light_dark = dark_fraction(px, w, h, w - 16, 0, w, h);
-    double light_nonwhite = ml_t_png_nonwhite_fraction(px, w, h, w - 16, 0, w, h);
-    free(px);
+    ML_ASSERT_MSG(light_screenshot(&img, why, sizeof(why)) == 0, "%s", why);
+    double light_dark = dark_fraction(&img, img.w - 16, 0, img.w, img.h);
+    double light_nonwhite = ml_t_png_nonwhite_fraction(&img, img.w - 16, 0, img.w, img.h);
+    free(img.rgba);
     snprintf(shot, sizeof(shot), "%s/dark.png", fx.dir);
     ML_ASSERT_EQ_INT(0, ml_t_browser_screenshot_dark(shot, fx.good, SHOT_W, SHOT_H));
-    ML_ASSERT_EQ_INT(0, ml_t_png_read(shot, &w, &h, &px));
-    double dark_dark = dark_fraction(px, w, h, w - 16, 0, w, h);
-    free(px);
+    ML_ASSERT_MSG(ml_t_png_load(shot, &img, why, sizeof(why)) == 0, "%s", why);
+    double dark_dark = dark_fraction(&img, img.w - 16, 0, img.w, img.h);
+    free(img.rgba);
     fprintf(stderr, "    right edge: light scheme %.1f%% not white, dark scheme %.1f%% dark\n",
             100 * light_nonwhite, 100 * dark_dark);
     ML_ASSERT_MSG(light_nonwhite < 0.1 && light_dark < 0.05,

@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -466,36 +465,6 @@ static void test_harness__gate_noise_across_seeds(void) {
 
 /* ---- across commits ---------------------------------------------------- */
 
-static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int sh(char **out, const char *fmt, ...) {
-    char cmd[4096], *buf = NULL;
-    size_t cap = 0, len = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *g = realloc(buf, cap);
-            if (!g) break;
-            buf = g;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    if (buf) buf[len] = '\0';
-    int st = pclose(p);
-    if (out) *out = buf ? buf : strdup("");
-    else free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Two real commits of a temporary repository: results stored per commit,
  * run --commits (worktree + build, here a build that copies this binary),
  * compare resolving HEAD~1 / HEAD / a short hash, and history. */
@@ -508,9 +477,9 @@ static void test_harness__compare_history_commits(void) {
     ML_ASSERT_EQ_INT(0, write_tiny(suite, sizeof(suite), repo, "\"finetune.steps\": [30, 60]", "\"finetune.steps\": [30]"));
     const char *env = "MERGELAB_MACHINE=testbox MERGELAB_RESULTS=results";
     const char *git = "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main";
-    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && %s init -q && printf 'results/\\n' > .gitignore && %s add . && %s commit -qm one",
-                          repo, git, git, git));
-    ML_ASSERT_EQ_INT(0, sh(&out, "cd %s && %s %s run tiny.json --quiet", repo, env, bin));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(NULL, "cd %s && %s init -q && printf 'results/\\n' > .gitignore && %s add . && %s commit -qm one",
+                               repo, git, git, git));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(&out, "cd %s && %s %s run tiny.json --quiet", repo, env, bin));
     free(out);
     /* commit two: a longer fine-tune, measured through run --commits */
     char *two = ml_t_replace(TINY, "\"finetune.steps\": [30, 60]", "\"finetune.steps\": [30]");
@@ -520,14 +489,14 @@ static void test_harness__compare_history_commits(void) {
     ml_t_write(path, sizeof(path), repo, "tiny.json", two_b);
     free(two);
     free(two_b);
-    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && %s commit -qam two", repo, git));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(NULL, "cd %s && %s commit -qam two", repo, git));
     char *c1 = NULL, *c2 = NULL;
-    ML_ASSERT_EQ_INT(0, sh(&c1, "cd %s && git rev-parse HEAD~1", repo));
-    ML_ASSERT_EQ_INT(0, sh(&c2, "cd %s && git rev-parse HEAD", repo));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(&c1, "cd %s && git rev-parse HEAD~1", repo));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(&c2, "cd %s && git rev-parse HEAD", repo));
     c1[strcspn(c1, "\n")] = '\0';
     c2[strcspn(c2, "\n")] = '\0';
-    int rc = sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build 'mkdir -p build && cp %s build/mergelab'",
-                repo, env, bin, bin);
+    int rc = ml_t_sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build 'mkdir -p build && cp %s build/mergelab'",
+                     repo, env, bin, bin);
     ML_ASSERT_MSG(rc == 0, "run --commits exited %d: %s", rc, out);
     ML_ASSERT_STR_HAS(out, "1 commit: 1 measured, 0 already measured, 0 failed");
     free(out);
@@ -542,22 +511,22 @@ static void test_harness__compare_history_commits(void) {
     cJSON_Delete(doc);
     ML_ASSERT_MSG(right_commit, "the stored results do not say they ran on commit two, clean");
     /* measured commits are skipped; the worktree and its branch are gone */
-    rc = sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build false", repo, env, bin);
+    rc = ml_t_sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build false", repo, env, bin);
     ML_ASSERT_EQ_INT(0, rc);
     ML_ASSERT_STR_HAS(out, "1 commit: 0 measured, 1 already measured, 0 failed");
     free(out);
-    ML_ASSERT_EQ_INT(0, sh(&out, "cd %s && git branch --list 'mergelab-wt-*' && git worktree list | wc -l", repo));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(&out, "cd %s && git branch --list 'mergelab-wt-*' && git worktree list | wc -l", repo));
     ML_ASSERT_MSG(!strcmp(out, "1\n"), "left behind: %s", out);
     free(out);
     /* a build that fails is reported and counted, the exit says so */
-    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && echo x >> tiny.json.note && %s add . && %s commit -qm three", repo, git, git));
-    rc = sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build 'echo broken; exit 1'", repo, env, bin);
+    ML_ASSERT_EQ_INT(0, ml_t_sh(NULL, "cd %s && echo x >> tiny.json.note && %s add . && %s commit -qm three", repo, git, git));
+    rc = ml_t_sh(&out, "cd %s && %s %s run tiny.json --commits HEAD~1..HEAD --build 'echo broken; exit 1'", repo, env, bin);
     ML_ASSERT_EQ_INT(3, rc);
     ML_ASSERT_STR_HAS(out, "build failed");
     ML_ASSERT_STR_HAS(out, "broken");
     free(out);
 
-    rc = sh(&out, "cd %s && %s %s compare HEAD~2 %.7s", repo, env, bin, c2);
+    rc = ml_t_sh(&out, "cd %s && %s %s compare HEAD~2 %.7s", repo, env, bin, c2);
     ML_ASSERT_MSG(rc == 0, "compare exited %d: %s", rc, out);
     ML_ASSERT_STR_HAS(out, "suite tiny:");
     ML_ASSERT_STR_HAS(out, "direct/loss");
@@ -565,11 +534,11 @@ static void test_harness__compare_history_commits(void) {
     int verdicts = strstr(out, "better") || strstr(out, "WORSE");
     ML_ASSERT_MSG(verdicts, "a 4x learning rate changed no metric beyond tolerance:\n%s", out);
     free(out);
-    rc = sh(&out, "cd %s && %s %s compare HEAD HEAD~2", repo, env, bin);
+    rc = ml_t_sh(&out, "cd %s && %s %s compare HEAD HEAD~2", repo, env, bin);
     ML_ASSERT_EQ_INT(2, rc);   /* HEAD (commit three) has no results */
     ML_ASSERT_STR_HAS(out, "no results for HEAD");
     free(out);
-    rc = sh(&out, "cd %s && %s %s history direct/loss --csv", repo, env, bin);
+    rc = ml_t_sh(&out, "cd %s && %s %s history direct/loss --csv", repo, env, bin);
     ML_ASSERT_EQ_INT(0, rc);
     ML_ASSERT_STR_HAS(out, c1);
     ML_ASSERT_STR_HAS(out, c2);
@@ -577,7 +546,7 @@ static void test_harness__compare_history_commits(void) {
     const char *first = strstr(out, c1), *second = strstr(out, c2);
     ML_ASSERT_MSG(first < second, "history is not oldest first");
     free(out);
-    rc = sh(&out, "cd %s && %s %s history direct/loss --plot history.svg && xmllint --noout history.svg", repo, env, bin);
+    rc = ml_t_sh(&out, "cd %s && %s %s history direct/loss --plot history.svg && xmllint --noout history.svg", repo, env, bin);
     ML_ASSERT_MSG(rc == 0, "history --plot: %s", out);
     ML_ASSERT_STR_HAS(out, "wrote history.svg");
     free(out);

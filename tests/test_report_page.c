@@ -17,9 +17,7 @@
 #include "core/fs.h"
 #include "reports/report.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* t(0.975, df = 2): the 95% interval of a mean of three */
@@ -141,10 +139,13 @@ static char *slurp(const char *dir, const char *name) {
     return txt;
 }
 
-/* The CSV line starting with `prefix`, its numeric fields after the prefix parsed into v. */
-static int csv_row(const char *csv, const char *prefix, double *v, int nv) {
-    const char *p = csv;
-    while (p && *p) {
+/* The line of dir/name (a CSV) starting with `prefix`, its numeric fields after the
+ * prefix parsed into v. 0; -1 when the file cannot be read, -2 when no line matches. */
+static int csv_row(const char *dir, const char *name, const char *prefix, double *v, int nv) {
+    char *csv = slurp(dir, name);
+    if (!csv) return -1;
+    int rc = -2;
+    for (const char *p = csv; p && *p;) {
         if (!strncmp(p, prefix, strlen(prefix))) {
             const char *q = p + strlen(prefix);
             for (int i = 0; i < nv; i++) {
@@ -153,23 +154,39 @@ static int csv_row(const char *csv, const char *prefix, double *v, int nv) {
                 if (*q != ',' && *q != '\n') q = end;
                 if (*q == ',') q++;
             }
-            return 0;
+            rc = 0;
+            break;
         }
         p = strchr(p, '\n');
         if (p) p++;
     }
-    return -1;
+    free(csv);
+    return rc;
+}
+
+/* A test's folder: doc saved in it as x.json, the report to go to rep. */
+typedef struct {
+    char dir[256];   /* a new /tmp/mltest-report-XXXXXX */
+    char res[512];   /* dir/x.json */
+    char out[512];   /* dir/rep, not made yet */
+} report_dir;
+
+/* Makes t's folder and saves doc (freed here, made or not) in it. 0 or -1. */
+static int report_dir_make(report_dir *t, cJSON *doc) {
+    int rc = ml_t_tmpdir(t->dir, sizeof(t->dir), "report");
+    if (rc == 0) {
+        snprintf(t->res, sizeof(t->res), "%s/x.json", t->dir);
+        snprintf(t->out, sizeof(t->out), "%s/rep", t->dir);
+        rc = save(doc, t->res);
+    }
+    cJSON_Delete(doc);
+    return rc;
 }
 
 static void test_report_page__means_and_intervals(void) {
-    char dir[256], res[512], out[512];
-    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
-    snprintf(res, sizeof(res), "%s/x.json", dir);
-    snprintf(out, sizeof(out), "%s/rep", dir);
-    cJSON *doc = make_results("x", 2, 3, 0);
-    ML_ASSERT_EQ_INT(0, save(doc, res));
-    cJSON_Delete(doc);
-    int rc = ml_report_write(res, out);
+    report_dir t;
+    ML_ASSERT_EQ_INT(0, report_dir_make(&t, make_results("x", 2, 3, 0)));
+    int rc = ml_report_write(t.res, t.out);
     ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
     /* every figure of both groups in every format, with its CSV */
     static const char *const stems[] = {"x_methods_g1", "x_cka_steps_g1", "x_cka_heatmap_g1", "x_cka_vs_base_A_g1",
@@ -179,52 +196,35 @@ static void test_report_page__means_and_intervals(void) {
     for (size_t i = 0; i < sizeof(stems) / sizeof(stems[0]); i++)
         for (size_t e = 0; e < 4; e++) {
             char p[700];
-            snprintf(p, sizeof(p), "%s/%s.%s", out, stems[i], exts[e]);
+            snprintf(p, sizeof(p), "%s/%s.%s", t.out, stems[i], exts[e]);
             ML_ASSERT_MSG(ml_fs_exists(p), "%s was not written", p);
         }
     /* direct/test_acc of group 1: 0.80, 0.81, 0.82 -> mean 0.81, sd 0.01 */
     double v[4], half = T975_2 * 0.01 / sqrt(3.0);
-    char *csv = slurp(out, "x_methods_g1.csv");
-    ML_ASSERT(csv != NULL);
-    int found = csv_row(csv, "finetune.steps=100,direct,direct,,test_acc,", v, 4);
-    free(csv);
-    ML_ASSERT_EQ_INT(0, found);
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "x_methods_g1.csv", "finetune.steps=100,direct,direct,,test_acc,", v, 4));
     ML_ASSERT_NEAR(0.81, v[0], 1e-12, 0);
     ML_ASSERT_NEAR(0.81 - half, v[1], 1e-12, 0);
     ML_ASSERT_NEAR(0.81 + half, v[2], 1e-12, 0);
     ML_ASSERT_EQ_INT(3, (int)v[3]);
     /* CKA hidden1 at the last step of group 2: 0.80, 0.81, 0.82 */
-    csv = slurp(out, "x_cka_steps_g2.csv");
-    ML_ASSERT(csv != NULL);
-    found = csv_row(csv, "finetune.steps=200,A,B,hidden1,200,", v, 4);
-    free(csv);
-    ML_ASSERT_EQ_INT(0, found);
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "x_cka_steps_g2.csv", "finetune.steps=200,A,B,hidden1,200,", v, 4));
     ML_ASSERT_NEAR(0.81, v[0], 1e-12, 0);
     ML_ASSERT_NEAR(0.81 + half, v[2], 1e-12, 0);
     /* the heatmap's (hidden2, hidden1) cell is 0.35 in every seed: interval of width 0 */
-    csv = slurp(out, "x_cka_heatmap_g1.csv");
-    ML_ASSERT(csv != NULL);
-    found = csv_row(csv, "finetune.steps=100,A,hidden2,B,hidden1,100,", v, 4);
-    free(csv);
-    ML_ASSERT_EQ_INT(0, found);
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "x_cka_heatmap_g1.csv", "finetune.steps=100,A,hidden2,B,hidden1,100,",
+                                v, 4));
     ML_ASSERT_NEAR(0.35, v[0], 1e-12, 0);
     ML_ASSERT_NEAR(0.35, v[1], 1e-12, 0);
     /* across lengths: direct at 200 steps is 0.02 lower */
-    csv = slurp(out, "x_merge_vs_length.csv");
-    ML_ASSERT(csv != NULL);
-    found = csv_row(csv, "200,finetune.steps=200,direct,direct,,test_acc,", v, 4);
-    free(csv);
-    ML_ASSERT_EQ_INT(0, found);
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "x_merge_vs_length.csv", "200,finetune.steps=200,direct,direct,,test_acc,",
+                                v, 4));
     ML_ASSERT_NEAR(0.79, v[0], 1e-12, 0);
-    ml_t_rmrf(dir);
+    ml_t_rmrf(t.dir);
 }
 
 static void test_report_page__html(void) {
-    char dir[256], res[512], res2[512], out[512];
-    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
-    snprintf(res, sizeof(res), "%s/x.json", dir);
-    snprintf(res2, sizeof(res2), "%s/y.json", dir);
-    snprintf(out, sizeof(out), "%s/rep", dir);
+    report_dir t;
+    char res2[512];
     cJSON *doc = make_results("x", 2, 3, 1);
     cJSON *f = cJSON_AddArrayToObject(doc, "findings");
     cJSON *f1 = cJSON_CreateObject();
@@ -235,8 +235,8 @@ static void test_report_page__html(void) {
     cJSON_AddNumberToObject(f1, "ci_lo", -0.03);
     cJSON_AddNumberToObject(f1, "ci_hi", 0.005);
     cJSON_AddItemToArray(f, f1);
-    ML_ASSERT_EQ_INT(0, save(doc, res));
-    cJSON_Delete(doc);
+    ML_ASSERT_EQ_INT(0, report_dir_make(&t, doc));
+    snprintf(res2, sizeof(res2), "%s/y.json", t.dir);
     doc = make_results("y", 1, 1, 0);
     ML_ASSERT_EQ_INT(0, save(doc, res2));
     cJSON_Delete(doc);
@@ -245,11 +245,11 @@ static void test_report_page__html(void) {
          .verdict = "REGRESSED", .regressed = 1},
         {.label = "base/test_acc", .baseline = 0.8, .value = 0.8, .ci_lo = NAN, .ci_hi = NAN, .verdict = "ok"},
     };
-    const char *const paths[2] = {res, res2};
+    const char *const paths[2] = {t.res, res2};
     ml_report_opts o = {.formats = ML_FIG_PNG, .baseline_path = "fixtures/<base>.json", .gate = gate, .ngate = 2};
-    int rc = ml_report_write_many(paths, 2, out, &o);
+    int rc = ml_report_write_many(paths, 2, t.out, &o);
     ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
-    char *html = slurp(out, "index.html");
+    char *html = slurp(t.out, "index.html");
     ML_ASSERT(html != NULL);
     int ok_groups = strstr(html, "Group <code>finetune.steps=100</code>") && strstr(html, "finetune.steps=200");
     int ok_both = strstr(html, "id=\"suite-x\"") && strstr(html, "id=\"suite-y\"");
@@ -281,57 +281,49 @@ static void test_report_page__html(void) {
     ML_ASSERT_MSG(!external, "index.html refers to something outside the folder");
     ML_ASSERT_MSG(ok_n, "failed cell counted in a mean");
     /* the same suite twice is refused */
-    const char *const twice[2] = {res, res};
-    ML_ASSERT_EQ_INT(ML_EINVALID, ml_report_write_many(twice, 2, out, NULL));
+    const char *const twice[2] = {t.res, t.res};
+    ML_ASSERT_EQ_INT(ML_EINVALID, ml_report_write_many(twice, 2, t.out, NULL));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "are both results of suite 'x'");
-    ml_t_rmrf(dir);
+    ml_t_rmrf(t.dir);
 }
 
 static void test_report_page__only_failed_cells(void) {
-    char dir[256], res[512], out[512];
-    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
-    snprintf(res, sizeof(res), "%s/x.json", dir);
-    snprintf(out, sizeof(out), "%s/rep", dir);
-    cJSON *doc = make_results("x", 1, 1, 1);
-    ML_ASSERT_EQ_INT(0, save(doc, res));
-    cJSON_Delete(doc);
-    int rc = ml_report_write(res, out);
+    report_dir t;
+    ML_ASSERT_EQ_INT(0, report_dir_make(&t, make_results("x", 1, 1, 1)));
+    int rc = ml_report_write(t.res, t.out);
     ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
-    char *html = slurp(out, "index.html");
+    char *html = slurp(t.out, "index.html");
     ML_ASSERT(html != NULL);
     int said = strstr(html, "No finished cell: nothing to draw") && strstr(html, "loss became NaN");
     free(html);
     ML_ASSERT_MSG(said, "a run whose cells all failed still gets a page saying why");
-    ml_t_rmrf(dir);
+    ml_t_rmrf(t.dir);
 }
 
 /* The suite's "report" settings (carried in the results) choose the formats and the
  * width; the caller's options win over them. */
 static void test_report_page__suite_settings(void) {
-    char dir[256], res[512], out[512], p[700];
-    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "report"));
-    snprintf(res, sizeof(res), "%s/x.json", dir);
-    snprintf(out, sizeof(out), "%s/rep", dir);
+    report_dir t;
+    char p[700];
     cJSON *doc = make_results("x", 1, 2, 0);
     cJSON *rep = cJSON_AddObjectToObject(doc, "report");
     cJSON_AddNumberToObject(rep, "width_in", 7);
     cJSON_AddItemToObject(rep, "formats", cJSON_CreateStringArray((const char *[]){"svg"}, 1));
-    ML_ASSERT_EQ_INT(0, save(doc, res));
-    cJSON_Delete(doc);
-    int rc = ml_report_write(res, out);
+    ML_ASSERT_EQ_INT(0, report_dir_make(&t, doc));
+    int rc = ml_report_write(t.res, t.out);
     ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
-    snprintf(p, sizeof(p), "%s/x_methods.png", out);
+    snprintf(p, sizeof(p), "%s/x_methods.png", t.out);
     ML_ASSERT_MSG(!ml_fs_exists(p), "a PNG was written though the suite asks for SVG only");
-    char *svg = slurp(out, "x_methods.svg");
+    char *svg = slurp(t.out, "x_methods.svg");
     ML_ASSERT(svg != NULL);
     int wide = strstr(svg, "width=\"504pt\"") != NULL;   /* 7 in */
     free(svg);
     ML_ASSERT_MSG(wide, "the SVG is not 7 in (504 pt) wide");
     ml_report_opts o = {.formats = ML_FIG_PNG};
-    const char *paths[1] = {res};
-    ML_ASSERT_EQ_INT(0, ml_report_write_many(paths, 1, out, &o));
+    const char *paths[1] = {t.res};
+    ML_ASSERT_EQ_INT(0, ml_report_write_many(paths, 1, t.out, &o));
     ML_ASSERT_MSG(ml_fs_exists(p), "--formats png did not win over the suite's setting");
-    ml_t_rmrf(dir);
+    ml_t_rmrf(t.dir);
 }
 
 /* Replaces the first `from` in the saved document text and expects ML_EDATA with `want`. */
@@ -394,33 +386,6 @@ static void test_report_page__malformed(void) {
 
 /* ---- the commands, on a results store in a temporary git repository ------------------ */
 
-/* Runs a shell command, stdout and stderr into *out (malloc'd; NULL: discarded); returns
- * its exit status. */
-static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int sh(char **out, const char *fmt, ...) {
-    char cmd[4096], chunk[4096], *buf = NULL;
-    size_t len = 0, n;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
-        char *g = realloc(buf, len + n + 1);
-        if (!g) break;
-        buf = g;
-        memcpy(buf + len, chunk, n);
-        len += n;
-        buf[len] = '\0';
-    }
-    int st = pclose(p);
-    if (out) *out = buf ? buf : strdup("");
-    else free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Three commits with direct/test_acc over 3 seeds: 0.80-0.82, then 0.70-0.72 (a
  * regression well beyond tolerance and noise), then 0.701-0.721 (the same within noise). */
 static void test_report_page__history_flags(void) {
@@ -431,11 +396,11 @@ static void test_report_page__history_flags(void) {
     const char *git = "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main";
     double shift[3] = {0.0, -0.10, -0.099};
     char hex[3][64];
-    ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && %s init -q && printf 'results/\\n' > .gitignore", repo, git));
+    ML_ASSERT_EQ_INT(0, ml_t_sh(NULL, "cd %s && %s init -q && printf 'results/\\n' > .gitignore", repo, git));
     for (int c = 0; c < 3; c++) {
         char *h = NULL, path[1024];
-        ML_ASSERT_EQ_INT(0, sh(NULL, "cd %s && echo %d > f && %s add . && %s commit -qm c%d", repo, c, git, git, c));
-        ML_ASSERT_EQ_INT(0, sh(&h, "cd %s && git rev-parse HEAD", repo));
+        ML_ASSERT_EQ_INT(0, ml_t_sh(NULL, "cd %s && echo %d > f && %s add . && %s commit -qm c%d", repo, c, git, git, c));
+        ML_ASSERT_EQ_INT(0, ml_t_sh(&h, "cd %s && git rev-parse HEAD", repo));
         snprintf(hex[c], sizeof(hex[c]), "%.40s", h);
         free(h);
         cJSON *doc = make_results("s", 1, 3, 0);
@@ -450,7 +415,7 @@ static void test_report_page__history_flags(void) {
         cJSON_Delete(doc);
     }
     const char *env = "MERGELAB_MACHINE=box MERGELAB_RESULTS=results";
-    int rc = sh(&out, "cd %s && %s %s history direct/test_acc --csv", repo, env, bin);
+    int rc = ml_t_sh(&out, "cd %s && %s %s history direct/test_acc --csv", repo, env, bin);
     ML_ASSERT_MSG(rc == 0, "history: %s", out);
     ML_ASSERT_STR_HAS(out, "commit,date,suite,group,metric,n,mean,lo,hi,regressed");
     int flags[3] = {-1, -1, -1};
@@ -462,8 +427,8 @@ static void test_report_page__history_flags(void) {
     free(out);
     ML_ASSERT_MSG(flags[0] == 0 && flags[1] == 1 && flags[2] == 0, "regression flags %d %d %d, want 0 1 0", flags[0],
                   flags[1], flags[2]);
-    rc = sh(&out, "cd %s && %s %s report results/box/%s/s.json -o rep --history --formats png,svg", repo, env, bin,
-            hex[2]);
+    rc = ml_t_sh(&out, "cd %s && %s %s report results/box/%s/s.json -o rep --history --formats png,svg", repo, env, bin,
+                 hex[2]);
     ML_ASSERT_MSG(rc == 0, "report --history: %s", out);
     free(out);
     char rep[512];
@@ -480,7 +445,7 @@ static void test_report_page__history_flags(void) {
     ML_ASSERT_MSG(ok_csv, "history.csv lacks the default metrics");
     ML_ASSERT_MSG(flagged, "history.csv does not flag commit two");
     ML_ASSERT_MSG(ok_html, "index.html lacks the history figure");
-    rc = sh(&out, "cd %s && %s %s report results/box/%s/s.json -o rep2 --formats png,tiff", repo, env, bin, hex[2]);
+    rc = ml_t_sh(&out, "cd %s && %s %s report results/box/%s/s.json -o rep2 --formats png,tiff", repo, env, bin, hex[2]);
     ML_ASSERT_EQ_INT(2, rc);
     free(out);
     ml_t_rmrf(repo);

@@ -7,6 +7,7 @@
  * kept (its path printed) when it fails, for a look at the files.
  */
 #include "tests/test.h"
+#include "tests/pngio.h"
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -14,7 +15,6 @@
 #include "reports/report.h"
 
 #include <dirent.h>
-#include <png.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,64 +41,8 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
-typedef struct {
-    int w, h;
-    unsigned char *rgba;   /* (h, w, 4) */
-    char text[2048];       /* the tEXt chunks as "key=value\n" lines */
-} png_img;
-
-/* setjmp lives alone here so nothing the caller holds can be clobbered by a longjmp. */
-static int png_read_guarded(png_structp png, png_infop info, FILE *f) {
-    if (setjmp(png_jmpbuf(png))) return -1;
-    png_init_io(png, f);
-    png_read_png(png, info, PNG_TRANSFORM_EXPAND | PNG_TRANSFORM_STRIP_16 | PNG_TRANSFORM_PACKING |
-                 PNG_TRANSFORM_GRAY_TO_RGB, NULL);
-    return 0;
-}
-
-/* Reads a PNG as RGBA with libpng, independently of how reports/ wrote it. Returns 0, or
- * -1 with `why` filled. */
-static int png_load(const char *path, png_img *img, char *why, size_t nwhy) {
-    unsigned char sig[8];
-    png_structp png = NULL;
-    png_infop info = NULL;
-    int rc = -1;
-    memset(img, 0, sizeof(*img));
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(why, nwhy, "cannot open %s", path); return -1; }
-    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
-        snprintf(why, nwhy, "%s does not start with the PNG signature", path);
-        goto cleanup;
-    }
-    rewind(f);
-    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    info = png ? png_create_info_struct(png) : NULL;
-    if (!info || png_read_guarded(png, info, f) < 0) { snprintf(why, nwhy, "libpng cannot read %s", path); goto cleanup; }
-    img->w = (int)png_get_image_width(png, info);
-    img->h = (int)png_get_image_height(png, info);
-    int ch = png_get_channels(png, info);
-    png_bytepp rows = png_get_rows(png, info);
-    img->rgba = malloc((size_t)img->w * (size_t)img->h * 4);
-    if (!img->rgba || (ch != 3 && ch != 4)) { snprintf(why, nwhy, "%s: %d channels", path, ch); goto cleanup; }
-    for (int y = 0; y < img->h; y++)
-        for (int x = 0; x < img->w; x++)
-            for (int c = 0; c < 4; c++)
-                img->rgba[((size_t)y * (size_t)img->w + (size_t)x) * 4 + (size_t)c] =
-                    c < ch ? rows[y][x * ch + c] : 255;
-    png_textp text = NULL;
-    int ntext = png_get_text(png, info, &text, NULL);
-    size_t used = 0;
-    for (int i = 0; i < ntext && used < sizeof(img->text); i++)
-        used += (size_t)snprintf(img->text + used, sizeof(img->text) - used, "%s=%s\n", text[i].key, text[i].text);
-    rc = 0;
-cleanup:
-    if (png) png_destroy_read_struct(&png, &info, NULL);
-    fclose(f);
-    return rc;
-}
-
 /* Is the pixel at (x_pt, y_pt) within tol (per channel, 0-255) of rgb 0xRRGGBB? */
-static int pixel_near(const png_img *img, double x_pt, double y_pt, int scale, unsigned rgb, int tol) {
+static int pixel_near(const ml_t_png *img, double x_pt, double y_pt, int scale, unsigned rgb, int tol) {
     int x = (int)(x_pt * scale), y = (int)(y_pt * scale);
     if (x < 0 || y < 0 || x >= img->w || y >= img->h) return 0;
     const unsigned char *p = img->rgba + ((size_t)y * (size_t)img->w + (size_t)x) * 4;
@@ -106,11 +50,6 @@ static int pixel_near(const png_img *img, double x_pt, double y_pt, int scale, u
     for (int c = 0; c < 3; c++)
         if (abs(p[c] - want[c]) > tol) return 0;
     return 1;
-}
-
-static const unsigned char *pixel(const png_img *img, double x_pt, double y_pt, int scale) {
-    int x = (int)(x_pt * scale), y = (int)(y_pt * scale);
-    return img->rgba + ((size_t)y * (size_t)img->w + (size_t)x) * 4;
 }
 
 /* NULL when the SVG looks whole, else what is wrong. Runs xmllint when installed. */
@@ -151,7 +90,7 @@ static void test_reports__heatmap_png_svg(void) {
     char dir[64], png[128], svg[128], why[256];
     const double v[] = {0.8, 0.3, 0.35, 0.6};
     ml_fig_opts o = {.source = "0123456789abcdef0123456789abcdef01234567", .suite = "smoke"};
-    png_img img;
+    ml_t_png img;
     ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
     snprintf(png, sizeof(png), "%s/h.png", dir);
     snprintf(svg, sizeof(svg), "%s/h.svg", dir);
@@ -161,7 +100,7 @@ static void test_reports__heatmap_png_svg(void) {
                                        layer_names, v, 2, 2, 0, 1, &o));
     ML_ASSERT(file_size(png) > 1000);
     ML_ASSERT(file_size(svg) > 1000);
-    ML_ASSERT_MSG(png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
+    ML_ASSERT_MSG(ml_t_png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
     /* 252 pt (3.5 in) wide at the default 3x */
     int w = img.w;
     ML_ASSERT_STR_HAS(img.text, "Software=mergelab\n");
@@ -181,7 +120,7 @@ static void test_reports__lines_png_svg(void) {
     const double s[] = {1.0, 0.95, 0.9, 0.85, 0.8, 1.0, 0.9, NAN, 0.7, 0.6};
     ml_fig_layout lay = {0};
     ml_fig_opts o = {.source = "abc", .suite = "smoke", .y_include_n = 1, .y_include = {1.0}, .layout = &lay};
-    png_img img;
+    ml_t_png img;
     ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
     snprintf(png, sizeof(png), "%s/l.png", dir);
     snprintf(svg, sizeof(svg), "%s/l.svg", dir);
@@ -190,7 +129,7 @@ static void test_reports__lines_png_svg(void) {
     ML_ASSERT_EQ_INT(0, lay.no_data);
     ML_ASSERT_EQ_INT(0, ml_fig_lines(svg, ML_FIG_SVG, "CKA over fine-tuning", "step", "CKA", x, 5, layer_names,
                                      s, 2, &o));
-    ML_ASSERT_MSG(png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
+    ML_ASSERT_MSG(ml_t_png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
     ML_ASSERT_STR_HAS(img.text, "Software=mergelab\n");
     ML_ASSERT_STR_HAS(img.text, "Title=CKA over fine-tuning\n");
     ML_ASSERT_STR_HAS(img.text, "Source=abc\n");
@@ -213,12 +152,12 @@ static void test_reports__heatmap_viridis_pixels(void) {
     const double v[] = {1.0, 0.0, 0.5, NAN};
     ml_fig_layout lay = {0};
     ml_fig_opts o = {.layout = &lay};
-    png_img img;
+    ml_t_png img;
     ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
     snprintf(png, sizeof(png), "%s/h.png", dir);
     ML_ASSERT_EQ_INT(0, ml_fig_heatmap(png, ML_FIG_PNG, "t", "rows", "cols", layer_names, layer_names, v, 2, 2,
                                        0, 1, &o));
-    ML_ASSERT_MSG(png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
+    ML_ASSERT_MSG(ml_t_png_load(png, &img, why, sizeof(why)) == 0, "%s", why);
     double cw = lay.w / 2, ch = lay.h / 2;
     /* sample 15% into each cell: clear of the separators and of the centred value text */
     double x0 = lay.x + 0.15 * cw, x1 = lay.x + cw + 0.15 * cw, y0 = lay.y + 0.15 * ch, y1 = lay.y + ch + 0.15 * ch;
@@ -226,9 +165,9 @@ static void test_reports__heatmap_viridis_pixels(void) {
     int bottom = pixel_near(&img, x1, y0, lay.png_scale, 0x440154, 6);
     int mid = pixel_near(&img, x0, y1, lay.png_scale, 0x21918C, 6);   /* matplotlib viridis(0.5) */
     int wrong = pixel_near(&img, x0, y0, lay.png_scale, 0x440154, 6);  /* the checker must be able to say no */
-    const unsigned char *nan_px = pixel(&img, x1, y1, lay.png_scale);
+    const unsigned char *nan_px = ml_t_png_pixel(&img, x1, y1, lay.png_scale);
     int nan_grey = abs(nan_px[0] - nan_px[1]) < 8 && abs(nan_px[1] - nan_px[2]) < 8 && nan_px[0] > 150;
-    const unsigned char *p = pixel(&img, x0, y0, lay.png_scale);
+    const unsigned char *p = ml_t_png_pixel(&img, x0, y0, lay.png_scale);
     char got[64];
     snprintf(got, sizeof(got), "#%02x%02x%02x", p[0], p[1], p[2]);
     free(img.rgba);
@@ -245,7 +184,7 @@ static void test_reports__no_data(void) {
     const double nan4[] = {NAN, NAN, NAN, NAN}, x[] = {0, 1};
     ml_fig_layout lay = {0};
     ml_fig_opts o = {.layout = &lay};
-    png_img img;
+    ml_t_png img;
     ML_ASSERT(make_tmpdir(dir, sizeof(dir)) == 0);
     for (int fmt = 0; fmt < 2; fmt++) {
         const char *ext = fmt ? "svg" : "png";
@@ -271,7 +210,7 @@ static void test_reports__no_data(void) {
         }
     }
     snprintf(path, sizeof(path), "%s/l.png", dir);
-    ML_ASSERT_MSG(png_load(path, &img, why, sizeof(why)) == 0, "%s", why);
+    ML_ASSERT_MSG(ml_t_png_load(path, &img, why, sizeof(why)) == 0, "%s", why);
     free(img.rgba);
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_fig_lines(path, ML_FIG_PNG, "t", "x", "y", NULL, 3, NULL, nan4, 1, NULL));
     remove_dir(dir);

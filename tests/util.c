@@ -51,6 +51,31 @@ int ml_t_cli(char **out, const char *fmt, ...) {
     return WEXITSTATUS(st);
 }
 
+int ml_t_sh(char **out, const char *fmt, ...) {
+    char cmd[4096], chunk[4096], *buf = NULL;
+    size_t len = 0, n;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    if (out) *out = NULL;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+        char *g = realloc(buf, len + n + 1);
+        if (!g) break;
+        buf = g;
+        memcpy(buf + len, chunk, n);
+        len += n;
+        buf[len] = '\0';
+    }
+    int st = pclose(p);
+    if (out) *out = buf ? buf : strdup("");
+    else free(buf);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 char *ml_t_replace(const char *src, const char *from, const char *to) {
     const char *at = strstr(src, from);
     if (!at) return NULL;

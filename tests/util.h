@@ -1,7 +1,7 @@
 /*
  * tests/util.h: helpers shared by the test files (temp dirs, running the
- * CLI, editing a suite's text; the numeric checker, seeded random fills and
- * central differences of the kernel tests). Not a test table.
+ * CLI or a shell command, editing a suite's text; the numeric checker, seeded
+ * random fills and central differences of the kernel tests). Not a test table.
  */
 #ifndef ML_TESTS_UTIL_H
 #define ML_TESTS_UTIL_H
@@ -16,6 +16,11 @@ void ml_t_rmrf(const char *path);
 /* Runs "$ML_BIN args" through sh, stdout+stderr into *out (malloc'd, the
  * caller frees). Returns the exit status, or -1 when it could not run. */
 int ml_t_cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs the command fmt... through sh (popen) with " 2>&1" appended: stdout and
+ * stderr into *out (malloc'd, the caller frees; "" when it printed nothing), or
+ * discarded when out is NULL. Returns the exit status, or -1 when it could not run
+ * or did not exit normally. */
+int ml_t_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Replaces the first occurrence of `from` in src by `to`; NULL when absent. */
 char *ml_t_replace(const char *src, const char *from, const char *to);
 /* Writes text to dir/name; returns the path in a static buffer per call slot. */
