@@ -220,8 +220,8 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
     cell->suite->threads = cs->threads;
 
     /* identities */
-    static const char *const NOT_RESULTS[] = { "name", "description", "gate", "threads", "report", NULL };
-    static const char *const NOT_BASE[] = { "name", "description", "gate", "threads", "report", "merges", "finetune",
+    static const char *const NOT_RESULTS[] = { "name", "description", "gate", "threads", "report", "findings", NULL };
+    static const char *const NOT_BASE[] = { "name", "description", "gate", "threads", "report", "findings", "merges", "finetune",
                                             "specialists", "target", "cka", "eval", NULL };
     static const char *const SPECIALISTS[] = { "finetune", "specialists", "target", "cka", NULL };
     static const char *const DIRECT[] = { "finetune", "target", NULL };

@@ -27,5 +27,6 @@ int ml_cmd_show(int argc, char **argv);
 int ml_cmd_compare(int argc, char **argv);
 int ml_cmd_history(int argc, char **argv);
 int ml_cmd_report(int argc, char **argv);
+int ml_cmd_findings(int argc, char **argv);
 
 #endif

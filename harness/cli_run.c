@@ -307,6 +307,16 @@ static cJSON *assemble(const ml_cellset *cs, cJSON *prov, const char *dir, int *
     cJSON_AddBoolToObject(doc, "complete", *complete);
     cJSON_AddItemToObject(doc, "missing", missing);
     cJSON_AddItemToObject(doc, "cells", cells);
+    /* the suite's findings, evaluated on the finished cells (recomputed whenever the
+     * results are assembled, so a resumed run's verdicts cover every cell) */
+    if (cs->suite->findings.n) {
+        cJSON *f = NULL;
+        if (ml_findings_eval(&f, doc, &cs->suite->findings) < 0) {
+            cJSON_Delete(doc);
+            return NULL;
+        }
+        cJSON_AddItemToObject(doc, "findings", f);
+    }
     return doc;
 }
 
@@ -418,6 +428,7 @@ int ml_cmd_run(int argc, char **argv) {
     cJSON_AddStringToObject(prov, "machine", machine);
     doc = assemble(cs, prov, dir, &complete);
     prov = NULL;
+    if (!doc) { rc = ml_cli_fail(ml_error_last()->code); goto cleanup; }
     if ((error = ml_results_write(path, doc)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
 
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");

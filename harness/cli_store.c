@@ -7,6 +7,7 @@
  */
 #include "harness/cli.h"
 #include "harness/aggregate.h"
+#include "harness/findings.h"
 #include "harness/gate.h"
 #include "harness/gitwork.h"
 #include "harness/provenance.h"
@@ -265,5 +266,48 @@ int ml_cmd_compare(int argc, char **argv) {
                 sa.suite ? sa.suite : "");
         return EXIT_USAGE;
     }
+    return EXIT_OK;
+}
+
+/* ---- findings ---------------------------------------------------------- */
+
+int ml_cmd_findings(int argc, char **argv) {
+    const char *path = NULL, *check = "F1,F2,F3,F4", *metric = NULL;
+    ml_findings_spec spec;
+    cJSON *doc = NULL, *rows = NULL;
+    int error;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--check") && i + 1 < argc) check = argv[++i];
+        else if (!strcmp(argv[i], "--metric") && i + 1 < argc) metric = argv[++i];
+        else if (argv[i][0] == '-') return ml_cli_usage("findings", "unknown option '%s'", argv[i]);
+        else if (!path) path = argv[i];
+        else return ml_cli_usage("findings", "unexpected argument '%s'", argv[i]);
+    }
+    if (!path) return ml_cli_usage("findings", "%s", "missing RESULTS");
+    memset(&spec, 0, sizeof(spec));
+    if (metric) snprintf(spec.metric, sizeof(spec.metric), "%s", metric);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", check);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (spec.n == ML_FINDINGS_MAX || strlen(t) >= sizeof(spec.ids[0]))
+            return ml_cli_usage("findings", "--check '%s': expected a comma list of F1, F2, F3, F4", check);
+        snprintf(spec.ids[spec.n++], sizeof(spec.ids[0]), "%s", t);
+    }
+    if ((error = ml_results_load(&doc, path)) < 0 || (error = ml_findings_eval(&rows, doc, &spec)) < 0) {
+        cJSON_Delete(doc);
+        return ml_cli_fail(error == ML_EINVALID ? ML_EINVALID : error);
+    }
+    printf("%-28s %-13s %10s  %-24s %s\n", "finding", "verdict", "effect", "95% CI", "n");
+    for (const cJSON *f = rows->child; f; f = f->next) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "effect"), *lo = cJSON_GetObjectItemCaseSensitive(f, "ci_lo"),
+                    *hi = cJSON_GetObjectItemCaseSensitive(f, "ci_hi"), *n = cJSON_GetObjectItemCaseSensitive(f, "n");
+        char ci[48] = "n/a";
+        if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi)) snprintf(ci, sizeof(ci), "[%+.4g, %+.4g]", lo->valuedouble, hi->valuedouble);
+        printf("%-28s %-13s %+10.4g  %-24s %d\n    %s\n    %s\n", str(f, "id"), str(f, "verdict"),
+               cJSON_IsNumber(e) ? e->valuedouble : NAN, ci, cJSON_IsNumber(n) ? (int)n->valuedouble : 0,
+               str(f, "statement"), str(f, "detail"));
+    }
+    cJSON_Delete(rows);
+    cJSON_Delete(doc);
     return EXIT_OK;
 }

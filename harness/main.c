@@ -214,6 +214,12 @@ static const ml_cmd cmds[] = {
       "of the headline metric and of fine-tuning time per step over REV's first-parent line\n"
       "(default HEAD) from the results store, regressions marked. The page needs no server or\n"
       "network. Exit 0, or 2 on bad input." },
+    { "findings", ml_cmd_findings, "findings RESULTS [--check F1,F2,F3,F4] [--metric M]",
+      "Evaluates the paper's findings on RESULTS across its seeds (see harness/findings.h):\n"
+      "F1 CKA falls with fine-tuning, F2 direct fine-tuning beats every merge, F3 routing beats\n"
+      "interpolation and weight averaging (F3a) and more router layers help (F3b), F4 merging\n"
+      "gets worse as specialists train longer (per family). Each is held, not held or\n"
+      "inconclusive by the 95% t interval of its effect across seeds. Exit 0, or 2." },
     { "show", ml_cmd_show, "show RESULTS",
       "Prints a results file readably: provenance (commit, build, BLAS, machine, seeds, data),\n"
       "then each cell's status, time and metrics." },

@@ -505,7 +505,7 @@ static int parse_matrix(const pctx *c, const cJSON *root, ml_suite *s) {
 }
 
 static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads", "data", "model",
-    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", "report", "matrix", NULL };
+    "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", "report", "findings", "matrix", NULL };
 static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
 
 static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
@@ -794,6 +794,30 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
                 s->report_formats |= 1u << k;
             }
         }
+    }
+    /* findings: which of the paper's findings to evaluate on the results, on which metric */
+    static const char *const FINDINGS_KEYS[] = { "metric", "check", NULL };
+    static const char *const FINDING_IDS[] = { "F1", "F2", "F3", "F4", NULL };
+    memset(&s->findings, 0, sizeof(s->findings));
+    if ((error = get(c, root, "$", "findings", 0, &o)) < 0) return error;
+    if (o) {
+        if ((error = want_object(c, o, "$.findings")) < 0 || (error = check_keys(c, o, "$.findings", FINDINGS_KEYS)) < 0 ||
+            (error = get(c, o, "$.findings", "check", 1, &v)) < 0)
+            return error;
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 4)
+            return FAIL(c, "$.findings.check", "expected an array of 1..4 of \"F1\", \"F2\", \"F3\", \"F4\"");
+        for (int i = 0; i < cJSON_GetArraySize(v); i++) {
+            join_index(q, sizeof(q), "$.findings.check", i);
+            if ((error = read_enum(c, cJSON_GetArrayItem(v, i), q, "finding", FINDING_IDS, &k)) < 0) return error;
+            for (int j = 0; j < s->findings.n; j++)
+                if (!strcmp(s->findings.ids[j], FINDING_IDS[k])) return FAIL(c, q, "\"%s\" is listed twice", FINDING_IDS[k]);
+            snprintf(s->findings.ids[s->findings.n++], sizeof(s->findings.ids[0]), "%s", FINDING_IDS[k]);
+        }
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "metric");
+        if (m && (!cJSON_IsString(m) || !*m->valuestring || strlen(m->valuestring) >= sizeof(s->findings.metric) ||
+                  strchr(m->valuestring, '/')))
+            return FAIL(c, "$.findings.metric", "expected a metric name without its model, e.g. \"loss\" or \"test_acc\"");
+        if (m) snprintf(s->findings.metric, sizeof(s->findings.metric), "%s", m->valuestring);
     }
     return parse_matrix(c, root, s);
 }

@@ -8,6 +8,7 @@
 #ifndef ML_HARNESS_SUITE_H
 #define ML_HARNESS_SUITE_H
 
+#include "harness/findings.h"
 #include "kernels/gpt.h"
 #include "kernels/mlp.h"
 
@@ -148,6 +149,7 @@ typedef struct {
     double   report_width_in;       /* figure width in inches */
     double   report_font_pt;        /* figure text size */
     unsigned report_formats;        /* bits: 1 png, 2 svg, 4 pdf */
+    ml_findings_spec findings;      /* the paper's findings to check on the results (n = 0: none) */
     int      naxes;                 /* the matrix; 0 axes = one cell, the suite as written */
     ml_axis  axes[ML_MAX_AXES];
     int      ncells;                /* product of the axes' sizes */

@@ -481,9 +481,15 @@ static const edit BAD_EDITS[] = {
     { SMOKE, "\"gate\": [", "\"report\": { \"formats\": [] },\n  \"gate\": [", "$.report.formats", NULL, 0 },
     { SMOKE, "\"gate\": [", "\"report\": { \"dpi\": 300 },\n  \"gate\": [", "$.report.dpi", NULL, 0 },
     { SMOKE, "\"gate\": [", "\"report\": 3,\n  \"gate\": [", "$.report", NULL, 0 },
+    /* findings */
+    { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F5\"] },\n  \"gate\": [", "$.findings.check[0]", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F1\", \"F1\"] },\n  \"gate\": [", "$.findings.check[1]", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"findings\": { \"metric\": \"loss\" },\n  \"gate\": [", "$.findings.check", NULL, 0 },
+    { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F2\"], \"metric\": \"direct/loss\" },\n  \"gate\": [", "$.findings.metric", NULL, 0 },
 };
 
 static const edit GOOD_EDITS[] = {
+    { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F4\", \"F2\"], \"metric\": \"test_acc\" },\n  \"gate\": [", NULL, NULL, 0 },
     { SMOKE, "\"gate\": [", "\"report\": { \"width_in\": 7, \"font_pt\": 9.5, \"formats\": [\"pdf\", \"png\"] },\n  \"gate\": [",
       NULL, NULL, 0 },
     { SMOKE, "\"every\": 50", "\"steps\": [0, 10, 20, 100, 600]", NULL, NULL, 0 },

@@ -1,0 +1,281 @@
+/*
+ * tests/test_findings.c: the F1-F4 evaluator (harness/findings.c).
+ * Covers: synthetic results over three lengths and three seeds where every finding holds,
+ *         the same with every finding contradicted (each must then read "not held": a
+ *         check that cannot fail is a defect), one seed (inconclusive throughout), a
+ *         hand-computed effect and interval, the CKA correlation's sign, what is missing
+ *         (no CKA, one length, one router size), an unknown id, and the suite key.
+ */
+#include "tests/test.h"
+#include "tests/util.h"
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "harness/findings.h"
+#include "harness/suite.h"
+
+#include <stdlib.h>
+
+#define T975_2 4.302652729749464
+
+enum { M_BASE, M_A, M_B, M_DIRECT, M_AVG, M_INTERP, M_R1, M_R2, NM };
+static const char *const mname[NM] = { "base", "A", "B", "direct", "average", "interpolate", "router_k1", "router_k2" };
+static const char *const mrole[NM] = { "base", "specialist", "specialist", "direct", "merge", "merge", "merge", "merge" };
+static const char *const mmethod[NM] = { NULL, NULL, NULL, NULL, "average", "interpolate", "router", "router" };
+
+/* A scenario: the target loss of model m at length index l for seed k, and the CKA of the
+ * specialists at step s (0, 50, last) for length l and seed k. */
+typedef struct {
+    double (*loss)(int m, int l, int k);
+    double (*cka)(int s, int l, int k);
+} scenario;
+
+static cJSON *make_doc(const scenario *sc, int nlen, int nseed) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "schema_version", 2);
+    cJSON *gate = cJSON_AddArrayToObject(doc, "gate");
+    cJSON *rule = cJSON_CreateObject();
+    cJSON_AddStringToObject(rule, "match", "*/loss");
+    cJSON_AddStringToObject(rule, "direction", "lower");
+    cJSON_AddItemToArray(gate, rule);
+    cJSON *cells = cJSON_AddArrayToObject(doc, "cells");
+    for (int l = 0; l < nlen; l++)
+        for (int k = 0; k < nseed; k++) {
+            char grp[64], name[96];
+            int len = 100 << l;
+            snprintf(grp, sizeof(grp), "finetune.steps=%d", len);
+            snprintf(name, sizeof(name), "seed=%d,%s", k + 1, grp);
+            cJSON *c = cJSON_CreateObject();
+            cJSON_AddStringToObject(c, "name", name);
+            cJSON_AddStringToObject(c, "group", grp);
+            cJSON_AddStringToObject(c, "status", "ok");
+            cJSON_AddNumberToObject(c, "seed", k + 1);
+            cJSON *params = cJSON_AddObjectToObject(c, "params");
+            cJSON_AddNumberToObject(params, "finetune.steps", len);
+            cJSON *models = cJSON_AddArrayToObject(c, "models"), *met = cJSON_AddObjectToObject(c, "metrics");
+            for (int m = 0; m < NM; m++) {
+                cJSON *mo = cJSON_CreateObject();
+                char key[64];
+                cJSON_AddStringToObject(mo, "name", mname[m]);
+                cJSON_AddStringToObject(mo, "role", mrole[m]);
+                if (mmethod[m]) cJSON_AddStringToObject(mo, "method", mmethod[m]);
+                if (m == M_R1 || m == M_R2) {
+                    cJSON *r = cJSON_AddObjectToObject(mo, "router");
+                    cJSON_AddNumberToObject(r, "layers", m == M_R1 ? 1 : 2);
+                }
+                cJSON_AddItemToArray(models, mo);
+                snprintf(key, sizeof(key), "%s/loss", mname[m]);
+                cJSON_AddNumberToObject(met, key, sc->loss(m, l, k));
+            }
+            if (sc->cka) {
+                cJSON *cka = cJSON_AddObjectToObject(c, "cka");
+                double steps[3] = { 0, 50, len };
+                cJSON_AddItemToObject(cka, "steps", cJSON_CreateDoubleArray(steps, 3));
+                cJSON *over = cJSON_AddArrayToObject(cka, "over_steps");
+                for (int layer = 0; layer < 2; layer++) {
+                    double row[3];
+                    for (int s = 0; s < 3; s++) row[s] = sc->cka(s, l, k) - 0.05 * layer * (s > 0);
+                    cJSON_AddItemToArray(over, cJSON_CreateDoubleArray(row, 3));
+                }
+            }
+            cJSON_AddItemToArray(cells, c);
+        }
+    return doc;
+}
+
+static const cJSON *row(const cJSON *rows, const char *id) {
+    for (const cJSON *f = rows ? rows->child : NULL; f; f = f->next)
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id)) return f;
+    return NULL;
+}
+
+static const char *verdict(const cJSON *rows, const char *id) {
+    const cJSON *f = row(rows, id);
+    return f ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "verdict")) : "(missing)";
+}
+
+static double field(const cJSON *rows, const char *id, const char *key) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(row(rows, id), key);
+    return cJSON_IsNumber(j) ? j->valuedouble : NAN;
+}
+
+static cJSON *eval_all(const scenario *sc, int nlen, int nseed) {
+    ml_findings_spec spec = { .n = 4, .ids = { "F1", "F2", "F3", "F4" } };
+    cJSON *doc = make_doc(sc, nlen, nseed), *rows = NULL;
+    int rc = ml_findings_eval(&rows, doc, &spec);
+    cJSON_Delete(doc);
+    return rc == 0 ? rows : NULL;
+}
+
+/* ---- the paper's picture: every finding holds ---------------------------------------- */
+
+/* seeds differ a little (0.01 k); longer specialists (l) make every merge worse and CKA lower */
+static double good_loss(int m, int l, int k) {
+    static const double at0[NM] = { 2.0, 2.6, 2.7, 1.0, 1.8, 1.7, 1.4, 1.3 };
+    double drift = (m == M_AVG || m == M_INTERP || m == M_R1 || m == M_R2) ? 0.1 * l : 0.0;
+    return at0[m] + drift + 0.01 * k;
+}
+static double good_cka(int s, int l, int k) { return s == 0 ? 1.0 : s == 1 ? 0.97 - 0.003 * k : 0.9 - 0.1 * l - 0.002 * k; }
+
+static void test_findings__paper_picture_holds(void) {
+    scenario sc = { good_loss, good_cka };
+    cJSON *rows = eval_all(&sc, 3, 3);
+    ML_ASSERT_MSG(rows != NULL, "%s", ml_error_last()->message);
+    static const char *const ids[] = { "F1", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
+                                       "F4 single-layer router", "F4 multi-layer router" };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (strcmp(verdict(rows, ids[i]), "held")) {
+            fprintf(stderr, "    %s: %s, want held\n", ids[i], verdict(rows, ids[i]));
+            bad++;
+        }
+    /* F2's effect is direct's margin over the closest merge (router_k2 at the shortest
+     * length): 0.3 in every seed, so the interval has no width */
+    double e = field(rows, "F2", "effect"), lo = field(rows, "F2", "ci_lo");
+    const char *detail = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F4 interpolation"), "detail"));
+    int corr = detail && strstr(detail, "r = 1.000") != NULL;   /* quality falls exactly with CKA here */
+    char *d = detail ? strdup(detail) : NULL;
+    cJSON_Delete(rows);
+    ML_ASSERT_EQ_INT(0, bad);
+    ML_ASSERT_NEAR(0.3, e, 1e-12, 0);
+    ML_ASSERT_NEAR(0.3, lo, 1e-12, 0);
+    ML_ASSERT_MSG(corr, "F4 detail lacks the CKA correlation r = 1.000: %s", d ? d : "(none)");
+    free(d);
+}
+
+/* ---- the opposite: every finding contradicted ------------------------------------------ */
+
+/* CKA rises, a weight average beats direct, interpolation beats the routers, k = 2 is worse
+ * than k = 1, and merges improve with length */
+static double bad_loss(int m, int l, int k) {
+    static const double at0[NM] = { 2.0, 2.6, 2.7, 1.0, 0.9, 0.95, 1.4, 1.6 };
+    double drift = (m == M_AVG || m == M_INTERP || m == M_R1 || m == M_R2) ? -0.02 * l : 0.0;
+    return at0[m] + drift + 0.01 * k * (m == M_R2 ? 2 : 1);
+}
+static double bad_cka(int s, int l, int k) { return s == 0 ? 1.0 : s == 1 ? 0.8 - 0.004 * k : 0.9 + 0.01 * l - 0.001 * k; }
+
+static void test_findings__contradicted_is_not_held(void) {
+    scenario sc = { bad_loss, bad_cka };
+    cJSON *rows = eval_all(&sc, 3, 3);
+    ML_ASSERT_MSG(rows != NULL, "%s", ml_error_last()->message);
+    static const char *const ids[] = { "F1", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
+                                       "F4 single-layer router", "F4 multi-layer router" };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (strcmp(verdict(rows, ids[i]), "not held")) {
+            fprintf(stderr, "    %s: %s, want not held\n", ids[i], verdict(rows, ids[i]));
+            bad++;
+        }
+    cJSON_Delete(rows);
+    ML_ASSERT_EQ_INT(0, bad);
+}
+
+/* ---- one seed, noise, and a hand-computed interval ------------------------------------- */
+
+static void test_findings__one_seed_is_inconclusive(void) {
+    scenario sc = { good_loss, good_cka };
+    cJSON *rows = eval_all(&sc, 3, 1);
+    ML_ASSERT(rows != NULL);
+    int bad = 0;
+    for (const cJSON *f = rows->child; f; f = f->next)
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "verdict")), "inconclusive")) bad++;
+    double e = field(rows, "F2", "effect"), lo = field(rows, "F2", "ci_lo");
+    cJSON_Delete(rows);
+    ML_ASSERT_EQ_INT(0, bad);
+    ML_ASSERT_NEAR(0.3, e, 1e-12, 0);   /* the effect is still reported */
+    ML_ASSERT(isnan(lo));                /* without an interval */
+}
+
+/* direct 1.00, 1.01, 1.02 against an average at 1.10, 1.13, 1.16 (one length): margins
+ * 0.10, 0.12, 0.14: mean 0.12, sd 0.02 */
+static double hand_loss(int m, int l, int k) {
+    (void)l;
+    if (m == M_DIRECT) return 1.0 + 0.01 * k;
+    if (m == M_AVG) return 1.1 + 0.03 * k;
+    return 5.0;   /* everything else far worse */
+}
+
+static void test_findings__hand_computed_interval(void) {
+    scenario sc = { hand_loss, NULL };
+    ml_findings_spec spec = { .n = 2, .ids = { "F2", "F1" } };
+    cJSON *doc = make_doc(&sc, 1, 3), *rows = NULL;
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    cJSON_Delete(doc);
+    double e = field(rows, "F2", "effect"), lo = field(rows, "F2", "ci_lo"), hi = field(rows, "F2", "ci_hi");
+    const char *v1 = verdict(rows, "F1");
+    int f1_says = strstr(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F1"), "detail")), "no CKA") != NULL;
+    int first_is_f2 = rows->child && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rows->child, "id")), "F2");
+    double half = T975_2 * 0.02 / sqrt(3.0);
+    ML_ASSERT_NEAR(0.12, e, 1e-12, 0);
+    ML_ASSERT_NEAR(0.12 - half, lo, 1e-12, 0);
+    ML_ASSERT_NEAR(0.12 + half, hi, 1e-12, 0);
+    ML_ASSERT_MSG(!strcmp(v1, "inconclusive") && f1_says, "F1 without CKA: %s", v1);
+    ML_ASSERT_MSG(first_is_f2, "findings not in the order asked");
+    cJSON_Delete(rows);
+    /* one length and one router size: F4 and F3b say what they need */
+    sc.loss = good_loss;
+    sc.cka = good_cka;
+    spec = (ml_findings_spec){ .n = 2, .ids = { "F4", "F3" } };
+    doc = make_doc(&sc, 1, 3);
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    cJSON_Delete(doc);
+    const char *d4 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F4 interpolation"), "detail"));
+    int needs = d4 && strstr(d4, "two or more fine-tuning lengths");
+    int f4_inc = !strcmp(verdict(rows, "F4 interpolation"), "inconclusive");
+    cJSON_Delete(rows);
+    ML_ASSERT_MSG(needs && f4_inc, "F4 with one length: %s", d4 ? d4 : "(none)");
+    /* an unknown id */
+    spec = (ml_findings_spec){ .n = 1, .ids = { "F5" } };
+    doc = make_doc(&sc, 1, 1);
+    ML_ASSERT_EQ_INT(ML_EINVALID, ml_findings_eval(&rows, doc, &spec));
+    cJSON_Delete(doc);
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "unknown finding \"F5\"");
+}
+
+/* ---- the suite key ----------------------------------------------------------------------- */
+
+static void test_findings__suite_key(void) {
+    char *src = NULL, dir[256], path[512];
+    size_t len;
+    ml_suite *s = NULL;
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/smoke.json"));
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "findings"));
+    static const struct { const char *to, *want; } cases[] = {
+        { "\"findings\": {\"check\": [\"F1\", \"F4\"], \"metric\": \"test_loss\"},\n  \"gate\": [", NULL },
+        { "\"findings\": {\"check\": [\"F5\"]},\n  \"gate\": [", "$.findings.check[0]" },
+        { "\"findings\": {\"check\": [\"F1\", \"F1\"]},\n  \"gate\": [", "$.findings.check[1]: \"F1\" is listed twice" },
+        { "\"findings\": {\"check\": []},\n  \"gate\": [", "$.findings.check: expected an array of 1..4" },
+        { "\"findings\": {\"check\": [\"F2\"], \"metric\": \"direct/loss\"},\n  \"gate\": [", "$.findings.metric" },
+        { "\"findings\": {\"checks\": [\"F2\"]},\n  \"gate\": [", "$.findings" },
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *edited = ml_t_replace(src, "\"gate\": [", cases[i].to);
+        ml_t_write(path, sizeof(path), dir, "s.json", edited ? edited : "");
+        free(edited);
+        int rc = ml_suite_load(&s, path);
+        if (!cases[i].want) {
+            if (rc != 0 || s->findings.n != 2 || strcmp(s->findings.ids[1], "F4") || strcmp(s->findings.metric, "test_loss")) {
+                fprintf(stderr, "    case %zu: rc %d %s\n", i, rc, ml_error_last()->message);
+                bad++;
+            }
+        } else if (rc != ML_EINVALID || !strstr(ml_error_last()->message, cases[i].want)) {
+            fprintf(stderr, "    case %zu: rc %d \"%s\", want \"%s\"\n", i, rc, ml_error_last()->message, cases[i].want);
+            bad++;
+        }
+        ml_suite_free(s);
+        s = NULL;
+    }
+    free(src);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, bad);
+}
+
+const ml_test ml_tests_findings[] = {
+    { "findings__paper_picture_holds", test_findings__paper_picture_holds, "unit" },
+    { "findings__contradicted_is_not_held", test_findings__contradicted_is_not_held, "unit" },
+    { "findings__one_seed_is_inconclusive", test_findings__one_seed_is_inconclusive, "unit" },
+    { "findings__hand_computed_interval", test_findings__hand_computed_interval, "unit" },
+    { "findings__suite_key", test_findings__suite_key, "unit" },
+    { 0 }
+};
