@@ -44,7 +44,8 @@ static const char css[] =
     "figure{margin:0 0 1rem}figure img{display:block;width:100%;max-width:520px;height:auto;"
     "background:#fff;border-radius:4px}\n"
     "figcaption{color:var(--muted);font-size:.84rem;margin-top:.35rem}\n"
-    ".v{display:inline-block;padding:0 .45rem;border-radius:3px;font-weight:600;font-size:.85em}\n"
+    ".v{display:inline-block;padding:0 .45rem;border-radius:3px;font-weight:600;font-size:.85em;white-space:nowrap}\n"
+    "td.id{white-space:nowrap}\n"
     ".v-bad{color:var(--bad);background:var(--badbg)}.v-good{color:var(--good);background:var(--goodbg)}"
     ".v-warn{color:var(--warn);background:var(--warnbg)}\n"
     "tr.regressed td{background:var(--badbg)}details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}\n"
@@ -248,8 +249,9 @@ static void findings_section(ml_rbuf *b, const ml_rep_suite *s) {
     ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>finding</th><th>statement</th><th>verdict</th>"
                     "<th>effect</th><th>95% CI</th><th>how</th></tr></thead><tbody>\n");
     for (const cJSON *f = s->findings->child; f; f = f->next) {
-        ml_rbuf_puts(b, "<tr>");
-        td(b, jstr(f, "id"));
+        ml_rbuf_puts(b, "<tr><td class=\"id\">");
+        esc(b, jstr(f, "id"));
+        ml_rbuf_puts(b, "</td>");
         td(b, jstr(f, "statement"));
         ml_rbuf_puts(b, "<td>");
         verdict(b, jstr(f, "verdict"));

@@ -171,7 +171,11 @@ static void choose_metric(ml_rep_suite *s) {
             is_ok(s->cells[i]))
             first = s->cells[i];
     s->metric = NULL;
-    for (size_t k = 0; first && k < sizeof(prefer) / sizeof(prefer[0]) && !s->metric; k++)
+    /* the metric the suite's findings were judged on, so the table and the findings agree */
+    const cJSON *f0 = cJSON_IsArray(s->findings) ? s->findings->child : NULL;
+    const char *fm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f0, "metric"));
+    if (first && fm && (isfinite(metric_of(first, "direct", fm)) || isfinite(metric_of(first, "base", fm)))) s->metric = fm;
+    for (size_t k = 0; first && !s->metric && k < sizeof(prefer) / sizeof(prefer[0]); k++)
         if (isfinite(metric_of(first, "direct", prefer[k])) || isfinite(metric_of(first, "base", prefer[k])))
             s->metric = prefer[k];
     if (!s->metric) return;
