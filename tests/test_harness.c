@@ -555,7 +555,56 @@ static void test_harness__compare_history_commits(void) {
     ml_t_rmrf(repo);
 }
 
+/* A suite that asks for the findings: they are in the results, in `mergelab findings`
+ * and on the report's page, and asking for them changes no cell's identity. */
+static void test_harness__findings_in_results(void) {
+    char dir[256], suite[512], plain[512], *out = NULL, *ids_plain = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "findings"));
+    ML_ASSERT_EQ_INT(0, write_tiny(plain, sizeof(plain), dir, NULL, NULL));
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&ids_plain, "list %s", plain));
+    char sub[300];
+    snprintf(sub, sizeof(sub), "%s/f", dir);
+    ML_ASSERT_EQ_INT(0, ml_fs_mkdir_p(sub));
+    ML_ASSERT_EQ_INT(0, write_tiny(suite, sizeof(suite), sub, "\"gate\": [",
+                                   "\"findings\": { \"check\": [\"F1\", \"F2\", \"F3\", \"F4\"] },\n  \"gate\": ["));
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "list %s", suite));
+    int same_ids = !strcmp(out, ids_plain);
+    free(out);
+    free(ids_plain);
+    ML_ASSERT_MSG(same_ids, "asking for findings changed the cells' identities");
+    int rc = ml_t_cli(&out, "run %s -o %s/out --quiet --report %s/out/report", suite, dir, dir);
+    ML_ASSERT_MSG(rc == 0, "run: %s", out);
+    free(out);
+    char res[600];
+    snprintf(res, sizeof(res), "%s/out/tiny.json", dir);
+    cJSON *doc = NULL;
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, res));
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(doc, "findings");
+    int nrows = cJSON_GetArraySize(f), valid = 1, has_f4 = 0;
+    for (const cJSON *r = f ? f->child : NULL; r; r = r->next) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "verdict"));
+        valid &= v && (!strcmp(v, "held") || !strcmp(v, "not held") || !strcmp(v, "inconclusive"));
+        has_f4 |= !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "id")), "F4 weight averaging");
+    }
+    cJSON_Delete(doc);
+    ML_ASSERT_MSG(nrows >= 5 && valid && has_f4, "findings in the results: %d rows", nrows);
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "findings %s", res));
+    ML_ASSERT_STR_HAS(out, "F3b");
+    ML_ASSERT_STR_HAS(out, "Direct fine-tuning beats every merge");
+    free(out);
+    char page[600], *html = NULL;
+    snprintf(page, sizeof(page), "%s/out/report/index.html", dir);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&html, NULL, page));
+    int shown = strstr(html, "F4 weight averaging") != NULL && !strstr(html, "declares no findings");
+    free(html);
+    ML_ASSERT_MSG(shown, "the report does not show the findings");
+    ML_ASSERT_EQ_INT(2, ml_t_cli(&out, "findings %s --check F9", res));
+    free(out);
+    ml_t_rmrf(dir);
+}
+
 const ml_test ml_tests_harness[] = {
+    { "harness__findings_in_results", test_harness__findings_in_results, "e2e" },
     { "harness__matrix_cells", test_harness__matrix_cells, "unit" },
     { "harness__matrix_errors", test_harness__matrix_errors, "unit" },
     { "harness__gate_noise_across_seeds", test_harness__gate_noise_across_seeds, "unit" },
