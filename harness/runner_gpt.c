@@ -410,7 +410,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     int verbose = opt ? opt->verbose : 0;
     double t0 = ml_run__now(), t_pre, t_ft, t_dir;
     ml_run__phase phase = { -1, 0, NULL };
-    float *pack = NULL;                 /* (2, np) both specialists, as cached */
+    float *pack = NULL;                 /* (npts, 2, np) both specialists at every point, as cached */
+    float *dpack = NULL;                /* (npts, np) the direct fine-tune at every point, as cached */
+    int npts = s->npoints > 0 ? s->npoints : 1;
     double *track_buf = NULL;
     int cached[3] = { 0, 0, 0 };        /* base, specialists, direct came from the cache */
     *out = NULL;
@@ -494,14 +496,15 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     /* cached: both specialists' parameters, the CKA track and the per-token curves */
     size_t ntrack = ml_run__track_size(&track), nextra = ntrack + (size_t)L * nck;
-    if ((error = ml_malloc((void **)&pack, 2 * np * sizeof(float))) < 0 ||
+    if ((error = ml_malloc((void **)&pack, (size_t)npts * 2 * np * sizeof(float))) < 0 ||
         (error = ml_malloc((void **)&track_buf, nextra * sizeof(double))) < 0 ||
-        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_specialists : NULL, pack, 2 * np, track_buf,
-                                     nextra)) < 0)
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_specialists : NULL, pack, (size_t)npts * 2 * np,
+                                     track_buf, nextra)) < 0)
         goto cleanup;
     cached[1] = phase.hit;
     if (phase.hit) {
-        for (int k = 0; k < 2; k++) memcpy(spec[k].model->params, pack + k * np, np * sizeof(float));
+        for (int k = 0; k < 2; k++)
+            memcpy(spec[k].model->params, pack + ((size_t)(npts - 1) * 2 + k) * np, np * sizeof(float));
         ml_run__track_unpack(&track, track_buf);
         memcpy(curve_tok, track_buf + ntrack, (size_t)L * nck * sizeof(double));
     } else {
@@ -509,7 +512,12 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     if (verbose && !phase.hit) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                                        s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
-    for (int step = 0, ck = 0; !phase.hit && step <= s->finetune.steps; step++) {
+    for (int step = 0, ck = 0, pi = 0; !phase.hit && step <= s->finetune.steps; step++) {
+        if (pi < npts && step == s->points[pi]) {   /* a state kept for the evaluation at this point */
+            for (int k = 0; k < 2; k++)
+                memcpy(pack + ((size_t)pi * 2 + k) * np, spec[k].model->params, np * sizeof(float));
+            pi++;
+        }
         if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe(spec[k].model, probe_x, P, T, pooled[k], tok[k]);
             if ((error = ml_run__cka_point(&track, ck, pooled[0], pooled[1], base_pooled, dims, P)) < 0) {
@@ -532,25 +540,31 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if (!phase.hit) {
         /* the probes hold the last point: heatmap and RBF CKA there */
         if ((error = ml_run__cka_final(&track, pooled[0], pooled[1], base_pooled, dims, P)) < 0) goto cleanup;
-        for (int k = 0; k < 2; k++) memcpy(pack + k * np, spec[k].model->params, np * sizeof(float));
         ml_run__track_pack(track_buf, &track);
         memcpy(track_buf + ntrack, curve_tok, (size_t)L * nck * sizeof(double));
     }
-    if ((error = ml_run__phase_end(&phase, opt, pack, 2 * np, track_buf, nextra)) < 0) goto cleanup;
+    if ((error = ml_run__phase_end(&phase, opt, pack, (size_t)npts * 2 * np, track_buf, nextra)) < 0) goto cleanup;
     t_ft = ml_run__now();
 
     /* 4. direct fine-tune on the target, same steps and parameter groups */
     if (verbose) fprintf(stderr, "mergelab: %s: direct fine-tuning for %d steps\n", s->name, s->finetune.steps);
     if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], 3, base.model->params)) < 0 ||
-        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, direct.model->params, np, NULL, 0)) < 0)
+        (error = ml_malloc((void **)&dpack, (size_t)npts * np * sizeof(float))) < 0 ||
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, dpack, (size_t)npts * np, NULL, 0)) < 0)
         goto cleanup;
     cached[2] = phase.hit;
-    for (int step = 0; !phase.hit && step < s->finetune.steps; step++) {
+    if (phase.hit) memcpy(direct.model->params, dpack + (size_t)(npts - 1) * np, np * sizeof(float));
+    for (int step = 0, pi = 0; !phase.hit && step <= s->finetune.steps; step++) {
         float dl;
+        if (pi < npts && step == s->points[pi]) {   /* the same budget as the specialists at this point */
+            memcpy(dpack + (size_t)pi * np, direct.model->params, np * sizeof(float));
+            pi++;
+        }
+        if (step == s->finetune.steps) break;
         if ((error = gtrain_step(&direct, s, &s->finetune, step, mask, "direct fine-tuning", &dl)) < 0) goto cleanup;
         ml_run__progress(opt, "direct", step + 1, s->finetune.steps, dl);
     }
-    if ((error = ml_run__phase_end(&phase, opt, direct.model->params, np, NULL, 0)) < 0) goto cleanup;
+    if ((error = ml_run__phase_end(&phase, opt, dpack, (size_t)npts * np, NULL, 0)) < 0) goto cleanup;
     t_dir = ml_run__now();
     ml_run__progress(opt, "merge", 0, 0, NAN);
 
@@ -586,146 +600,172 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     sc.capB = B;
     sc.V = s->gpt.vocab_size;
     res = cJSON_CreateObject();
-    cJSON *models = cJSON_AddArrayToObject(res, "models"), *metrics = cJSON_AddObjectToObject(res, "metrics");
+    cJSON *models = NULL, *metrics = NULL;
+    cJSON *points = npts > 1 ? cJSON_AddArrayToObject(res, "points") : NULL;
     int nmodels = 4 + s->nmerges;
-    for (int e = 0; e < nmodels; e++) {
-        const char *name, *role;
-        cJSON *extra = NULL;
-        memset(sc.ens, 0, sizeof(sc.ens));
-        sc.gpt = merged;
-        sc.mix = NULL;
-        if (e < 4) {
-            const gtrainer *src[4] = { &base, &spec[0], &spec[1], &direct };
-            static const char *const roles[4] = { "base", "specialist", "specialist", "direct" };
-            name = src[e]->name;
-            role = roles[e];
-            memcpy(merged->params, src[e]->model->params, merged->layout.total * sizeof(float));
-        } else if (!ml_merge_is_weight_space(s->merges[e - 4].method)) {
-            const ml_merge_spec *ms = &s->merges[e - 4];
-            name = ms->name;
-            role = "merge";
-            ml_gpt_mix_free(mix);
-            mix = NULL;
-            extra = cJSON_CreateObject();
-            if (ms->method == ML_MERGE_ENSEMBLE) {
-                sc.gpt = NULL;
-                sc.ens[0] = spec[0].model;
-                sc.ens[1] = spec[1].model;
-                sc.ens_w[0] = ms->weights[0];
-                sc.ens_w[1] = ms->weights[1];
-                sc.ens_prob = ms->prob_ensemble;
-                cJSON_AddStringToObject(extra, "space", ms->prob_ensemble ? "probabilities" : "logits");
-                cJSON_AddItemToObject(extra, "weights", cJSON_CreateDoubleArray(ms->weights, 2));
-            } else if ((error = feature_merge(&mix, extra, ms, s, &base, spec, &train[s->target.domain], vx, vy, nvw,
-                                              B, T, verbose)) < 0) {
-                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                goto cleanup;
-            } else {
-                sc.gpt = NULL;
-                sc.mix = mix;
-            }
+    /* every model at every point (finetune.points), each from the states kept there; the
+     * last point is the end of fine-tuning and is also the cell's top-level result */
+    for (int pi = 0; pi < npts; pi++) {
+        for (int k = 0; k < 2; k++)
+            memcpy(spec[k].model->params, pack + ((size_t)pi * 2 + k) * np, np * sizeof(float));
+        memcpy(direct.model->params, dpack + (size_t)pi * np, np * sizeof(float));
+        if (pi == npts - 1) {
+            models = cJSON_AddArrayToObject(res, "models");
+            metrics = cJSON_AddObjectToObject(res, "metrics");
         } else {
-            const ml_merge_spec *ms = &s->merges[e - 4];
-            const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
-            name = ms->name;
-            role = "merge";
-            ml_merge_stats st = { NULL, NULL, 0 };
-            float *fisher[2] = { NULL, NULL }, **grams[2] = { NULL, NULL };
-            gpt_linear *lin = NULL;
-            ml_regmean_layer *layers = NULL;
-            const float **gptr = NULL;
-            int nlin = 0;
-            if (ms->method == ML_MERGE_FISHER) {
-                for (int k = 0; k < 2 && error == 0; k++)
-                    if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
-                        error = gpt_fisher(fisher[k], &spec[k], s, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k,
-                                           mask);
-                st.fishers = (const float *const *)fisher;
-            } else if (ms->method == ML_MERGE_REGMEAN) {
-                if ((error = ml_calloc((void **)&lin, (size_t)4 * L, sizeof(*lin))) == 0 &&
-                    (error = ml_calloc((void **)&layers, (size_t)4 * L, sizeof(*layers))) == 0 &&
-                    (error = ml_calloc((void **)&gptr, (size_t)8 * L, sizeof(*gptr))) == 0)
-                    nlin = gpt_linears(lin, base.model, mask);
-                for (int k = 0; k < 2 && error == 0; k++) {
-                    if ((error = ml_calloc((void **)&grams[k], (size_t)(nlin ? nlin : 1), sizeof(float *))) < 0) break;
-                    for (int i = 0; i < nlin && error == 0; i++)
-                        error = ml_calloc((void **)&grams[k][i], (size_t)lin[i].width * lin[i].width, sizeof(float));
-                    if (error == 0)
-                        error = gpt_grams(grams[k], lin, nlin, &spec[k], s, ms->examples, ms->seed,
-                                          ML_STREAM_STATS + (uint64_t)k);
+            cJSON *pt = cJSON_CreateObject();
+            cJSON_AddItemToArray(points, pt);
+            cJSON_AddNumberToObject(pt, "step", s->points[pi]);
+            models = cJSON_AddArrayToObject(pt, "models");
+            metrics = cJSON_AddObjectToObject(pt, "metrics");
+        }
+        if (verbose && npts > 1) fprintf(stderr, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
+        for (int e = 0; e < nmodels; e++) {
+            const char *name, *role;
+            cJSON *extra = NULL;
+            memset(sc.ens, 0, sizeof(sc.ens));
+            sc.gpt = merged;
+            sc.mix = NULL;
+            if (e < 4) {
+                const gtrainer *src[4] = { &base, &spec[0], &spec[1], &direct };
+                static const char *const roles[4] = { "base", "specialist", "specialist", "direct" };
+                name = src[e]->name;
+                role = roles[e];
+                memcpy(merged->params, src[e]->model->params, merged->layout.total * sizeof(float));
+            } else if (!ml_merge_is_weight_space(s->merges[e - 4].method)) {
+                const ml_merge_spec *ms = &s->merges[e - 4];
+                name = ms->name;
+                role = "merge";
+                ml_gpt_mix_free(mix);
+                mix = NULL;
+                extra = cJSON_CreateObject();
+                if (ms->method == ML_MERGE_ENSEMBLE) {
+                    sc.gpt = NULL;
+                    sc.ens[0] = spec[0].model;
+                    sc.ens[1] = spec[1].model;
+                    sc.ens_w[0] = ms->weights[0];
+                    sc.ens_w[1] = ms->weights[1];
+                    sc.ens_prob = ms->prob_ensemble;
+                    cJSON_AddStringToObject(extra, "space", ms->prob_ensemble ? "probabilities" : "logits");
+                    cJSON_AddItemToObject(extra, "weights", cJSON_CreateDoubleArray(ms->weights, 2));
+                } else if ((error = feature_merge(&mix, extra, ms, s, &base, spec, &train[s->target.domain], vx, vy, nvw,
+                                                  B, T, verbose)) < 0) {
+                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                    goto cleanup;
+                } else {
+                    sc.gpt = NULL;
+                    sc.mix = mix;
                 }
-                for (int i = 0; i < nlin && error == 0; i++) {
-                    /* an input that is 0 everywhere carries no information: equal weights */
-                    for (int j = 0; j < lin[i].width; j++) {
-                        long jj = (long)j * lin[i].width + j;
-                        if (grams[0][i][jj] == 0.0f && grams[1][i][jj] == 0.0f) grams[0][i][jj] = grams[1][i][jj] = 1.0f;
+            } else {
+                const ml_merge_spec *ms = &s->merges[e - 4];
+                const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
+                name = ms->name;
+                role = "merge";
+                ml_merge_stats st = { NULL, NULL, 0 };
+                float *fisher[2] = { NULL, NULL }, **grams[2] = { NULL, NULL };
+                gpt_linear *lin = NULL;
+                ml_regmean_layer *layers = NULL;
+                const float **gptr = NULL;
+                int nlin = 0;
+                if (ms->method == ML_MERGE_FISHER) {
+                    for (int k = 0; k < 2 && error == 0; k++)
+                        if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
+                            error = gpt_fisher(fisher[k], &spec[k], s, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k,
+                                               mask);
+                    st.fishers = (const float *const *)fisher;
+                } else if (ms->method == ML_MERGE_REGMEAN) {
+                    if ((error = ml_calloc((void **)&lin, (size_t)4 * L, sizeof(*lin))) == 0 &&
+                        (error = ml_calloc((void **)&layers, (size_t)4 * L, sizeof(*layers))) == 0 &&
+                        (error = ml_calloc((void **)&gptr, (size_t)8 * L, sizeof(*gptr))) == 0)
+                        nlin = gpt_linears(lin, base.model, mask);
+                    for (int k = 0; k < 2 && error == 0; k++) {
+                        if ((error = ml_calloc((void **)&grams[k], (size_t)(nlin ? nlin : 1), sizeof(float *))) < 0) break;
+                        for (int i = 0; i < nlin && error == 0; i++)
+                            error = ml_calloc((void **)&grams[k][i], (size_t)lin[i].width * lin[i].width, sizeof(float));
+                        if (error == 0)
+                            error = gpt_grams(grams[k], lin, nlin, &spec[k], s, ms->examples, ms->seed,
+                                              ML_STREAM_STATS + (uint64_t)k);
                     }
-                    gptr[2 * i] = grams[0][i];
-                    gptr[2 * i + 1] = grams[1][i];
-                    layers[i].tensor = lin[i].tensor;
-                    layers[i].grams = gptr + 2 * i;
+                    for (int i = 0; i < nlin && error == 0; i++) {
+                        /* an input that is 0 everywhere carries no information: equal weights */
+                        for (int j = 0; j < lin[i].width; j++) {
+                            long jj = (long)j * lin[i].width + j;
+                            if (grams[0][i][jj] == 0.0f && grams[1][i][jj] == 0.0f) grams[0][i][jj] = grams[1][i][jj] = 1.0f;
+                        }
+                        gptr[2 * i] = grams[0][i];
+                        gptr[2 * i + 1] = grams[1][i];
+                        layers[i].tensor = lin[i].tensor;
+                        layers[i].grams = gptr + 2 * i;
+                    }
+                    st.layers = layers;
+                    st.nlayers = nlin;
                 }
-                st.layers = layers;
-                st.nlayers = nlin;
-            }
-            if (error == 0)
-                error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
-            for (int k = 0; k < 2; k++) {
-                free(fisher[k]);
-                for (int i = 0; grams[k] && i < nlin; i++) free(grams[k][i]);
-                free(grams[k]);
-            }
-            free(lin);
-            free(layers);
-            free(gptr);
-            if (error < 0) {
-                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                goto cleanup;
-            }
-            /* the frozen groups are identical in both specialists: every
-             * weight-space merge must leave them bit-identical to the base */
-            for (int t = 0; t < base.model->layout.n; t++) {
-                const ml_tensor_info *ti = &base.model->layout.tensors[t];
-                if (!mask[t] && memcmp(merged->params + ti->offset, base.model->params + ti->offset,
-                                       ti->numel * sizeof(float))) {
-                    error = ml_error_set(ML_ERUN, "%s: merge '%s' changed frozen tensor %s", s->file, ms->name, ti->name);
+                if (error == 0)
+                    error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
+                for (int k = 0; k < 2; k++) {
+                    free(fisher[k]);
+                    for (int i = 0; grams[k] && i < nlin; i++) free(grams[k][i]);
+                    free(grams[k]);
+                }
+                free(lin);
+                free(layers);
+                free(gptr);
+                if (error < 0) {
+                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
                     goto cleanup;
                 }
+                /* the frozen groups are identical in both specialists: every
+                 * weight-space merge must leave them bit-identical to the base */
+                for (int t = 0; t < base.model->layout.n; t++) {
+                    const ml_tensor_info *ti = &base.model->layout.tensors[t];
+                    if (!mask[t] && memcmp(merged->params + ti->offset, base.model->params + ti->offset,
+                                           ti->numel * sizeof(float))) {
+                        error = ml_error_set(ML_ERUN, "%s: merge '%s' changed frozen tensor %s", s->file, ms->name, ti->name);
+                        goto cleanup;
+                    }
+                }
             }
-        }
-        double loss = eval_loss(&sc, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
-        if ((error = exact_match(&em, &sc, &test[s->target.domain], s->exact_match, T, ex)) < 0) goto cleanup;
-        cJSON *me = cJSON_CreateObject();
-        cJSON_AddStringToObject(me, "name", name);
-        cJSON_AddStringToObject(me, "role", role);
-        if (e >= 4) {
-            cJSON_AddStringToObject(me, "method", ml_merge_method_name(s->merges[e - 4].method));
-            if (s->merges[e - 4].method == ML_MERGE_AVERAGE)
-                cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(s->merges[e - 4].weights, 2));
-            if (extra) {
-                const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(extra, "alpha");
-                if (cJSON_IsNumber(alpha)) ml_run__add_metric(metrics, name, "alpha", alpha->valuedouble);
-                for (cJSON *it = extra->child; it; it = extra->child)
-                    cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(extra, it));
-                cJSON_Delete(extra);
-                extra = NULL;
+            double loss = eval_loss(&sc, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
+            if ((error = exact_match(&em, &sc, &test[s->target.domain], s->exact_match, T, ex)) < 0) goto cleanup;
+            cJSON *me = cJSON_CreateObject();
+            cJSON_AddStringToObject(me, "name", name);
+            cJSON_AddStringToObject(me, "role", role);
+            if (e >= 4) {
+                cJSON_AddStringToObject(me, "method", ml_merge_method_name(s->merges[e - 4].method));
+                if (s->merges[e - 4].method == ML_MERGE_AVERAGE)
+                    cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(s->merges[e - 4].weights, 2));
+                if (extra) {
+                    const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(extra, "alpha");
+                    if (cJSON_IsNumber(alpha)) ml_run__add_metric(metrics, name, "alpha", alpha->valuedouble);
+                    for (cJSON *it = extra->child; it; it = extra->child)
+                        cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(extra, it));
+                    cJSON_Delete(extra);
+                    extra = NULL;
+                }
             }
+            cJSON_AddNumberToObject(me, "loss", loss);
+            cJSON_AddNumberToObject(me, "exact_match", em);
+            ml_run__add_metric(metrics, name, "loss", loss);
+            ml_run__add_metric(metrics, name, "exact_match", em);
+            /* each specialist's own domain, to see specialisation and forgetting */
+            for (int k = 0; k < 2; k++) {
+                int d = s->specialists[k].domain;
+                char what[48];
+                if (d == s->target.domain) continue;
+                double dl = eval_loss(&sc, wx[d], wy[d], nw[d], T);
+                snprintf(what, sizeof(what), "%s_loss", ml_domain_name((ml_domain)d));
+                cJSON_AddNumberToObject(me, what, dl);
+                ml_run__add_metric(metrics, name, what, dl);
+            }
+            cJSON_AddItemToArray(models, me);
         }
-        cJSON_AddNumberToObject(me, "loss", loss);
-        cJSON_AddNumberToObject(me, "exact_match", em);
-        ml_run__add_metric(metrics, name, "loss", loss);
-        ml_run__add_metric(metrics, name, "exact_match", em);
-        /* each specialist's own domain, to see specialisation and forgetting */
-        for (int k = 0; k < 2; k++) {
-            int d = s->specialists[k].domain;
-            char what[48];
-            if (d == s->target.domain) continue;
-            double dl = eval_loss(&sc, wx[d], wy[d], nw[d], T);
-            snprintf(what, sizeof(what), "%s_loss", ml_domain_name((ml_domain)d));
-            cJSON_AddNumberToObject(me, what, dl);
-            ml_run__add_metric(metrics, name, what, dl);
-        }
-        cJSON_AddItemToArray(models, me);
+    }
+    if (points) {
+        cJSON *pt = cJSON_CreateObject();
+        cJSON_AddItemToArray(points, pt);
+        cJSON_AddNumberToObject(pt, "step", s->points[npts - 1]);
+        cJSON_AddItemToObject(pt, "models", cJSON_Duplicate(models, 1));
+        cJSON_AddItemToObject(pt, "metrics", cJSON_Duplicate(metrics, 1));
     }
 
     /* 6. CKA (mean-pooled, the paper's; per token alongside), gate, data, timing */
@@ -788,6 +828,7 @@ cleanup:
     free(ex);
     ml_run__phase_abort(&phase);
     free(pack);
+    free(dpack);
     free(track_buf);
     ml_run__cka_track_free(&track);
     for (int l = 0; l < 64; l++) { free(base_pooled[l]); free(base_tok[l]); }

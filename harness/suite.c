@@ -236,7 +236,7 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
                        ml_split *split, ml_suite *s) {
     static const char *const pre_mlp[] = { "steps", "lr", "classes", NULL };
     static const char *const pre_gpt[] = { "steps", "lr", "data", NULL };
-    static const char *const ft[] = { "steps", "lr", "train", NULL };
+    static const char *const ft[] = { "steps", "lr", "train", "points", NULL };
     const cJSON *obj, *v;
     char p[256], q[256];
     int error;
@@ -249,6 +249,27 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
         (error = opt_num(c, obj, p, "lr", 1e-12, 1e30, &ph->lr)) < 0)
         return error;
     if (split) return parse_split(c, obj, p, split, s->family);
+    /* points: the specialists (and the direct fine-tune) are kept at these steps of one
+     * run and every merge is evaluated at each, as the paper saves states along the way */
+    s->npoints = 1;
+    s->points[0] = ph->steps;
+    if ((error = get(c, obj, p, "points", 0, &v)) < 0) return error;
+    if (v) {
+        join(q, sizeof(q), p, "points");
+        if (s->family != ML_FAMILY_GPT) return FAIL(c, q, "only for text suites (model gpt); use a matrix axis over finetune.steps");
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > ML_MAX_POINTS - 1)
+            return FAIL(c, q, "expected an array of 1..%d fine-tuning steps", ML_MAX_POINTS - 1);
+        s->npoints = 0;
+        for (int i = 0; i < cJSON_GetArraySize(v); i++) {
+            char r[256];
+            join_index(r, sizeof(r), q, i);
+            if ((error = read_int(c, cJSON_GetArrayItem(v, i), r, 1, ph->steps, &s->points[s->npoints])) < 0) return error;
+            if (i > 0 && s->points[s->npoints] <= s->points[s->npoints - 1])
+                return FAIL(c, r, "points must increase (%d after %d)", s->points[s->npoints], s->points[s->npoints - 1]);
+            s->npoints++;
+        }
+        if (s->points[s->npoints - 1] != ph->steps) s->points[s->npoints++] = ph->steps;   /* the end is always one */
+    }
     /* which parameter groups fine-tuning updates; the rest stay at the base */
     s->ntrain_groups = 1;
     snprintf(s->train_groups[0], sizeof(s->train_groups[0]), "all");
@@ -733,6 +754,19 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             if (i > 0 && s->cka_steps[i] <= s->cka_steps[i - 1])
                 return FAIL(c, q, "steps must increase (%d after %d)", s->cka_steps[i], s->cka_steps[i - 1]);
         }
+    }
+
+    /* every evaluation point is a CKA point too, so merge quality can be set against CKA
+     * there (a suite without finetune.points keeps its CKA steps as written) */
+    for (int i = 0; s->npoints > 1 && i < s->npoints; i++) {
+        int at = 0;
+        while (at < s->ncka && s->cka_steps[at] < s->points[i]) at++;
+        if (at < s->ncka && s->cka_steps[at] == s->points[i]) continue;
+        if (s->ncka == ML_MAX_CKA_STEPS)
+            return FAIL(c, "$.finetune.points", "with the CKA steps, more than %d points to measure CKA at", ML_MAX_CKA_STEPS);
+        memmove(&s->cka_steps[at + 1], &s->cka_steps[at], (size_t)(s->ncka - at) * sizeof(int));
+        s->cka_steps[at] = s->points[i];
+        s->ncka++;
     }
 
     /* eval (GPT): held-out loss windows and greedy exact match */

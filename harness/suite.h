@@ -39,6 +39,7 @@ typedef struct {
 } ml_split;
 
 #define ML_MAX_TRAIN_GROUPS 5
+#define ML_MAX_POINTS 16
 
 typedef enum { ML_SCHED_CONSTANT = 0, ML_SCHED_COSINE = 1 } ml_schedule;
 
@@ -131,6 +132,8 @@ typedef struct {
     ml_phase pretrain;
     ml_split pretrain_split;
     ml_phase finetune;              /* specialists and the direct fine-tune */
+    int      npoints;               /* fine-tuning steps at which every model is evaluated (GPT: */
+    int      points[ML_MAX_POINTS]; /* finetune.points, increasing, ending at finetune.steps) */
     int      ntrain_groups;         /* parameter groups fine-tuning updates ("all", "mlp", ...) */
     char     train_groups[ML_MAX_TRAIN_GROUPS][16];
     int      nspecialists;
