@@ -27,6 +27,16 @@ typedef struct {
     int n;
 } group;
 
+/* One place merges were evaluated: a group's cells at the end of fine-tuning, or at one
+ * of the run's finetune.points. */
+typedef struct {
+    char name[128];
+    double length;                    /* the specialists' fine-tuning steps there; NaN unknown */
+    const cJSON *metrics[MAX_SEEDS];  /* per seed */
+    double seeds[MAX_SEEDS], cka[MAX_SEEDS];   /* cka: mean over layers there */
+    int n;
+} unit;
+
 typedef enum { FAM_NONE = -1, FAM_WEIGHT, FAM_INTERP, FAM_ROUTER1, FAM_ROUTERK, FAM_ENSEMBLE, NFAM } family;
 static const char *const fam_names[NFAM] = { "weight averaging", "interpolation", "single-layer router",
                                              "multi-layer router", "ensemble" };
@@ -44,6 +54,8 @@ typedef struct {
     double sign;                      /* +1: higher is better, -1: lower */
     group g[MAX_GROUPS];
     int ng;
+    unit u[MAX_GROUPS * 4];
+    int nu;
     model m[MAX_MODELS];
     int nm;
     cJSON *out;
@@ -60,10 +72,14 @@ static const char *str(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-static double mval(const cJSON *cell, const char *model_name, const char *metric) {
+static double mv(const cJSON *metrics, const char *model_name, const char *metric) {
     char key[256];
     snprintf(key, sizeof(key), "%s/%s", model_name, metric);
-    return num(cJSON_GetObjectItemCaseSensitive(cell, "metrics"), key);
+    return num(metrics, key);
+}
+
+static double mval(const cJSON *cell, const char *model_name, const char *metric) {
+    return mv(cJSON_GetObjectItemCaseSensitive(cell, "metrics"), model_name, metric);
 }
 
 static ml_summary summarize(const double *x, int n) {
@@ -99,6 +115,48 @@ static void add(ctx *c, const char *id, const char *statement, const char *verdi
 }
 
 /* ---- gathering --------------------------------------------------------------------- */
+
+/* The mean over layers of the specialists' linear CKA at fine-tuning step `step` (the
+ * last measured step when step is NaN); NaN when not measured there. */
+static double cka_at(const cJSON *cell, double step) {
+    const cJSON *cka = cJSON_GetObjectItemCaseSensitive(cell, "cka");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cka, "steps"), *over = cJSON_GetObjectItemCaseSensitive(cka, "over_steps");
+    int S = cJSON_GetArraySize(steps), L = cJSON_GetArraySize(over), at = S - 1;
+    if (!isnan(step))
+        for (at = S - 1; at >= 0 && val(cJSON_GetArrayItem(steps, at)) != step; at--) {}
+    if (at < 0 || L == 0) return NAN;
+    double sum = 0;
+    for (int l = 0; l < L; l++) sum += val(cJSON_GetArrayItem(cJSON_GetArrayItem(over, l), at));
+    return sum / L;
+}
+
+/* The units: per group, each of its points when the run kept some, else its end. */
+static void make_units(ctx *c) {
+    for (int k = 0; k < c->ng; k++) {
+        const group *g = &c->g[k];
+        const cJSON *pts = cJSON_GetObjectItemCaseSensitive(g->cells[0], "points");
+        int np = cJSON_IsArray(pts) ? cJSON_GetArraySize(pts) : 0;
+        for (int j = 0; j < (np ? np : 1) && c->nu < MAX_GROUPS * 4; j++) {
+            unit *u = &c->u[c->nu];
+            double step = np ? val(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, j), "step")) : NAN;
+            memset(u, 0, sizeof(*u));
+            u->length = np ? step : g->length;
+            if (!np) snprintf(u->name, sizeof(u->name), "group %s", g->name);
+            else if (!strcmp(g->name, "default")) snprintf(u->name, sizeof(u->name), "step %g", step);
+            else snprintf(u->name, sizeof(u->name), "group %s step %g", g->name, step);
+            for (int i = 0; i < g->n; i++) {
+                const cJSON *cp = np ? cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(g->cells[i], "points"), j) : NULL;
+                /* cells of a group have the same points; one that does not is left out here */
+                if (np && (!cp || val(cJSON_GetObjectItemCaseSensitive(cp, "step")) != step)) continue;
+                u->metrics[u->n] = cJSON_GetObjectItemCaseSensitive(np ? cp : g->cells[i], "metrics");
+                u->seeds[u->n] = g->seeds[i];
+                u->cka[u->n] = cka_at(g->cells[i], np ? step : NAN);
+                u->n++;
+            }
+            c->nu++;
+        }
+    }
+}
 
 static int gather(ctx *c) {
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(c->doc, "cells");
@@ -140,15 +198,15 @@ static int gather(ctx *c) {
     return 0;
 }
 
-/* The mean over a group's seeds of a model's metric. */
-static double gmean(const ctx *c, const group *g, const char *name) {
+/* The mean over a unit's seeds of a model's metric. */
+static double gmean(const ctx *c, const unit *g, const char *name) {
     double v[MAX_SEEDS];
-    for (int i = 0; i < g->n; i++) v[i] = mval(g->cells[i], name, c->metric);
+    for (int i = 0; i < g->n; i++) v[i] = mv(g->metrics[i], name, c->metric);
     return summarize(v, g->n).mean;
 }
 
 /* The best model (by mean, in the better direction) among those `take` accepts; -1 if none. */
-static int best_of(const ctx *c, const group *g, int (*take)(const model *, const void *), const void *arg) {
+static int best_of(const ctx *c, const unit *g, int (*take)(const model *, const void *), const void *arg) {
     int best = -1;
     double bv = NAN;
     for (int i = 0; i < c->nm; i++) {
@@ -168,10 +226,10 @@ static int router_k(const model *m, const void *arg) {
     return (m->fam == FAM_ROUTER1 || m->fam == FAM_ROUTERK) && m->router_layers == *(const int *)arg;
 }
 
-/* Per seed, sign * (a - b) in one group: how much better a is than b. */
-static ml_summary margin(const ctx *c, const group *g, const char *a, const char *b) {
+/* Per seed, sign * (a - b) in one unit: how much better a is than b. */
+static ml_summary margin(const ctx *c, const unit *g, const char *a, const char *b) {
     double v[MAX_SEEDS];
-    for (int i = 0; i < g->n; i++) v[i] = c->sign * (mval(g->cells[i], a, c->metric) - mval(g->cells[i], b, c->metric));
+    for (int i = 0; i < g->n; i++) v[i] = c->sign * (mv(g->metrics[i], a, c->metric) - mv(g->metrics[i], b, c->metric));
     return summarize(v, g->n);
 }
 
@@ -269,20 +327,20 @@ static void f2(ctx *c) {
     across a;
     int direct_role = 3, nmerge = 0;
     across_init(&a);
-    for (int k = 0; k < c->ng; k++) {
-        int d = best_of(c, &c->g[k], is_role, &direct_role);
+    for (int k = 0; k < c->nu; k++) {
+        int d = best_of(c, &c->u[k], is_role, &direct_role);
         if (d < 0) continue;
         for (int i = 0; i < c->nm; i++) {
             if (c->m[i].role != 0) continue;
-            ml_summary s = margin(c, &c->g[k], c->m[d].name, c->m[i].name);
-            snprintf(what, sizeof(what), "%s in group %s", c->m[i].name, c->g[k].name);
+            ml_summary s = margin(c, &c->u[k], c->m[d].name, c->m[i].name);
+            snprintf(what, sizeof(what), "%s at %s", c->m[i].name, c->u[k].name);
             across_add(&a, &s, what);
             nmerge++;
         }
     }
     if (!a.any) { add(c, "F2", stmt, "inconclusive", NULL, "no direct fine-tune or no merge in the results"); return; }
     snprintf(detail, sizeof(detail),
-             "direct's margin over each of %d (merge, group) pairs, per seed; the effect is the smallest, against %s",
+             "direct's margin over each of %d (merge, place) pairs, per seed; the effect is the smallest, against %s",
              nmerge, a.worst_what);
     add(c, "F2", stmt, across_verdict(&a), &a.worst, detail);
 }
@@ -297,18 +355,18 @@ static void f3(ctx *c) {
     across_init(&b);
     for (int i = 0; i < c->nm; i++)
         if (c->m[i].router_layers > kmax) kmax = c->m[i].router_layers;
-    for (int k = 0; k < c->ng; k++) {
-        const group *g = &c->g[k];
+    for (int k = 0; k < c->nu; k++) {
+        const unit *g = &c->u[k];
         int r = best_of(c, g, is_router, NULL), f = best_of(c, g, is_fixed_merge, NULL);
         if (r >= 0 && f >= 0) {
             ml_summary s = margin(c, g, c->m[r].name, c->m[f].name);
-            snprintf(what, sizeof(what), "%s over %s in group %s", c->m[r].name, c->m[f].name, g->name);
+            snprintf(what, sizeof(what), "%s over %s at %s", c->m[r].name, c->m[f].name, g->name);
             across_add(&a, &s, what);
         }
         int one = 1, r1 = best_of(c, g, router_k, &one), rk = kmax > 1 ? best_of(c, g, router_k, &kmax) : -1;
         if (r1 >= 0 && rk >= 0) {
             ml_summary s = margin(c, g, c->m[rk].name, c->m[r1].name);
-            snprintf(what, sizeof(what), "%s (k = %d) over %s (k = 1) in group %s", c->m[rk].name, kmax, c->m[r1].name, g->name);
+            snprintf(what, sizeof(what), "%s (k = %d) over %s (k = 1) at %s", c->m[rk].name, kmax, c->m[r1].name, g->name);
             across_add(&b, &s, what);
         }
     }
@@ -328,37 +386,26 @@ static void f3(ctx *c) {
 /* ---- F4 ---------------------------------------------------------------------------- */
 
 static int cmp_len(const void *x, const void *y) {
-    double a = (*(const group *const *)x)->length, b = (*(const group *const *)y)->length;
+    double a = (*(const unit *const *)x)->length, b = (*(const unit *const *)y)->length;
     return (a > b) - (a < b);
 }
 
-static const cJSON *cell_for_seed(const group *g, double seed) {
-    for (int i = 0; i < g->n; i++)
-        if (g->seeds[i] == seed) return g->cells[i];
-    return NULL;
-}
-
-static double mean_cka(const cJSON *cell) {
-    const cJSON *over = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cell, "cka"), "over_steps");
-    double s = 0;
-    int L = cJSON_GetArraySize(over);
-    for (int l = 0; l < L; l++) {
-        const cJSON *row = cJSON_GetArrayItem(over, l);
-        s += val(cJSON_GetArrayItem(row, cJSON_GetArraySize(row) - 1));
-    }
-    return L ? s / L : NAN;
+static int seed_index(const unit *u, double seed) {
+    for (int i = 0; i < u->n; i++)
+        if (u->seeds[i] == seed) return i;
+    return -1;
 }
 
 static void f4(ctx *c) {
-    const group *by_len[MAX_GROUPS];
+    const unit *by_len[MAX_GROUPS * 4];
     int nl = 0;
     char id[48], stmt[160], detail[768];
-    /* one group per length: the first with it */
-    for (int k = 0; k < c->ng; k++) {
-        if (!isfinite(c->g[k].length)) continue;
+    /* one unit per fine-tuning length (points of one run, or groups of a length axis) */
+    for (int k = 0; k < c->nu; k++) {
+        if (!isfinite(c->u[k].length)) continue;
         int seen = 0;
-        for (int i = 0; i < nl; i++) seen |= by_len[i]->length == c->g[k].length;
-        if (!seen) by_len[nl++] = &c->g[k];
+        for (int i = 0; i < nl; i++) seen |= by_len[i]->length == c->u[k].length;
+        if (!seen) by_len[nl++] = &c->u[k];
     }
     qsort(by_len, (size_t)nl, sizeof(by_len[0]), cmp_len);
     int base_role = 1, spec_role = 2;
@@ -371,32 +418,32 @@ static void f4(ctx *c) {
         if (!present) continue;
         if (nl < 2) {
             add(c, id, stmt, "inconclusive", NULL,
-                "needs results at two or more fine-tuning lengths (a matrix axis over finetune.steps)");
+                "needs results at two or more fine-tuning lengths (finetune.points, or a matrix axis over finetune.steps)");
             continue;
         }
-        const group *g0 = by_len[0], *g1 = by_len[nl - 1];
+        const unit *g0 = by_len[0], *g1 = by_len[nl - 1];
         int m0 = best_of(c, g0, is_family, &fam), m1 = best_of(c, g1, is_family, &fam);
         int b0 = best_of(c, g0, is_role, &base_role), b1 = best_of(c, g1, is_role, &base_role);
         int s0 = best_of(c, g0, is_role, &spec_role), s1 = best_of(c, g1, is_role, &spec_role);
         double worse[MAX_SEEDS], rel_base[MAX_SEEDS], rel_spec[MAX_SEEDS], z[MAX_SEEDS];
         int n = 0, nz = 0;
         for (int i = 0; i < g0->n && m0 >= 0 && m1 >= 0; i++) {
-            const cJSON *a = g0->cells[i], *b = cell_for_seed(g1, g0->seeds[i]);
-            if (!b) continue;
-            double va = mval(a, c->m[m0].name, c->metric), vb = mval(b, c->m[m1].name, c->metric);
+            int j = seed_index(g1, g0->seeds[i]);
+            if (j < 0) continue;
+            const cJSON *a = g0->metrics[i], *b = g1->metrics[j];
+            double va = mv(a, c->m[m0].name, c->metric), vb = mv(b, c->m[m1].name, c->metric);
             worse[n] = c->sign * (va - vb);
-            rel_base[n] = b0 >= 0 ? c->sign * ((va - mval(a, c->m[b0].name, c->metric)) - (vb - mval(b, c->m[b1].name, c->metric))) : NAN;
-            rel_spec[n] = s0 >= 0 ? c->sign * ((va - mval(a, c->m[s0].name, c->metric)) - (vb - mval(b, c->m[s1].name, c->metric))) : NAN;
+            rel_base[n] = b0 >= 0 && b1 >= 0 ? c->sign * ((va - mv(a, c->m[b0].name, c->metric)) - (vb - mv(b, c->m[b1].name, c->metric))) : NAN;
+            rel_spec[n] = s0 >= 0 && s1 >= 0 ? c->sign * ((va - mv(a, c->m[s0].name, c->metric)) - (vb - mv(b, c->m[s1].name, c->metric))) : NAN;
             n++;
             /* quality (sign * metric) against CKA across every length, for this seed */
             if (nl >= 3) {
                 double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
                 int np = 0;
                 for (int l = 0; l < nl; l++) {
-                    const cJSON *cl = cell_for_seed(by_len[l], g0->seeds[i]);
-                    int ml = best_of(c, by_len[l], is_family, &fam);
-                    if (!cl || ml < 0) continue;
-                    double x = mean_cka(cl), y = c->sign * mval(cl, c->m[ml].name, c->metric);
+                    int jl = seed_index(by_len[l], g0->seeds[i]), ml = best_of(c, by_len[l], is_family, &fam);
+                    if (jl < 0 || ml < 0) continue;
+                    double x = by_len[l]->cka[jl], y = c->sign * mv(by_len[l]->metrics[jl], c->m[ml].name, c->metric);
                     if (!isfinite(x) || !isfinite(y)) continue;
                     sx += x; sy += y; sxx += x * x; syy += y * y; sxy += x * y; np++;
                 }
@@ -433,6 +480,7 @@ int ml_findings_eval(cJSON **out, const cJSON *doc, const ml_findings_spec *spec
     if (!(c = calloc(1, sizeof(*c)))) return ml_error_set(ML_ENOMEM, "out of memory evaluating findings");
     c->doc = doc;
     if ((error = gather(c)) < 0) goto cleanup;
+    make_units(c);
     /* the metric: the suite's choice, else the target loss of the family */
     c->metric = spec->metric[0] ? spec->metric : NULL;
     if (!c->metric) c->metric = c->ng && isfinite(mval(c->g[0].cells[0], "direct", "loss")) ? "loss" : "test_loss";

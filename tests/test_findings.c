@@ -83,6 +83,46 @@ static cJSON *make_doc(const scenario *sc, int nlen, int nseed) {
     return doc;
 }
 
+/* The same numbers as one run per seed that kept its states at points 100, 200, 400
+ * (finetune.points): one group, and per cell points[{step, metrics}] with a CKA track
+ * measured at those steps. */
+static cJSON *make_doc_points(const scenario *sc, int nlen, int nseed) {
+    cJSON *doc = make_doc(sc, nlen, nseed), *cells = cJSON_CreateArray();
+    cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(doc, "cells");
+    for (int k = 0; k < nseed; k++) {
+        cJSON *c = cJSON_Duplicate(cJSON_GetArrayItem(old, (nlen - 1) * nseed + k), 1);   /* the longest */
+        char name[32];
+        snprintf(name, sizeof(name), "seed=%d", k + 1);
+        cJSON_ReplaceItemInObject(c, "name", cJSON_CreateString(name));
+        cJSON_ReplaceItemInObject(c, "group", cJSON_CreateString("default"));
+        cJSON_ReplaceItemInObject(c, "params", cJSON_CreateObject());
+        cJSON *pts = cJSON_AddArrayToObject(c, "points");
+        double steps[8] = { 0 };
+        cJSON *over = cJSON_CreateArray(), *rows[2] = { cJSON_CreateArray(), cJSON_CreateArray() };
+        for (int layer = 0; layer < 2; layer++) cJSON_AddItemToArray(rows[layer], cJSON_CreateNumber(1.0));
+        for (int l = 0; l < nlen; l++) {
+            const cJSON *src = cJSON_GetArrayItem(old, l * nseed + k);
+            cJSON *pt = cJSON_CreateObject();
+            cJSON_AddNumberToObject(pt, "step", 100 << l);
+            cJSON_AddItemToObject(pt, "metrics", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(src, "metrics"), 1));
+            cJSON_AddItemToArray(pts, pt);
+            steps[l + 1] = 100 << l;
+            /* CKA at this point = what that length's cell had at its end */
+            const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(src, "cka"), "over_steps");
+            for (int layer = 0; layer < 2; layer++)
+                cJSON_AddItemToArray(rows[layer], cJSON_CreateNumber(cJSON_GetArrayItem(cJSON_GetArrayItem(ov, layer), 2)->valuedouble));
+        }
+        for (int layer = 0; layer < 2; layer++) cJSON_AddItemToArray(over, rows[layer]);
+        cJSON *cka = cJSON_GetObjectItemCaseSensitive(c, "cka");
+        cJSON_ReplaceItemInObject(cka, "steps", cJSON_CreateDoubleArray(steps, nlen + 1));
+        cJSON_ReplaceItemInObject(cka, "over_steps", over);
+        cJSON_AddItemToArray(cells, c);
+    }
+    cJSON_Delete(old);
+    cJSON_AddItemToObject(doc, "cells", cells);
+    return doc;
+}
+
 static const cJSON *row(const cJSON *rows, const char *id) {
     for (const cJSON *f = rows ? rows->child : NULL; f; f = f->next)
         if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id)) return f;
@@ -141,6 +181,32 @@ static void test_findings__paper_picture_holds(void) {
     ML_ASSERT_NEAR(0.3, lo, 1e-12, 0);
     ML_ASSERT_MSG(corr, "F4 detail lacks the CKA correlation r = 1.000: %s", d ? d : "(none)");
     free(d);
+}
+
+/* The same study from points kept inside one run per seed gives the same F2-F4 verdicts
+ * and effects as one run per length. */
+static void test_findings__points_inside_a_run(void) {
+    scenario sc = { good_loss, good_cka };
+    ml_findings_spec spec = { .n = 3, .ids = { "F2", "F3", "F4" } };
+    cJSON *a = make_doc(&sc, 3, 3), *b = make_doc_points(&sc, 3, 3), *ra = NULL, *rb = NULL;
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&ra, a, &spec));
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rb, b, &spec));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    int same = cJSON_GetArraySize(ra) == cJSON_GetArraySize(rb), n = 0;
+    for (const cJSON *x = ra->child; same && x; x = x->next, n++) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "id"));
+        same &= !strcmp(verdict(ra, id), verdict(rb, id)) && !strcmp(verdict(rb, id), "held");
+        same &= fabs(field(ra, id, "effect") - field(rb, id, "effect")) < 1e-12;
+        if (!same) fprintf(stderr, "    %s: %s %g vs %s %g\n", id, verdict(ra, id), field(ra, id, "effect"),
+                           verdict(rb, id), field(rb, id, "effect"));
+    }
+    const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rb, "F4 weight averaging"), "detail"));
+    int corr = d && strstr(d, "r = 1.000") != NULL;
+    cJSON_Delete(ra);
+    cJSON_Delete(rb);
+    ML_ASSERT_MSG(same && n >= 6, "points and groups disagree");
+    ML_ASSERT_MSG(corr, "the CKA at each point was not used");
 }
 
 /* ---- the opposite: every finding contradicted ------------------------------------------ */
@@ -273,6 +339,7 @@ static void test_findings__suite_key(void) {
 
 const ml_test ml_tests_findings[] = {
     { "findings__paper_picture_holds", test_findings__paper_picture_holds, "unit" },
+    { "findings__points_inside_a_run", test_findings__points_inside_a_run, "unit" },
     { "findings__contradicted_is_not_held", test_findings__contradicted_is_not_held, "unit" },
     { "findings__one_seed_is_inconclusive", test_findings__one_seed_is_inconclusive, "unit" },
     { "findings__hand_computed_interval", test_findings__hand_computed_interval, "unit" },

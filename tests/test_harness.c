@@ -603,7 +603,59 @@ static void test_harness__findings_in_results(void) {
     ml_t_rmrf(dir);
 }
 
+/* finetune.points: every model at each kept state of one run; the end of the run is the
+ * same as without points, bit for bit, and a point past the end is refused per cell. */
+static void test_harness__points(void) {
+    char dir[256], suite[512], *out = NULL;
+    ML_ASSERT(reference() != NULL);
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "points"));
+    char *a = ml_t_replace(TINY, "\"steps\": 60, \"lr\": 0.005,", "\"steps\": 60, \"lr\": 0.005, \"points\": [20, 40],");
+    char *b = a ? ml_t_replace(a, "\"matrix\": { \"seed\": [1, 2], \"finetune.steps\": [30, 60] }", "\"matrix\": { \"seed\": [1] }") : NULL;
+    ML_ASSERT(b != NULL);
+    ml_t_write(suite, sizeof(suite), dir, "tiny.json", b);
+    int rc = ml_t_cli(&out, "run %s -o %s/out --quiet", suite, dir);
+    ML_ASSERT_MSG(rc == 0, "run: %s", out);
+    free(out);
+    char res[600];
+    snprintf(res, sizeof(res), "%s/out/tiny.json", dir);
+    cJSON *doc = NULL, *ref = NULL;
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, res));
+    ML_ASSERT_EQ_INT(0, ml_results_load(&ref, ref_path));
+    const cJSON *cell = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cells"), 0), *rcell = NULL;
+    for (const cJSON *c = cJSON_GetObjectItemCaseSensitive(ref, "cells")->child; c; c = c->next)
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name")), "seed=1,finetune.steps=60")) rcell = c;
+    const cJSON *pts = cJSON_GetObjectItemCaseSensitive(cell, "points");
+    int npts = cJSON_GetArraySize(pts);
+    int steps_ok = npts == 3 && cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, 0), "step")->valuedouble == 20 &&
+                   cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, 2), "step")->valuedouble == 60;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cell, "metrics");
+    int end_same = rcell && cJSON_Compare(m, cJSON_GetObjectItemCaseSensitive(rcell, "metrics"), 1);
+    /* the last point holds the models' metrics of the end (CKA's are the cell's own) */
+    const cJSON *ml = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, 2), "metrics");
+    int last_same = npts == 3 && cJSON_GetArraySize(ml) > 10;
+    for (const cJSON *x = ml ? ml->child : NULL; last_same && x; x = x->next)
+        last_same = cJSON_Compare(x, cJSON_GetObjectItemCaseSensitive(m, x->string), 1);
+    const cJSON *m0 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, 0), "metrics");
+    int early_differs = m0 && !cJSON_Compare(m, m0, 1) && cJSON_GetObjectItemCaseSensitive(m0, "average/loss");
+    cJSON_Delete(doc);
+    cJSON_Delete(ref);
+    ML_ASSERT_MSG(steps_ok, "points: %d, want 20, 40, 60", npts);
+    ML_ASSERT_MSG(end_same, "the end of a run with points differs from the same run without");
+    ML_ASSERT_MSG(last_same, "the last point is not the top-level result");
+    ML_ASSERT_MSG(early_differs, "the point at step 20 has no metrics of its own");
+    /* a point beyond a cell's fine-tuning length */
+    ml_t_write(suite, sizeof(suite), dir, "tiny.json", a);
+    rc = ml_t_cli(&out, "validate %s", suite);
+    ML_ASSERT_EQ_INT(2, rc);
+    ML_ASSERT_STR_HAS(out, "cell seed=1,finetune.steps=30 ($.matrix): $.finetune.points[1]");
+    free(out);
+    free(a);
+    free(b);
+    ml_t_rmrf(dir);
+}
+
 const ml_test ml_tests_harness[] = {
+    { "harness__points", test_harness__points, "e2e" },
     { "harness__findings_in_results", test_harness__findings_in_results, "e2e" },
     { "harness__matrix_cells", test_harness__matrix_cells, "unit" },
     { "harness__matrix_errors", test_harness__matrix_errors, "unit" },
