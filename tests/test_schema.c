@@ -481,6 +481,10 @@ static const edit BAD_EDITS[] = {
     { SMOKE, "\"gate\": [", "\"report\": { \"formats\": [] },\n  \"gate\": [", "$.report.formats", NULL, 0 },
     { SMOKE, "\"gate\": [", "\"report\": { \"dpi\": 300 },\n  \"gate\": [", "$.report.dpi", NULL, 0 },
     { SMOKE, "\"gate\": [", "\"report\": 3,\n  \"gate\": [", "$.report", NULL, 0 },
+    /* finetune.points */
+    { GPT, "\"steps\": 120,", "\"steps\": 120, \"points\": [0],", "$.finetune.points[0]", NULL, 0 },
+    { GPT, "\"steps\": 120,", "\"steps\": 120, \"points\": [],", "$.finetune.points", NULL, 0 },
+    { GPT, "\"steps\": 120,", "\"steps\": 120, \"points\": [10, 10],", "$.finetune.points[1]", NULL, 0 },
     /* findings */
     { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F5\"] },\n  \"gate\": [", "$.findings.check[0]", NULL, 0 },
     { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F1\", \"F1\"] },\n  \"gate\": [", "$.findings.check[1]", NULL, 0 },
@@ -489,6 +493,7 @@ static const edit BAD_EDITS[] = {
 };
 
 static const edit GOOD_EDITS[] = {
+    { GPT, "\"steps\": 120,", "\"steps\": 120, \"points\": [10, 40, 120],", NULL, NULL, 0 },
     { SMOKE, "\"gate\": [", "\"findings\": { \"check\": [\"F4\", \"F2\"], \"metric\": \"test_acc\" },\n  \"gate\": [", NULL, NULL, 0 },
     { SMOKE, "\"gate\": [", "\"report\": { \"width_in\": 7, \"font_pt\": 9.5, \"formats\": [\"pdf\", \"png\"] },\n  \"gate\": [",
       NULL, NULL, 0 },
