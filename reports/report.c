@@ -248,44 +248,80 @@ cleanup:
 static const char *const families[] = {"weight averaging", "interpolation", "router", "ensemble"};
 #define NFAM 4
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+/* The places along specialisation length: one group per fine-tuning length (a matrix axis
+ * over finetune.steps; the first group with that length, so that with other axes too the
+ * places differ in length only as far as the file allows), or else the points one run
+ * kept (finetune.points) in the first group that has them. */
+typedef struct {
+    double x;
+    const ml_rep_group *g;
+    const ml_rep_method *methods;   /* (g->nmethods) */
+    int cka_at;                     /* index into g->steps of the CKA there, -1 none */
+} lplace;
+
+static int places(const ml_rep_suite *s, lplace *out, int max, int *from_points) {
+    int n = 0;
+    *from_points = 0;
+    for (int g = 0; g < s->ngroups && n < max; g++) {
+        const ml_rep_group *gr = &s->groups[g];
+        int seen = 0;
+        if (!isfinite(gr->length) || !gr->ncells) continue;
+        for (int i = 0; i < n; i++) seen |= out[i].x == gr->length;
+        if (!seen) out[n++] = (lplace){gr->length, gr, gr->methods, gr->nsteps - 1};
+    }
+    if (n < 2) {
+        n = 0;
+        for (int g = 0; g < s->ngroups && !n; g++) {
+            const ml_rep_group *gr = &s->groups[g];
+            for (int pi = 0; pi < gr->npoints && n < max; pi++) {
+                int at = -1;
+                for (int k = 0; k < gr->nsteps; k++)
+                    if (gr->steps[k] == gr->point_steps[pi]) at = k;
+                out[n++] = (lplace){gr->point_steps[pi], gr, gr->point_methods + (size_t)pi * gr->nmethods, at};
+            }
+        }
+        *from_points = n >= 2;
+    }
+    for (int i = 1; i < n; i++)   /* by length; n is small */
+        for (int j = i; j > 0 && out[j].x < out[j - 1].x; j--) {
+            lplace t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
 }
 
-/* One group per fine-tuning length: the first group with that length, so that when the
- * matrix has other axes too, the points differ in length only as far as the file allows
- * (the caption names the groups). */
 static int merge_vs_length(ctx *c, const ml_rep_suite *s, const char *stem) {
     char title[256], path[PATH_MAX], ylab[160];
+    lplace pl[64];
     double xs[64];
-    int gi[64], nx = 0, error = 0;
+    int nx, error = 0, from_points;
     double *buf = NULL;
     ml_fig_series ser[2 + NFAM + 16];
     ml_rbuf b = {0};
     ml_rep_fig *f;
     if (!s->metric) return 0;
-    for (int g = 0; g < s->ngroups && nx < 64; g++) {
-        int seen = 0;
-        if (!isfinite(s->groups[g].length) || !s->groups[g].ncells) continue;
-        for (int i = 0; i < nx; i++) seen |= xs[i] == s->groups[g].length;
-        if (!seen) xs[nx++] = s->groups[g].length;
-    }
+    nx = places(s, pl, 64, &from_points);
     if (nx < 2) return 0;   /* one length: nothing to plot against */
-    qsort(xs, (size_t)nx, sizeof(double), cmp_double);
-    for (int i = 0; i < nx; i++)
-        for (int g = 0; g < s->ngroups; g++)
-            if (s->groups[g].length == xs[i] && s->groups[g].ncells) { gi[i] = g; break; }
-    const ml_rep_group *g0 = &s->groups[gi[0]];
+    for (int i = 0; i < nx; i++) xs[i] = pl[i].x;
+    const ml_rep_group *g0 = pl[0].g;
     int L = g0->nlayers > 16 ? 16 : g0->nlayers;
     snprintf(title, sizeof(title), "Merging as specialists train longer");
     if (!(f = new_fig(c, stem, title))) return 0;
-    snprintf(f->caption, sizeof(f->caption),
-             "Top: the target metric (%s) of direct fine-tuning and of the best method of each merge family at "
-             "each fine-tuning length of the specialists (the family's best by mean; its 95%% t interval "
-             "shaded); the dashed line is the base model. Bottom: linear CKA between the specialists at the "
-             "end of fine-tuning, per layer. Groups: %s … %s. Every method is in the CSV.",
-             metric_label(s), g0->name, s->groups[gi[nx - 1]].name);
+    if (from_points)
+        snprintf(f->caption, sizeof(f->caption),
+                 "Top: the target metric (%s) of direct fine-tuning and of the best method of each merge family at "
+                 "each point one fine-tuning run kept (finetune.points; the direct fine-tune with the same budget "
+                 "there; the family's best by mean, its 95%% t interval shaded); the dashed line is the base model. "
+                 "Bottom: linear CKA between the specialists at that point, per layer. Group: %s. Every method is in "
+                 "the CSV.", metric_label(s), g0->name);
+    else
+        snprintf(f->caption, sizeof(f->caption),
+                 "Top: the target metric (%s) of direct fine-tuning and of the best method of each merge family at "
+                 "each fine-tuning length of the specialists (the family's best by mean; its 95%% t interval "
+                 "shaded); the dashed line is the base model. Bottom: linear CKA between the specialists at the "
+                 "end of fine-tuning, per layer. Groups: %s … %s. Every method is in the CSV.",
+                 metric_label(s), g0->name, pl[nx - 1].g->name);
     /* 3 arrays (y, lo, hi) per series */
     int nser = 1 + NFAM + L;
     if ((error = ml_calloc((void **)&buf, (size_t)3 * nser * nx, sizeof(double))) < 0) goto cleanup;
@@ -294,10 +330,11 @@ static int merge_vs_length(ctx *c, const ml_rep_suite *s, const char *stem) {
     double base_sum = 0;
     int base_n = 0;
     for (int i = 0; i < nx; i++) {
-        const ml_rep_group *g = &s->groups[gi[i]];
+        const ml_rep_group *g = pl[i].g;
+        const ml_rep_method *ms = pl[i].methods;
         int best[NFAM] = {-1, -1, -1, -1};
         for (int m = 0; m < g->nmethods; m++) {
-            const ml_rep_method *me = &g->methods[m];
+            const ml_rep_method *me = &ms[m];
             ml_rbuf_num(&b, xs[i], "");
             ml_rbuf_puts(&b, ",");
             csv_str(&b, g->name, ",");
@@ -315,19 +352,19 @@ static int merge_vs_length(ctx *c, const ml_rep_suite *s, const char *stem) {
             if (me->kind == ML_FIG_PT_BASE && isfinite(me->value.mean)) { base_sum += me->value.mean; base_n++; }
             for (int fa = 0; fa < NFAM; fa++) {
                 if (!me->family || strcmp(me->family, families[fa]) || !isfinite(me->value.mean)) continue;
-                double cur = best[fa] >= 0 ? g->methods[best[fa]].value.mean : NAN;
+                double cur = best[fa] >= 0 ? ms[best[fa]].value.mean : NAN;
                 if (best[fa] < 0 || (s->higher ? me->value.mean > cur : me->value.mean < cur)) best[fa] = m;
             }
         }
         for (int fa = 0; fa < NFAM; fa++) {
             if (best[fa] < 0) continue;
             double *y = buf + (size_t)3 * (1 + fa) * nx;
-            y[i] = g->methods[best[fa]].value.mean;
-            y[nx + i] = g->methods[best[fa]].value.lo;
-            y[2 * nx + i] = g->methods[best[fa]].value.hi;
+            y[i] = ms[best[fa]].value.mean;
+            y[nx + i] = ms[best[fa]].value.lo;
+            y[2 * nx + i] = ms[best[fa]].value.hi;
         }
-        for (int l = 0; l < L && l < g->nlayers && g->over_steps && g->nsteps > 0; l++) {
-            ml_rep_stat st = g->over_steps[(size_t)l * g->nsteps + g->nsteps - 1];
+        for (int l = 0; l < L && l < g->nlayers && g->over_steps && pl[i].cka_at >= 0; l++) {
+            ml_rep_stat st = g->over_steps[(size_t)l * g->nsteps + pl[i].cka_at];
             double *y = buf + (size_t)3 * (1 + NFAM + l) * nx;
             y[i] = st.mean;
             y[nx + i] = isnan(st.lo) ? NAN : fmax(st.lo, 0.0);   /* drawn within CKA's range, as above */

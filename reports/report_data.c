@@ -81,6 +81,13 @@ static int num_matrix(const ml_rep_suite *s, const cJSON *a, const char *path, i
     return 0;
 }
 
+static double metric_in(const cJSON *metrics, const char *model, const char *metric) {
+    char key[300];
+    snprintf(key, sizeof(key), "%s/%s", model, metric);
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(metrics, key);
+    return cJSON_IsNumber(j) ? j->valuedouble : NAN;
+}
+
 static double metric_of(const cJSON *cell, const char *model, const char *metric) {
     char key[300];
     snprintf(key, sizeof(key), "%s/%s", model, metric);
@@ -292,6 +299,40 @@ static int read_methods(ml_rep_suite *s, ml_rep_group *g) {
         r->vs_base = ml_rep_stat_of(vb, g->ncells);
         r->vs_direct = ml_rep_stat_of(vd, g->ncells);
     }
+    /* the points a run kept: the first cell's steps; a cell without one of them gives NaN */
+    const cJSON *pts = cJSON_GetObjectItemCaseSensitive(cell0, "points");
+    int np = cJSON_IsArray(pts) ? cJSON_GetArraySize(pts) : 0;
+    if (np >= 2 && g->nmethods) {
+        if ((error = ml_calloc((void **)&g->point_steps, (size_t)np, sizeof(double))) < 0 ||
+            (error = ml_calloc((void **)&g->point_methods, (size_t)np * g->nmethods, sizeof(*g->point_methods))) < 0)
+            goto cleanup;
+        for (int pi = 0; pi < np; pi++) {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, pi), "step");
+            if (!cJSON_IsNumber(st)) {
+                snprintf(path, sizeof(path), "$.cells[%d].points[%d].step", g->cells[0], pi);
+                error = bad(s, path, "missing or not a number");
+                goto cleanup;
+            }
+            g->point_steps[pi] = st->valuedouble;
+            for (int mi = 0; mi < g->nmethods; mi++) {
+                ml_rep_method *r = &g->point_methods[(size_t)pi * g->nmethods + mi];
+                *r = g->methods[mi];
+                for (int c = 0; c < g->ncells; c++) {
+                    const cJSON *cp = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s->cells[g->cells[c]], "points"), pi);
+                    const cJSON *st2 = cJSON_GetObjectItemCaseSensitive(cp, "step");
+                    const cJSON *m = cJSON_IsNumber(st2) && st2->valuedouble == st->valuedouble
+                                         ? cJSON_GetObjectItemCaseSensitive(cp, "metrics") : NULL;
+                    v[c] = metric_in(m, r->name, s->metric);
+                    vb[c] = base ? v[c] - metric_in(m, base, s->metric) : NAN;
+                    vd[c] = direct ? v[c] - metric_in(m, direct, s->metric) : NAN;
+                }
+                r->value = ml_rep_stat_of(v, g->ncells);
+                r->vs_base = ml_rep_stat_of(vb, g->ncells);
+                r->vs_direct = ml_rep_stat_of(vd, g->ncells);
+            }
+        }
+        g->npoints = np;
+    }
 cleanup:
     free(v);
     free(vb);
@@ -444,6 +485,8 @@ void ml_rep_suite_free(ml_rep_suite *s) {
         ml_rep_group *gr = &s->groups[g];
         free(gr->cells);
         free(gr->methods);
+        free(gr->point_steps);
+        free(gr->point_methods);
         free(gr->layers);
         free(gr->steps);
         free(gr->over_steps);

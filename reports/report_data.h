@@ -46,6 +46,10 @@ typedef struct {
     double length;               /* its finetune.steps when a matrix axis sets it, else NaN */
     ml_rep_method *methods;      /* (nmethods) in the order of the first cell's models */
     int nmethods;
+    /* finetune.points: the same table at each point a run kept (npoints 0: none) */
+    int npoints;
+    double *point_steps;         /* (npoints) */
+    ml_rep_method *point_methods;   /* (npoints, nmethods) */
     /* CKA (nlayers == 0: none recorded) */
     const char *pair[2];
     const char **layers;         /* (nlayers) */

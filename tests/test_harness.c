@@ -643,6 +643,16 @@ static void test_harness__points(void) {
     ML_ASSERT_MSG(end_same, "the end of a run with points differs from the same run without");
     ML_ASSERT_MSG(last_same, "the last point is not the top-level result");
     ML_ASSERT_MSG(early_differs, "the point at step 20 has no metrics of its own");
+    /* the report draws merge quality against the points */
+    rc = ml_t_cli(&out, "report %s -o %s/rep --formats svg", res, dir);
+    ML_ASSERT_MSG(rc == 0, "report: %s", out);
+    free(out);
+    char csvp[700], *csv = NULL;
+    snprintf(csvp, sizeof(csvp), "%s/rep/tiny_merge_vs_length.csv", dir);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&csv, NULL, csvp));
+    int rows = strstr(csv, "\n20,default,direct,direct,,loss,") && strstr(csv, "\n60,default,average,merge,weight averaging,loss,");
+    free(csv);
+    ML_ASSERT_MSG(rows, "merge_vs_length.csv lacks the points");
     /* a point beyond a cell's fine-tuning length */
     ml_t_write(suite, sizeof(suite), dir, "tiny.json", a);
     rc = ml_t_cli(&out, "validate %s", suite);
