@@ -5,6 +5,7 @@
 #   make deps-test deps plus the test-only tools (xmllint, poppler-utils, chromium)
 #   make check     make test plus the sanitizer builds' tests
 #   make bench     speed figures as ratios to the sgemm peak
+#   make paper     the paper's protocol at the default GPT size (suites/paper.json)
 #   make clean
 # Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
 #          THREADS=N (BLAS threads for make bench).
@@ -76,7 +77,7 @@ DEB_TEST_TOOLS := xmllint:libxml2-utils pdfinfo:poppler-utils pdffonts:poppler-u
 # and no Mesa drivers its --headless --disable-gpu screenshots render the same.
 DEB_CHROMIUM   := chromium
 
-.PHONY: all deps deps-test demo test check bench clean FORCE
+.PHONY: all deps deps-test demo paper test check bench clean FORCE
 all: $(BIN)
 
 deps:
@@ -190,6 +191,13 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) run suites/demo.json --jobs 2 --report out/demo/report
 	@echo "mergelab: open out/demo/report/index.html"
+
+# suites/paper.json: the paper's protocol at the default GPT size, 3 seeds (see the
+# README for its time on 2 cores); results into the store, the report to out/paper/report.
+paper: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	$(BIN) run suites/paper.json --jobs 2 --report out/paper/report
+	@echo "mergelab: open out/paper/report/index.html"
 
 test: deps-test
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
