@@ -18,6 +18,7 @@
 #define MAX_GROUPS 64
 #define MAX_SEEDS 64
 #define MAX_MODELS 64
+#define MAX_UNITS (MAX_GROUPS * 16)   /* a group end, or each of a run's finetune.points */
 
 typedef struct {
     const char *name;
@@ -54,7 +55,7 @@ typedef struct {
     double sign;                      /* +1: higher is better, -1: lower */
     group g[MAX_GROUPS];
     int ng;
-    unit u[MAX_GROUPS * 4];
+    unit u[MAX_UNITS];
     int nu;
     model m[MAX_MODELS];
     int nm;
@@ -131,12 +132,13 @@ static double cka_at(const cJSON *cell, double step) {
 }
 
 /* The units: per group, each of its points when the run kept some, else its end. */
-static void make_units(ctx *c) {
+static int make_units(ctx *c) {
     for (int k = 0; k < c->ng; k++) {
         const group *g = &c->g[k];
         const cJSON *pts = cJSON_GetObjectItemCaseSensitive(g->cells[0], "points");
         int np = cJSON_IsArray(pts) ? cJSON_GetArraySize(pts) : 0;
-        for (int j = 0; j < (np ? np : 1) && c->nu < MAX_GROUPS * 4; j++) {
+        for (int j = 0; j < (np ? np : 1); j++) {
+            if (c->nu == MAX_UNITS) return ml_error_set(ML_EINVALID, "findings: more than %d groups and points", MAX_UNITS);
             unit *u = &c->u[c->nu];
             double step = np ? val(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, j), "step")) : NAN;
             memset(u, 0, sizeof(*u));
@@ -156,6 +158,7 @@ static void make_units(ctx *c) {
             c->nu++;
         }
     }
+    return 0;
 }
 
 static int gather(ctx *c) {
@@ -397,7 +400,7 @@ static int seed_index(const unit *u, double seed) {
 }
 
 static void f4(ctx *c) {
-    const unit *by_len[MAX_GROUPS * 4];
+    const unit *by_len[MAX_UNITS];
     int nl = 0;
     char id[48], stmt[160], detail[768];
     /* one unit per fine-tuning length (points of one run, or groups of a length axis) */
@@ -480,7 +483,7 @@ int ml_findings_eval(cJSON **out, const cJSON *doc, const ml_findings_spec *spec
     if (!(c = calloc(1, sizeof(*c)))) return ml_error_set(ML_ENOMEM, "out of memory evaluating findings");
     c->doc = doc;
     if ((error = gather(c)) < 0) goto cleanup;
-    make_units(c);
+    if ((error = make_units(c)) < 0) goto cleanup;
     /* the metric: the suite's choice, else the target loss of the family */
     c->metric = spec->metric[0] ? spec->metric : NULL;
     if (!c->metric) c->metric = c->ng && isfinite(mval(c->g[0].cells[0], "direct", "loss")) ? "loss" : "test_loss";
