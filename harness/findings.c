@@ -296,7 +296,7 @@ static void f1(ctx *c) {
 /* ---- F2 and F3: per group, all groups must agree ----------------------------------- */
 
 typedef struct {
-    ml_summary worst;        /* the smallest mean margin seen */
+    ml_summary worst;        /* the pair that decides the verdict (see across_add) */
     char worst_what[256];
     int any, held_all, not_held_any;
 } across;
@@ -306,12 +306,24 @@ static void across_init(across *a) {
     a->held_all = 1;
 }
 
+/* The row shown is the pair the verdict rests on, so its interval agrees with the verdict:
+ * a contradicting pair (interval below 0) if any, the one reaching lowest; otherwise the
+ * pair with the lowest lower bound (with one seed, no interval: the smallest effect). */
+static double weakness(const ml_summary *s) { return isnan(s->lo) ? s->mean : s->lo; }
+
 static void across_add(across *a, const ml_summary *s, const char *what) {
     if (s->n == 0 || isnan(s->mean)) return;
     const char *v = verdict_of(s);
+    int contra = !strcmp(v, "not held");
     a->held_all &= !strcmp(v, "held");
-    a->not_held_any |= !strcmp(v, "not held");
-    if (!a->any || s->mean < a->worst.mean) {
+    int replace = !a->any;
+    if (a->any) {
+        if (contra && !a->not_held_any) replace = 1;
+        else if (contra) replace = s->hi < a->worst.hi;
+        else if (!a->not_held_any) replace = weakness(s) < weakness(&a->worst);
+    }
+    a->not_held_any |= contra;
+    if (replace) {
         a->worst = *s;
         snprintf(a->worst_what, sizeof(a->worst_what), "%s", what);
     }
@@ -343,7 +355,7 @@ static void f2(ctx *c) {
     }
     if (!a.any) { add(c, "F2", stmt, "inconclusive", NULL, "no direct fine-tune or no merge in the results"); return; }
     snprintf(detail, sizeof(detail),
-             "direct's margin over each of %d (merge, place) pairs, per seed; the effect is the smallest, against %s",
+             "direct's margin over each of %d (merge, place) pairs, per seed; shown: the weakest, against %s",
              nmerge, a.worst_what);
     add(c, "F2", stmt, across_verdict(&a), &a.worst, detail);
 }

@@ -17,9 +17,10 @@
  *   F1   CKA between the specialists falls as fine-tuning goes on: per seed, the mean over
  *        layers of CKA(first measured step after 0) - CKA(last step), in the group with
  *        the longest track (step 0 is 1 by construction, so it is left out).
- *   F2   direct fine-tuning beats every merge: per merge, direct's margin over it; the
- *        effect is the smallest mean margin (the closest merge), held when every merge's
- *        interval is above zero, not held when some merge is significantly better.
+ *   F2   direct fine-tuning beats every merge: per merge and place (group end or point),
+ *        direct's margin over it; held when every interval is above zero, not held when
+ *        some merge is significantly better. The row shows the pair the verdict rests on:
+ *        a contradicting one if any, else the one with the lowest lower bound. F3 the same.
  *   F3a  routing beats interpolation and weight averaging: the best router's margin over
  *        the best of the other two families (each chosen by its mean).
  *   F3b  the multi-layer router improves as k grows: router with the largest k against
