@@ -298,6 +298,36 @@ static void test_findings__hand_computed_interval(void) {
     ML_ASSERT_STR_HAS(ml_error_last()->message, "unknown finding \"F5\"");
 }
 
+/* F2 rests on its least certain pair: an average whose margin over seeds (0.9, -0.3, 0.6)
+ * straddles 0 makes F2 inconclusive even though interpolation (a steady 0.1) is closer on
+ * average; the row must show the average, whose interval contains 0. */
+static double spread_loss(int m, int l, int k) {
+    (void)l;
+    static const double avg[3] = { 1.9, 0.7, 1.6 };
+    if (m == M_DIRECT) return 1.0;
+    if (m == M_AVG) return avg[k];
+    if (m == M_INTERP) return 1.1;
+    return 5.0;
+}
+
+static void test_findings__row_agrees_with_verdict(void) {
+    scenario sc = { spread_loss, NULL };
+    ml_findings_spec spec = { .n = 1, .ids = { "F2" } };
+    cJSON *doc = make_doc(&sc, 1, 3), *rows = NULL;
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    cJSON_Delete(doc);
+    char v[32];
+    snprintf(v, sizeof(v), "%s", verdict(rows, "F2"));
+    double lo = field(rows, "F2", "ci_lo"), hi = field(rows, "F2", "ci_hi"), e = field(rows, "F2", "effect");
+    const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F2"), "detail"));
+    int names_avg = d && strstr(d, "against average") != NULL;
+    cJSON_Delete(rows);
+    ML_ASSERT_MSG(!strcmp(v, "inconclusive"), "F2: %s", v);
+    ML_ASSERT_MSG(lo < 0 && hi > 0, "the row's interval [%g, %g] does not contain 0", lo, hi);
+    ML_ASSERT_NEAR(0.4, e, 1e-12, 0);
+    ML_ASSERT(names_avg);
+}
+
 /* ---- the suite key ----------------------------------------------------------------------- */
 
 static void test_findings__suite_key(void) {
@@ -343,6 +373,7 @@ const ml_test ml_tests_findings[] = {
     { "findings__contradicted_is_not_held", test_findings__contradicted_is_not_held, "unit" },
     { "findings__one_seed_is_inconclusive", test_findings__one_seed_is_inconclusive, "unit" },
     { "findings__hand_computed_interval", test_findings__hand_computed_interval, "unit" },
+    { "findings__row_agrees_with_verdict", test_findings__row_agrees_with_verdict, "unit" },
     { "findings__suite_key", test_findings__suite_key, "unit" },
     { 0 }
 };
