@@ -80,7 +80,7 @@ int ml_cli_commits(int argc, char **argv, const char *range) {
     int ncommits = 0, done = 0, skipped = 0, failed = 0;
     ml_suite *s = NULL;
 
-    if (getenv("MERGELAB_RESULTS") && *getenv("MERGELAB_RESULTS")) root = getenv("MERGELAB_RESULTS");
+    root = ml_store_root();
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--commits")) i++;

@@ -216,11 +216,6 @@ static int hist_collect(hist *h, const char *root, const char *machine, const ch
 
 /* ---- history ----------------------------------------------------------- */
 
-static const char *store_root(void) {
-    const char *e = getenv("MERGELAB_RESULTS");
-    return e && *e ? e : ML_STORE_DEFAULT_ROOT;
-}
-
 static ml_fig_format format_of(const char *path) {
     size_t n = strlen(path);
     if (n > 4 && !strcmp(path + n - 4, ".svg")) return ML_FIG_SVG;
@@ -229,7 +224,7 @@ static ml_fig_format format_of(const char *path) {
 }
 
 int ml_cmd_history(int argc, char **argv) {
-    const char *metric = NULL, *group = NULL, *rev = "HEAD", *plot = NULL, *root = store_root(), *suite = NULL;
+    const char *metric = NULL, *group = NULL, *rev = "HEAD", *plot = NULL, *root = ml_store_root(), *suite = NULL;
     const char *machine_opt = NULL;
     char machine[128];
     int csv = 0, limit = 1000, error, rc = EXIT_OK;
@@ -346,7 +341,7 @@ static void default_history_metrics(const cJSON *doc, const char **m, int *n) {
 }
 
 int ml_cmd_report(int argc, char **argv) {
-    const char *results[64], *outdir = NULL, *baseline = NULL, *rev = "HEAD", *root = store_root();
+    const char *results[64], *outdir = NULL, *baseline = NULL, *rev = "HEAD", *root = ml_store_root();
     const char *hmetrics[8];
     char def[PATH_MAX], machine[128];
     int nres = 0, nhm = 0, with_history = 0, error, rc = EXIT_OK;

@@ -326,8 +326,7 @@ static int parse_run_args(run_args *a, int argc, char **argv) {
     const char *build_opt = NULL;
     memset(a, 0, sizeof(*a));
     a->jobs = 1;
-    a->root = getenv("MERGELAB_RESULTS") && *getenv("MERGELAB_RESULTS") ? getenv("MERGELAB_RESULTS")
-                                                                        : ML_STORE_DEFAULT_ROOT;
+    a->root = ml_store_root();
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         int has = i + 1 < argc;

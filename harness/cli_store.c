@@ -149,8 +149,7 @@ static int store_opt(store_args *s, int *i, int argc, char **argv) {
 
 static void store_init(store_args *s) {
     memset(s, 0, sizeof(*s));
-    s->root = getenv("MERGELAB_RESULTS") && *getenv("MERGELAB_RESULTS") ? getenv("MERGELAB_RESULTS")
-                                                                       : ML_STORE_DEFAULT_ROOT;
+    s->root = ml_store_root();
 }
 
 static void store_machine(store_args *s) {

@@ -103,3 +103,8 @@ int ml_store_sweep_temps(const char *dir, int any_writer) {
     closedir(d);
     return n;
 }
+
+const char *ml_store_root(void) {
+    const char *e = getenv("MERGELAB_RESULTS");
+    return e && *e ? e : ML_STORE_DEFAULT_ROOT;
+}

@@ -16,6 +16,8 @@
 #include <stddef.h>
 
 #define ML_STORE_DEFAULT_ROOT "results"
+/* $MERGELAB_RESULTS when set and not empty, else ML_STORE_DEFAULT_ROOT. */
+const char *ml_store_root(void);
 
 /* The machine name: $MERGELAB_MACHINE, else the host name, with anything
  * but [A-Za-z0-9._-] replaced by '_'. */

@@ -531,7 +531,7 @@ int ml_report_write_many(const char *const *results_paths, int nresults, const c
     ml_rep_section *secs = NULL;
     ml_rep_fig *figs = NULL, hist;
     char path[PATH_MAX];
-    int error = 0, nfigs_total = 0;
+    int error = 0;
     ML_CHECK_ARG(results_paths && out_dir && nresults >= 1, "ml_report_write_many: results and out_dir are required");
     if (!opts) opts = &defaults;
     unsigned formats = opts->formats;
@@ -568,7 +568,6 @@ int ml_report_write_many(const char *const *results_paths, int nresults, const c
         secs[i].figs = c.figs;
         if ((error = suite_figures(&c, s, &secs[i])) < 0) goto cleanup;
         secs[i].nfigs = nf;
-        nfigs_total += nf;
     }
     ml_rep_page page = {.sections = secs, .nsections = nresults, .opts = opts, .formats = formats};
     if (opts->history && opts->nhistory > 0) {
@@ -579,7 +578,6 @@ int ml_report_write_many(const char *const *results_paths, int nresults, const c
         if ((error = history(out_dir, formats, &fo, opts, &hist)) < 0) goto cleanup;
         page.history = &hist;
     }
-    (void)nfigs_total;
     if ((size_t)snprintf(path, sizeof(path), "%s/index.html", out_dir) >= sizeof(path)) {
         error = ml_error_set(ML_EINVALID, "output path too long: '%s/index.html'", out_dir);
         goto cleanup;

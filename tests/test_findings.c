@@ -139,6 +139,20 @@ static double field(const cJSON *rows, const char *id, const char *key) {
     return cJSON_IsNumber(j) ? j->valuedouble : NAN;
 }
 
+/* How many of the eight rows every test suite here produces do not read `want`
+ * (each printed). */
+static int count_other(const cJSON *rows, const char *want) {
+    static const char *const ids[] = { "F1", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
+                                       "F4 single-layer router", "F4 multi-layer router" };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        if (strcmp(verdict(rows, ids[i]), want)) {
+            fprintf(stderr, "    %s: %s, want %s\n", ids[i], verdict(rows, ids[i]), want);
+            bad++;
+        }
+    return bad;
+}
+
 static cJSON *eval_all(const scenario *sc, int nlen, int nseed) {
     ml_findings_spec spec = { .n = 4, .ids = { "F1", "F2", "F3", "F4" } };
     cJSON *doc = make_doc(sc, nlen, nseed), *rows = NULL;
@@ -161,14 +175,7 @@ static void test_findings__paper_picture_holds(void) {
     scenario sc = { good_loss, good_cka };
     cJSON *rows = eval_all(&sc, 3, 3);
     ML_ASSERT_MSG(rows != NULL, "%s", ml_error_last()->message);
-    static const char *const ids[] = { "F1", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
-                                       "F4 single-layer router", "F4 multi-layer router" };
-    int bad = 0;
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-        if (strcmp(verdict(rows, ids[i]), "held")) {
-            fprintf(stderr, "    %s: %s, want held\n", ids[i], verdict(rows, ids[i]));
-            bad++;
-        }
+    int bad = count_other(rows, "held");
     /* F2's effect is direct's margin over the closest merge (router_k2 at the shortest
      * length): 0.3 in every seed, so the interval has no width */
     double e = field(rows, "F2", "effect"), lo = field(rows, "F2", "ci_lo");
@@ -224,14 +231,7 @@ static void test_findings__contradicted_is_not_held(void) {
     scenario sc = { bad_loss, bad_cka };
     cJSON *rows = eval_all(&sc, 3, 3);
     ML_ASSERT_MSG(rows != NULL, "%s", ml_error_last()->message);
-    static const char *const ids[] = { "F1", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
-                                       "F4 single-layer router", "F4 multi-layer router" };
-    int bad = 0;
-    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-        if (strcmp(verdict(rows, ids[i]), "not held")) {
-            fprintf(stderr, "    %s: %s, want not held\n", ids[i], verdict(rows, ids[i]));
-            bad++;
-        }
+    int bad = count_other(rows, "not held");
     cJSON_Delete(rows);
     ML_ASSERT_EQ_INT(0, bad);
 }
