@@ -223,12 +223,15 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
     static const char *const NOT_RESULTS[] = { "name", "description", "gate", "threads", "report", "findings", NULL };
     static const char *const NOT_BASE[] = { "name", "description", "gate", "threads", "report", "findings", "merges", "finetune",
                                             "specialists", "target", "cka", "eval", NULL };
+    /* with pretrain.seed the base depends on no cell seed: one base for the whole matrix */
+    static const char *const NOT_BASE_SHARED[] = { "name", "description", "gate", "threads", "report", "findings", "merges",
+                                                   "finetune", "specialists", "target", "cka", "eval", "seed", NULL };
     static const char *const SPECIALISTS[] = { "finetune", "specialists", "target", "cka", NULL };
     static const char *const DIRECT[] = { "finetune", "target", NULL };
     if ((error = data_identity(data, cell->suite, memo)) < 0) goto cleanup;
     snprintf(threads, sizeof(threads), "%d", cs->threads);
     canon = canon_subset(spec, NOT_RESULTS, 0);
-    canon_base = canon_subset(spec, NOT_BASE, 0);
+    canon_base = canon_subset(spec, cell->suite->pretrain_seed_shared ? NOT_BASE_SHARED : NOT_BASE, 0);
     canon_spec = canon_subset(spec, SPECIALISTS, 1);
     canon_direct = canon_subset(spec, DIRECT, 1);
     {

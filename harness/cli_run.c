@@ -96,22 +96,13 @@ static void on_progress(void *ctx, const char *phase, int step, int total, doubl
 
 /* ---- one cell ---------------------------------------------------------- */
 
-/* Runs cell i and writes its file. 0 ok, 1 the cell failed (recorded in
- * its file), or a negative error (bad input, or its file cannot be written). */
-static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *cache, const run_args *a, progress *p) {
+static int is_bad_input(int error) { return error == ML_EINVALID || error == ML_ENOTFOUND || error == ML_EDATA; }
+
+/* The file of cell i from its run's results (consumed), or its failure. */
+static cJSON *cell_doc(const ml_cellset *cs, int i, cJSON *run, int error, const char *when, double wall, double cpu) {
     const ml_cell *c = &cs->cells[i];
-    ml_run_options opt = { cs->threads, a->verbose, on_progress, p, cache, c->key_base, c->key_specialists,
-                           c->key_direct };
-    cJSON *run = NULL, *cell = NULL;
-    char path[PATH_MAX], when[32];
-    int error, failed = 0;
-    p->cell = c->name;
-    double w0 = now_mono(), c0 = now_cpu();
-    ml_time_iso8601(when, sizeof(when), time(NULL));
-    error = ml_run_suite(&run, c->suite, &opt);
-    if (error == ML_EINVALID || error == ML_ENOTFOUND || error == ML_EDATA) goto cleanup;   /* bad input: stop */
-    failed = error < 0;
-    cell = cJSON_CreateObject();
+    int failed = error < 0;
+    cJSON *cell = cJSON_CreateObject();
     cJSON_AddNumberToObject(cell, "schema_version", ML_RESULTS_SCHEMA_VERSION);
     cJSON_AddStringToObject(cell, "suite", cs->suite->name);
     cJSON_AddStringToObject(cell, "name", c->name);
@@ -124,8 +115,8 @@ static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *ca
         cJSON_AddStringToObject(cell, "error_kind", ml_error_name(error));
     }
     cJSON_AddStringToObject(cell, "started", when);
-    cJSON_AddNumberToObject(cell, "wall_seconds", now_mono() - w0);
-    cJSON_AddNumberToObject(cell, "cpu_seconds", now_cpu() - c0);
+    cJSON_AddNumberToObject(cell, "wall_seconds", wall);
+    cJSON_AddNumberToObject(cell, "cpu_seconds", cpu);
     cJSON *b = cJSON_AddObjectToObject(cell, "build");
     cJSON_AddStringToObject(b, "commit", ml_build_commit);
     cJSON_AddStringToObject(b, "source_sha256", ml_build_source);
@@ -133,13 +124,36 @@ static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *ca
         for (cJSON *it = run->child; it; it = run->child)
             cJSON_AddItemToObject(cell, it->string, cJSON_DetachItemViaPointer(run, it));
     }
-    ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, c->name);
-    error = ml_results_write(path, cell);
-    if (error == 0) error = failed;
-cleanup:
     cJSON_Delete(run);
+    return cell;
+}
+
+static int write_cell(const ml_cellset *cs, int i, const char *dir, cJSON *cell) {
+    char path[PATH_MAX];
+    ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, cs->cells[i].name);
+    int error = ml_results_write(path, cell);
     cJSON_Delete(cell);
     return error;
+}
+
+/* Runs cell i and writes its file. 0 ok, 1 the cell failed (recorded in
+ * its file), or a negative error (bad input, or its file cannot be written). */
+static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *cache, const run_args *a, progress *p) {
+    const ml_cell *c = &cs->cells[i];
+    ml_run_options opt = { cs->threads, a->verbose, on_progress, p, cache, c->key_base, c->key_specialists,
+                           c->key_direct, ML_STAGE_ALL, 0, NULL };
+    cJSON *run = NULL;
+    char when[32];
+    p->cell = c->name;
+    double w0 = now_mono(), c0 = now_cpu();
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    int error = ml_run_suite(&run, c->suite, &opt);
+    if (is_bad_input(error)) {   /* bad input: stop */
+        cJSON_Delete(run);
+        return error;
+    }
+    int failed = error < 0, werr = write_cell(cs, i, dir, cell_doc(cs, i, run, error, when, now_mono() - w0, now_cpu() - c0));
+    return werr < 0 ? werr : failed;
 }
 
 /* The finished cell i from its file, when it is there with the same identity. */
@@ -257,6 +271,327 @@ static int run_pending(const ml_cellset *cs, const int *pending, int npending, c
     }
     if (fatal) return ml_error_set(fatal, "a cell could not run (see above)");
     return failed;
+}
+
+/* ---- cells in parts ------------------------------------------------------ */
+
+/* With --jobs > 1 and the model cache, a text cell with finetune.points runs
+ * as parts: its base (once for every cell that shares it, pretrain.seed), its
+ * training (specialists and direct fine-tune), the evaluation at each point,
+ * and a last part that puts the cell's file together. Evaluation dominates a
+ * cell, so splitting it by point keeps every worker busy until the end
+ * instead of leaving the last cell to run alone. Every part reads what the
+ * parts before it put in the cache, so the cell's results are bit-identical
+ * to running it whole (test run__parts_identical). */
+typedef enum { PART_CELL, PART_BASE, PART_TRAIN, PART_POINT, PART_FINAL } part_kind;
+enum { PART_TODO, PART_RUNNING, PART_DONE, PART_DROPPED };
+
+typedef struct {
+    part_kind kind;
+    int cell, point, state;
+} part;
+
+static const char *part_name(const part *pt, char *buf, size_t size) {
+    static const char *const kinds[] = { "", "base", "train", "point", "results" };
+    if (pt->kind == PART_POINT) snprintf(buf, size, "point%d", pt->point + 1);
+    else snprintf(buf, size, "%s", kinds[pt->kind]);
+    return buf;
+}
+
+/* DIR/<suite>.cells/.parts/<cell>.<part>.json */
+static void part_path(char *buf, size_t size, const char *dir, const ml_cellset *cs, const part *pt) {
+    char cell[PATH_MAX], what[32];
+    ml_store_cell_file(cell, sizeof(cell), dir, cs->suite->name, cs->cells[pt->cell].name);
+    char *slash = strrchr(cell, '/');
+    *slash = '\0';
+    int stem = (int)strlen(slash + 1) - 5;   /* without ".json" */
+    int len = snprintf(buf, size, "%s/.parts/%.*s.%s.json", cell, stem, slash + 1, part_name(pt, what, sizeof(what)));
+    if (len < 0 || (size_t)len >= size) buf[0] = '\0';   /* never a cut path: the write fails instead */
+}
+
+/* A finished part's record when its file is there for this cell's identity. */
+static cJSON *load_part(const char *dir, const ml_cellset *cs, const part *pt) {
+    char path[PATH_MAX], *text = NULL;
+    size_t len;
+    part_path(path, sizeof(path), dir, cs, pt);
+    if (!ml_fs_exists(path) || ml_fs_read_all(&text, &len, path) < 0) return NULL;
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    if (!cJSON_IsString(id) || strcmp(id->valuestring, cs->cells[pt->cell].id) ||
+        !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "result"))) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static double num_or0(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+/* The last part: the cell's file from its training and point records. */
+static int run_final(const ml_cellset *cs, const part *pt, const char *dir, const char *cache, const run_args *a) {
+    const ml_cell *c = &cs->cells[pt->cell];
+    int npts = c->suite->npoints, error = 0;
+    cJSON *train = NULL, *pts[ML_MAX_POINTS] = { 0 }, *run = NULL, *cell = NULL;
+    const cJSON *done[ML_MAX_POINTS] = { 0 };
+    part q = { PART_TRAIN, pt->cell, 0, 0 };
+    char when[32], path[PATH_MAX];
+    double w0 = now_mono(), c0 = now_cpu(), wall = 0.0, cpu = 0.0, eval = 0.0;
+    if (!(train = load_part(dir, cs, &q))) {
+        error = ml_error_set(ML_ERUN, "cell %s: its training record is missing; run the suite again", c->name);
+        goto cleanup;
+    }
+    for (int k = 0; k < npts; k++) {
+        q.kind = PART_POINT;
+        q.point = k;
+        if (!(pts[k] = load_part(dir, cs, &q))) {
+            error = ml_error_set(ML_ERUN, "cell %s: the record of point %d is missing; run the suite again", c->name, k + 1);
+            goto cleanup;
+        }
+        done[k] = cJSON_GetObjectItemCaseSensitive(pts[k], "result");
+    }
+    ml_run_options opt = { cs->threads, a->verbose, NULL, NULL, cache, c->key_base, c->key_specialists,
+                           c->key_direct, ML_STAGE_ALL, 0, done };
+    error = ml_run_suite(&run, c->suite, &opt);
+    if (is_bad_input(error)) goto cleanup;
+    /* the cell's time is its parts' time; what the last part read from the cache is not */
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(train, "started");
+    snprintf(when, sizeof(when), "%s", cJSON_IsString(st) ? st->valuestring : "");
+    wall = num_or0(train, "wall_seconds");
+    cpu = num_or0(train, "cpu_seconds");
+    double psec[ML_MAX_POINTS];
+    for (int k = 0; k < npts; k++) {
+        psec[k] = num_or0(pts[k], "wall_seconds");
+        eval += psec[k];
+        wall += psec[k];
+        cpu += num_or0(pts[k], "cpu_seconds");
+    }
+    wall += now_mono() - w0;
+    cpu += now_cpu() - c0;
+    if (run) {
+        cJSON *timing = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(train, "result"),
+                                                                         "timing"), 1);
+        if (timing) {
+            cJSON_ReplaceItemInObjectCaseSensitive(timing, "eval_seconds", cJSON_CreateNumber(eval));
+            cJSON *parts = cJSON_AddObjectToObject(timing, "parts");
+            cJSON_AddNumberToObject(parts, "train_seconds", num_or0(train, "wall_seconds"));
+            cJSON_AddItemToObject(parts, "point_seconds", cJSON_CreateDoubleArray(psec, npts));
+            cJSON_AddNumberToObject(parts, "results_seconds", now_mono() - w0);
+            cJSON_ReplaceItemInObjectCaseSensitive(run, "timing", timing);
+        }
+    }
+    cell = cell_doc(cs, pt->cell, run, error, when, wall, cpu);
+    run = NULL;
+    int failed = error < 0;
+    if ((error = write_cell(cs, pt->cell, dir, cell)) < 0) goto cleanup;
+    cell = NULL;
+    error = failed;
+    /* the cell's file holds everything now */
+    for (int k = -1; k < npts; k++) {
+        q.kind = k < 0 ? PART_TRAIN : PART_POINT;
+        q.point = k;
+        part_path(path, sizeof(path), dir, cs, &q);
+        remove(path);
+    }
+cleanup:
+    cJSON_Delete(train);
+    for (int k = 0; k < npts; k++) cJSON_Delete(pts[k]);
+    cJSON_Delete(run);
+    cJSON_Delete(cell);
+    return error;
+}
+
+/* Runs one part in this process: 0 ok, 1 the cell failed (its file says
+ * why), or a negative error. */
+static int run_part(const ml_cellset *cs, const part *pt, const char *dir, const char *cache, const run_args *a,
+                    progress *p) {
+    if (pt->kind == PART_CELL) return run_cell(cs, pt->cell, dir, cache, a, p);
+    if (pt->kind == PART_FINAL) return run_final(cs, pt, dir, cache, a);
+    const ml_cell *c = &cs->cells[pt->cell];
+    static const ml_run_stage stages[] = { ML_STAGE_ALL, ML_STAGE_BASE, ML_STAGE_TRAIN, ML_STAGE_POINT };
+    ml_run_options opt = { cs->threads, a->verbose, NULL, NULL, cache, c->key_base, c->key_specialists,
+                           c->key_direct, stages[pt->kind], pt->point, NULL };
+    cJSON *run = NULL;
+    char when[32], path[PATH_MAX];
+    double w0 = now_mono(), c0 = now_cpu();
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    int error = ml_run_suite(&run, c->suite, &opt);
+    if (is_bad_input(error)) {
+        cJSON_Delete(run);
+        return error;
+    }
+    if (error < 0) {
+        if (pt->kind == PART_BASE) {   /* each cell that needs it tries again and records why it failed */
+            fprintf(stderr, "mergelab: note: the base of %s failed: %s\n", c->name, ml_error_last()->message);
+            return 0;
+        }
+        int werr = write_cell(cs, pt->cell, dir, cell_doc(cs, pt->cell, NULL, error, when, now_mono() - w0, now_cpu() - c0));
+        return werr < 0 ? werr : 1;
+    }
+    if (pt->kind == PART_BASE) {   /* its result is the cache entry */
+        cJSON_Delete(run);
+        return 0;
+    }
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "id", c->id);
+    cJSON_AddStringToObject(rec, "started", when);
+    cJSON_AddNumberToObject(rec, "wall_seconds", now_mono() - w0);
+    cJSON_AddNumberToObject(rec, "cpu_seconds", now_cpu() - c0);
+    cJSON_AddItemToObject(rec, "result", run);
+    part_path(path, sizeof(path), dir, cs, pt);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", path);
+    *strrchr(parent, '/') = '\0';
+    if ((error = ml_fs_mkdir_p(parent)) == 0) error = ml_results_write(path, rec);
+    cJSON_Delete(rec);
+    return error;
+}
+
+static int part_ready(const part *parts, int n, const ml_cellset *cs, int i) {
+    const part *pt = &parts[i];
+    for (int j = 0; j < n; j++) {
+        const part *q = &parts[j];
+        if (q->state == PART_DONE || q->state == PART_DROPPED) continue;
+        if (pt->kind == PART_TRAIN && q->kind == PART_BASE &&
+            !strcmp(cs->cells[q->cell].key_base, cs->cells[pt->cell].key_base))
+            return 0;
+        if (q->cell != pt->cell) continue;
+        if (pt->kind == PART_POINT && q->kind == PART_TRAIN) return 0;
+        if (pt->kind == PART_FINAL && (q->kind == PART_TRAIN || q->kind == PART_POINT)) return 0;
+    }
+    return 1;
+}
+
+/* The next part to start: the one that unblocks most work first (a cell's
+ * results, a base, a cell's training), evaluation points last. */
+static int next_part(const part *parts, int n, const ml_cellset *cs) {
+    static const int rank[] = { 3, 1, 2, 4, 0 };   /* by part_kind */
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (parts[i].state == PART_TODO && part_ready(parts, n, cs, i) &&
+            (best < 0 || rank[parts[i].kind] < rank[parts[best].kind]))
+            best = i;
+    return best;
+}
+
+/* Splits the pending cells into parts (see above) and runs them, --jobs at
+ * a time. Returns the number of cells that failed, or a negative error. */
+static int run_parts(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
+                     const run_args *a, progress *p) {
+    part *parts = NULL;
+    int n = 0, failed = 0, error = 0, fatal = 0;
+    size_t cap = 0;
+    for (int k = 0; k < npending; k++) cap += 3 + (size_t)cs->cells[pending[k]].suite->npoints;
+    if ((error = ml_calloc((void **)&parts, cap, sizeof(*parts))) < 0) return error;
+    for (int k = 0; k < npending; k++) {
+        int i = pending[k];
+        const ml_suite *s = cs->cells[i].suite;
+        if (s->family != ML_FAMILY_GPT || s->npoints < 2) {
+            parts[n++] = (part){ PART_CELL, i, 0, PART_TODO };
+            continue;
+        }
+        int shared = 0;
+        for (int j = 0; j < n; j++)
+            shared |= parts[j].kind == PART_BASE && !strcmp(cs->cells[parts[j].cell].key_base, cs->cells[i].key_base);
+        if (!shared) parts[n++] = (part){ PART_BASE, i, 0, PART_TODO };
+        parts[n++] = (part){ PART_TRAIN, i, 0, PART_TODO };
+        for (int q = 0; q < s->npoints; q++) parts[n++] = (part){ PART_POINT, i, q, PART_TODO };
+        parts[n++] = (part){ PART_FINAL, i, 0, PART_TODO };
+    }
+    /* a resumed run keeps the parts it finished */
+    for (int j = 0; j < n && !a->force; j++) {
+        if (parts[j].kind != PART_TRAIN && parts[j].kind != PART_POINT) continue;
+        cJSON *rec = load_part(dir, cs, &parts[j]);
+        if (rec) parts[j].state = PART_DONE;
+        cJSON_Delete(rec);
+    }
+    pid_t pids[256];
+    int partof[256], running = 0, jobs = a->jobs < 256 ? a->jobs : 256, ndone = 0;
+    double started[256];
+    fflush(NULL);
+    for (;;) {
+        int next;
+        while (!fatal && running < jobs && (next = next_part(parts, n, cs)) >= 0) {
+            pid_t pid = fork();
+            if (pid < 0) {
+                error = ml_error_set(ML_EOS, "fork: %s", strerror(errno));
+                goto cleanup;
+            }
+            if (pid == 0) {
+                progress quiet = *p;
+                quiet.tty = 0;
+                int rc = run_part(cs, &parts[next], dir, cache, a, &quiet);
+                if (rc < 0) fprintf(stderr, "mergelab: error: %s\n", ml_error_last()->message);
+                fflush(NULL);
+                _exit(rc >= 0 ? rc : is_bad_input(rc) ? 2 : 3);
+            }
+            parts[next].state = PART_RUNNING;
+            pids[running] = pid;
+            partof[running] = next;
+            started[running] = now_mono();
+            running++;
+        }
+        if (running == 0) break;
+        if (p->tty && !p->quiet) {
+            char eta[32], names[200] = "", what[32];
+            size_t used = 0;
+            for (int r = 0; r < running && used < sizeof(names); r++)
+                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s:%s", r ? ", " : "",
+                                         cs->cells[parts[partof[r]].cell].name,
+                                         part_name(&parts[partof[r]], what, sizeof(what)));
+            double f = (double)ndone / (n ? n : 1);
+            fmt_duration(eta, sizeof(eta), f > 0 ? (now_mono() - p->t0) * (1 - f) / f : NAN);
+            fprintf(stderr, "\r\033[K[%d/%d] running %s  ETA %s", p->done, p->total, names, eta);
+            p->shown = 1;
+        }
+        int status;
+        pid_t w = waitpid(-1, &status, 0);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            error = ml_error_set(ML_EOS, "waitpid: %s", strerror(errno));
+            goto cleanup;
+        }
+        int r = 0;
+        while (r < running && pids[r] != w) r++;
+        if (r == running) continue;
+        int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+        part *pt = &parts[partof[r]];
+        double secs = now_mono() - started[r];
+        pids[r] = pids[running - 1];
+        partof[r] = partof[running - 1];
+        started[r] = started[running - 1];
+        running--;
+        ndone++;
+        pt->state = PART_DONE;
+        if (rc == 0 && pt->kind != PART_CELL && pt->kind != PART_FINAL) {
+            if (!p->quiet && !p->tty) {
+                char what[32];
+                fprintf(stderr, "mergelab: %s: %s done (%.1f s)\n", cs->cells[pt->cell].name,
+                        part_name(pt, what, sizeof(what)), secs);
+            }
+            continue;
+        }
+        if (rc == 0 || rc == 1) {
+            /* the cell ended: its results are written, or it failed and its file says why */
+            for (int j = 0; j < n; j++)
+                if (parts[j].cell == pt->cell && parts[j].state == PART_TODO && parts[j].kind != PART_BASE)
+                    parts[j].state = PART_DROPPED;
+            failed += rc;
+            p->done++;
+            progress_clear(p);
+            print_cell_line(p, cs, pt->cell, dir, rc, secs);
+        } else {
+            fatal = rc == 2 ? ML_EINVALID : ML_ERROR;   /* the worker printed why; let the others end */
+        }
+    }
+    if (fatal) error = ml_error_set(fatal, "a cell could not run (see above)");
+cleanup:
+    /* a worker still running when an error stops this loop finishes on its own */
+    free(parts);
+    return error < 0 ? error : failed;
 }
 
 /* ---- the suite's results file ------------------------------------------ */
@@ -410,7 +745,9 @@ int ml_cmd_run(int argc, char **argv) {
     if (!a.quiet)
         fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", cs->suite->name, selected,
                 selected == 1 ? "" : "s", npending, reused, dir);
-    int failed = run_pending(cs, pending, npending, dir, a.no_cache ? NULL : cache, &a, &p);
+    /* in parts (see run_parts) when several workers and the model cache are there */
+    int failed = a.jobs > 1 && !a.no_cache ? run_parts(cs, pending, npending, dir, cache, &a, &p)
+                                           : run_pending(cs, pending, npending, dir, a.no_cache ? NULL : cache, &a, &p);
     progress_clear(&p);
     if (failed < 0) { rc = ml_cli_fail(failed); goto cleanup; }
 

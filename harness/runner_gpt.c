@@ -39,6 +39,7 @@ typedef struct {
     ml_gpt   *model;
     ml_adamw *opt;
     const ml_corpus *data;
+    uint64_t  seed;        /* initialisation (the base) and batch order */
     uint64_t  stream;      /* batch stream of this run */
     int32_t  *x, *y;       /* (B,T) */
 } gtrainer;
@@ -51,14 +52,15 @@ static void gtrainer_free(gtrainer *t) {
     memset(t, 0, sizeof(*t));
 }
 
-static int gtrainer_init(gtrainer *t, const char *name, const ml_suite *s, const ml_corpus *data, uint64_t stream,
-                         const float *init_params) {
+static int gtrainer_init(gtrainer *t, const char *name, const ml_suite *s, const ml_corpus *data, uint64_t seed,
+                         uint64_t stream, const float *init_params) {
     ml_adamw_config oc = { (float)s->finetune.lr, (float)s->beta1, (float)s->beta2, (float)s->eps,
                            (float)s->weight_decay };
     int B = s->batch_size, T = s->gpt.max_T, error;
     memset(t, 0, sizeof(*t));
     t->name = name;
     t->data = data;
+    t->seed = seed;
     t->stream = stream;
     if ((error = ml_gpt_new(&t->model, &s->gpt, B, T)) < 0 ||
         (error = ml_adamw_new(&t->opt, &t->model->layout, &oc)) < 0 ||
@@ -66,7 +68,7 @@ static int gtrainer_init(gtrainer *t, const char *name, const ml_suite *s, const
         (error = ml_malloc((void **)&t->y, (size_t)B * T * sizeof(int32_t))) < 0)
         return error;
     if (init_params) memcpy(t->model->params, init_params, t->model->layout.total * sizeof(float));
-    else ml_gpt_init(t->model, s->seed);
+    else ml_gpt_init(t->model, seed);
     return 0;
 }
 
@@ -80,7 +82,7 @@ static int gtrain_step(gtrainer *t, const ml_suite *s, const ml_phase *ph, int s
     double total = 0.0;
     ml_par_zero(m->grads, (long)m->layout.total);
     for (int micro = 0; micro < k; micro++) {
-        if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, s->seed, t->stream, (uint64_t)step * k + micro)) < 0) {
+        if ((error = ml_corpus_batch(t->x, t->y, t->data, B, T, t->seed, t->stream, (uint64_t)step * k + micro)) < 0) {
             ml_error_prefix("%s: %s of '%s'", s->file, phase, t->name);
             return error;
         }
@@ -388,7 +390,8 @@ static cJSON *corpus_entry(const ml_corpus *c) {
 enum { NEVAL = 3 };   /* target, then each specialist's domain */
 
 int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
-    ml_corpus train[ML_DOMAIN_COUNT] = { { 0 } }, valid = { 0 }, test[ML_DOMAIN_COUNT] = { { 0 } };
+    ml_corpus train[ML_DOMAIN_COUNT] = { { 0 } }, valid = { 0 }, test[ML_DOMAIN_COUNT] = { { 0 } }, pre_own = { 0 };
+    const ml_corpus *pre_data = NULL;   /* the base's corpus: its domain's train split at pretrain.seed */
     gtrainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
     ml_gpt *merged = NULL;
     ml_gpt_mix *mix = NULL;
@@ -403,7 +406,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     float *base_pooled[64] = { 0 }, *base_tok[64] = { 0 };
     int dims[64];
     ml_cka_track track = { 0 };
-    cJSON *res = NULL;
+    cJSON *res = NULL, *own_pt = NULL;
     int error = 0, L = s->gpt.n_layer, C = s->gpt.n_embd, T = s->gpt.max_T, B = s->batch_size;
     int P = s->probe_size, nck = s->ncka;
     ml_text_options topts = { s->base_math_fraction, s->base_code_fraction };
@@ -418,6 +421,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     *out = NULL;
     ml_blas_set_threads(opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1));
     if (L > 64) return ml_error_set(ML_EINVALID, "%s: $.model.n_layer: at most 64 layers", s->file);
+    ml_run_stage stage = opt ? opt->stage : ML_STAGE_ALL;
+    if (stage != ML_STAGE_ALL && (!opt->cache_dir || !opt->key_base || !opt->key_specialists || !opt->key_direct))
+        return ml_error_set(ML_EINVALID, "%s: a run in parts needs the model cache", s->file);
 
     /* 1. data: train splits of every domain in use, target validation (probe) and test (scores) */
     int used[ML_DOMAIN_COUNT] = { 0 };
@@ -441,6 +447,13 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             goto cleanup;
         nw[d] = ml_corpus_eval_windows(wx[d], wy[d], &test[d], T, s->eval_windows);
     }
+    pre_data = &train[s->pretrain_split.domain];
+    if (s->pretrain_seed != s->seed) {
+        if ((error = ml_corpus_generate_opts(&pre_own, s->pretrain_split.domain, s->pretrain_seed, ML_SPLIT_TRAIN,
+                                             s->text_train_docs, &topts)) < 0)
+            goto cleanup;
+        pre_data = &pre_own;
+    }
     if ((error = ml_corpus_generate_opts(&valid, s->target.domain, s->seed, ML_SPLIT_VALID, s->text_eval_docs,
                                          &topts)) < 0)
         goto cleanup;
@@ -457,7 +470,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
 
     /* 2. pretrain the base on every parameter */
     if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
-    if ((error = gtrainer_init(&base, "base", s, &train[s->pretrain_split.domain], 0, NULL)) < 0) goto cleanup;
+    if ((error = gtrainer_init(&base, "base", s, pre_data, s->pretrain_seed, 0, NULL)) < 0) goto cleanup;
     size_t np = base.model->layout.total;
     if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
         goto cleanup;
@@ -471,6 +484,10 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_pre = ml_run__now();
+    if (stage == ML_STAGE_BASE) {
+        *out = cJSON_CreateObject();
+        goto cleanup;
+    }
 
     /* 3. specialists in lockstep, CKA at the suite's cka steps */
     if ((error = ml_calloc((void **)&mask, (size_t)base.model->layout.n, 1)) < 0) goto cleanup;
@@ -487,7 +504,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     for (int k = 0; k < 2; k++) {
         if ((error = gtrainer_init(&spec[k], s->specialists[k].name, s, &train[s->specialists[k].domain],
-                                   1 + (uint64_t)k, base.model->params)) < 0)
+                                   s->seed, 1 + (uint64_t)k, base.model->params)) < 0)
             goto cleanup;
         for (int l = 0; l < L; l++)
             if ((error = ml_malloc((void **)&pooled[k][l], (size_t)P * C * sizeof(float))) < 0 ||
@@ -548,7 +565,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
 
     /* 4. direct fine-tune on the target, same steps and parameter groups */
     if (verbose) fprintf(stderr, "mergelab: %s: direct fine-tuning for %d steps\n", s->name, s->finetune.steps);
-    if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], 3, base.model->params)) < 0 ||
+    if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], s->seed, 3, base.model->params)) < 0 ||
         (error = ml_malloc((void **)&dpack, (size_t)npts * np * sizeof(float))) < 0 ||
         (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, dpack, (size_t)npts * np, NULL, 0)) < 0)
         goto cleanup;
@@ -566,6 +583,16 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     }
     if ((error = ml_run__phase_end(&phase, opt, dpack, (size_t)npts * np, NULL, 0)) < 0) goto cleanup;
     t_dir = ml_run__now();
+    if (stage == ML_STAGE_TRAIN) {
+        double phases[5] = { t0, t_pre, t_ft, t_dir, t_dir };
+        res = cJSON_CreateObject();
+        ml_run__add_timing(res, phases);
+        ml_run__add_cached(res, cached);
+        ml_run__add_step_times(res, cached, s->pretrain.steps, s->finetune.steps);
+        *out = res;
+        res = NULL;
+        goto cleanup;
+    }
     ml_run__progress(opt, "merge", 0, 0, NAN);
 
     /* the parameter groups that were not trained must still be the base's,
@@ -601,24 +628,29 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     sc.V = s->gpt.vocab_size;
     res = cJSON_CreateObject();
     cJSON *models = NULL, *metrics = NULL;
-    cJSON *points = npts > 1 ? cJSON_AddArrayToObject(res, "points") : NULL;
+    cJSON *points = npts > 1 && stage == ML_STAGE_ALL ? cJSON_AddArrayToObject(res, "points") : NULL;
     int nmodels = 4 + s->nmerges;
     /* every model at every point (finetune.points), each from the states kept there; the
-     * last point is the end of fine-tuning and is also the cell's top-level result */
+     * last point is the end of fine-tuning and is also the cell's top-level result. A
+     * point another process evaluated (points_done) is taken as it is: it came from the
+     * same cached states by the same code */
     for (int pi = 0; pi < npts; pi++) {
+        if (stage == ML_STAGE_POINT && pi != opt->point) continue;
+        const cJSON *done = stage == ML_STAGE_ALL && opt && opt->points_done ? opt->points_done[pi] : NULL;
+        cJSON *pt = done ? cJSON_Duplicate(done, 1) : cJSON_CreateObject();
+        if (points) cJSON_AddItemToArray(points, pt);
+        else own_pt = pt;
+        if (done) {
+            models = cJSON_GetObjectItemCaseSensitive(pt, "models");
+            metrics = cJSON_GetObjectItemCaseSensitive(pt, "metrics");
+            goto point_done;
+        }
+        cJSON_AddNumberToObject(pt, "step", s->points[pi]);
+        models = cJSON_AddArrayToObject(pt, "models");
+        metrics = cJSON_AddObjectToObject(pt, "metrics");
         for (int k = 0; k < 2; k++)
             memcpy(spec[k].model->params, pack + ((size_t)pi * 2 + k) * np, np * sizeof(float));
         memcpy(direct.model->params, dpack + (size_t)pi * np, np * sizeof(float));
-        if (pi == npts - 1) {
-            models = cJSON_AddArrayToObject(res, "models");
-            metrics = cJSON_AddObjectToObject(res, "metrics");
-        } else {
-            cJSON *pt = cJSON_CreateObject();
-            cJSON_AddItemToArray(points, pt);
-            cJSON_AddNumberToObject(pt, "step", s->points[pi]);
-            models = cJSON_AddArrayToObject(pt, "models");
-            metrics = cJSON_AddObjectToObject(pt, "metrics");
-        }
         if (verbose && npts > 1) fprintf(stderr, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
         for (int e = 0; e < nmodels; e++) {
             const char *name, *role;
@@ -759,13 +791,30 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             }
             cJSON_AddItemToArray(models, me);
         }
+    point_done:
+        if (!cJSON_IsArray(models) || !cJSON_IsObject(metrics)) {
+            error = ml_error_set(ML_EINVALID, "%s: the evaluated point %d has no models or metrics", s->file, pi);
+            goto cleanup;
+        }
+        if (stage == ML_STAGE_POINT) {
+            *out = own_pt;
+            own_pt = NULL;
+            goto cleanup;
+        }
+        if (pi == npts - 1) {   /* the end of fine-tuning: the cell's own models and metrics */
+            models = cJSON_AddArrayToObject(res, "models");
+            metrics = cJSON_AddObjectToObject(res, "metrics");
+            for (const cJSON *m = cJSON_GetObjectItemCaseSensitive(pt, "models")->child; m; m = m->next)
+                cJSON_AddItemToArray(models, cJSON_Duplicate(m, 1));
+            for (const cJSON *m = cJSON_GetObjectItemCaseSensitive(pt, "metrics")->child; m; m = m->next)
+                cJSON_AddNumberToObject(metrics, m->string, m->valuedouble);
+        }
+        cJSON_Delete(own_pt);
+        own_pt = NULL;
     }
-    if (points) {
-        cJSON *pt = cJSON_CreateObject();
-        cJSON_AddItemToArray(points, pt);
-        cJSON_AddNumberToObject(pt, "step", s->points[npts - 1]);
-        cJSON_AddItemToObject(pt, "models", cJSON_Duplicate(models, 1));
-        cJSON_AddItemToObject(pt, "metrics", cJSON_Duplicate(metrics, 1));
+    if (stage == ML_STAGE_POINT) {
+        error = ml_error_set(ML_EINVALID, "%s: no fine-tuning point %d (the suite has %d)", s->file, opt->point, npts);
+        goto cleanup;
     }
 
     /* 6. CKA (mean-pooled, the paper's; per token alongside), gate, data, timing */
@@ -800,7 +849,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             cJSON_AddItemToArray(data, corpus_entry(&test[d]));
         }
     cJSON_AddItemToArray(data, corpus_entry(&valid));
+    if (pre_data == &pre_own) cJSON_AddItemToArray(data, corpus_entry(&pre_own));
     cJSON_AddNumberToObject(res, "seed", (double)s->seed);
+    cJSON_AddNumberToObject(res, "pretrain_seed", (double)s->pretrain_seed);
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
     double phases[5] = { t0, t_pre, t_ft, t_dir, ml_run__now() };
     ml_run__add_timing(res, phases);
@@ -810,6 +861,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     res = NULL;
 cleanup:
     cJSON_Delete(res);
+    cJSON_Delete(own_pt);
     gtrainer_free(&base);
     gtrainer_free(&spec[0]);
     gtrainer_free(&spec[1]);
@@ -842,5 +894,6 @@ cleanup:
         free(wy[d]);
     }
     ml_corpus_free(&valid);
+    ml_corpus_free(&pre_own);
     return error;
 }

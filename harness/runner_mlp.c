@@ -36,6 +36,7 @@ typedef struct {
     int        *index;     /* (n) training examples of the subset */
     int        *perm;      /* (n) this epoch's order */
     int         n, pos, epoch;
+    uint64_t    seed;      /* initialisation (the base) and shuffling */
     uint64_t    stream;    /* shuffle stream of this run */
     float      *xb;        /* (B, D) the current batch */
     int32_t    *yb;        /* (B) labels as int32 targets */
@@ -88,12 +89,14 @@ static void trainer_free(trainer *t) {
 }
 
 static int trainer_init(trainer *t, const char *name, const ml_suite *s, const ml_dataset *train,
-                        const ml_split *sp, uint64_t stream, const float *init_params, const unsigned char *trainable) {
+                        const ml_split *sp, uint64_t seed, uint64_t stream, const float *init_params,
+                        const unsigned char *trainable) {
     ml_adamw_config oc = { (float)s->finetune.lr, (float)s->beta1, (float)s->beta2, (float)s->eps,
                            (float)s->weight_decay };
     int error;
     memset(t, 0, sizeof(*t));
     t->name = name;
+    t->seed = seed;
     t->stream = stream;
     if ((error = ml_mlp_new(&t->model, &s->model, s->batch_size)) < 0 ||
         (error = ml_adamw_new(&t->opt, &t->model->layout, &oc)) < 0 ||
@@ -106,7 +109,7 @@ static int trainer_init(trainer *t, const char *name, const ml_suite *s, const m
         return ml_error_set(ML_EINVALID, "%s: run '%s' has %d training examples, fewer than batch_size %d",
                             s->file, name, t->n, s->batch_size);
     if (init_params) memcpy(t->model->params, init_params, t->model->layout.total * sizeof(float));
-    else ml_mlp_init(t->model, s->seed);
+    else ml_mlp_init(t->model, t->seed);
     t->pos = t->n;   /* forces a shuffle before the first batch */
     t->epoch = -1;
     return 0;
@@ -129,7 +132,7 @@ static void next_batch(trainer *t, const ml_dataset *d, int B, uint64_t seed) {
 static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, double base_lr, int step, int total,
                       const char *phase, float *loss_out) {
     ml_mlp *m = t->model;
-    next_batch(t, d, s->batch_size, s->seed);
+    next_batch(t, d, s->batch_size, t->seed);
     float loss = ml_mlp_forward(m, t->xb, t->yb, s->batch_size);
     if (!isfinite(loss))
         return ml_error_set(ML_ERUN, "%s: %s of '%s' diverged: loss is %s at step %d (lower the lr?)",
@@ -250,7 +253,7 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
     direct_data->pos = direct_data->n;
     direct_data->epoch = -1;
     for (int step = 0; step < ms->steps; step++) {
-        next_batch(direct_data, train, B, s->seed);
+        next_batch(direct_data, train, B, direct_data->seed);
         float loss = ml_mlp_mix_forward(m, direct_data->xb, direct_data->yb, B);
         if (!isfinite(loss)) {
             error = ml_error_set(ML_ERUN, "router training diverged: loss is %s at step %d", isnan(loss) ? "nan" : "inf", step);
@@ -348,6 +351,8 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     int cached[3] = { 0, 0, 0 };        /* base, specialists, direct came from the cache */
     *out = NULL;
 
+    if (opt && opt->stage != ML_STAGE_ALL)
+        return ml_error_set(ML_EINVALID, "%s: runs in parts are for gpt suites with finetune.points", s->file);
     int threads = opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1);
     ml_blas_set_threads(threads);
     int verbose = opt ? opt->verbose : 0;
@@ -374,7 +379,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
 
     /* 1. pretrain the base */
     if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
-    if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, 0, NULL, trainable)) < 0) goto cleanup;
+    if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, s->pretrain_seed, 0, NULL, trainable)) < 0) goto cleanup;
     base.opt->cfg.lr = (float)s->pretrain.lr;
     size_t np = base.model->layout.total;
     if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
@@ -393,7 +398,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int i = 0; i < P; i++)
         memcpy(probe_x + (long)i * test.dim, test.x + (long)perm[i] * test.dim, (size_t)test.dim * sizeof(float));
     for (int k = 0; k < 2; k++) {
-        if ((error = trainer_init(&spec[k], s->specialists[k].name, s, &train, &s->specialists[k], 1 + (uint64_t)k,
+        if ((error = trainer_init(&spec[k], s->specialists[k].name, s, &train, &s->specialists[k], s->seed, 1 + (uint64_t)k,
                                   base.model->params, trainable)) < 0)
             goto cleanup;
         for (int l = 0; l < L; l++)
@@ -445,7 +450,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     t_ft = ml_run__now();
 
     /* 3. direct fine-tune of the base on the target, same step budget */
-    if ((error = trainer_init(&direct, "direct", s, &train, &s->target, 3, base.model->params, trainable)) < 0 ||
+    if ((error = trainer_init(&direct, "direct", s, &train, &s->target, s->seed, 3, base.model->params, trainable)) < 0 ||
         (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, direct.model->params, np, NULL, 0)) < 0)
         goto cleanup;
     cached[2] = phase.hit;
@@ -607,6 +612,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&train.files[f]));
     for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&test.files[f]));
     cJSON_AddNumberToObject(res, "seed", (double)s->seed);
+    cJSON_AddNumberToObject(res, "pretrain_seed", (double)s->pretrain_seed);
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
     double phases[5] = { t0, t_pre, t_ft, t_dir, t_eval };
     ml_run__add_timing(res, phases);

@@ -234,8 +234,8 @@ static int parse_split(const pctx *c, const cJSON *obj, const char *path, ml_spl
 
 static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_phase *ph, double default_lr,
                        ml_split *split, ml_suite *s) {
-    static const char *const pre_mlp[] = { "steps", "lr", "classes", NULL };
-    static const char *const pre_gpt[] = { "steps", "lr", "data", NULL };
+    static const char *const pre_mlp[] = { "steps", "lr", "seed", "classes", NULL };
+    static const char *const pre_gpt[] = { "steps", "lr", "seed", "data", NULL };
     static const char *const ft[] = { "steps", "lr", "train", "points", NULL };
     const cJSON *obj, *v;
     char p[256], q[256];
@@ -248,7 +248,16 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
     if ((error = req_int(c, obj, p, "steps", 0, 1000000, &ph->steps)) < 0 ||
         (error = opt_num(c, obj, p, "lr", 1e-12, 1e30, &ph->lr)) < 0)
         return error;
-    if (split) return parse_split(c, obj, p, split, s->family);
+    if (split) {
+        /* pretrain.seed: the base no longer depends on the cell's seed, so every
+         * seed of a matrix fine-tunes from one shared base (the paper's setting) */
+        int seed = (int)(s->seed & 0x7fffffff);
+        if ((error = get(c, obj, p, "seed", 0, &v)) < 0) return error;
+        if ((error = opt_int(c, obj, p, "seed", 0, 2147483647, &seed)) < 0) return error;
+        s->pretrain_seed = (uint64_t)seed;
+        s->pretrain_seed_shared = v != NULL;
+        return parse_split(c, obj, p, split, s->family);
+    }
     /* points: the specialists (and the direct fine-tune) are kept at these steps of one
      * run and every merge is evaluated at each, as the paper saves states along the way */
     s->npoints = 1;

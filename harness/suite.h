@@ -114,6 +114,8 @@ typedef struct {
     char     name[ML_SUITE_NAME_MAX];
     char     description[512];
     uint64_t seed;
+    uint64_t pretrain_seed;         /* the base's initialisation and data order: pretrain.seed, else seed */
+    int      pretrain_seed_shared;  /* pretrain.seed given: one base for every seed of the matrix */
     int      threads;
     ml_family family;
     char     dataset[32];           /* "fashion-mnist" (MLP) or "text" (GPT) */
