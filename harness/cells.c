@@ -226,8 +226,9 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
     /* with pretrain.seed the base depends on no cell seed: one base for the whole matrix */
     static const char *const NOT_BASE_SHARED[] = { "name", "description", "gate", "threads", "report", "findings", "merges",
                                                    "finetune", "specialists", "target", "cka", "eval", "seed", NULL };
-    static const char *const SPECIALISTS[] = { "finetune", "specialists", "target", "cka", NULL };
-    static const char *const DIRECT[] = { "finetune", "target", NULL };
+    /* the seed is named here too: with a shared base (pretrain.seed) the base key no longer carries it */
+    static const char *const SPECIALISTS[] = { "seed", "finetune", "specialists", "target", "cka", NULL };
+    static const char *const DIRECT[] = { "seed", "finetune", "target", NULL };
     if ((error = data_identity(data, cell->suite, memo)) < 0) goto cleanup;
     snprintf(threads, sizeof(threads), "%d", cs->threads);
     canon = canon_subset(spec, NOT_RESULTS, 0);

@@ -664,7 +664,94 @@ static void test_harness__points(void) {
     ml_t_rmrf(dir);
 }
 
+
+/* A text cell with points runs in parts under --jobs 2 (a shared base, its
+ * training, each point, its results): the results equal those of running
+ * each cell whole (--jobs 1), pretrain.seed makes one base for both seeds,
+ * no part records are left, and a run killed at any moment resumes to the
+ * same results. */
+static void test_harness__parts(void) {
+    enum { TRIALS = 6 };
+    char dir[256], suite[512], path[700], out_dir[600], *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "parts"));
+    char *a = ml_t_replace(TINY, "\"steps\": 60, \"lr\": 0.005,", "\"steps\": 60, \"lr\": 0.005, \"points\": [20, 40],");
+    char *b = a ? ml_t_replace(a, "\"finetune.steps\": [30, 60] }", "\"finetune.steps\": [60] }") : NULL;
+    char *c = b ? ml_t_replace(b, "\"steps\": 150 }", "\"steps\": 150, \"seed\": 9 }") : NULL;
+    ML_ASSERT(c != NULL);
+    ml_t_write(suite, sizeof(suite), dir, "tiny.json", c);
+    free(a);
+    free(b);
+    free(c);
+    /* one base for both seeds: the same cache key, the cells still differ */
+    ml_cellset *cs = NULL;
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, suite, 0));
+    int same_base = cs->n == 2 && !strcmp(cs->cells[0].key_base, cs->cells[1].key_base) &&
+                    strcmp(cs->cells[0].id, cs->cells[1].id) && cs->cells[1].suite->pretrain_seed == 9;
+    ml_cells_free(cs);
+    ML_ASSERT_MSG(same_base, "pretrain.seed did not make one base for both seeds");
+    int r1 = ml_t_cli(&out, "run %s -o %s/whole --quiet --jobs 1", suite, dir);
+    free(out);
+    int r2 = ml_t_cli(&out, "run %s -o %s/parts --quiet --jobs 2", suite, dir);
+    ML_ASSERT_MSG(r1 == 0 && r2 == 0, "runs: %d %d %s", r1, r2, out);
+    free(out);
+    snprintf(path, sizeof(path), "%s/whole/tiny.json", dir);
+    char *whole = stable_text(path);
+    snprintf(path, sizeof(path), "%s/parts/tiny.json", dir);
+    char *parts = stable_text(path);
+    snprintf(path, sizeof(path), "%s/parts/cache", dir);
+    int bins = count_files(path, ".bin");
+    snprintf(path, sizeof(path), "%s/parts/tiny.cells/.parts", dir);
+    int left = count_files(path, ".json");
+    cJSON *doc = NULL;
+    snprintf(path, sizeof(path), "%s/parts/tiny.json", dir);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
+    const cJSON *timing = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cells"), 0),
+                                                           "timing");
+    int has_parts = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(timing, "parts"),
+                                                                        "point_seconds")) == 3;
+    cJSON_Delete(doc);
+    ML_ASSERT(whole && strstr(whole, "\"points\""));
+    ML_ASSERT_MSG(parts && !strcmp(whole, parts), "running in parts changed the results");
+    ML_ASSERT_MSG(bins == 1 + 2 * 2, "cache holds %d entries, want one base and two per cell", bins);
+    ML_ASSERT_MSG(left == 0, "%d part records left after the cells were written", left);
+    ML_ASSERT_MSG(has_parts, "the cell's timing does not list its parts");
+    /* killed at moments spread over the run, resumed: the same results */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(out_dir, sizeof(out_dir), "%s/timing", dir);
+    int status;
+    waitpid(start_run(suite, out_dir, 2), &status, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double full = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    int mismatched = 0, some_parts = 0;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        double at = full * (trial + 0.5) / TRIALS;
+        snprintf(out_dir, sizeof(out_dir), "%s/k%d", dir, trial);
+        pid_t pid = start_run(suite, out_dir, 2);
+        struct timespec ts = { (time_t)at, (long)((at - (double)(time_t)at) * 1e9) };
+        nanosleep(&ts, NULL);
+        kill(-pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        snprintf(path, sizeof(path), "%s/tiny.cells/.parts", out_dir);
+        some_parts += count_files(path, ".json") > 0;
+        waitpid(start_run(suite, out_dir, 2), &status, 0);
+        snprintf(path, sizeof(path), "%s/tiny.json", out_dir);
+        char *text = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? stable_text(path) : NULL;
+        if (!text || strcmp(text, whole)) {
+            fprintf(stderr, "    kill at %.2f s of %.2f: resumed results differ\n", at, full);
+            mismatched++;
+        }
+        free(text);
+    }
+    free(whole);
+    free(parts);
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, mismatched);
+    ML_ASSERT_MSG(some_parts >= 1, "no kill left a part record: resuming from parts went untested");
+}
+
 const ml_test ml_tests_harness[] = {
+    { "harness__parts", test_harness__parts, "e2e" },
     { "harness__points", test_harness__points, "e2e" },
     { "harness__findings_in_results", test_harness__findings_in_results, "e2e" },
     { "harness__matrix_cells", test_harness__matrix_cells, "unit" },
