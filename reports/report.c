@@ -182,7 +182,7 @@ cleanup:
 
 static const char *metric_label(const ml_rep_suite *s) {
     if (!strcmp(s->metric, "test_acc")) return "test accuracy";
-    if (!strcmp(s->metric, "loss")) return "target validation loss";
+    if (!strcmp(s->metric, "loss")) return "target test loss";   /* selection used the validation windows */
     if (!strcmp(s->metric, "test_loss")) return "test loss";
     return s->metric;
 }
@@ -403,6 +403,105 @@ cleanup:
     return error;
 }
 
+
+/* ---- curves at each point: alpha, router k --------------------------------------- */
+
+/* One line per point the run kept (its step in the legend), over cv's x, with the 95%
+ * band; ref (NaN: none) is a dashed reference line. */
+static int point_curves(ctx *c, const ml_rep_group *g, const ml_rep_curves *cv, const char *stem, const char *title,
+                        const char *xlabel, const char *ylabel, double ref, const char *ref_label) {
+    char path[PATH_MAX], (*names)[32] = NULL, (*ticks)[16] = NULL;
+    const char *tick_ptr[64];
+    int R = cv->nrows, X = cv->nx, error = 0;
+    double *buf = NULL;
+    ml_fig_series *ser = NULL;
+    ml_rbuf b = {0};
+    if ((error = ml_calloc((void **)&buf, (size_t)3 * R * X, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&ser, (size_t)R, sizeof(*ser))) < 0 ||
+        (error = ml_calloc((void **)&names, (size_t)R, sizeof(*names))) < 0 ||
+        (error = ml_calloc((void **)&ticks, (size_t)X, sizeof(*ticks))) < 0)
+        goto cleanup;
+    /* k is a count: a tick at each k, none between */
+    for (int i = 0; cv->names && i < X && i < 64; i++) {
+        snprintf(ticks[i], sizeof(ticks[i]), "%g", cv->x[i]);
+        tick_ptr[i] = ticks[i];
+    }
+    ml_rbuf_printf(&b, "group,step,%s,%smean,ci95_lo,ci95_hi,n\n", cv->names ? "k" : "alpha", cv->names ? "model," : "");
+    for (int r = 0; r < R; r++) {
+        double *y = buf + (size_t)3 * r * X, *lo = y + X, *hi = lo + X;
+        if (isfinite(cv->row_step[r])) snprintf(names[r], sizeof(names[r]), "step %g", cv->row_step[r]);
+        else snprintf(names[r], sizeof(names[r]), "end");
+        for (int i = 0; i < X; i++) {
+            ml_rep_stat st = cv->y[(size_t)r * X + i];
+            y[i] = st.mean;
+            lo[i] = st.lo;
+            hi[i] = st.hi;
+            csv_str(&b, g->name, ",");
+            ml_rbuf_num(&b, cv->row_step[r], "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, cv->x[i], "");
+            ml_rbuf_puts(&b, ",");
+            if (cv->names) csv_str(&b, cv->names[i], ",");
+            csv_stat(&b, st);
+            ml_rbuf_puts(&b, "\n");
+        }
+        ser[r] = (ml_fig_series){.name = names[r], .y = y, .lo = lo, .hi = hi};
+    }
+    ml_fig_panel p = {.ylabel = ylabel, .series = ser, .nseries = R, .ref_y = ref, .ref_label = ref_label};
+    for (int k = 0; k < 3; k++) {
+        if (!(c->formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), c->dir, stem, ext[k])) < 0 ||
+            (error = ml_fig_panels(path, fmts[k], title, xlabel, cv->x, X, cv->names && X <= 64 ? tick_ptr : NULL, &p,
+                                   1, &c->fig)) < 0)
+            goto cleanup;
+    }
+    error = write_csv(c, stem, &b);
+cleanup:
+    free(buf);
+    free(ser);
+    free(names);
+    free(ticks);
+    ml_rbuf_free(&b);
+    return error;
+}
+
+/* The mean of the group's first model of this kind (at the end), NaN when there is none. */
+static double role_mean(const ml_rep_group *g, ml_fig_point_kind kind) {
+    for (int i = 0; i < g->nmethods; i++)
+        if (g->methods[i].kind == kind) return g->methods[i].value.mean;
+    return NAN;
+}
+
+static int alpha_curves(ctx *c, const ml_rep_suite *s, const ml_rep_group *g, const char *stem) {
+    ml_rep_fig *f;
+    (void)s;
+    if (g->alpha.nx < 2) return 0;
+    if (!(f = new_fig(c, stem, "Feature interpolation over alpha"))) return 0;
+    snprintf(f->caption, sizeof(f->caption),
+             "Loss on the target's validation windows (the split alpha is selected on; the method table reports "
+             "the test windows) of the specialists' MLP outputs mixed with the same alpha at every layer, "
+             "alpha = 0 being the second specialist alone and 1 the first, at each point of fine-tuning; mean "
+             "over %d seed%s of group \"%s\"%s.",
+             g->ncells, g->ncells == 1 ? "" : "s", g->name, g->ncells > 1 ? " with its 95% t interval shaded" : "");
+    return point_curves(c, g, &g->alpha, stem, f->title, "alpha (weight of the first specialist)",
+                        "target validation loss", NAN, NULL);
+}
+
+static int router_curves(ctx *c, const ml_rep_suite *s, const ml_rep_group *g, const char *stem) {
+    ml_rep_fig *f;
+    if (g->router_k.nx < 2 || !s->metric) return 0;
+    if (!(f = new_fig(c, stem, "Routers over the layers they route across"))) return 0;
+    double ref = role_mean(g, ML_FIG_PT_DIRECT);
+    snprintf(f->caption, sizeof(f->caption),
+             "The %s of the router whose experts at layer i are both specialists' MLPs from k layers (k = 1: the "
+             "single-layer router), at each point of fine-tuning; mean over %d seed%s of group \"%s\"%s. %s",
+             metric_label(s), g->ncells, g->ncells == 1 ? "" : "s", g->name,
+             g->ncells > 1 ? " with its 95% t interval shaded" : "",
+             isfinite(ref) ? "The dashed line is direct fine-tuning at the end." : "");
+    return point_curves(c, g, &g->router_k, stem, f->title, "k (layers routed across)", metric_label(s), ref,
+                        "direct");
+}
+
 /* ---- history ----------------------------------------------------------------------- */
 
 static int history(const char *dir, unsigned formats, const ml_fig_opts *fo, const ml_report_opts *o,
@@ -502,6 +601,10 @@ static int suite_figures(ctx *c, const ml_rep_suite *s, ml_rep_section *sec) {
         else sfx[0] = '\0';
         snprintf(stem, sizeof(stem), "%s_methods%s", s->prefix, sfx);
         if ((error = methods(c, s, g, stem)) < 0) return error;
+        snprintf(stem, sizeof(stem), "%s_alpha%s", s->prefix, sfx);
+        if ((error = alpha_curves(c, s, g, stem)) < 0) return error;
+        snprintf(stem, sizeof(stem), "%s_router_k%s", s->prefix, sfx);
+        if ((error = router_curves(c, s, g, stem)) < 0) return error;
         if (!g->nlayers) continue;
         snprintf(stem, sizeof(stem), "%s_cka_steps%s", s->prefix, sfx);
         if ((error = cka_steps(c, g, stem)) < 0) return error;

@@ -340,6 +340,122 @@ cleanup:
     return error;
 }
 
+
+/* ---- curves at each point ---------------------------------------------------------- */
+
+/* The models and metrics of cell at row r: its points[r], or (no points) its end. */
+static void row_of(const cJSON *cell, int r, int npoints, const cJSON **models, const cJSON **metrics) {
+    const cJSON *at = npoints ? cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cell, "points"), r) : cell;
+    *models = cJSON_GetObjectItemCaseSensitive(at, "models");
+    *metrics = cJSON_GetObjectItemCaseSensitive(at, "metrics");
+}
+
+static const cJSON *first_method(const cJSON *models, const char *method) {
+    for (const cJSON *m = models ? models->child : NULL; m; m = m->next)
+        if (str_is(cJSON_GetObjectItemCaseSensitive(m, "method"), method)) return m;
+    return NULL;
+}
+
+static int curves_alloc(ml_rep_curves *cv, int nrows, int nx) {
+    int error;
+    cv->nrows = nrows;
+    cv->nx = nx;
+    if ((error = ml_calloc((void **)&cv->x, (size_t)nx, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&cv->row_step, (size_t)nrows, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&cv->y, (size_t)nrows * nx, sizeof(ml_rep_stat))) < 0)
+        return error;
+    return 0;
+}
+
+static void curves_free(ml_rep_curves *cv) {
+    free(cv->x);
+    free(cv->row_step);
+    free(cv->y);
+    free(cv->names);
+    memset(cv, 0, sizeof(*cv));
+}
+
+/* Alpha curves (the first "interpolate" model's alphas and val_loss) and router
+ * curves (models with a "router" object, by its "layers"; the first router of each
+ * k), at every point. A cell whose alphas differ from the first cell's gives NaN. */
+static int read_curves(ml_rep_suite *s, ml_rep_group *g) {
+    if (!g->ncells) return 0;
+    const cJSON *cell0 = s->cells[g->cells[0]], *models0, *metrics0;
+    int npts = g->npoints, nrows = npts ? npts : 1, error = 0;
+    double *v = NULL;
+    row_of(cell0, nrows - 1, npts, &models0, &metrics0);
+    if ((error = ml_calloc((void **)&v, (size_t)g->ncells, sizeof(double))) < 0) return error;
+    /* alpha */
+    const cJSON *ip = first_method(models0, "interpolate");
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(ip, "alphas");
+    int na = cJSON_IsArray(al) ? cJSON_GetArraySize(al) : 0;
+    if (na >= 2) {
+        if ((error = curves_alloc(&g->alpha, nrows, na)) < 0) goto cleanup;
+        for (int a = 0; a < na; a++) {
+            const cJSON *x = cJSON_GetArrayItem(al, a);
+            g->alpha.x[a] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+        }
+        for (int r = 0; r < nrows; r++) {
+            g->alpha.row_step[r] = npts ? g->point_steps[r] : NAN;
+            for (int a = 0; a < na; a++) {
+                for (int c = 0; c < g->ncells; c++) {
+                    const cJSON *models, *metrics;
+                    row_of(s->cells[g->cells[c]], r, npts, &models, &metrics);
+                    const cJSON *m = first_method(models, "interpolate");
+                    const cJSON *xa = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "alphas"), a);
+                    const cJSON *ya = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "val_loss"), a);
+                    v[c] = cJSON_IsNumber(xa) && xa->valuedouble == g->alpha.x[a] && cJSON_IsNumber(ya) ? ya->valuedouble
+                                                                                                     : NAN;
+                }
+                g->alpha.y[(size_t)r * na + a] = ml_rep_stat_of(v, g->ncells);
+            }
+        }
+    }
+    /* routers over k */
+    int nk = 0, cap = cJSON_GetArraySize(models0);
+    if (cap > 0) {
+        double ks[64];
+        const char *names[64];
+        for (const cJSON *m = models0->child; m && nk < 64; m = m->next) {
+            const cJSON *k = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "router"), "layers");
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "name"));
+            if (!cJSON_IsNumber(k) || !name) continue;
+            int at = 0, dup = 0;
+            while (at < nk && ks[at] < k->valuedouble) at++;
+            dup = at < nk && ks[at] == k->valuedouble;
+            if (dup) continue;   /* the first router of each k */
+            memmove(ks + at + 1, ks + at, (size_t)(nk - at) * sizeof(double));
+            memmove(names + at + 1, names + at, (size_t)(nk - at) * sizeof(const char *));
+            ks[at] = k->valuedouble;
+            names[at] = name;
+            nk++;
+        }
+        if (nk >= 1 && s->metric) {
+            if ((error = curves_alloc(&g->router_k, nrows, nk)) < 0 ||
+                (error = ml_calloc((void **)&g->router_k.names, (size_t)nk, sizeof(const char *))) < 0)
+                goto cleanup;
+            for (int i = 0; i < nk; i++) {
+                g->router_k.x[i] = ks[i];
+                g->router_k.names[i] = names[i];
+            }
+            for (int r = 0; r < nrows; r++) {
+                g->router_k.row_step[r] = npts ? g->point_steps[r] : NAN;
+                for (int i = 0; i < nk; i++) {
+                    for (int c = 0; c < g->ncells; c++) {
+                        const cJSON *models, *metrics;
+                        row_of(s->cells[g->cells[c]], r, npts, &models, &metrics);
+                        v[c] = metric_in(metrics, names[i], s->metric);
+                    }
+                    g->router_k.y[(size_t)r * nk + i] = ml_rep_stat_of(v, g->ncells);
+                }
+            }
+        }
+    }
+cleanup:
+    free(v);
+    return error;
+}
+
 /* ---- CKA --------------------------------------------------------------------------- */
 
 /* Means over the group's cells of one matrix each cell holds (rows x cols, already read
@@ -475,7 +591,9 @@ int ml_rep_suite_read(ml_rep_suite *s, const char *path) {
         return error;
     choose_metric(s);
     for (int g = 0; g < s->ngroups; g++)
-        if ((error = read_methods(s, &s->groups[g])) < 0 || (error = read_cka(s, &s->groups[g])) < 0) return error;
+        if ((error = read_methods(s, &s->groups[g])) < 0 || (error = read_cka(s, &s->groups[g])) < 0 ||
+            (error = read_curves(s, &s->groups[g])) < 0)
+            return error;
     return ml_agg_build(&s->agg, s->doc);
 }
 
@@ -487,6 +605,8 @@ void ml_rep_suite_free(ml_rep_suite *s) {
         free(gr->methods);
         free(gr->point_steps);
         free(gr->point_methods);
+        curves_free(&gr->alpha);
+        curves_free(&gr->router_k);
         free(gr->layers);
         free(gr->steps);
         free(gr->over_steps);

@@ -39,6 +39,17 @@ typedef struct {
     ml_rep_stat *cells;          /* (L, L) */
 } ml_rep_heat;
 
+/* Curves of one quantity over x at each point a run kept (one row per point; a run
+ * without points has one row, the end): the interpolation's validation loss over
+ * alpha, or the routers' target metric over the layers k they route across. */
+typedef struct {
+    int nrows, nx;               /* nx == 0: nothing recorded */
+    double *x;                   /* (nx) alpha, or k */
+    double *row_step;            /* (nrows) the point's fine-tuning step */
+    ml_rep_stat *y;              /* (nrows, nx) over the group's seeds */
+    const char **names;          /* (nx) the router of each k; NULL for alpha */
+} ml_rep_curves;
+
 typedef struct {
     const char *name;            /* the group's name, "default" without a matrix */
     int *cells, ncells;          /* indices into ml_rep_suite.cells of the finished cells */
@@ -59,6 +70,8 @@ typedef struct {
     ml_rep_stat *over_steps;     /* (nlayers, nsteps) */
     ml_rep_heat heat;            /* A vs B; cells NULL when not recorded */
     ml_rep_heat heat_base[2];    /* each specialist vs the base; cells NULL when not recorded */
+    ml_rep_curves alpha;         /* the first interpolation's validation loss over alpha */
+    ml_rep_curves router_k;      /* the headline metric of the routers over k */
 } ml_rep_group;
 
 typedef struct {
