@@ -69,6 +69,7 @@ typedef struct {
     double *rbf;          /* (L) RBF CKA (bandwidth = median distance) at the last point */
     double *heat;         /* (L, L) linear CKA of A's layer i vs B's layer j at the last point */
     double *heat_base[2]; /* (L, L) linear CKA of A's (B's) layer i vs the base's layer j there */
+    double *heat_steps;   /* (nck, L, L) A's layer i vs B's layer j at every step: early and late heatmaps */
 } ml_cka_track;
 
 int  ml_run__cka_track_new(ml_cka_track *t, int L, int nck);

@@ -70,14 +70,15 @@ int ml_run__cka_track_new(ml_cka_track *t, int L, int nck) {
         (error = ml_calloc((void **)&t->rbf, (size_t)L, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->heat, (size_t)L * L, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->heat_base[0], (size_t)L * L, sizeof(double))) < 0 ||
-        (error = ml_calloc((void **)&t->heat_base[1], (size_t)L * L, sizeof(double))) < 0)
+        (error = ml_calloc((void **)&t->heat_base[1], (size_t)L * L, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&t->heat_steps, (size_t)nck * L * L, sizeof(double))) < 0)
         ml_run__cka_track_free(t);
     return error;
 }
 
 void ml_run__cka_track_free(ml_cka_track *t) {
     free(t->linear); free(t->debiased); free(t->vs_base[0]); free(t->vs_base[1]); free(t->rbf); free(t->heat);
-    free(t->heat_base[0]); free(t->heat_base[1]);
+    free(t->heat_base[0]); free(t->heat_base[1]); free(t->heat_steps);
     memset(t, 0, sizeof(*t));
 }
 
@@ -92,6 +93,10 @@ int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b,
             return error;
         /* the unbiased estimator can be undefined on a small probe: record NaN, not a failure */
         if (ml_cka_linear_debiased(&t->debiased[at], a[l], b[l], n, dims[l], dims[l]) < 0) t->debiased[at] = NAN;
+        for (int j = 0; j < t->L; j++)
+            if ((error = ml_cka_linear(&t->heat_steps[((size_t)ck * t->L + l) * t->L + j], a[l], b[j], n, dims[l],
+                                       dims[j])) < 0)
+                return error;
     }
     return 0;
 }
@@ -129,6 +134,11 @@ cJSON *ml_run__cka_report(cJSON *res, cJSON *metrics, const ml_cka_track *t, con
     cJSON *hb = cJSON_AddObjectToObject(cka, "heatmap_vs_base");
     cJSON_AddItemToObject(hb, a, curves(t->heat_base[0], L, L));
     cJSON_AddItemToObject(hb, b, curves(t->heat_base[1], L, L));
+    /* A's layer i vs B's layer j at every step (the last equals "heatmap"): early and late */
+    cJSON *hs = cJSON_AddObjectToObject(cka, "heatmap_steps");
+    cJSON_AddItemToObject(hs, "steps", cJSON_CreateIntArray(steps, t->nck));
+    cJSON *hv = cJSON_AddArrayToObject(hs, "values");
+    for (int k = 0; k < t->nck; k++) cJSON_AddItemToArray(hv, curves(t->heat_steps + (size_t)k * L * L, L, L));
     for (int l = 0; l < L; l++) {
         char what[96], who[96];
         ml_run__add_metric(metrics, "cka", layer_names[l], t->linear[l * t->nck + last]);
@@ -210,7 +220,7 @@ void ml_run__phase_abort(ml_run__phase *ph) {
 }
 
 size_t ml_run__track_size(const ml_cka_track *t) {
-    return (size_t)t->L * t->nck * 4 + (size_t)t->L + (size_t)t->L * t->L * 3;
+    return (size_t)t->L * t->nck * 4 + (size_t)t->L + (size_t)t->L * t->L * (3 + (size_t)t->nck);
 }
 
 void ml_run__track_pack(double *dst, const ml_cka_track *t) {
@@ -223,6 +233,7 @@ void ml_run__track_pack(double *dst, const ml_cka_track *t) {
     memcpy(dst + 4 * c + t->L, t->heat, (size_t)t->L * t->L * sizeof(double));
     for (int k = 0; k < 2; k++)
         memcpy(dst + 4 * c + t->L + (size_t)(k + 1) * t->L * t->L, t->heat_base[k], (size_t)t->L * t->L * sizeof(double));
+    memcpy(dst + 4 * c + t->L + (size_t)3 * t->L * t->L, t->heat_steps, (size_t)t->nck * t->L * t->L * sizeof(double));
 }
 
 void ml_run__track_unpack(ml_cka_track *t, const double *src) {
@@ -235,6 +246,7 @@ void ml_run__track_unpack(ml_cka_track *t, const double *src) {
     memcpy(t->heat, src + 4 * c + t->L, (size_t)t->L * t->L * sizeof(double));
     for (int k = 0; k < 2; k++)
         memcpy(t->heat_base[k], src + 4 * c + t->L + (size_t)(k + 1) * t->L * t->L, (size_t)t->L * t->L * sizeof(double));
+    memcpy(t->heat_steps, src + 4 * c + t->L + (size_t)3 * t->L * t->L, (size_t)t->nck * t->L * t->L * sizeof(double));
 }
 
 void ml_run__add_step_times(cJSON *res, const int cached[3], int pretrain_steps, int finetune_steps) {

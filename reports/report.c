@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FIGS 48   /* per suite: 2 featured groups x 6 figures, with room */
+#define MAX_FIGS 48   /* per suite: 2 featured groups x 9 figures, with room */
 
 typedef struct {
     const char *dir;
@@ -75,7 +75,7 @@ static void csv_str(ml_rbuf *b, const char *s, const char *sep) {
 
 /* ---- heatmaps ---------------------------------------------------------------------- */
 
-static int heatmap(ctx *c, const ml_rep_group *g, const ml_rep_heat *h, const char *stem) {
+static int heatmap(ctx *c, const ml_rep_group *g, const ml_rep_heat *h, const char *stem, const char *when) {
     char title[256], rl[128], cl[128], path[PATH_MAX];
     double *mean = NULL;
     ml_rbuf b = {0};
@@ -89,9 +89,9 @@ static int heatmap(ctx *c, const ml_rep_group *g, const ml_rep_heat *h, const ch
     snprintf(cl, sizeof(cl), "%s layer", h->col_model);
     snprintf(f->caption, sizeof(f->caption),
              "Linear CKA between every layer of %s (rows) and every layer of %s (columns) on the probe set "
-             "at the end of fine-tuning; the mean over %d seed%s of group \"%s\". 1 = the same "
+             "%s; the mean over %d seed%s of group \"%s\". 1 = the same "
              "representation up to rotation and scale.",
-             h->row_model, h->col_model, g->ncells, g->ncells == 1 ? "" : "s", g->name);
+             h->row_model, h->col_model, when, g->ncells, g->ncells == 1 ? "" : "s", g->name);
     if ((error = ml_calloc((void **)&mean, (size_t)L * L + 1, sizeof(double))) < 0) goto cleanup;
     ml_rbuf_puts(&b, "group,row_model,row_layer,col_model,col_layer,step,cka_mean,ci95_lo,ci95_hi,n\n");
     for (int i = 0; i < L; i++)
@@ -609,7 +609,9 @@ static int suite_figures(ctx *c, const ml_rep_suite *s, ml_rep_section *sec) {
         snprintf(stem, sizeof(stem), "%s_cka_steps%s", s->prefix, sfx);
         if ((error = cka_steps(c, g, stem)) < 0) return error;
         snprintf(stem, sizeof(stem), "%s_cka_heatmap%s", s->prefix, sfx);
-        if ((error = heatmap(c, g, &g->heat, stem)) < 0) return error;
+        if ((error = heatmap(c, g, &g->heat, stem, "at the end of fine-tuning")) < 0) return error;
+        snprintf(stem, sizeof(stem), "%s_cka_heatmap_early%s", s->prefix, sfx);
+        if ((error = heatmap(c, g, &g->heat_early, stem, "early in fine-tuning (its first kept point)")) < 0) return error;
         for (int m = 0; m < 2; m++) {
             char who[64];
             size_t o = 0;
@@ -619,7 +621,7 @@ static int suite_figures(ctx *c, const ml_rep_suite *s, ml_rep_section *sec) {
                             (*ch >= 'A' && *ch <= 'Z')) ? *ch : '_';
             who[o] = '\0';
             snprintf(stem, sizeof(stem), "%s_cka_vs_base_%s%s", s->prefix, who, sfx);
-            if ((error = heatmap(c, g, &g->heat_base[m], stem)) < 0) return error;
+            if ((error = heatmap(c, g, &g->heat_base[m], stem, "at the end of fine-tuning")) < 0) return error;
         }
     }
     c->group = NULL;

@@ -572,6 +572,31 @@ static int read_cka(ml_rep_suite *s, ml_rep_group *g) {
             g->heat_base[k].step = step;
             if ((error = read_heat(s, g, &g->heat_base[k], src, what, buf, tmp)) < 0) goto cleanup;
         }
+        /* early: the first point a run kept, else the first step after 0, from heatmap_steps */
+        const cJSON *hs0 = cJSON_GetObjectItemCaseSensitive(cka0, "heatmap_steps");
+        const cJSON *hsteps = cJSON_GetObjectItemCaseSensitive(hs0, "steps");
+        double early = NAN;
+        for (int k = 0; cJSON_IsArray(hsteps) && k < cJSON_GetArraySize(hsteps); k++) {
+            double v = cJSON_GetArrayItem(hsteps, k)->valuedouble;
+            if (v > 0 && (isnan(early) || v < early) && (!g->npoints || v == g->point_steps[0])) early = v;
+        }
+        if (isfinite(early) && early != step) {
+            char what[64];
+            for (int c = 0; c < nc; c++) {
+                const cJSON *hs = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(s->cells[g->cells[c]], "cka"), "heatmap_steps");
+                const cJSON *cs = cJSON_GetObjectItemCaseSensitive(hs, "steps");
+                int at = -1;
+                for (int k = 0; cJSON_IsArray(cs) && k < cJSON_GetArraySize(cs); k++)
+                    if (cJSON_GetArrayItem(cs, k)->valuedouble == early) at = k;
+                src[c] = at < 0 ? NULL : cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(hs, "values"), at);
+                if (c == 0) snprintf(what, sizeof(what), "heatmap_steps.values[%d]", at);
+            }
+            g->heat_early.row_model = g->heat.row_model;
+            g->heat_early.col_model = g->heat.col_model;
+            g->heat_early.step = early;
+            if ((error = read_heat(s, g, &g->heat_early, src, what, buf, tmp)) < 0) goto cleanup;
+        }
     }
 cleanup:
     for (int c = 0; buf && c < nc; c++) free(buf[c]);
@@ -611,6 +636,7 @@ void ml_rep_suite_free(ml_rep_suite *s) {
         free(gr->steps);
         free(gr->over_steps);
         free(gr->heat.cells);
+        free(gr->heat_early.cells);
         free(gr->heat_base[0].cells);
         free(gr->heat_base[1].cells);
     }

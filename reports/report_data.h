@@ -69,6 +69,7 @@ typedef struct {
     int nsteps;
     ml_rep_stat *over_steps;     /* (nlayers, nsteps) */
     ml_rep_heat heat;            /* A vs B; cells NULL when not recorded */
+    ml_rep_heat heat_early;      /* A vs B at the first point (or first step after 0); NULL when not recorded */
     ml_rep_heat heat_base[2];    /* each specialist vs the base; cells NULL when not recorded */
     ml_rep_curves alpha;         /* the first interpolation's validation loss over alpha */
     ml_rep_curves router_k;      /* the headline metric of the routers over k */

@@ -635,6 +635,12 @@ static void test_harness__points(void) {
     int last_same = npts == 3 && cJSON_GetArraySize(ml) > 10;
     for (const cJSON *x = ml ? ml->child : NULL; last_same && x; x = x->next)
         last_same = cJSON_Compare(x, cJSON_GetObjectItemCaseSensitive(m, x->string), 1);
+    /* CKA heatmaps at every step; the last one is the end's heatmap */
+    const cJSON *cka = cJSON_GetObjectItemCaseSensitive(cell, "cka");
+    const cJSON *hsv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cka, "heatmap_steps"), "values");
+    int heat_ok = cJSON_GetArraySize(hsv) == cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cka, "steps")) &&
+                  cJSON_Compare(cJSON_GetArrayItem(hsv, cJSON_GetArraySize(hsv) - 1),
+                                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cka, "heatmap"), "values"), 1);
     const cJSON *m0 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pts, 0), "metrics");
     int early_differs = m0 && !cJSON_Compare(m, m0, 1) && cJSON_GetObjectItemCaseSensitive(m0, "average/loss");
     cJSON_Delete(doc);
@@ -643,6 +649,7 @@ static void test_harness__points(void) {
     ML_ASSERT_MSG(end_same, "the end of a run with points differs from the same run without");
     ML_ASSERT_MSG(last_same, "the last point is not the top-level result");
     ML_ASSERT_MSG(early_differs, "the point at step 20 has no metrics of its own");
+    ML_ASSERT_MSG(heat_ok, "cka.heatmap_steps does not end with the end's heatmap");
     /* the report draws merge quality against the points */
     rc = ml_t_cli(&out, "report %s -o %s/rep --formats svg", res, dir);
     ML_ASSERT_MSG(rc == 0, "report: %s", out);

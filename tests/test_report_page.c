@@ -451,7 +451,136 @@ static void test_report_page__history_flags(void) {
     ml_t_rmrf(repo);
 }
 
+
+/* A text suite with two points (steps 10 and 40) over three seeds: the interpolation's
+ * alpha curve, the routers' loss over k and the early CKA heatmap at each point, against
+ * hand-computed means and intervals. Seed k (0..2) has val_loss at alpha 0.5 of
+ * 1.5 + 0.1 k + 0.2 p at point p, router_k<j> loss 1.2 - 0.1 j + 0.05 k at point p,
+ * and the CKA of block1 vs block2 at step 10 of 0.6 + 0.01 k. The third seed's alphas
+ * differ from the first's, so its alpha curve counts as missing (n = 2). */
+static cJSON *make_point_results(void) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "schema_version", 2);
+    cJSON *suite = cJSON_AddObjectToObject(doc, "suite");
+    cJSON_AddStringToObject(suite, "name", "pt");
+    cJSON *gate = cJSON_AddArrayToObject(doc, "gate");
+    cJSON *rule = cJSON_CreateObject();
+    cJSON_AddStringToObject(rule, "match", "*/loss");
+    cJSON_AddStringToObject(rule, "direction", "lower");
+    cJSON_AddNumberToObject(rule, "atol", 0.02);
+    cJSON_AddNumberToObject(rule, "rtol", 0);
+    cJSON_AddItemToArray(gate, rule);
+    cJSON *cells = cJSON_AddArrayToObject(doc, "cells");
+    for (int k = 0; k < 3; k++) {
+        char nm[32];
+        snprintf(nm, sizeof(nm), "seed=%d", k + 1);
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "name", nm);
+        cJSON_AddStringToObject(c, "group", "default");
+        cJSON_AddNumberToObject(c, "seed", k + 1);
+        cJSON_AddStringToObject(c, "status", "ok");
+        cJSON *pts = cJSON_AddArrayToObject(c, "points");
+        for (int p = 0; p < 2; p++) {
+            cJSON *pt = cJSON_CreateObject(), *ms = cJSON_CreateArray(), *met = cJSON_CreateObject();
+            cJSON_AddNumberToObject(pt, "step", p ? 40 : 10);
+            cJSON_AddItemToObject(pt, "models", ms);
+            cJSON_AddItemToObject(pt, "metrics", met);
+            static const char *const names[] = {"base", "direct", "interp", "router_k1", "router_k2"};
+            static const char *const roles[] = {"base", "direct", "merge", "merge", "merge"};
+            for (int m = 0; m < 5; m++) {
+                cJSON *mo = cJSON_CreateObject();
+                char key[64];
+                cJSON_AddStringToObject(mo, "name", names[m]);
+                cJSON_AddStringToObject(mo, "role", roles[m]);
+                double loss = m == 0 ? 2.0 : m == 1 ? 0.5 : 1.6;
+                if (m == 2) {
+                    cJSON_AddStringToObject(mo, "method", "interpolate");
+                    double al[3] = {0, k == 2 ? 0.4 : 0.5, 1}, vl[3] = {2.0, 1.5 + 0.1 * k + 0.2 * p, 1.8};
+                    cJSON_AddItemToObject(mo, "alphas", cJSON_CreateDoubleArray(al, 3));
+                    cJSON_AddItemToObject(mo, "val_loss", cJSON_CreateDoubleArray(vl, 3));
+                } else if (m >= 3) {
+                    cJSON_AddStringToObject(mo, "method", "router");
+                    cJSON_AddNumberToObject(cJSON_AddObjectToObject(mo, "router"), "layers", m - 2);
+                    loss = 1.2 - 0.1 * (m - 2) + 0.05 * k;
+                }
+                cJSON_AddItemToArray(ms, mo);
+                snprintf(key, sizeof(key), "%s/loss", names[m]);
+                cJSON_AddNumberToObject(met, key, loss);
+            }
+            cJSON_AddItemToArray(pts, pt);
+            if (p == 1) {
+                cJSON_AddItemToObject(c, "models", cJSON_Duplicate(ms, 1));
+                cJSON_AddItemToObject(c, "metrics", cJSON_Duplicate(met, 1));
+            }
+        }
+        cJSON *cka = cJSON_AddObjectToObject(c, "cka");
+        cJSON *pair = cJSON_AddArrayToObject(cka, "pair");
+        cJSON_AddItemToArray(pair, cJSON_CreateString("A"));
+        cJSON_AddItemToArray(pair, cJSON_CreateString("B"));
+        const char *layers[2] = {"block1", "block2"};
+        cJSON_AddItemToObject(cka, "layers", cJSON_CreateStringArray(layers, 2));
+        double steps[3] = {0, 10, 40}, l1[3] = {1, 0.9, 0.8}, l2[3] = {1, 0.8, 0.7};
+        cJSON_AddItemToObject(cka, "steps", cJSON_CreateDoubleArray(steps, 3));
+        cJSON *over = cJSON_AddArrayToObject(cka, "over_steps");
+        cJSON_AddItemToArray(over, cJSON_CreateDoubleArray(l1, 3));
+        cJSON_AddItemToArray(over, cJSON_CreateDoubleArray(l2, 3));
+        cJSON *hm = cJSON_AddObjectToObject(cka, "heatmap");
+        cJSON_AddNumberToObject(hm, "step", 40);
+        cJSON_AddStringToObject(hm, "row_model", "A");
+        cJSON_AddStringToObject(hm, "col_model", "B");
+        cJSON *hs = cJSON_AddObjectToObject(cka, "heatmap_steps");
+        cJSON_AddItemToObject(hs, "steps", cJSON_CreateDoubleArray(steps, 3));
+        cJSON *hv = cJSON_AddArrayToObject(hs, "values");
+        for (int st = 0; st < 3; st++) {
+            cJSON *mat = cJSON_CreateArray();
+            double r1[2] = {l1[st], st == 1 ? 0.6 + 0.01 * k : 0.5}, r2[2] = {0.5, l2[st]};
+            cJSON_AddItemToArray(mat, cJSON_CreateDoubleArray(r1, 2));
+            cJSON_AddItemToArray(mat, cJSON_CreateDoubleArray(r2, 2));
+            cJSON_AddItemToArray(hv, mat);
+            if (st == 2) cJSON_AddItemToObject(hm, "values", cJSON_Duplicate(mat, 1));
+        }
+        cJSON_AddItemToArray(cells, c);
+    }
+    return doc;
+}
+
+static void test_report_page__point_curves(void) {
+    report_dir t;
+    ML_ASSERT_EQ_INT(0, report_dir_make(&t, make_point_results()));
+    int rc = ml_report_write(t.res, t.out);
+    ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
+    double v[4], half = T975_2 * 0.1 / sqrt(3.0);
+    /* alpha 0.5 at step 40: seeds 0 and 1 only (1.7, 1.8); alpha 0 at step 10: 2.0 x 3 */
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "pt_alpha.csv", "default,40,0.5,", v, 4));
+    ML_ASSERT_NEAR(1.75, v[0], 1e-12, 0);
+    ML_ASSERT_EQ_INT(2, (int)v[3]);
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "pt_alpha.csv", "default,10,0,", v, 4));
+    ML_ASSERT_NEAR(2.0, v[0], 1e-12, 0);
+    ML_ASSERT_EQ_INT(3, (int)v[3]);
+    /* router k = 2 at step 10: 1.0, 1.05, 1.1 -> 1.05 +- t * 0.05 / sqrt(3) */
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "pt_router_k.csv", "default,10,2,router_k2,", v, 4));
+    ML_ASSERT_NEAR(1.05, v[0], 1e-12, 0);
+    ML_ASSERT_NEAR(1.05 + half / 2, v[2], 1e-12, 0);
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "pt_router_k.csv", "default,40,1,router_k1,", v, 4));
+    ML_ASSERT_NEAR(1.15, v[0], 1e-12, 0);
+    /* the early heatmap is step 10 (the first point), not the end */
+    ML_ASSERT_EQ_INT(0, csv_row(t.out, "pt_cka_heatmap_early.csv", "default,A,block1,B,block2,10,", v, 4));
+    ML_ASSERT_NEAR(0.61, v[0], 1e-12, 0);
+    ML_ASSERT_NEAR(0.61 + T975_2 * 0.01 / sqrt(3.0), v[2], 1e-12, 0);
+    static const char *const files[] = {"pt_alpha.svg", "pt_router_k.pdf", "pt_cka_heatmap_early.png"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char p[700];
+        snprintf(p, sizeof(p), "%s/%s", t.out, files[i]);
+        ML_ASSERT_MSG(ml_fs_exists(p), "%s was not written", p);
+    }
+    char *html = slurp(t.out, "index.html");
+    ML_ASSERT(html && strstr(html, "pt_router_k.png") && strstr(html, "pt_alpha.png"));
+    free(html);
+    ml_t_rmrf(t.dir);
+}
+
 const ml_test ml_tests_report_page[] = {
+    { "report_page__point_curves", test_report_page__point_curves, "unit" },
     { "report_page__means_and_intervals", test_report_page__means_and_intervals, "unit" },
     { "report_page__html", test_report_page__html, "unit" },
     { "report_page__only_failed_cells", test_report_page__only_failed_cells, "unit" },
