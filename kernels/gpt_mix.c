@@ -247,7 +247,8 @@ float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
                 float *fch = m->fch + ((size_t)l * E + e) * cap * 4 * C;
                 float *ye = m->ey + ((size_t)l * E + e) * cap * C;
                 ml_linear_forward(fch, u, xp[X_FCW], xp[X_FCB], N, C, 4 * C);
-                ml_gelu_forward(m->gel, fch, (long)N * 4 * C);
+                /* the backward needs only GELU's slope there: keep it in place of fch */
+                ml_gelu_forward_slope(m->gel, fch, fch, (long)N * 4 * C);
                 ml_linear_forward(ye, m->gel, xp[X_PW], xp[X_PB], N, 4 * C, C);
             }
             /* out = mid + sum_e w_e y_e (N,C) */
@@ -326,8 +327,7 @@ int ml_gpt_mix_backward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *tar
                 const float *fch = m->fch + ((size_t)l * E + e) * cap * 4 * C;
                 ml_router_scale_rows(m->dy, m->dres, w, e, N, E, C);            /* dy = w_e dres (N,C) */
                 ml_gemm_nn(N, 4 * C, C, m->dy, xp[X_PW], 0.0f, m->dh);        /* dh = dy Wp (N,4C) */
-                ml_par_zero(m->dfch, (long)N * 4 * C);
-                ml_gelu_backward(m->dfch, m->dh, fch, (long)N * 4 * C);
+                ml_mul_slope(m->dfch, m->dh, fch, (long)N * 4 * C);           /* fch holds GELU's slope */
                 ml_gemm_nn(N, C, 4 * C, m->dfch, xp[X_FCW], 1.0f, m->du);     /* du += dfch Wfc (N,C) */
             }
         }

@@ -93,7 +93,8 @@ typedef struct {
     float *atty;             /* (L,N,C) */
     float *mid;              /* (L,N,C) */
     float *ln2, *ln2_mean, *ln2_rstd;   /* (L,N,C) (L,N) (L,N): u of every block */
-    float *fch;              /* ROUTER (L,E,N,4C) pre-GELU of every expert; FIXED (N,4C) scratch */
+    float *fch;              /* ROUTER (L,E,N,4C) GELU's slope at every expert's pre-activation (all the
+                                backward needs); FIXED (N,4C) the pre-activation, scratch */
     float *ey;               /* ROUTER (L,E,N,C) expert outputs; FIXED (N,C) scratch */
     float *gel;              /* (N,4C) GELU scratch */
     float *zlog;             /* (L,N,E) router logits (shared: layer 0 only) */

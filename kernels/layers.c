@@ -100,6 +100,37 @@ void ml_gelu_backward(float *dx, const float *dy, const float *x, long n) {
     ml_par_for(n, 16384, gelu_bwd_range, &j);
 }
 
+typedef struct { float *y, *d; const float *x; } slope_job;
+
+ML_VECTOR_CLONES
+static void gelu_slope_range(void *ctx, long lo, long hi) {
+    const slope_job *j = ctx;
+    for (long i = lo; i < hi; i++) {
+        float v = j->x[i];   /* read before d (which may alias x) is written */
+        float u = GELU_K * (v + 0.044715f * v * v * v);
+        float t = ml_fast_tanhf(u);
+        float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
+        j->y[i] = 0.5f * v * (1.0f + t);
+        j->d[i] = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+    }
+}
+
+void ml_gelu_forward_slope(float *y, float *d, const float *x, long n) {
+    slope_job j = { y, d, x };
+    ml_par_for(n, 16384, gelu_slope_range, &j);
+}
+
+ML_VECTOR_CLONES
+static void mul_range(void *ctx, long lo, long hi) {
+    const ew_job *j = ctx;
+    for (long i = lo; i < hi; i++) j->out[i] = j->a[i] * j->b[i];
+}
+
+void ml_mul_slope(float *dx, const float *dy, const float *d, long n) {
+    ew_job j = { dx, dy, d };
+    ml_par_for(n, 16384, mul_range, &j);
+}
+
 typedef struct {
     float *probs, *losses, *dlogits;
     const float *logits;

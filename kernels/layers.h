@@ -27,6 +27,12 @@ void ml_relu_backward(float *dx, const float *dy, const float *x, long n);
 /* GELU, tanh approximation (as GPT-2). x (n) -> y (n) */
 void ml_gelu_forward(float *y, const float *x, long n);
 void ml_gelu_backward(float *dx, const float *dy, const float *x, long n);
+/* x (n) -> y (n) = gelu(x) and d (n) = gelu'(x) in one pass (d may alias x): for a
+ * backward that needs only the activation's slope, so it need not recompute tanh. */
+void ml_gelu_forward_slope(float *y, float *d, const float *x, long n);
+/* dx (n) = dy (n) * d (n), the slope from ml_gelu_forward_slope; assigns, for a
+ * scratch gradient that nothing else accumulates into. */
+void ml_mul_slope(float *dx, const float *dy, const float *d, long n);
 
 /* logits (N,V), targets (N) in [0,V) or ML_IGNORE -> probs (N,V), losses (N)
  * (required: rows run in parallel, then the mean is summed in row order);

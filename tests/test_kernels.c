@@ -196,6 +196,33 @@ static void test_kernels__relu_gelu_forward_values(void) {
     ML_ASSERT_NEAR(5.0, y[200], 1e-5, 0.0);
 }
 
+
+/* The fused forward that keeps GELU's slope gives the same bits as ml_gelu_forward, and
+ * dy * slope the same values as ml_gelu_backward into zeros, so a router trained with it
+ * is unchanged; with d aliasing x as the router uses it too. A flipped slope must fail. */
+static void test_kernels__gelu_slope_matches(void) {
+    enum { N = 4099 };
+    static float x[N], xs[N], y[N], y2[N], d[N], dy[N], dx[N], dx2[N];
+    double md = 0.0;
+    ml_t_fill_uniform(x, N, TEST_SEED, 47, -6.0f, 6.0f);
+    ml_t_fill_uniform(dy, N, TEST_SEED, 48, -1.0f, 1.0f);
+    ml_gelu_forward(y, x, N);
+    ml_gelu_forward_slope(y2, d, x, N);
+    ML_ASSERT_MSG(!memcmp(y, y2, sizeof(y)), "gelu with slope: values differ from ml_gelu_forward");
+    memset(dx, 0, sizeof(dx));
+    ml_gelu_backward(dx, dy, x, N);
+    ml_mul_slope(dx2, dy, d, N);
+    int same = 1;   /* == rather than the bits: 0 + -0 is +0 in the accumulating backward */
+    for (int i = 0; i < N; i++) same &= dx[i] == dx2[i];
+    ML_ASSERT_MSG(same, "dy * slope differs from ml_gelu_backward");
+    memcpy(xs, x, sizeof(x));
+    ml_gelu_forward_slope(y2, xs, xs, N);   /* in place, as the router's fch */
+    ML_ASSERT_MSG(!memcmp(xs, d, sizeof(d)) && !memcmp(y, y2, sizeof(y)), "in place: slope or value differs");
+    for (int i = 0; i < N; i++) d[i] = -d[i];   /* a broken slope */
+    ml_mul_slope(dx2, dy, d, N);
+    ML_ASSERT(!ml_t_close_enough(dx2, dx, N, 1e-6, 1e-5, &md));
+}
+
 static void test_kernels__softmax_ce_forward_values(void) {
     enum { N = 6, V = 5 };
     float logits[N * V], probs[N * V], losses[N], rp[N * V], rl[N];
@@ -990,6 +1017,7 @@ static void test_kernels__merge_rejects_bad_weights(void) {
 }
 
 const ml_test ml_tests_kernels[] = {
+    { "kernels__gelu_slope_matches", test_kernels__gelu_slope_matches, "unit" },
     { "kernels__gemm_matches_reference", test_kernels__gemm_matches_reference, "unit" },
     { "kernels__gemm_checker_rejects_broken", test_kernels__gemm_checker_rejects_broken, "unit" },
     { "kernels__linear_forward_matches_reference", test_kernels__linear_forward_matches_reference, "unit" },
