@@ -145,11 +145,16 @@ static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, double
     return 0;
 }
 
+/* Trains for ph->steps; with snap, the parameters at each of the suite's points
+ * (finetune.points, the last being the end) go to snap (npoints, np). */
 static int train_run(trainer *t, const ml_suite *s, const ml_dataset *d, const ml_phase *ph, const char *phase,
-                     const char *progress_phase, const ml_run_options *opt) {
+                     const char *progress_phase, const ml_run_options *opt, float *snap) {
     float loss = 0.0f;
-    int error;
-    for (int step = 0; step < ph->steps; step++) {
+    int error, pi = 0;
+    size_t np = t->model->layout.total;
+    for (int step = 0; step <= ph->steps; step++) {
+        if (snap && pi < s->npoints && step == s->points[pi]) memcpy(snap + (size_t)pi++ * np, t->model->params, np * sizeof(float));
+        if (step == ph->steps) break;
         if ((error = train_step(t, s, d, ph->lr, step, ph->steps, phase, &loss)) < 0) return error;
         ml_run__progress(opt, progress_phase, step + 1, ph->steps, loss);
         if (opt && opt->verbose && (step + 1) % 100 == 0)
@@ -343,10 +348,12 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     eval_set test_set = { 0 }, val_set = { 0 };
     int *perm = NULL, error, L = s->model.n_hidden, P = s->probe_size;
     int nck = s->ncka;
-    cJSON *res = NULL, *models, *metrics, *cka;
+    cJSON *res = NULL, *own_pt = NULL, *models, *metrics, *cka;
     double t0, t_pre, t_ft, t_dir, t_eval, acc, loss;
     ml_run__phase phase = { -1, 0, NULL };
-    float *pack = NULL;                 /* (2, np) both specialists, as cached */
+    float *pack = NULL;                 /* (npts, 2, np) both specialists at every point, as cached */
+    float *dpack = NULL;                /* (npts, np) the direct fine-tune at every point, as cached */
+    int npts = s->npoints > 0 ? s->npoints : 1;
     double *track_buf = NULL;
     int cached[3] = { 0, 0, 0 };        /* base, specialists, direct came from the cache */
     *out = NULL;
@@ -385,7 +392,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
         goto cleanup;
     cached[0] = phase.hit;
-    if (!phase.hit && (error = train_run(&base, s, &train, &s->pretrain, "pretraining", "pretrain", opt)) < 0) goto cleanup;
+    if (!phase.hit && (error = train_run(&base, s, &train, &s->pretrain, "pretraining", "pretrain", opt, NULL)) < 0) goto cleanup;
     if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_pre = ml_run__now();
 
@@ -408,20 +415,23 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int l = 0; l < L; l++)
         if ((error = ml_malloc((void **)&base_acts[l], (size_t)P * s->model.hidden[l] * sizeof(float))) < 0)
             goto cleanup;
-    if ((error = ml_malloc((void **)&pack, 2 * np * sizeof(float))) < 0 ||
+    size_t npack = (size_t)npts * 2 * np;
+    if ((error = ml_malloc((void **)&pack, npack * sizeof(float))) < 0 ||
         (error = ml_malloc((void **)&track_buf, ml_run__track_size(&track) * sizeof(double))) < 0 ||
-        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_specialists : NULL, pack, 2 * np, track_buf,
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_specialists : NULL, pack, npack, track_buf,
                                      ml_run__track_size(&track))) < 0)
         goto cleanup;
     cached[1] = phase.hit;
-    if (phase.hit) {
-        for (int k = 0; k < 2; k++) memcpy(spec[k].model->params, pack + k * np, np * sizeof(float));
-        ml_run__track_unpack(&track, track_buf);
-    }
+    if (phase.hit) ml_run__track_unpack(&track, track_buf);
     probe_hidden(base.model, probe_x, P, base_acts);   /* the base does not change */
     if (verbose && !phase.hit) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                                        s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
-    for (int step = 0, ck = 0; !phase.hit && step <= s->finetune.steps; step++) {
+    for (int step = 0, ck = 0, pi = 0; !phase.hit && step <= s->finetune.steps; step++) {
+        if (pi < npts && step == s->points[pi]) {   /* a state kept for the evaluation at this point */
+            for (int k = 0; k < 2; k++)
+                memcpy(pack + ((size_t)pi * 2 + k) * np, spec[k].model->params, np * sizeof(float));
+            pi++;
+        }
         if (ck < nck && step == s->cka_steps[ck]) {
             for (int k = 0; k < 2; k++) probe_hidden(spec[k].model, probe_x, P, acts[k]);
             if ((error = ml_run__cka_point(&track, ck, acts[0], acts[1], base_acts, s->model.hidden, P)) < 0) {
@@ -442,20 +452,20 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         /* the last point's activations are still in acts: the layer x layer
          * matrix and the RBF kernel there, cached with the curves */
         if ((error = ml_run__cka_final(&track, acts[0], acts[1], base_acts, s->model.hidden, P)) < 0) goto cleanup;
-        for (int k = 0; k < 2; k++) memcpy(pack + k * np, spec[k].model->params, np * sizeof(float));
         ml_run__track_pack(track_buf, &track);
     }
-    if ((error = ml_run__phase_end(&phase, opt, pack, 2 * np, track_buf, ml_run__track_size(&track))) < 0)
+    if ((error = ml_run__phase_end(&phase, opt, pack, npack, track_buf, ml_run__track_size(&track))) < 0)
         goto cleanup;
     t_ft = ml_run__now();
 
     /* 3. direct fine-tune of the base on the target, same step budget */
     if ((error = trainer_init(&direct, "direct", s, &train, &s->target, s->seed, 3, base.model->params, trainable)) < 0 ||
-        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, direct.model->params, np, NULL, 0)) < 0)
+        (error = ml_malloc((void **)&dpack, (size_t)npts * np * sizeof(float))) < 0 ||
+        (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, dpack, (size_t)npts * np, NULL, 0)) < 0)
         goto cleanup;
     cached[2] = phase.hit;
-    if ((!phase.hit && (error = train_run(&direct, s, &train, &s->finetune, "direct fine-tuning", "direct", opt)) < 0) ||
-        (error = ml_run__phase_end(&phase, opt, direct.model->params, np, NULL, 0)) < 0)
+    if ((!phase.hit && (error = train_run(&direct, s, &train, &s->finetune, "direct fine-tuning", "direct", opt, dpack)) < 0) ||
+        (error = ml_run__phase_end(&phase, opt, dpack, (size_t)npts * np, NULL, 0)) < 0)
         goto cleanup;
     t_dir = ml_run__now();
     ml_run__progress(opt, "merge", 0, 0, NAN);
@@ -466,131 +476,152 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         (error = ml_mlp_new(&merged, &s->model, 1000)) < 0)
         goto cleanup;
     res = cJSON_CreateObject();
-    models = cJSON_AddArrayToObject(res, "models");
-    metrics = cJSON_AddObjectToObject(res, "metrics");
-    struct { const char *name, *role; ml_mlp *m; } evals[4] = {
-        { "base", "base", base.model }, { spec[0].name, "specialist", spec[0].model },
-        { spec[1].name, "specialist", spec[1].model }, { "direct", "direct", direct.model } };
-    for (int e = 0; e < 4; e++) {
-        memcpy(merged->params, evals[e].m->params, merged->layout.total * sizeof(float));
-        ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
-        cJSON_AddItemToArray(models, model_entry(evals[e].name, evals[e].role, acc, loss));
-        ml_run__add_metric(metrics, evals[e].name, "test_acc", acc);
-        ml_run__add_metric(metrics, evals[e].name, "test_loss", loss);
-    }
-    for (int g = 0; g < s->nmerges; g++) {
-        const ml_merge_spec *ms = &s->merges[g];
-        cJSON *me;
-        if (ms->method == ML_MERGE_ROUTER) {
-            ml_mlp_mix *rm = NULL;
-            cJSON *info = cJSON_CreateObject();
-            if ((error = mlp_router(&rm, info, ms, s, &direct, base.model, spec[0].model, spec[1].model, &train, &val_set,
-                                    20 + (uint64_t)g, verbose)) < 0) {
+    cJSON *points = npts > 1 ? cJSON_AddArrayToObject(res, "points") : NULL;
+    /* every model at every point (finetune.points), each from the states kept there;
+     * the last point is the end of fine-tuning and is also the cell's top-level result */
+    for (int pi = 0; pi < npts; pi++) {
+        for (int k = 0; k < 2; k++)
+            memcpy(spec[k].model->params, pack + ((size_t)pi * 2 + k) * np, np * sizeof(float));
+        memcpy(direct.model->params, dpack + (size_t)pi * np, np * sizeof(float));
+        cJSON *pt = cJSON_CreateObject();
+        if (points) cJSON_AddItemToArray(points, pt);
+        else own_pt = pt;
+        cJSON_AddNumberToObject(pt, "step", s->points[pi]);
+        models = cJSON_AddArrayToObject(pt, "models");
+        metrics = cJSON_AddObjectToObject(pt, "metrics");
+        if (verbose && npts > 1) fprintf(stderr, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
+        struct { const char *name, *role; ml_mlp *m; } evals[4] = {
+            { "base", "base", base.model }, { spec[0].name, "specialist", spec[0].model },
+            { spec[1].name, "specialist", spec[1].model }, { "direct", "direct", direct.model } };
+        for (int e = 0; e < 4; e++) {
+            memcpy(merged->params, evals[e].m->params, merged->layout.total * sizeof(float));
+            ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
+            cJSON_AddItemToArray(models, model_entry(evals[e].name, evals[e].role, acc, loss));
+            ml_run__add_metric(metrics, evals[e].name, "test_acc", acc);
+            ml_run__add_metric(metrics, evals[e].name, "test_loss", loss);
+        }
+        for (int g = 0; g < s->nmerges; g++) {
+            const ml_merge_spec *ms = &s->merges[g];
+            cJSON *me;
+            if (ms->method == ML_MERGE_ROUTER) {
+                ml_mlp_mix *rm = NULL;
+                cJSON *info = cJSON_CreateObject();
+                if ((error = mlp_router(&rm, info, ms, s, &direct, base.model, spec[0].model, spec[1].model, &train, &val_set,
+                                        20 + (uint64_t)g, verbose)) < 0) {
+                    cJSON_Delete(info);
+                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                    goto cleanup;
+                }
+                ml_mlp_mix_evaluate(rm, test_set.x, test_set.y, test_set.n, &acc, &loss);
+                ml_mlp_mix_free(rm);
+                me = model_entry(ms->name, "merge", acc, loss);
+                for (cJSON *it = info->child; it; it = info->child)
+                    cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(info, it));
                 cJSON_Delete(info);
-                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                goto cleanup;
-            }
-            ml_mlp_mix_evaluate(rm, test_set.x, test_set.y, test_set.n, &acc, &loss);
-            ml_mlp_mix_free(rm);
-            me = model_entry(ms->name, "merge", acc, loss);
-            for (cJSON *it = info->child; it; it = info->child)
-                cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(info, it));
-            cJSON_Delete(info);
-        } else if (ms->method == ML_MERGE_ENSEMBLE) {
-            if ((error = eval_ensemble(spec[0].model, spec[1].model, ms->weights, ms->prob_ensemble, test_set.x, test_set.y,
-                                       test_set.n, &acc, &loss)) < 0)
-                goto cleanup;
-            me = model_entry(ms->name, "merge", acc, loss);
-            cJSON_AddStringToObject(me, "space", ms->prob_ensemble ? "probabilities" : "logits");
-            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
-        } else if (ms->method == ML_MERGE_INTERPOLATE) {
-            /* the alpha sweep: select on validation loss, report on test */
-            const ml_mlp *pair[2] = { spec[0].model, spec[1].model };
-            double vl[ML_MAX_ALPHAS], tl[ML_MAX_ALPHAS], ta[ML_MAX_ALPHAS], va;
-            int best = 0;
-            for (int a = 0; a < ms->nalphas; a++) {
-                double w[2] = { ms->alphas[a], 1.0 - ms->alphas[a] };
-                ml_mlp_evaluate_mix(merged, pair, w, 2, val_set.x, val_set.y, val_set.n, &va, &vl[a]);
-                ml_mlp_evaluate_mix(merged, pair, w, 2, test_set.x, test_set.y, test_set.n, &ta[a], &tl[a]);
-                if (vl[a] < vl[best]) best = a;
-            }
-            acc = ta[best];
-            loss = tl[best];
-            me = model_entry(ms->name, "merge", acc, loss);
-            cJSON_AddNumberToObject(me, "alpha", ms->alphas[best]);
-            cJSON_AddStringToObject(me, "alpha_of", spec[0].name);
-            cJSON_AddItemToObject(me, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
-            cJSON_AddItemToObject(me, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
-            cJSON_AddItemToObject(me, "test_loss_curve", cJSON_CreateDoubleArray(tl, ms->nalphas));
-            cJSON_AddItemToObject(me, "test_acc_curve", cJSON_CreateDoubleArray(ta, ms->nalphas));
-            ml_run__add_metric(metrics, ms->name, "alpha", ms->alphas[best]);
-        } else {
-            const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
-            ml_merge_stats st = { NULL, NULL, 0 };
-            float *fisher[2] = { NULL, NULL }, *grams[2][ML_MLP_MAX_HIDDEN + 1] = { { NULL } };
-            ml_regmean_layer layers[ML_MLP_MAX_HIDDEN + 1];
-            const float *gptr[ML_MLP_MAX_HIDDEN + 1][2];
-            int examples = ms->examples;
-            if (ms->method == ML_MERGE_FISHER) {
-                for (int k = 0; k < 2 && error == 0; k++)
-                    if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
-                        error = mlp_fisher(fisher[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k);
-                st.fishers = (const float *const *)fisher;
-                examples = ms->examples < spec[0].n ? ms->examples : spec[0].n;
-            } else if (ms->method == ML_MERGE_REGMEAN) {
-                float *xb = NULL;
-                error = ml_malloc((void **)&xb, (size_t)spec[0].model->max_batch * train.dim * sizeof(float));
-                for (int k = 0; k < 2 && error == 0; k++) {
+            } else if (ms->method == ML_MERGE_ENSEMBLE) {
+                if ((error = eval_ensemble(spec[0].model, spec[1].model, ms->weights, ms->prob_ensemble, test_set.x, test_set.y,
+                                           test_set.n, &acc, &loss)) < 0)
+                    goto cleanup;
+                me = model_entry(ms->name, "merge", acc, loss);
+                cJSON_AddStringToObject(me, "space", ms->prob_ensemble ? "probabilities" : "logits");
+                cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+            } else if (ms->method == ML_MERGE_INTERPOLATE) {
+                /* the alpha sweep: select on validation loss, report on test */
+                const ml_mlp *pair[2] = { spec[0].model, spec[1].model };
+                double vl[ML_MAX_ALPHAS], tl[ML_MAX_ALPHAS], ta[ML_MAX_ALPHAS], va;
+                int best = 0;
+                for (int a = 0; a < ms->nalphas; a++) {
+                    double w[2] = { ms->alphas[a], 1.0 - ms->alphas[a] };
+                    ml_mlp_evaluate_mix(merged, pair, w, 2, val_set.x, val_set.y, val_set.n, &va, &vl[a]);
+                    ml_mlp_evaluate_mix(merged, pair, w, 2, test_set.x, test_set.y, test_set.n, &ta[a], &tl[a]);
+                    if (vl[a] < vl[best]) best = a;
+                }
+                acc = ta[best];
+                loss = tl[best];
+                me = model_entry(ms->name, "merge", acc, loss);
+                cJSON_AddNumberToObject(me, "alpha", ms->alphas[best]);
+                cJSON_AddStringToObject(me, "alpha_of", spec[0].name);
+                cJSON_AddItemToObject(me, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
+                cJSON_AddItemToObject(me, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
+                cJSON_AddItemToObject(me, "test_loss_curve", cJSON_CreateDoubleArray(tl, ms->nalphas));
+                cJSON_AddItemToObject(me, "test_acc_curve", cJSON_CreateDoubleArray(ta, ms->nalphas));
+                ml_run__add_metric(metrics, ms->name, "alpha", ms->alphas[best]);
+            } else {
+                const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
+                ml_merge_stats st = { NULL, NULL, 0 };
+                float *fisher[2] = { NULL, NULL }, *grams[2][ML_MLP_MAX_HIDDEN + 1] = { { NULL } };
+                ml_regmean_layer layers[ML_MLP_MAX_HIDDEN + 1];
+                const float *gptr[ML_MLP_MAX_HIDDEN + 1][2];
+                int examples = ms->examples;
+                if (ms->method == ML_MERGE_FISHER) {
+                    for (int k = 0; k < 2 && error == 0; k++)
+                        if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
+                            error = mlp_fisher(fisher[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k);
+                    st.fishers = (const float *const *)fisher;
+                    examples = ms->examples < spec[0].n ? ms->examples : spec[0].n;
+                } else if (ms->method == ML_MERGE_REGMEAN) {
+                    float *xb = NULL;
+                    error = ml_malloc((void **)&xb, (size_t)spec[0].model->max_batch * train.dim * sizeof(float));
+                    for (int k = 0; k < 2 && error == 0; k++) {
+                        for (int l = 0; l <= L && error == 0; l++) {
+                            int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
+                            error = ml_calloc((void **)&grams[k][l], (size_t)I * I, sizeof(float));
+                        }
+                        if (error == 0)
+                            error = mlp_grams(grams[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k, xb);
+                    }
+                    free(xb);
+                    /* An input that is 0 on every example of every model (a dead
+                     * ReLU unit) leaves a zero row and column in each Gram matrix
+                     * and makes the sum singular. It carries no information, so
+                     * weight the models equally there: G_jj = 1 in each, which
+                     * makes RegMean average that column of W. */
                     for (int l = 0; l <= L && error == 0; l++) {
                         int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
-                        error = ml_calloc((void **)&grams[k][l], (size_t)I * I, sizeof(float));
+                        for (int j = 0; j < I; j++) {
+                            long jj = (long)j * I + j;
+                            if (grams[0][l][jj] == 0.0f && grams[1][l][jj] == 0.0f) grams[0][l][jj] = grams[1][l][jj] = 1.0f;
+                        }
                     }
-                    if (error == 0)
-                        error = mlp_grams(grams[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k, xb);
-                }
-                free(xb);
-                /* An input that is 0 on every example of every model (a dead
-                 * ReLU unit) leaves a zero row and column in each Gram matrix
-                 * and makes the sum singular. It carries no information, so
-                 * weight the models equally there: G_jj = 1 in each, which
-                 * makes RegMean average that column of W. */
-                for (int l = 0; l <= L && error == 0; l++) {
-                    int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
-                    for (int j = 0; j < I; j++) {
-                        long jj = (long)j * I + j;
-                        if (grams[0][l][jj] == 0.0f && grams[1][l][jj] == 0.0f) grams[0][l][jj] = grams[1][l][jj] = 1.0f;
+                    for (int l = 0; l <= L; l++) {
+                        gptr[l][0] = grams[0][l];
+                        gptr[l][1] = grams[1][l];
+                        layers[l].tensor = 2 * l;   /* fc<l+1>.weight */
+                        layers[l].grams = gptr[l];
                     }
+                    st.layers = layers;
+                    st.nlayers = L + 1;
                 }
-                for (int l = 0; l <= L; l++) {
-                    gptr[l][0] = grams[0][l];
-                    gptr[l][1] = grams[1][l];
-                    layers[l].tensor = 2 * l;   /* fc<l+1>.weight */
-                    layers[l].grams = gptr[l];
+                if (error == 0)
+                    error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
+                for (int k = 0; k < 2; k++) {
+                    free(fisher[k]);
+                    for (int l = 0; l <= L; l++) free(grams[k][l]);
                 }
-                st.layers = layers;
-                st.nlayers = L + 1;
+                if (error < 0) {
+                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+                    goto cleanup;
+                }
+                ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
+                me = model_entry(ms->name, "merge", acc, loss);
+                if (ms->method == ML_MERGE_AVERAGE || ms->method == ML_MERGE_FISHER)
+                    cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+                if (ms->method == ML_MERGE_FISHER || ms->method == ML_MERGE_REGMEAN)
+                    cJSON_AddNumberToObject(me, "examples", examples);
             }
-            if (error == 0)
-                error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
-            for (int k = 0; k < 2; k++) {
-                free(fisher[k]);
-                for (int l = 0; l <= L; l++) free(grams[k][l]);
-            }
-            if (error < 0) {
-                ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                goto cleanup;
-            }
-            ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
-            me = model_entry(ms->name, "merge", acc, loss);
-            if (ms->method == ML_MERGE_AVERAGE || ms->method == ML_MERGE_FISHER)
-                cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
-            if (ms->method == ML_MERGE_FISHER || ms->method == ML_MERGE_REGMEAN)
-                cJSON_AddNumberToObject(me, "examples", examples);
+            cJSON_AddStringToObject(me, "method", ml_merge_method_name(ms->method));
+            cJSON_AddItemToArray(models, me);
+            ml_run__add_metric(metrics, ms->name, "test_acc", acc);
+            ml_run__add_metric(metrics, ms->name, "test_loss", loss);
         }
-        cJSON_AddStringToObject(me, "method", ml_merge_method_name(ms->method));
-        cJSON_AddItemToArray(models, me);
-        ml_run__add_metric(metrics, ms->name, "test_acc", acc);
-        ml_run__add_metric(metrics, ms->name, "test_loss", loss);
+        if (pi == npts - 1) {   /* the end of fine-tuning: the cell's own models and metrics */
+            models = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(pt, "models"), 1);
+            metrics = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(pt, "metrics"), 1);
+            cJSON_AddItemToObject(res, "models", models);
+            cJSON_AddItemToObject(res, "metrics", metrics);
+        }
+        cJSON_Delete(own_pt);
+        own_pt = NULL;
     }
 
     /* 5. CKA: curves over steps, and at the last point (the activations
@@ -622,6 +653,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     res = NULL;
 cleanup:
     cJSON_Delete(res);
+    cJSON_Delete(own_pt);
     trainer_free(&base);
     trainer_free(&spec[0]);
     trainer_free(&spec[1]);
@@ -633,6 +665,7 @@ cleanup:
     free(perm);
     ml_run__phase_abort(&phase);
     free(pack);
+    free(dpack);
     free(track_buf);
     ml_run__cka_track_free(&track);
     for (int l = 0; l < ML_MLP_MAX_HIDDEN; l++) free(base_acts[l]);

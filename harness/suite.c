@@ -265,7 +265,6 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
     if ((error = get(c, obj, p, "points", 0, &v)) < 0) return error;
     if (v) {
         join(q, sizeof(q), p, "points");
-        if (s->family != ML_FAMILY_GPT) return FAIL(c, q, "only for text suites (model gpt); use a matrix axis over finetune.steps");
         if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > ML_MAX_POINTS - 1)
             return FAIL(c, q, "expected an array of 1..%d fine-tuning steps", ML_MAX_POINTS - 1);
         s->npoints = 0;

@@ -757,7 +757,65 @@ static void test_harness__parts(void) {
     ML_ASSERT_MSG(some_parts >= 1, "no kill left a part record: resuming from parts went untested");
 }
 
+
+/* finetune.points on the MLP: the states kept along one run are evaluated at each point,
+ * the last point is the cell's own result, and keeping states does not change the run
+ * (its end equals the same run without points). */
+static void test_harness__mlp_points(void) {
+    char dir[256], suite[512], *out = NULL, *text = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "mlppts"));
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, NULL, "suites/smoke.json"));
+    char *a = ml_t_replace(text, "\"steps\": 300 }", "\"steps\": 60 }");
+    char *b = a ? ml_t_replace(a, "\"finetune\": { \"steps\": 600,", "\"finetune\": { \"steps\": 80,") : NULL;
+    char *c = b ? ml_t_replace(b, "\"steps\": 150, \"lr\": 0.005", "\"steps\": 10, \"lr\": 0.005") : NULL;
+    char *d = c ? ml_t_replace(c, "\"finetune\": { \"steps\": 80,", "\"finetune\": { \"steps\": 80, \"points\": [20, 50],") : NULL;
+    ML_ASSERT(d != NULL);
+    ml_t_write(suite, sizeof(suite), dir, "plain.json", c);
+    int r1 = ml_t_cli(&out, "run %s -o %s/plain --quiet --no-cache", suite, dir);
+    free(out);
+    ml_t_write(suite, sizeof(suite), dir, "pts.json", d);
+    int r2 = ml_t_cli(&out, "run %s -o %s/pts --quiet --no-cache", suite, dir);
+    ML_ASSERT_MSG(r1 == 0 && r2 == 0, "runs: %d %d: %s", r1, r2, out);
+    free(out);
+    cJSON *plain = NULL, *pts = NULL;
+    char path[700];
+    snprintf(path, sizeof(path), "%s/plain/smoke.json", dir);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&plain, path));
+    snprintf(path, sizeof(path), "%s/pts/smoke.json", dir);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&pts, path));
+    const cJSON *cp = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(plain, "cells"), 0);
+    const cJSON *cq = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(pts, "cells"), 0);
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(cq, "points");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cq, "metrics");
+    int n = cJSON_GetArraySize(points);
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(points, n - 1), "metrics");
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(points, 0), "metrics");
+    int last_is_end = n == 3 && cJSON_GetArraySize(last) > 20;   /* the end adds CKA's metrics to the point's */
+    for (const cJSON *x = last ? last->child : NULL; last_is_end && x; x = x->next)
+        last_is_end = cJSON_Compare(x, cJSON_GetObjectItemCaseSensitive(m, x->string), 1);
+    /* the end's merges equal the run without points (CKA metrics differ: more CKA steps) */
+    int same_end = 1, compared = 0;
+    for (const cJSON *x = last ? last->child : NULL; x; x = x->next, compared++)
+        same_end &= cJSON_Compare(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cp, "metrics"), x->string), 1);
+    const cJSON *a20 = cJSON_GetObjectItemCaseSensitive(first, "A/test_acc"), *a80 = cJSON_GetObjectItemCaseSensitive(last, "A/test_acc");
+    int differs = cJSON_IsNumber(a20) && cJSON_IsNumber(a80) && a20->valuedouble != a80->valuedouble;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(points, 0), "step");
+    int step_ok = cJSON_IsNumber(st) && st->valuedouble == 20;
+    cJSON_Delete(plain);
+    cJSON_Delete(pts);
+    free(text);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    ml_t_rmrf(dir);
+    ML_ASSERT_MSG(last_is_end, "%d points; the last is not the cell's own result", n);
+    ML_ASSERT_MSG(same_end && compared > 20, "keeping states changed the end of the run (%d metrics compared)", compared);
+    ML_ASSERT_MSG(differs && step_ok, "the point at step 20 is not its own evaluation");
+}
+
 const ml_test ml_tests_harness[] = {
+    { "harness__mlp_points", test_harness__mlp_points, "e2e" },
     { "harness__parts", test_harness__parts, "e2e" },
     { "harness__points", test_harness__points, "e2e" },
     { "harness__findings_in_results", test_harness__findings_in_results, "e2e" },
