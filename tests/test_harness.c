@@ -752,9 +752,27 @@ static void test_harness__parts(void) {
     }
     free(whole);
     free(parts);
+    /* a part that fails (training diverges) fails its cell with the reason, and the run
+     * exits 3 while the other cell ends */
+    char *bad = NULL, *src = NULL, *bad2 = NULL;
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, NULL, suite));
+    bad = ml_t_replace(src, "\"matrix\": { \"seed\": [1, 2], \"finetune.steps\": [60] }",
+                       "\"matrix\": { \"finetune.lr\": [0.005, 1e30] }");
+    bad2 = bad ? ml_t_replace(bad, "\"grad_clip\": 1.0", "\"grad_clip\": 0") : NULL;
+    free(src);
+    free(bad);
+    ML_ASSERT(bad2 != NULL);
+    ml_t_write(suite, sizeof(suite), dir, "bad.json", bad2);
+    free(bad2);
+    int rc = ml_t_cli(&out, "run %s -o %s/bad --jobs 2", suite, dir);
+    int says = out && strstr(out, "FAILED finetune.lr=1e+30") && strstr(out, "diverged: loss is") &&
+               strstr(out, "ok     finetune.lr=0.005");
+    free(out);
     ml_t_rmrf(dir);
     ML_ASSERT_EQ_INT(0, mismatched);
     ML_ASSERT_MSG(some_parts >= 1, "no kill left a part record: resuming from parts went untested");
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_MSG(says, "a failed part did not fail its cell with the reason");
 }
 
 
