@@ -5,9 +5,14 @@
  *     threading and mergelab's row split) and at the GPT's shapes;
  *   - a GPT training step's achieved GFLOP/s (the model's real FLOPs,
  *     forward + backward, from ml_gpt_step_flops) and its ratio to the peak;
- *   - linear CKA at n = 10000, d = 512 against two sgemms of its shape.
+ *   - linear CKA at n = 10000, d = 512 against two sgemms of its shape;
+ *   - a multi-layer router's training step (suites/paper.json's shape: d = 128,
+ *     4 layers, k = 4, so 8 expert MLPs per layer), its expert GEMM FLOPs over the
+ *     step time against the peak: routers are most of `make paper`'s time.
  * Target (issue 4): a training step at d >= 128 reaches >= 60% of the peak.
  * Target (CKA): ml_cka_linear takes at most 2x two (d x n)(n x d) sgemms.
+ * Target (router): a router training step reaches >= 60% of the peak in its
+ * expert GEMMs (the rest of the step is overhead it must not dominate).
  * Usage: mlbench [--threads N] [--steps N] [--step-only] [--cka-only].
  * One line per figure.
  */
@@ -15,6 +20,7 @@
 #include "kernels/adamw.h"
 #include "kernels/gemm.h"
 #include "kernels/gpt.h"
+#include "kernels/gpt_mix.h"
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
 
@@ -121,17 +127,87 @@ static int bench_cka(void) {
     return 0;
 }
 
+
+/* A router training step at suites/paper.json's shape: two "specialists" (the base
+ * with other initialisations), the multi-layer pool at k = 4 (8 experts per layer),
+ * forward, backward, AdamW on the router. Its FLOPs are counted in the expert MLPs
+ * only (2 GEMMs per expert per layer forward, 2 more backward above block 0, where
+ * nothing below needs a gradient), so the ratio says how much of the step is useful
+ * GEMM work. */
+static int bench_router(void) {
+    ml_gpt_config cfg = { 96, 128, 4, 4, 128 };
+    enum { K = 4, ROUNDS = 5, STEPS = 8 };
+    int B = 16, T = 128, N = B * T, C = cfg.n_embd, L = cfg.n_layer, E = 2 * K, rc = 3;
+    ml_gpt *base = NULL, *a = NULL, *b = NULL;
+    ml_gpt_mix *mix = NULL;
+    ml_adamw *o = NULL;
+    ml_expert ex[4 * 2 * K];
+    int32_t *x = malloc(sizeof(int32_t) * N), *y = malloc(sizeof(int32_t) * N);
+    ml_mix_options mo = { ML_MIX_ROUTER, NULL, 0, 0 };
+    ml_adamw_config oc = { 5e-3f, 0.9f, 0.99f, 1e-8f, 0.1f };
+    if (!x || !y || ml_gpt_new(&base, &cfg, B, T) < 0 || ml_gpt_new(&a, &cfg, B, T) < 0 || ml_gpt_new(&b, &cfg, B, T) < 0)
+        goto cleanup;
+    ml_gpt_init(base, 1);
+    ml_gpt_init(a, 2);
+    ml_gpt_init(b, 3);
+    if (ml_mix_pool_multilayer(ex, a->params, b->params, L, K) < 0 || ml_gpt_mix_new(&mix, base, ex, E, &mo, B, T) < 0 ||
+        ml_adamw_new(&o, &mix->layout, &oc) < 0)
+        goto cleanup;
+    for (int i = 0; i < N; i++) {
+        x[i] = (int32_t)ml_rng_below(1, 11, (uint64_t)i, (uint64_t)cfg.vocab_size);
+        y[i] = (int32_t)ml_rng_below(1, 12, (uint64_t)i, (uint64_t)cfg.vocab_size);
+    }
+    double flops = (double)(2 * L - 1) * E * 2.0 * (2.0 * N * C * 4.0 * C);
+    double ratio[ROUNDS], ms[ROUNDS], peaks[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        double times[STEPS];
+        peaks[r] = sgemm_peak();
+        for (int s = -1; s < STEPS; s++) {
+            double t0 = now_s();
+            ml_gpt_mix_forward(mix, x, y, B, T);
+            ml_gpt_mix_zero_grad(mix);
+            ml_gpt_mix_backward(mix, x, y);
+            ml_adamw_step(o, mix->params, mix->grads, 5e-3f, NULL);
+            if (s >= 0) times[s] = now_s() - t0;
+        }
+        qsort(times, STEPS, sizeof(double), cmp_double);
+        ms[r] = times[STEPS / 2] * 1e3;
+        ratio[r] = flops / times[STEPS / 2] / 1e9 / peaks[r];
+    }
+    qsort(ms, ROUNDS, sizeof(double), cmp_double);
+    qsort(ratio, ROUNDS, sizeof(double), cmp_double);
+    qsort(peaks, ROUNDS, sizeof(double), cmp_double);
+    printf("router step k=%d d=%d L=%d B=%d T=%d %8.1f ms median (%.2f GFLOP in expert GEMMs)\n", K, C, L, B, T,
+           ms[ROUNDS / 2], flops / 1e9);
+    printf("router step expert GEMMs          %8.1f GFLOP/s (sgemm peak %.1f)\n", flops / (ms[ROUNDS / 2] / 1e3) / 1e9,
+           peaks[ROUNDS / 2]);
+    printf("ratio router step / sgemm peak    %8.2f   median of %d rounds (min %.2f, max %.2f); target >= 0.60: %s\n",
+           ratio[ROUNDS / 2], ROUNDS, ratio[0], ratio[ROUNDS - 1], ratio[ROUNDS / 2] >= 0.6 ? "met" : "NOT met");
+    rc = 0;
+cleanup:
+    ml_adamw_free(o);
+    ml_gpt_mix_free(mix);
+    ml_gpt_free(a);
+    ml_gpt_free(b);
+    ml_gpt_free(base);
+    free(x);
+    free(y);
+    return rc;
+}
+
 int main(int argc, char **argv) {
-    int threads = 2, steps = 20, gemms = 1, cka_only = 0;
+    int threads = 2, steps = 20, gemms = 1, cka_only = 0, router_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--step-only")) gemms = 0;   /* for profiling the step alone */
         else if (!strcmp(argv[i], "--cka-only")) cka_only = 1;
+        else if (!strcmp(argv[i], "--router-only")) router_only = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     }
     ml_blas_set_threads(threads);
     printf("mergelab bench: %s (%s), %d threads\n", openblas_get_config(), openblas_get_corename(), ml_blas_threads());
     if (cka_only) return bench_cka();
+    if (router_only) return bench_router();
     if (gemms) {
         printf("sgemm n=1024, OpenBLAS threading  %8.1f GFLOP/s\n", sgemm_gflops_how(1024, 1024, 1024, 1));
         printf("sgemm n=1024, mergelab row split  %8.1f GFLOP/s\n", sgemm_gflops_how(1024, 1024, 1024, 0));
@@ -203,5 +279,6 @@ int main(int argc, char **argv) {
     free(x); free(y);
     ml_adamw_free(o);
     ml_gpt_free(m);
-    return bench_cka();
+    int rc = bench_cka();
+    return rc ? rc : bench_router();
 }
