@@ -2,8 +2,9 @@
  * harness/cli_run.c: `mergelab run` and `mergelab list`.
  * A run expands the suite into cells, takes the output folder's lock,
  * skips cells whose file already holds a finished result with the same
- * identity, runs the rest (in this process, or in --jobs worker processes)
- * writing each cell's file atomically the moment it ends, then assembles
+ * identity, runs the rest (in this process, or in --jobs worker processes,
+ * a cell with finetune.points split into parts: see run_parts) writing
+ * each cell's file atomically the moment it ends, then assembles
  * the suite's results file from every cell on disk. Killed at any moment,
  * the same command picks up where it stopped and ends with the same file.
  */
@@ -282,7 +283,7 @@ static int run_pending(const ml_cellset *cs, const int *pending, int npending, c
  * cell, so splitting it by point keeps every worker busy until the end
  * instead of leaving the last cell to run alone. Every part reads what the
  * parts before it put in the cache, so the cell's results are bit-identical
- * to running it whole (test run__parts_identical). */
+ * to running it whole (test harness__parts). */
 typedef enum { PART_CELL, PART_BASE, PART_TRAIN, PART_POINT, PART_FINAL } part_kind;
 enum { PART_TODO, PART_RUNNING, PART_DONE, PART_DROPPED };
 
