@@ -57,7 +57,8 @@ void ml_run__select_init(ml_run__selector *sel, float *best, size_t n, const flo
 /* Records the validation loss at step; keeps params when it is the best. */
 void ml_run__select_point(ml_run__selector *sel, int step, double loss, const float *params);
 /* info["router"]: the router's shape and its selection curve. */
-void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int experts, const ml_run__selector *sel);
+void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int experts, int batch,
+                         const ml_run__selector *sel);
 
 /* CKA between the two specialists (and each against the base) at the
  * suite's steps, on one kind of representation per layer. */

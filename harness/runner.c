@@ -176,7 +176,8 @@ void ml_run__select_point(ml_run__selector *sel, int step, double loss, const fl
     }
 }
 
-void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int experts, const ml_run__selector *sel) {
+void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int experts, int batch,
+                         const ml_run__selector *sel) {
     cJSON *r = cJSON_AddObjectToObject(info, "router");
     cJSON_AddNumberToObject(r, "layers", layers);
     cJSON_AddNumberToObject(r, "experts", experts);
@@ -184,6 +185,7 @@ void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int e
     cJSON_AddBoolToObject(r, "shared", ms->shared);
     cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
     cJSON_AddNumberToObject(r, "steps", ms->steps);
+    cJSON_AddNumberToObject(r, "batch_size", batch);
     cJSON_AddNumberToObject(r, "selected_step", sel->best_step);
     cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(sel->steps, sel->nv));
     cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(sel->loss, sel->nv));

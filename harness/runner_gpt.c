@@ -331,14 +331,14 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
         sc.mix = m;
         sc.capB = B;
         sc.V = s->gpt.vocab_size;
-        int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1;
+        int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1, Br = ms->batch > 0 ? ms->batch : B;
         ml_run__selector sel;
         ml_run__select_init(&sel, best, m->layout.total, m->params, eval_loss(&sc, vx, vy, nvw, T));
         for (int step = 0; step < ms->steps; step++) {
-            if ((error = ml_corpus_batch(x, y, target_train, B, T, s->seed, 10 + (uint64_t)(ms - s->merges),
+            if ((error = ml_corpus_batch(x, y, target_train, Br, T, s->seed, 10 + (uint64_t)(ms - s->merges),
                                          (uint64_t)step)) < 0)
                 goto cleanup;
-            float loss = ml_gpt_mix_forward(m, x, y, B, T);
+            float loss = ml_gpt_mix_forward(m, x, y, Br, T);
             if (!isfinite(loss)) {
                 error = ml_error_set(ML_ERUN, "router training diverged: loss is %s at step %d", isnan(loss) ? "nan" : "inf", step);
                 goto cleanup;
@@ -356,7 +356,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
             }
         }
         memcpy(m->params, best, m->layout.total * sizeof(float));
-        ml_run__router_info(extra, ms, k, E, &sel);
+        ml_run__router_info(extra, ms, k, E, Br, &sel);
     }
     *out = m;
     m = NULL;

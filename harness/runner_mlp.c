@@ -234,7 +234,7 @@ cleanup:
 static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, const ml_suite *s, trainer *direct_data,
                       const ml_mlp *base, const ml_mlp *a, const ml_mlp *b, const ml_dataset *train, const eval_set *val,
                       uint64_t stream, int verbose) {
-    int nl = s->model.n_hidden + 1, E, error = 0, B = s->batch_size;
+    int nl = s->model.n_hidden + 1, E, error = 0, B = s->batch_size, Br = ms->batch > 0 ? ms->batch : B;
     ml_mlp_expert experts[ML_MLP_MIX_MAX_LAYERS * 3];
     const float *specs[2] = { a->params, b->params };
     ml_mlp_mix *m = NULL;
@@ -258,8 +258,8 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
     direct_data->pos = direct_data->n;
     direct_data->epoch = -1;
     for (int step = 0; step < ms->steps; step++) {
-        next_batch(direct_data, train, B, direct_data->seed);
-        float loss = ml_mlp_mix_forward(m, direct_data->xb, direct_data->yb, B);
+        next_batch(direct_data, train, Br, direct_data->seed);
+        float loss = ml_mlp_mix_forward(m, direct_data->xb, direct_data->yb, Br);
         if (!isfinite(loss)) {
             error = ml_error_set(ML_ERUN, "router training diverged: loss is %s at step %d", isnan(loss) ? "nan" : "inf", step);
             goto cleanup;
@@ -276,7 +276,7 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
         }
     }
     memcpy(m->params, best, m->layout.total * sizeof(float));
-    ml_run__router_info(info, ms, 1, E, &sel);
+    ml_run__router_info(info, ms, 1, E, Br, &sel);
     *out = m;
     m = NULL;
 cleanup:

@@ -316,7 +316,7 @@ static const char *const *merge_keys(ml_merge_method m) {
     static const char *const interp[] = { "name", "method", "alphas", NULL };
     static const char *const ens[] = { "name", "method", "weights", "space", NULL };
     static const char *const router[] = { "name", "method", "layers", "top_k", "shared", "base_expert", "steps", "lr",
-                                          NULL };
+                                          "batch_size", NULL };
     static const char *const *const all[ML_MERGE_COUNT] = { avg, slerp, ta, ties, dare, fisher, regmean, interp, ens,
                                                             router };
     return all[m];
@@ -386,6 +386,7 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
         (error = read_bool(c, e, p, "shared", &m->shared)) < 0 ||
         (error = read_bool(c, e, p, "base_expert", &m->base_expert)) < 0 ||
         (error = opt_int(c, e, p, "steps", 1, 10000000, &m->steps)) < 0 ||
+        (error = opt_int(c, e, p, "batch_size", 1, s->batch_size, &m->batch)) < 0 ||
         (error = opt_num(c, e, p, "lr", 1e-12, 10.0, &m->lr)) < 0)
         return error;
     m->seed = (uint64_t)seed;

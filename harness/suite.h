@@ -85,6 +85,7 @@ typedef struct {
     int    shared;                         /* router: one router at the first layer */
     int    base_expert;                    /* router: the base MLP as an extra expert */
     int    steps;                          /* router training */
+    int    batch;                          /* router: windows (examples) per step, <= batch_size; 0 = batch_size */
     double lr;
 } ml_merge_spec;
 
