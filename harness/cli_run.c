@@ -466,6 +466,11 @@ static int part_ready(const part *parts, int n, const ml_cellset *cs, int i) {
     return 1;
 }
 
+static int part_weight(const ml_cellset *cs, const part *pt) {
+    int t = cs->cells[pt->cell].suite->pretrain_threads;
+    return pt->kind == PART_BASE && t > 1 ? t : 1;
+}
+
 /* The next part to start: the one that unblocks most work first (a cell's
  * results, a base, a cell's training), evaluation points last. */
 static int next_part(const part *parts, int n, const ml_cellset *cs) {
@@ -510,12 +515,14 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
         cJSON_Delete(rec);
     }
     pid_t pids[256];
-    int partof[256], running = 0, jobs = a->jobs < 256 ? a->jobs : 256, ndone = 0;
+    int partof[256], running = 0, jobs = a->jobs < 256 ? a->jobs : 256, ndone = 0, busy = 0;
     double started[256];
     fflush(NULL);
     for (;;) {
         int next;
-        while (!fatal && running < jobs && (next = next_part(parts, n, cs)) >= 0) {
+        /* a base trained on pretrain.threads cores takes that many of the --jobs slots */
+        while (!fatal && busy < jobs && (next = next_part(parts, n, cs)) >= 0 &&
+               (busy == 0 || busy + part_weight(cs, &parts[next]) <= jobs)) {
             pid_t pid = fork();
             if (pid < 0) {
                 error = ml_error_set(ML_EOS, "fork: %s", strerror(errno));
@@ -530,6 +537,7 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
                 _exit(rc >= 0 ? rc : is_bad_input(rc) ? 2 : 3);
             }
             parts[next].state = PART_RUNNING;
+            busy += part_weight(cs, &parts[next]);
             pids[running] = pid;
             partof[running] = next;
             started[running] = now_mono();
@@ -561,6 +569,7 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
         int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
         part *pt = &parts[partof[r]];
         double secs = now_mono() - started[r];
+        busy -= part_weight(cs, pt);
         pids[r] = pids[running - 1];
         partof[r] = partof[running - 1];
         started[r] = started[running - 1];

@@ -475,6 +475,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
         goto cleanup;
     cached[0] = phase.hit;
+    if (!phase.hit && s->pretrain_threads > 0) ml_blas_set_threads(s->pretrain_threads);
     for (int step = 0; !phase.hit && step < s->pretrain.steps; step++) {
         float loss;
         if ((error = gtrain_step(&base, s, &s->pretrain, step, NULL, "pretraining", &loss)) < 0) goto cleanup;
@@ -482,6 +483,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         if (verbose && (step + 1) % 50 == 0)
             fprintf(stderr, "  pretraining step %d/%d loss %.4f\n", step + 1, s->pretrain.steps, loss);
     }
+    ml_blas_set_threads(opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1));
     if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_pre = ml_run__now();
     if (stage == ML_STAGE_BASE) {
@@ -852,6 +854,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if (pre_data == &pre_own) cJSON_AddItemToArray(data, corpus_entry(&pre_own));
     cJSON_AddNumberToObject(res, "seed", (double)s->seed);
     cJSON_AddNumberToObject(res, "pretrain_seed", (double)s->pretrain_seed);
+    if (s->pretrain_threads > 0) cJSON_AddNumberToObject(res, "pretrain_threads", s->pretrain_threads);
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
     double phases[5] = { t0, t_pre, t_ft, t_dir, ml_run__now() };
     ml_run__add_timing(res, phases);

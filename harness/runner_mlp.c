@@ -392,7 +392,9 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
         goto cleanup;
     cached[0] = phase.hit;
+    if (!phase.hit && s->pretrain_threads > 0) ml_blas_set_threads(s->pretrain_threads);
     if (!phase.hit && (error = train_run(&base, s, &train, &s->pretrain, "pretraining", "pretrain", opt, NULL)) < 0) goto cleanup;
+    ml_blas_set_threads(threads);
     if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
     t_pre = ml_run__now();
 
@@ -644,6 +646,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     for (int f = 0; f < 2; f++) cJSON_AddItemToArray(data, data_entry(&test.files[f]));
     cJSON_AddNumberToObject(res, "seed", (double)s->seed);
     cJSON_AddNumberToObject(res, "pretrain_seed", (double)s->pretrain_seed);
+    if (s->pretrain_threads > 0) cJSON_AddNumberToObject(res, "pretrain_threads", s->pretrain_threads);
     cJSON_AddNumberToObject(res, "threads", ml_blas_threads());
     double phases[5] = { t0, t_pre, t_ft, t_dir, t_eval };
     ml_run__add_timing(res, phases);

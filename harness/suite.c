@@ -234,8 +234,8 @@ static int parse_split(const pctx *c, const cJSON *obj, const char *path, ml_spl
 
 static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_phase *ph, double default_lr,
                        ml_split *split, ml_suite *s) {
-    static const char *const pre_mlp[] = { "steps", "lr", "seed", "classes", NULL };
-    static const char *const pre_gpt[] = { "steps", "lr", "seed", "data", NULL };
+    static const char *const pre_mlp[] = { "steps", "lr", "seed", "threads", "classes", NULL };
+    static const char *const pre_gpt[] = { "steps", "lr", "seed", "threads", "data", NULL };
     static const char *const ft[] = { "steps", "lr", "train", "points", NULL };
     const cJSON *obj, *v;
     char p[256], q[256];
@@ -256,6 +256,10 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
         if ((error = opt_int(c, obj, p, "seed", 0, 2147483647, &seed)) < 0) return error;
         s->pretrain_seed = (uint64_t)seed;
         s->pretrain_seed_shared = v != NULL;
+        /* pretrain.threads: a shared base is trained while nothing else can run, so it
+         * may use every core; part of the base's identity, so reruns are bit-identical */
+        s->pretrain_threads = 0;
+        if ((error = opt_int(c, obj, p, "threads", 1, 256, &s->pretrain_threads)) < 0) return error;
         return parse_split(c, obj, p, split, s->family);
     }
     /* points: the specialists (and the direct fine-tune) are kept at these steps of one

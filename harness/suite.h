@@ -117,6 +117,7 @@ typedef struct {
     uint64_t seed;
     uint64_t pretrain_seed;         /* the base's initialisation and data order: pretrain.seed, else seed */
     int      pretrain_seed_shared;  /* pretrain.seed given: one base for every seed of the matrix */
+    int      pretrain_threads;      /* pretrain.threads: BLAS threads for the base alone; 0 = as the cell */
     int      threads;
     ml_family family;
     char     dataset[32];           /* "fashion-mnist" (MLP) or "text" (GPT) */

@@ -674,7 +674,8 @@ static void test_harness__points(void) {
 
 /* A text cell with points runs in parts under --jobs 2 (a shared base, its
  * training, each point, its results): the results equal those of running
- * each cell whole (--jobs 1), pretrain.seed makes one base for both seeds,
+ * each cell whole (--jobs 1), pretrain.seed makes one base for both seeds
+ * (trained on pretrain.threads = 2, taking both slots),
  * no part records are left, and a run killed at any moment resumes to the
  * same results. */
 static void test_harness__parts(void) {
@@ -683,7 +684,7 @@ static void test_harness__parts(void) {
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "parts"));
     char *a = ml_t_replace(TINY, "\"steps\": 60, \"lr\": 0.005,", "\"steps\": 60, \"lr\": 0.005, \"points\": [20, 40],");
     char *b = a ? ml_t_replace(a, "\"finetune.steps\": [30, 60] }", "\"finetune.steps\": [60] }") : NULL;
-    char *c = b ? ml_t_replace(b, "\"steps\": 150 }", "\"steps\": 150, \"seed\": 9 }") : NULL;
+    char *c = b ? ml_t_replace(b, "\"steps\": 150 }", "\"steps\": 150, \"seed\": 9, \"threads\": 2 }") : NULL;
     ML_ASSERT(c != NULL);
     ml_t_write(suite, sizeof(suite), dir, "tiny.json", c);
     free(a);
@@ -716,6 +717,9 @@ static void test_harness__parts(void) {
                                                            "timing");
     int has_parts = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(timing, "parts"),
                                                                         "point_seconds")) == 3;
+    const cJSON *pthr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cells"), 0),
+                                                         "pretrain_threads");
+    has_parts &= cJSON_IsNumber(pthr) && pthr->valuedouble == 2;
     cJSON_Delete(doc);
     ML_ASSERT(whole && strstr(whole, "\"points\""));
     ML_ASSERT_MSG(parts && !strcmp(whole, parts), "running in parts changed the results");
