@@ -331,7 +331,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
         sc.mix = m;
         sc.capB = B;
         sc.V = s->gpt.vocab_size;
-        int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1, Br = ms->batch > 0 ? ms->batch : B;
+        int every = ms->steps / ms->checkpoints > 0 ? ms->steps / ms->checkpoints : 1, Br = ms->batch > 0 ? ms->batch : B;
         ml_run__selector sel;
         ml_run__select_init(&sel, best, m->layout.total, m->params, eval_loss(&sc, vx, vy, nvw, T));
         for (int step = 0; step < ms->steps; step++) {
@@ -781,8 +781,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             cJSON_AddNumberToObject(me, "exact_match", em);
             ml_run__add_metric(metrics, name, "loss", loss);
             ml_run__add_metric(metrics, name, "exact_match", em);
-            /* each specialist's own domain, to see specialisation and forgetting */
-            for (int k = 0; k < 2; k++) {
+            /* each specialist's own domain, to see specialisation and forgetting (for the
+             * merges too unless eval.merge_domain_losses is false) */
+            for (int k = 0; k < 2 && (e < 4 || s->merge_domain_losses); k++) {
                 int d = s->specialists[k].domain;
                 char what[48];
                 if (d == s->target.domain) continue;

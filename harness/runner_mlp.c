@@ -249,7 +249,7 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
         (error = ml_malloc((void **)&best, m->layout.total * sizeof(float))) < 0)
         goto cleanup;
     double acc, vl;
-    int every = ms->steps / 5 > 0 ? ms->steps / 5 : 1;
+    int every = ms->steps / ms->checkpoints > 0 ? ms->steps / ms->checkpoints : 1;
     ml_run__selector sel;
     ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &vl);
     ml_run__select_init(&sel, best, m->layout.total, m->params, vl);

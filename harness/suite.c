@@ -320,7 +320,7 @@ static const char *const *merge_keys(ml_merge_method m) {
     static const char *const interp[] = { "name", "method", "alphas", NULL };
     static const char *const ens[] = { "name", "method", "weights", "space", NULL };
     static const char *const router[] = { "name", "method", "layers", "top_k", "shared", "base_expert", "steps", "lr",
-                                          "batch_size", NULL };
+                                          "batch_size", "checkpoints", NULL };
     static const char *const *const all[ML_MERGE_COUNT] = { avg, slerp, ta, ties, dare, fisher, regmean, interp, ens,
                                                             router };
     return all[m];
@@ -361,6 +361,7 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
     for (int a = 0; a < 11; a++) m->alphas[a] = a / 10.0;
     m->k_layers = 1;
     m->steps = 150;
+    m->checkpoints = 5;
     m->lr = 5e-3;
     if ((error = get(c, e, p, "weights", 0, &v)) < 0) return error;
     if (v) {
@@ -391,6 +392,7 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
         (error = read_bool(c, e, p, "base_expert", &m->base_expert)) < 0 ||
         (error = opt_int(c, e, p, "steps", 1, 10000000, &m->steps)) < 0 ||
         (error = opt_int(c, e, p, "batch_size", 1, s->batch_size, &m->batch)) < 0 ||
+        (error = opt_int(c, e, p, "checkpoints", 1, 63, &m->checkpoints)) < 0 ||
         (error = opt_num(c, e, p, "lr", 1e-12, 10.0, &m->lr)) < 0)
         return error;
     m->seed = (uint64_t)seed;
@@ -783,15 +785,17 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     }
 
     /* eval (GPT): held-out loss windows and greedy exact match */
-    static const char *const EVAL_KEYS[] = { "windows", "exact_match", NULL };
+    static const char *const EVAL_KEYS[] = { "windows", "exact_match", "merge_domain_losses", NULL };
     s->eval_windows = 64;
     s->exact_match = 64;
+    s->merge_domain_losses = 1;
     if ((error = get(c, root, "$", "eval", 0, &o)) < 0) return error;
     if (o) {
         if (s->family != ML_FAMILY_GPT) return FAIL(c, "$.eval", "only for text suites (model gpt)");
         if ((error = want_object(c, o, "$.eval")) < 0 || (error = check_keys(c, o, "$.eval", EVAL_KEYS)) < 0 ||
             (error = opt_int(c, o, "$.eval", "windows", 1, 100000, &s->eval_windows)) < 0 ||
-            (error = opt_int(c, o, "$.eval", "exact_match", 0, 100000, &s->exact_match)) < 0)
+            (error = opt_int(c, o, "$.eval", "exact_match", 0, 100000, &s->exact_match)) < 0 ||
+            (error = read_bool(c, o, "$.eval", "merge_domain_losses", &s->merge_domain_losses)) < 0)
             return error;
     }
 

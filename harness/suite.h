@@ -86,6 +86,7 @@ typedef struct {
     int    base_expert;                    /* router: the base MLP as an extra expert */
     int    steps;                          /* router training */
     int    batch;                          /* router: windows (examples) per step, <= batch_size; 0 = batch_size */
+    int    checkpoints;                    /* router: validation checks over training (the best is kept); 5 */
     double lr;
 } ml_merge_spec;
 
@@ -150,6 +151,8 @@ typedef struct {
     int      probe_size;            /* examples (MLP) or sequences (GPT) in the fixed CKA probe set */
     int      eval_windows;          /* GPT: held-out target windows for the loss */
     int      exact_match;           /* GPT: target documents decoded greedily for exact match */
+    int      merge_domain_losses;   /* GPT: merges also scored on each specialist's domain (1, the
+                                       default) or only the base, specialists and direct (0) */
     int      ngate;
     ml_gate_rule gate[ML_MAX_GATE];
     /* the report's defaults (`mergelab report` options override them); 0 = the report's own */

@@ -684,7 +684,9 @@ static void test_harness__parts(void) {
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "parts"));
     char *a = ml_t_replace(TINY, "\"steps\": 60, \"lr\": 0.005,", "\"steps\": 60, \"lr\": 0.005, \"points\": [20, 40],");
     char *b = a ? ml_t_replace(a, "\"finetune.steps\": [30, 60] }", "\"finetune.steps\": [60] }") : NULL;
-    char *c = b ? ml_t_replace(b, "\"steps\": 150 }", "\"steps\": 150, \"seed\": 9, \"threads\": 2 }") : NULL;
+    char *b2 = b ? ml_t_replace(b, "\"exact_match\": 0 }", "\"exact_match\": 0, \"merge_domain_losses\": false }") : NULL;
+    char *c = b2 ? ml_t_replace(b2, "\"steps\": 150 }", "\"steps\": 150, \"seed\": 9, \"threads\": 2 }") : NULL;
+    free(b2);
     ML_ASSERT(c != NULL);
     ml_t_write(suite, sizeof(suite), dir, "tiny.json", c);
     free(a);
@@ -720,12 +722,20 @@ static void test_harness__parts(void) {
     const cJSON *pthr = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cells"), 0),
                                                          "pretrain_threads");
     has_parts &= cJSON_IsNumber(pthr) && pthr->valuedouble == 2;
+    /* eval.merge_domain_losses false: the specialists' domains score the four reference models only */
+    const cJSON *met = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cells"), 0),
+                                                        "metrics");
+    int domains_ok = cJSON_GetObjectItemCaseSensitive(met, "math/math_loss") &&
+                     cJSON_GetObjectItemCaseSensitive(met, "direct/code_loss") &&
+                     !cJSON_GetObjectItemCaseSensitive(met, "average/math_loss") &&
+                     cJSON_GetObjectItemCaseSensitive(met, "average/loss");
     cJSON_Delete(doc);
     ML_ASSERT(whole && strstr(whole, "\"points\""));
     ML_ASSERT_MSG(parts && !strcmp(whole, parts), "running in parts changed the results");
     ML_ASSERT_MSG(bins == 1 + 2 * 2, "cache holds %d entries, want one base and two per cell", bins);
     ML_ASSERT_MSG(left == 0, "%d part records left after the cells were written", left);
     ML_ASSERT_MSG(has_parts, "the cell's timing does not list its parts");
+    ML_ASSERT_MSG(domains_ok, "eval.merge_domain_losses false: wrong domain losses");
     /* killed at moments spread over the run, resumed: the same results */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

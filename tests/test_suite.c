@@ -95,6 +95,8 @@ static void test_suite__wrong_type(void) {
                       "t.json: $.pretrain.seed: -3 is out of range 0..2147483647"));
     ML_ASSERT(rejects("\"name\": \"router\", \"method\": \"router\",", "\"name\": \"router\", \"method\": \"router\", \"batch_size\": 129,",
                       "t.json: $.merges[10].batch_size: 129 is out of range 1..128"));
+    ML_ASSERT(rejects("\"name\": \"router\", \"method\": \"router\",", "\"name\": \"router\", \"method\": \"router\", \"checkpoints\": 0,",
+                      "t.json: $.merges[10].checkpoints: 0 is out of range 1..63"));
     ML_ASSERT(rejects("\"steps\": 300", "\"steps\": 300, \"seed\": \"one\"",
                       "t.json: $.pretrain.seed: expected an integer, got a string"));
     ML_ASSERT(rejects("\"hidden\": [256, 128]", "\"hidden\": 256",
