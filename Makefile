@@ -5,7 +5,8 @@
 #   make deps-test deps plus the test-only tools (xmllint, poppler-utils, chromium)
 #   make check     make test plus the sanitizer builds' tests
 #   make bench     speed figures as ratios to the sgemm peak
-#   make paper     the paper's protocol at the default GPT size (suites/paper.json)
+#   make paper     the paper's protocol at the default GPT size (suites/paper.json, 30 min)
+#   make paper-full the same without its cuts for time (suites/paper-full.json, 50 min)
 #   make clean
 # Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
 #          THREADS=N (BLAS threads for make bench).
@@ -77,7 +78,7 @@ DEB_TEST_TOOLS := xmllint:libxml2-utils pdfinfo:poppler-utils pdffonts:poppler-u
 # and no Mesa drivers its --headless --disable-gpu screenshots render the same.
 DEB_CHROMIUM   := chromium
 
-.PHONY: all deps deps-test demo paper test check bench clean FORCE
+.PHONY: all deps deps-test demo paper paper-full test check bench clean FORCE
 all: $(BIN)
 
 deps:
@@ -198,6 +199,12 @@ paper: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) run suites/paper.json --jobs 2 --report out/paper/report
 	@echo "mergelab: open out/paper/report/index.html"
+
+# suites/paper-full.json: the same without paper.json's three cuts for time (about 50 min)
+paper-full: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	$(BIN) run suites/paper-full.json --jobs 2 --report out/paper-full/report
+	@echo "mergelab: open out/paper-full/report/index.html"
 
 test: deps-test
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
