@@ -193,6 +193,14 @@ static void print_cell_line(const progress *p, const ml_cellset *cs, int i, cons
     fputc('\n', stderr);
 }
 
+/* The status line of a run with workers: what runs, and an ETA from the fraction f done. */
+static void show_running(progress *p, const char *names, double f) {
+    char eta[32];
+    fmt_duration(eta, sizeof(eta), f > 0 ? (now_mono() - p->t0) * (1 - f) / f : NAN);
+    fprintf(stderr, "\r\033[K[%d/%d] running %s  ETA %s", p->done, p->total, names, eta);
+    p->shown = 1;
+}
+
 /* Runs the pending cells, --jobs of them at a time in worker processes.
  * Returns the number that failed, or a negative error. */
 static int run_pending(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
@@ -234,15 +242,12 @@ static int run_pending(const ml_cellset *cs, const int *pending, int npending, c
             next++;
         }
         if (p->tty && !p->quiet) {
-            char eta[32], names[160] = "";
+            char names[160] = "";
             size_t used = 0;
             for (int r = 0; r < running && used < sizeof(names); r++)
                 used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", r ? ", " : "",
                                          cs->cells[cellof[r]].name);
-            double f = (double)p->done / (p->total ? p->total : 1);
-            fmt_duration(eta, sizeof(eta), f > 0 ? (now_mono() - p->t0) * (1 - f) / f : NAN);
-            fprintf(stderr, "\r\033[K[%d/%d] running %s  ETA %s", p->done, p->total, names, eta);
-            p->shown = 1;
+            show_running(p, names, (double)p->done / (p->total ? p->total : 1));
         }
         int status;
         pid_t w = waitpid(-1, &status, 0);
@@ -545,16 +550,13 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
         }
         if (running == 0) break;
         if (p->tty && !p->quiet) {
-            char eta[32], names[200] = "", what[32];
+            char names[200] = "", what[32];
             size_t used = 0;
             for (int r = 0; r < running && used < sizeof(names); r++)
                 used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s:%s", r ? ", " : "",
                                          cs->cells[parts[partof[r]].cell].name,
                                          part_name(&parts[partof[r]], what, sizeof(what)));
-            double f = (double)ndone / (n ? n : 1);
-            fmt_duration(eta, sizeof(eta), f > 0 ? (now_mono() - p->t0) * (1 - f) / f : NAN);
-            fprintf(stderr, "\r\033[K[%d/%d] running %s  ETA %s", p->done, p->total, names, eta);
-            p->shown = 1;
+            show_running(p, names, (double)ndone / (n ? n : 1));
         }
         int status;
         pid_t w = waitpid(-1, &status, 0);
