@@ -23,6 +23,8 @@
 #include "kernels/gpt_mix.h"
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
+#include "kernels/platform.h"
+#include "core/error.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -196,6 +198,10 @@ cleanup:
 }
 
 int main(int argc, char **argv) {
+    if (ml_platform_init(&argc, argv) < 0) {
+        fprintf(stderr, "mlbench: %s\n", ml_error_last()->message);
+        return 2;
+    }
     int threads = 2, steps = 20, gemms = 1, cka_only = 0, router_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--step-only")) gemms = 0;   /* for profiling the step alone */

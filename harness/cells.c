@@ -6,6 +6,7 @@
  */
 #include "harness/cells.h"
 #include "harness/version.h"
+#include "kernels/platform.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/rbuf.h"
@@ -167,7 +168,8 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
     int pick[ML_MAX_AXES], error = 0;
     cJSON *spec = NULL;
     char *canon = NULL, *canon_base = NULL, *canon_spec = NULL, *canon_direct = NULL;
-    char val[64], threads[16], data[65];
+    char val[64], threads[160], data[65];
+    ml_platform plat;
     size_t used = 0, gused = 0;
 
     for (int a = s->naxes - 1, rest = index; a >= 0; a--) {
@@ -230,7 +232,10 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
     static const char *const SPECIALISTS[] = { "seed", "finetune", "specialists", "target", "cka", NULL };
     static const char *const DIRECT[] = { "seed", "finetune", "target", NULL };
     if ((error = data_identity(data, cell->suite, memo)) < 0) goto cleanup;
-    snprintf(threads, sizeof(threads), "%d", cs->threads);
+    /* the BLAS kernels decide the bits as much as the thread count does: a
+     * cell or a cached model from another kernel family is another result */
+    ml_platform_get(&plat);
+    snprintf(threads, sizeof(threads), "%d %s %s", cs->threads, plat.blas, plat.blas_core);
     canon = canon_subset(spec, NOT_RESULTS, 0);
     canon_base = canon_subset(spec, cell->suite->pretrain_seed_shared ? NOT_BASE_SHARED : NOT_BASE, 0);
     canon_spec = canon_subset(spec, SPECIALISTS, 1);

@@ -13,6 +13,7 @@
 #include "harness/runner.h"
 #include "harness/suite.h"
 #include "harness/version.h"
+#include "kernels/platform.h"
 #include "reports/report.h"
 
 #include <errno.h>
@@ -260,6 +261,8 @@ static int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* before any BLAS call: may re-execute us with OPENBLAS_CORETYPE set */
+    if (ml_platform_init(&argc, argv) < 0) return ml_cli_fail(ML_EINVALID);
     if (argc < 2) { print_overview(stderr); return EXIT_USAGE; }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("mergelab %s\n", ml_build_commit);

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "kernels/platform.h"
 
 #include <cblas.h>
 #include <git2.h>
@@ -246,7 +247,7 @@ static int add_blas(cJSON *root) {
     /* These variables change which kernels and how many threads OpenBLAS
      * uses, so they change timings and, through summation order, results. */
     static const char *const vars[] = { "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                        "OPENBLAS_NUM_THREADS" };
+                                        "OPENBLAS_NUM_THREADS", "MERGELAB_BLAS_CORE" };
     cJSON *b, *env;
     int error;
     if ((error = put_obj(&b, root, "blas")) < 0 ||
@@ -257,6 +258,25 @@ static int add_blas(cJSON *root) {
         return error;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         if ((error = put_str(env, vars[i], getenv(vars[i]))) < 0) return error;
+    return 0;
+}
+
+/* The numeric platform (kernels/platform.h): what, besides the suite and
+ * the thread count, decides the bits; the gate compares it between sides. */
+static int add_platform(cJSON *root) {
+    ml_platform p;
+    cJSON *o;
+    int error;
+    ml_platform_get(&p);
+    if ((error = put_obj(&o, root, "platform")) < 0 ||
+        (error = put_str(o, "blas", p.blas)) < 0 ||
+        (error = put_str(o, "blas_core", p.blas_core)) < 0 ||
+        (error = put_str(o, "blas_choice", p.choice)) < 0 ||
+        (error = put_str(o, "blas_requested", p.requested[0] ? p.requested : NULL)) < 0 ||
+        (error = put_str(o, "kernels_isa", p.isa)) < 0 ||
+        (error = put_str(o, "libc", p.libc)) < 0 ||
+        (error = put_str(o, "note", p.note[0] ? p.note : NULL)) < 0)
+        return error;
     return 0;
 }
 
@@ -360,6 +380,7 @@ int ml_provenance_collect(cJSON **out, const char *repo_dir, const char *build_c
     if ((error = add_repository(root, repo_dir)) < 0 ||
         (error = add_build(root, build_commit, build_cc, build_cflags)) < 0 ||
         (error = add_blas(root)) < 0 ||
+        (error = add_platform(root)) < 0 ||
         (error = add_host(root)) < 0 ||
         (error = add_libraries(root)) < 0)
         goto cleanup;

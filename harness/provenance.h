@@ -27,7 +27,10 @@
  *                   (or why DIR's repository could not be opened),
  *   "build":     {"commit": build_commit, "compiler": build_cc, "cflags": build_cflags},
  *   "blas":      {"config": "...", "corename": "...", "threads": N,
- *                 "env": {"OPENBLAS_CORETYPE": "..." | null, "OPENBLAS_L2_SIZE": ..., "OPENBLAS_NUM_THREADS": ...}},
+ *                 "env": {"OPENBLAS_CORETYPE": "..." | null, "OPENBLAS_L2_SIZE": ..., "OPENBLAS_NUM_THREADS": ..., "MERGELAB_BLAS_CORE": ...}},
+ *   "platform":  {"blas": "OpenBLAS 0.3.21", "blas_core": "Haswell", "blas_choice": "pinned",
+ *                 "blas_requested": "Haswell" | null, "kernels_isa": "avx2", "libc": "glibc 2.36",
+ *                 "note": "why the choice was not honoured" | null}  (kernels/platform.h),
  *   "host":      {"hostname": "...", "os": "Linux 6.1.0 x86_64", "cpu": "model name" | "unknown", "ncpu": N},
  *   "libraries": {"libgit2": "1.5.1", "cjson": "1.7.15", "openblas": "0.3.21"}
  * }

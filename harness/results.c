@@ -7,6 +7,7 @@
 #include "harness/results.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/json.h"
 
 #include <limits.h>
 #include <math.h>
@@ -48,6 +49,10 @@ static int read_doc(cJSON **out, const char *path, int *version) {
     if (!doc || !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
         return ml_error_set(ML_EDATA, "%s: not a mergelab results file (invalid or truncated JSON)", path);
+    }
+    if ((error = ml_json_check_unique_keys(doc, path, ML_EDATA)) < 0) {
+        cJSON_Delete(doc);
+        return error;
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "schema_version");
     if (!cJSON_IsNumber(v)) {

@@ -7,6 +7,7 @@
  */
 #include "harness/suite.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/fs.h"
 #include "core/sha256.h"
 #include "data/fmnist.h"
@@ -904,6 +905,8 @@ int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t 
             cJSON_Delete(root);
             return ml_error_set(ML_EINVALID, "%s:%d:%d: unexpected text after the JSON document", file, line, col);
         }
+    int error = ml_json_check_unique_keys(root, file, ML_EINVALID);
+    if (error < 0) { cJSON_Delete(root); return error; }
     *out = root;
     return 0;
 }

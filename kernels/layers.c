@@ -7,6 +7,7 @@
 #include "kernels/fastmath.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
+#include "kernels/platform.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,31 +60,39 @@ void ml_relu_backward(float *dx, const float *dy, const float *x, long n) {
 
 typedef struct { float *out; const float *a, *b; } ew_job;
 
-/* Built twice, for AVX2 and for the x86-64 baseline, picked at load time:
- * 8 lanes instead of 4. No FMA contraction in either (ISO C mode), so
- * both give the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ML_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+/* Each element-wise loop is written once, as an always-inline body, and
+ * compiled twice: for AVX2 (8 lanes) and for the x86-64 baseline (4); the
+ * variant is picked per call from kernels/platform.h, so a test can force
+ * each one. No FMA contraction in either (ISO C mode) and no reordered
+ * sums, so both give the same bits (tests/test_kernels.c: kernels__isa_*). */
+#define ML_BODY static inline __attribute__((always_inline)) void
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ML_VARIANTS(name) \
+    __attribute__((target("avx2"))) static void name##_avx2(void *ctx, long lo, long hi) { name##_body(ctx, lo, hi); } \
+    static void name##_base(void *ctx, long lo, long hi) { name##_body(ctx, lo, hi); } \
+    static ml_range_fn name##_pick(void) { return ml_isa_level() == ML_ISA_AVX2 ? name##_avx2 : name##_base; }
 #else
-#define ML_VECTOR_CLONES
+#define ML_VARIANTS(name) \
+    static void name##_base(void *ctx, long lo, long hi) { name##_body(ctx, lo, hi); } \
+    static ml_range_fn name##_pick(void) { return name##_base; }
 #endif
+typedef void (*ml_range_fn)(void *ctx, long lo, long hi);
 
-ML_VECTOR_CLONES
-static void gelu_fwd_range(void *ctx, long lo, long hi) {
+ML_BODY gelu_fwd_body(void *ctx, long lo, long hi) {
     const ew_job *j = ctx;
     for (long i = lo; i < hi; i++) {
         float v = j->a[i];
         j->out[i] = 0.5f * v * (1.0f + ml_fast_tanhf(GELU_K * (v + 0.044715f * v * v * v)));
     }
 }
+ML_VARIANTS(gelu_fwd)
 
 void ml_gelu_forward(float *y, const float *x, long n) {
     ew_job j = { y, x, NULL };
-    ml_par_for(n, 16384, gelu_fwd_range, &j);
+    ml_par_for(n, 16384, gelu_fwd_pick(), &j);
 }
 
-ML_VECTOR_CLONES
-static void gelu_bwd_range(void *ctx, long lo, long hi) {
+ML_BODY gelu_bwd_body(void *ctx, long lo, long hi) {
     const ew_job *j = ctx;   /* out = dx, a = dy, b = x */
     for (long i = lo; i < hi; i++) {
         float v = j->b[i];
@@ -94,16 +103,16 @@ static void gelu_bwd_range(void *ctx, long lo, long hi) {
         j->out[i] += j->a[i] * (0.5f * (1.0f + t) + 0.5f * v * sech2 * du);
     }
 }
+ML_VARIANTS(gelu_bwd)
 
 void ml_gelu_backward(float *dx, const float *dy, const float *x, long n) {
     ew_job j = { dx, dy, x };
-    ml_par_for(n, 16384, gelu_bwd_range, &j);
+    ml_par_for(n, 16384, gelu_bwd_pick(), &j);
 }
 
 typedef struct { float *y, *d; const float *x; } slope_job;
 
-ML_VECTOR_CLONES
-static void gelu_slope_range(void *ctx, long lo, long hi) {
+ML_BODY gelu_slope_body(void *ctx, long lo, long hi) {
     const slope_job *j = ctx;
     for (long i = lo; i < hi; i++) {
         float v = j->x[i];   /* read before d (which may alias x) is written */
@@ -114,21 +123,22 @@ static void gelu_slope_range(void *ctx, long lo, long hi) {
         j->d[i] = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
     }
 }
+ML_VARIANTS(gelu_slope)
 
 void ml_gelu_forward_slope(float *y, float *d, const float *x, long n) {
     slope_job j = { y, d, x };
-    ml_par_for(n, 16384, gelu_slope_range, &j);
+    ml_par_for(n, 16384, gelu_slope_pick(), &j);
 }
 
-ML_VECTOR_CLONES
-static void mul_range(void *ctx, long lo, long hi) {
+ML_BODY mul_body(void *ctx, long lo, long hi) {
     const ew_job *j = ctx;
     for (long i = lo; i < hi; i++) j->out[i] = j->a[i] * j->b[i];
 }
+ML_VARIANTS(mul)
 
 void ml_mul_slope(float *dx, const float *dy, const float *d, long n) {
     ew_job j = { dx, dy, d };
-    ml_par_for(n, 16384, mul_range, &j);
+    ml_par_for(n, 16384, mul_pick(), &j);
 }
 
 typedef struct {

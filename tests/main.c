@@ -7,6 +7,8 @@
  * in $ML_BIN (the Makefile sets it).
  */
 #include "tests/test.h"
+#include "core/error.h"
+#include "kernels/platform.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -31,6 +33,11 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
+    /* the tests run on the same numeric platform as the CLI they spawn */
+    if (ml_platform_init(&argc, argv) < 0) {
+        fprintf(stderr, "mltest: %s\n", ml_error_last()->message);
+        return 2;
+    }
     const char *tier = NULL;
     int list = 0, nfilters = 0, passed = 0, failed = 0;
     char **filters = calloc((size_t)argc, sizeof(char *));
