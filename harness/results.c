@@ -38,14 +38,12 @@ int ml_results_write(const char *path, const cJSON *doc) {
     return error;
 }
 
-static int read_doc(cJSON **out, const char *path, int *version) {
-    char *src = NULL;
-    size_t len;
+/* Parses src (named path in errors) and checks what every results document
+ * needs: an object, no repeated key, a known schema_version. */
+static int parse_doc(cJSON **out, const char *path, const char *src, size_t len, int *version) {
     int error;
     *out = NULL;
-    if ((error = ml_fs_read_all(&src, &len, path)) < 0) return error;
     cJSON *doc = cJSON_ParseWithLength(src, len);
-    free(src);
     if (!doc || !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
         return ml_error_set(ML_EDATA, "%s: not a mergelab results file (invalid or truncated JSON)", path);
@@ -69,6 +67,17 @@ static int read_doc(cJSON **out, const char *path, int *version) {
     *version = (int)v->valuedouble;
     *out = doc;
     return 0;
+}
+
+static int read_doc(cJSON **out, const char *path, int *version) {
+    char *src = NULL;
+    size_t len;
+    int error;
+    *out = NULL;
+    if ((error = ml_fs_read_all(&src, &len, path)) < 0) return error;
+    error = parse_doc(out, path, src, len, version);
+    free(src);
+    return error;
 }
 
 static int check_cell(const cJSON *cell, const char *path, const char *where) {
@@ -124,12 +133,11 @@ static void upgrade_v1(cJSON *doc) {
     cJSON_AddNumberToObject(doc, "upgraded_from_schema", 1);
 }
 
-int ml_results_load(cJSON **out, const char *path) {
-    cJSON *doc = NULL;
-    int version, error, i = 0;
+/* The checks of a whole results document after parsing; frees doc on error. */
+static int check_results(cJSON **out, cJSON *doc, const char *path, int version) {
+    int error, i = 0;
     char where[64];
     *out = NULL;
-    if ((error = read_doc(&doc, path, &version)) < 0) return error;
     if (version == 1) {
         if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "metrics"))) {
             cJSON_Delete(doc);
@@ -152,6 +160,22 @@ int ml_results_load(cJSON **out, const char *path) {
     }
     *out = doc;
     return 0;
+}
+
+int ml_results_load(cJSON **out, const char *path) {
+    cJSON *doc = NULL;
+    int version, error;
+    *out = NULL;
+    if ((error = read_doc(&doc, path, &version)) < 0) return error;
+    return check_results(out, doc, path, version);
+}
+
+int ml_results_parse(cJSON **out, const char *name, const char *src, size_t len) {
+    cJSON *doc = NULL;
+    int version, error;
+    *out = NULL;
+    if ((error = parse_doc(&doc, name, src, len, &version)) < 0) return error;
+    return check_results(out, doc, name, version);
 }
 
 int ml_results_load_cell(cJSON **out, const char *path) {

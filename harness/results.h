@@ -35,6 +35,9 @@ int ml_results_write(const char *path, const cJSON *doc);
  * numbers, a "gate" array of rules. ML_EDATA names the file, the JSON path
  * and what is wrong; ML_ENOTFOUND when it does not exist. */
 int ml_results_load(cJSON **out, const char *path);
+/* The same checks on a document in memory; name stands for the file in
+ * errors. (The fuzz target, tests/fuzz/, enters here.) */
+int ml_results_parse(cJSON **out, const char *name, const char *src, size_t len);
 /* Reads a cell file; ML_EDATA when it is damaged or not a cell. */
 int ml_results_load_cell(cJSON **out, const char *path);
 /* The keys that change from run to run of the same suite (times, command,
