@@ -216,8 +216,73 @@ check: test
 	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/mltest
 	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab
 	ML_BIN=build-ubsan/mergelab build-ubsan/mltest
+	$(MAKE) --no-print-directory fuzz
+
+# make fuzz: the libFuzzer target over results reader -> aggregate -> gate ->
+# findings (tests/fuzz/fuzz_results.c), built with Debian's clang into its own
+# folder. It runs every file of the regression corpus once, then fuzzes for
+# FUZZ_SECONDS; new corpus entries go to build-fuzz/corpus/ and crashing inputs
+# to build-fuzz/crash-*, never into fixtures/.
+FUZZ_BUILD   := build-fuzz
+FUZZ_CC      := clang
+FUZZ_SECONDS ?= 60
+FUZZ_CORPUS  := fixtures/fuzz/results
+FUZZ_DICT    := fixtures/fuzz/results.dict
+DEB_FUZZ     := clang libclang-rt-14-dev
+FUZZ_CFLAGS   = $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined -I. -I$(FUZZ_BUILD) $(PKG_CFLAGS)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz_results.o
+FUZZ_BIN     := $(FUZZ_BUILD)/fuzz_results
+
+.PHONY: fuzz deps-fuzz
+deps-fuzz:
+	@missing=""; \
+	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then missing=" $(DEB_FUZZ)"; \
+	else \
+	  t=$$(mktemp -d) && \
+	  echo 'int LLVMFuzzerTestOneInput(const unsigned char*d, unsigned long n){return 0;}' > $$t/probe.c && \
+	  $(FUZZ_CC) -fsanitize=fuzzer $$t/probe.c -o $$t/probe >/dev/null 2>&1 || missing=" libclang-rt-14-dev"; \
+	  rm -rf "$$t"; \
+	fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "mergelab: missing Debian packages for make fuzz:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "mergelab: installing them with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends$$missing >/dev/null \
+	    || { echo "mergelab: apt-get install failed; run: apt-get update && apt-get install -y$$missing" >&2; exit 2; }; \
+	else \
+	  echo "mergelab: not root; run as root:  apt-get update && apt-get install -y$$missing" >&2; exit 2; \
+	fi
+
+# The fuzz build stamps itself "fuzz": the target never writes a results file.
+$(FUZZ_BUILD)/ml_build_stamp.h:
+	@mkdir -p $(FUZZ_BUILD)
+	@{ echo '#define ML_BUILD_COMMIT "fuzz"'; echo '#define ML_BUILD_CC "$(FUZZ_CC)"'; \
+	   echo '#define ML_BUILD_CFLAGS "fuzz"'; echo '#define ML_BUILD_SOURCE "fuzz"'; } > $@
+
+$(FUZZ_BUILD)/.make-settings: FORCE
+	@mkdir -p $(FUZZ_BUILD)
+	@echo "$(FUZZ_CC) $(FUZZ_CFLAGS)" > $@.new; cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
+
+$(FUZZ_BUILD)/%.o: %.c $(FUZZ_BUILD)/.make-settings | $(FUZZ_BUILD)/ml_build_stamp.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BIN): $(FUZZ_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+fuzz: deps deps-fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	$(FUZZ_BIN) $(FUZZ_CORPUS)/*
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=25 -dict=$(FUZZ_DICT) \
+	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus $(FUZZ_CORPUS)
+
+-include $(FUZZ_OBJ:.o=.d)
 
 clean:
-	rm -rf build build-asan build-ubsan out   # results/ (the store) is kept: it is data
+	rm -rf build build-asan build-ubsan build-fuzz out   # results/ (the store) is kept: it is data
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d)

@@ -45,6 +45,7 @@ typedef struct {
     int n;                       /* commits on the line */
     ml_git_commit *commits;
     char (*label)[16];           /* (n) short hashes */
+    char (*platform)[160];       /* (n) numeric platform of each commit's results ("" = none read) */
     hist_series s[MAX_SERIES];
     int ns;
 } hist;
@@ -60,6 +61,7 @@ static void hist_free(hist *h) {
     }
     free(h->commits);
     free(h->label);
+    free(h->platform);
     memset(h, 0, sizeof(*h));
 }
 
@@ -119,8 +121,9 @@ static void time_rows(hist *h, const cJSON *doc, const char *suite, const char *
     }
 }
 
-/* 1 when cur is worse than prev by s's rule (the `compare` verdict "WORSE"). */
-static int worse(const hist_series *s, const ml_summary *prev, const ml_summary *cur) {
+/* 1 when cur is worse than prev by s's rule (the `compare` verdict "WORSE");
+ * across: the two were computed on different numeric platforms. */
+static int worse(const hist_series *s, const ml_summary *prev, const ml_summary *cur, int across) {
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(s->rule, "direction");
     int higher = cJSON_IsString(dir) && !strcmp(dir->valuestring, "higher");
     int lower = cJSON_IsString(dir) && !strcmp(dir->valuestring, "lower");
@@ -132,7 +135,7 @@ static int worse(const hist_series *s, const ml_summary *prev, const ml_summary 
         /* worse beyond noise, and beyond the tolerance: a tiny but certain change is not a regression */
         if (!(higher ? d.hi < 0 : d.lo > 0)) return 0;
     }
-    double tol = s->rule ? ml_gate_tolerance(s->rule, prev->mean) : 0.0;
+    double tol = s->rule ? ml_gate_tolerance(s->rule, prev->mean, across) : 0.0;
     return higher ? diff < -tol : diff > tol;
 }
 
@@ -143,6 +146,8 @@ static int hist_collect(hist *h, const char *root, const char *machine, const ch
     int error;
     memset(h, 0, sizeof(*h));
     if ((error = ml_git_log(&h->commits, &h->n, ".", rev, limit)) < 0) return error;
+    if (!(h->platform = calloc((size_t)(h->n ? h->n : 1), sizeof(*h->platform))))
+        return ml_error_set(ML_ENOMEM, "out of memory");
     for (int c = 0; c < h->n; c++) {
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s/%s/%s", root, machine, h->commits[c].hex);
@@ -163,6 +168,7 @@ static int hist_collect(hist *h, const char *root, const char *machine, const ch
                 continue;
             }
             const cJSON *gate = cJSON_GetObjectItemCaseSensitive(doc, "gate");
+            if (!h->platform[c][0]) ml_results_platform(h->platform[c], sizeof(h->platform[c]), doc, 0);
             for (int m = 0; m < nmetrics; m++) {
                 if (!strncmp(metrics[m], "time/", 5)) { time_rows(h, doc, name, metrics[m], group, c); continue; }
                 for (int i = 0; i < agg.n; i++) {
@@ -184,6 +190,7 @@ static int hist_collect(hist *h, const char *root, const char *machine, const ch
         for (int k = 0; k < h->ns; k++) any |= h->s[k].pt[c].n > 0;
         if (!any) continue;
         h->commits[m] = h->commits[c];
+        memmove(h->platform[m], h->platform[c], sizeof(h->platform[m]));
         for (int k = 0; k < h->ns; k++) h->s[k].pt[m] = h->s[k].pt[c];
         m++;
     }
@@ -195,6 +202,7 @@ static int hist_collect(hist *h, const char *root, const char *machine, const ch
     for (int k = 0; k < h->ns; k++) {
         hist_series *s = &h->s[k];
         const ml_summary *prev = NULL;
+        int prev_c = -1;
         char lab[sizeof(s->label)];   /* GCC cannot tell s->label from the fields it is built of */
         if (suites_differ) snprintf(lab, sizeof(lab), "%s %s: %s", s->suite, s->group, s->metric);
         else if (strcmp(s->group, "default")) snprintf(lab, sizeof(lab), "%s: %s", s->group, s->metric);
@@ -207,8 +215,9 @@ static int hist_collect(hist *h, const char *root, const char *machine, const ch
             s->hi[c] = p->n ? p->hi : NAN;
             s->flag[c] = 0;
             if (!p->n) continue;
-            if (prev) s->flag[c] = (unsigned char)worse(s, prev, p);
+            if (prev) s->flag[c] = (unsigned char)worse(s, prev, p, strcmp(h->platform[prev_c], h->platform[c]) != 0);
             prev = p;
+            prev_c = c;
         }
     }
     return 0;
@@ -277,6 +286,9 @@ int ml_cmd_history(int argc, char **argv) {
                 if (p->n >= 2) snprintf(ci, sizeof(ci), "[%.6g, %.6g]", p->lo, p->hi);
                 printf("%.12s %-10s %-12s %-28s %12.6g  %-24s %-3d %s\n", h.commits[c].hex, date, s->suite, s->group,
                        p->mean, ci, p->n, s->flag[c] ? "REGRESSED" : "");
+                if (k == 0 && c > 0 && strcmp(h.platform[c - 1], h.platform[c]))
+                    printf("%12s numeric platform changed here: %s -> %s (compared across platforms, not bit for bit)\n",
+                           "", h.platform[c - 1], h.platform[c]);
             }
         }
     }
@@ -388,6 +400,7 @@ int ml_cmd_report(int argc, char **argv) {
     if (baseline) {
         /* the baseline gates the results of its own suite */
         ml_gate_summary sum;
+        static char gate_platform[600];
         cJSON *cand = NULL;
         if ((error = ml_results_load(&base, baseline)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
         const char *bname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -419,6 +432,8 @@ int ml_cmd_report(int argc, char **argv) {
         o.baseline_path = baseline;
         o.gate = grows;
         o.ngate = rows.n;
+        ml_gate_platform_line(gate_platform, sizeof(gate_platform), &sum);
+        o.gate_platform = gate_platform;
     }
     if (with_history) {
         if (!res0 && (error = ml_results_load(&res0, results[0])) < 0) { rc = ml_cli_fail(error); goto cleanup; }

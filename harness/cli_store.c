@@ -81,6 +81,9 @@ int ml_cmd_show(int argc, char **argv) {
     printf("  build       %s; %s\n", or_dash(str(build, "commit")), or_dash(str(build, "compiler")));
     printf("  cflags      %s\n", or_dash(str(build, "cflags")));
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(blas, "threads");
+    char plat[400];
+    ml_results_platform(plat, sizeof(plat), doc, 1);
+    printf("  platform    %s\n", plat);
     printf("  blas        %s; core %s; %d thread%s; env ", or_dash(str(blas, "config")), or_dash(str(blas, "corename")),
            cJSON_IsNumber(bt) ? (int)bt->valuedouble : 0, cJSON_IsNumber(bt) && bt->valuedouble == 1 ? "" : "s");
     print_value(cJSON_GetObjectItemCaseSensitive(blas, "env"));
@@ -158,7 +161,7 @@ static void store_machine(store_args *s) {
 }
 
 /* better / worse / same for one metric; see the file comment */
-static const char *verdict(const ml_agg_row *a, const ml_agg_row *b, const cJSON *rule, ml_diff *d) {
+static const char *verdict(const ml_agg_row *a, const ml_agg_row *b, const cJSON *rule, ml_diff *d, int across) {
     const char *dir = rule ? str(rule, "direction") : NULL;
     d->diff = b->s.mean - a->s.mean;
     d->lo = d->hi = d->df = NAN;
@@ -169,7 +172,7 @@ static const char *verdict(const ml_agg_row *a, const ml_agg_row *b, const cJSON
         sign = d->lo > 0 ? 1 : d->hi < 0 ? -1 : 0;
         if (!sign) return "same (within noise)";
     } else {
-        double tol = rule ? ml_gate_tolerance(rule, a->s.mean) : 0.0;
+        double tol = rule ? ml_gate_tolerance(rule, a->s.mean, across) : 0.0;
         if (fabs(d->diff) <= tol) return rule ? "same (within tolerance)" : "same";
         sign = d->diff > 0 ? 1 : -1;
     }
@@ -188,6 +191,11 @@ static int compare_suite(const char *pa, const char *pb, const char *ra, const c
     const cJSON *gate = cJSON_GetObjectItemCaseSensitive(b, "gate");
     printf("suite %s: %s (%s) -> %s (%s)\n", or_dash(str(cJSON_GetObjectItemCaseSensitive(b, "suite"), "name")), ra, pa,
            rb, pb);
+    char plat_a[160], plat_b[160];
+    int known = ml_results_platform(plat_a, sizeof(plat_a), a, 0) & ml_results_platform(plat_b, sizeof(plat_b), b, 0);
+    int across = !known || strcmp(plat_a, plat_b);
+    if (across) printf("different numeric platforms: A %s, B %s; compared within tolerance and noise\n", plat_a, plat_b);
+    else printf("same numeric platform (%s)\n", plat_a);
     printf("%-48s %12s %12s %12s  %-26s %-5s %s\n", "metric", "A", "B", "B - A", "95% CI of B - A", "seeds",
            "verdict");
     for (int pass = 0; pass < 2; pass++) {
@@ -199,7 +207,7 @@ static int compare_suite(const char *pa, const char *pb, const char *ra, const c
             ml_agg_row none = { 0 };
             none.s.mean = NAN;
             ml_diff d;
-            const char *v = verdict(x ? x : &none, y ? y : &none, ml_gate_rule_for(gate, r->metric), &d);
+            const char *v = verdict(x ? x : &none, y ? y : &none, ml_gate_rule_for(gate, r->metric), &d, across);
             char ci[48] = "n/a", seeds[16];
             if (!isnan(d.lo)) snprintf(ci, sizeof(ci), "[%+.4g, %+.4g]", d.lo, d.hi);
             snprintf(seeds, sizeof(seeds), "%d/%d", x ? x->n : 0, y ? y->n : 0);

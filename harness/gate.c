@@ -33,8 +33,15 @@ static double num(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
 }
 
-double ml_gate_tolerance(const cJSON *rule, double baseline) {
-    return rule ? num(rule, "atol") + num(rule, "rtol") * fabs(baseline) : NAN;
+double ml_gate_tolerance(const cJSON *rule, double baseline, int across) {
+    if (!rule) return NAN;
+    const cJSON *x = across ? cJSON_GetObjectItemCaseSensitive(rule, "across_platforms") : NULL;
+    if (cJSON_IsObject(x)) rule = x;
+    return num(rule, "atol") + num(rule, "rtol") * fabs(baseline);
+}
+
+int ml_gate_allows_missing(const cJSON *rule) {
+    return rule && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rule, "allow_missing"));
 }
 
 static int push_row(ml_gate_rows *rows, const ml_gate_row *src) {
@@ -63,6 +70,120 @@ static void print_row(FILE *out, const ml_gate_row *r) {
             tol, r->ci, r->verdict);
 }
 
+static const char *cell_status(const cJSON *c) {
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+    return cJSON_IsString(st) ? st->valuestring : "";
+}
+
+static const cJSON *cell_named(const cJSON *doc, const char *name) {
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) return c;
+    }
+    return NULL;
+}
+
+/* Whole-document facts: what is missing or failed on either side. */
+static void check_documents(ml_gate_summary *sum, const cJSON *results, const cJSON *baseline, const ml_agg *base) {
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(results, "cells");
+    const cJSON *missing = cJSON_GetObjectItemCaseSensitive(results, "missing");
+    const cJSON *complete = cJSON_GetObjectItemCaseSensitive(results, "complete");
+    for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next)
+        sum->failed_cells += strcmp(cell_status(c), "ok") != 0;
+    sum->incomplete = cJSON_IsArray(missing) ? cJSON_GetArraySize(missing) : 0;
+    if (cJSON_IsFalse(complete) && sum->incomplete == 0) sum->incomplete = 1;
+    /* a baseline cell the results lack entirely (a seed not run) */
+    const cJSON *bcells = cJSON_GetObjectItemCaseSensitive(baseline, "cells");
+    for (const cJSON *c = bcells ? bcells->child : NULL; c; c = c->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+        if (!cJSON_IsString(n)) continue;
+        if (!cell_named(results, n->valuestring)) {
+            int listed = 0;
+            for (const cJSON *m = cJSON_IsArray(missing) ? missing->child : NULL; m; m = m->next)
+                listed |= cJSON_IsString(m) && !strcmp(m->valuestring, n->valuestring);
+            sum->incomplete += !listed;
+        }
+        sum->baseline_partial += strcmp(cell_status(c), "ok") != 0;
+    }
+    const cJSON *bmissing = cJSON_GetObjectItemCaseSensitive(baseline, "missing");
+    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(baseline, "complete")) ||
+        (cJSON_IsArray(bmissing) && cJSON_GetArraySize(bmissing) > 0))
+        sum->baseline_partial++;
+    int finite = 0;
+    for (int i = 0; i < base->n; i++) finite += base->rows[i].n > 0;
+    sum->baseline_empty = finite == 0;
+}
+
+/* Same platform: every metric of every baseline cell against the same
+ * cell of the results, bit for bit (null equals null). */
+static void compare_bits(ml_gate_summary *sum, const cJSON *results, const cJSON *baseline) {
+    const cJSON *bcells = cJSON_GetObjectItemCaseSensitive(baseline, "cells");
+    for (const cJSON *bc = bcells ? bcells->child : NULL; bc; bc = bc->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(bc, "name");
+        const cJSON *rc = cJSON_IsString(n) ? cell_named(results, n->valuestring) : NULL;
+        const cJSON *bm = cJSON_GetObjectItemCaseSensitive(bc, "metrics");
+        const cJSON *rm = cJSON_GetObjectItemCaseSensitive(rc, "metrics");
+        for (const cJSON *m = bm ? bm->child : NULL; m; m = m->next) {
+            const cJSON *x = rm ? cJSON_GetObjectItemCaseSensitive(rm, m->string) : NULL;
+            int same = x && ((cJSON_IsNull(m) && cJSON_IsNull(x)) ||
+                             (cJSON_IsNumber(m) && cJSON_IsNumber(x) && !memcmp(&m->valuedouble, &x->valuedouble, sizeof(double))));
+            sum->compared++;
+            if (same) continue;
+            if (!sum->differing++)
+                snprintf(sum->first_diff, sizeof(sum->first_diff), "%.60s: %.80s %.9g -> %.9g", n->valuestring, m->string,
+                         cJSON_IsNumber(m) ? m->valuedouble : NAN, x && cJSON_IsNumber(x) ? x->valuedouble : NAN);
+        }
+    }
+}
+
+void ml_gate_platform_line(char *buf, size_t size, const ml_gate_summary *sum) {
+    if (!sum->same_platform)
+        snprintf(buf, size, "different numeric platforms: baseline %s, now %s; compared within the rules' "
+                 "across-platform tolerances and the seeds' noise, not bit for bit", sum->platform_base, sum->platform_now);
+    else if (sum->differing == 0)
+        snprintf(buf, size, "same numeric platform (%s): bit-identical to the baseline (%d values)", sum->platform_now,
+                 sum->compared);
+    else
+        snprintf(buf, size, "same numeric platform (%s): NOT bit-identical, %d of %d values differ (first: %s); "
+                 "on one platform that is a change in the code, the suite or the data, even within tolerance",
+                 sum->platform_now, sum->differing, sum->compared, sum->first_diff);
+}
+
+/* The verdict of a metric with values on both sides. */
+static void judge(ml_gate_summary *sum, ml_gate_row *row, const ml_agg_row *b, const ml_agg_row *n) {
+    double delta = row->now - row->baseline;
+    int worse, better, noisy;
+    if (n->n >= 2 && b->n >= 2) {
+        ml_diff d;
+        ml_stats_welch(&d, &b->s, &n->s);
+        row->ci_lo = d.lo;
+        row->ci_hi = d.hi;
+        snprintf(row->ci, sizeof(row->ci), "[%+.4g, %+.4g]", d.lo, d.hi);
+    }
+    if (!strcmp(row->dir, "higher")) {
+        worse = delta < -row->tol; better = delta > row->tol;
+        noisy = !isnan(row->ci_hi) && row->ci_hi >= 0.0;
+    } else if (!strcmp(row->dir, "lower")) {
+        worse = delta > row->tol; better = delta < -row->tol;
+        noisy = !isnan(row->ci_lo) && row->ci_lo <= 0.0;
+    } else {
+        worse = fabs(delta) > row->tol; better = 0;
+        noisy = !isnan(row->ci_lo) && row->ci_lo <= 0.0 && row->ci_hi >= 0.0;
+    }
+    if (worse && noisy) {
+        snprintf(row->verdict, sizeof(row->verdict), "ok (within noise)");
+        sum->ok++;
+        return;
+    }
+    snprintf(row->verdict, sizeof(row->verdict), "%s",
+             worse ? (!strcmp(row->dir, "both") ? "CHANGED" : "REGRESSED") : better ? "improved" : "ok");
+    row->failed = worse;
+    if (worse) sum->regressed++;
+    else if (better) sum->improved++;
+    else sum->ok++;
+}
+
 int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const cJSON *baseline, ml_gate_rows *rows) {
     const cJSON *gate = cJSON_GetObjectItemCaseSensitive(results, "gate");
     ml_agg now = { 0 }, base = { 0 };
@@ -70,6 +191,11 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
     memset(sum, 0, sizeof(*sum));
     if ((error = ml_agg_build(&now, results)) < 0) return error;
     if ((error = ml_agg_build(&base, baseline)) < 0) { ml_agg_free(&now); return error; }
+    check_documents(sum, results, baseline, &base);
+    int known = ml_results_platform(sum->platform_now, sizeof(sum->platform_now), results, 0) &
+                ml_results_platform(sum->platform_base, sizeof(sum->platform_base), baseline, 0);
+    sum->same_platform = known && !strcmp(sum->platform_now, sum->platform_base);
+    if (sum->same_platform) compare_bits(sum, results, baseline);
     if (out)
         fprintf(out, "%-36s %-6s %12s %12s %10s %10s %-24s %s\n", "metric", "dir", "baseline", "now", "change", "tol",
                 "95% CI of change", "verdict");
@@ -77,6 +203,8 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
         const ml_agg_row *b = &base.rows[i];
         const ml_agg_row *n = ml_agg_find(&now, b->group, b->metric);
         const cJSON *r = ml_gate_rule_for(gate, b->metric);
+        int allow = ml_gate_allows_missing(r);
+        int holes_now = n ? n->n_cells - n->n : 0, holes_base = b->n_cells - b->n;
         ml_gate_row row;
         memset(&row, 0, sizeof(row));
         snprintf(row.metric, sizeof(row.metric), "%s", b->label);
@@ -85,54 +213,28 @@ int ml_gate_check(ml_gate_summary *sum, FILE *out, const cJSON *results, const c
         row.now = n ? n->s.mean : NAN;
         row.n_baseline = b->n;
         row.n_now = n ? n->n : 0;
-        row.tol = ml_gate_tolerance(r, row.baseline);
+        row.tol = ml_gate_tolerance(r, row.baseline, !sum->same_platform);
         row.ci_lo = row.ci_hi = NAN;
         snprintf(row.ci, sizeof(row.ci), "n/a");
-        double delta = row.now - row.baseline;
-        int noisy = 0;   /* the seeds' spread covers the change */
-        if (n && b->n >= 2 && n->n >= 2) {
-            ml_diff d;
-            ml_stats_welch(&d, &b->s, &n->s);
-            row.ci_lo = d.lo;
-            row.ci_hi = d.hi;
-            snprintf(row.ci, sizeof(row.ci), "[%+.4g, %+.4g]", d.lo, d.hi);
-        }
         sum->total++;
-        if (!n || n->n == 0) {
-            snprintf(row.verdict, sizeof(row.verdict), "%s", n ? "REGRESSED (NaN)" : "MISSING");
+        if (!n || n->n == 0 || (holes_now && !allow)) {
+            /* nothing missing passes: a seed without a finite value is a failure */
+            if (!n) snprintf(row.verdict, sizeof(row.verdict), "MISSING");
+            else if (n->n_nonfinite) snprintf(row.verdict, sizeof(row.verdict), "REGRESSED (NaN %d/%d)", n->n_nonfinite, n->n_cells);
+            else snprintf(row.verdict, sizeof(row.verdict), "MISSING (%d/%d seeds)", holes_now, n->n_cells);
             row.failed = 1;
             sum->regressed++;
+        } else if (b->n == 0 || (holes_base && !allow)) {
+            snprintf(row.verdict, sizeof(row.verdict), "BAD BASELINE (%d/%d)", holes_base, b->n_cells);
+            row.failed = 1;
+            sum->baseline_holes++;
         } else if (!r) {
             snprintf(row.verdict, sizeof(row.verdict), "untracked");
             sum->untracked++;
-        } else if (b->n == 0) {
-            snprintf(row.verdict, sizeof(row.verdict), "ok (no baseline value)");
-            sum->ok++;
         } else {
-            const char *dir = row.dir;
-            int worse, better;
-            if (!strcmp(dir, "higher")) {
-                worse = delta < -row.tol; better = delta > row.tol;
-                noisy = !isnan(row.ci_hi) && row.ci_hi >= 0.0;
-            } else if (!strcmp(dir, "lower")) {
-                worse = delta > row.tol; better = delta < -row.tol;
-                noisy = !isnan(row.ci_lo) && row.ci_lo <= 0.0;
-            } else {
-                worse = fabs(delta) > row.tol; better = 0;
-                noisy = !isnan(row.ci_lo) && row.ci_lo <= 0.0 && row.ci_hi >= 0.0;
-            }
-            if (worse && noisy) {
-                snprintf(row.verdict, sizeof(row.verdict), "ok (within noise)");
-                sum->ok++;
-            } else {
-                snprintf(row.verdict, sizeof(row.verdict), "%s",
-                         worse ? (!strcmp(dir, "both") ? "CHANGED" : "REGRESSED") : better ? "improved" : "ok");
-                row.failed = worse;
-                if (worse) sum->regressed++;
-                else if (better) sum->improved++;
-                else sum->ok++;
-            }
+            judge(sum, &row, b, n);
         }
+        double delta = row.now - row.baseline;
         snprintf(row.change, sizeof(row.change), "n/a");
         if (!isnan(delta)) {
             if (fabs(row.baseline) > 1e-12) snprintf(row.change, sizeof(row.change), "%+.2f%%", 100.0 * delta / fabs(row.baseline));
@@ -165,11 +267,45 @@ cleanup:
     return error;
 }
 
+/* Why doc cannot be a baseline (ML_EDATA naming it), or 0. */
+static int bless_refusal(const cJSON *doc, const char *path) {
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    const cJSON *missing = cJSON_GetObjectItemCaseSensitive(doc, "missing");
+    const cJSON *gate = cJSON_GetObjectItemCaseSensitive(doc, "gate");
+    ml_agg agg = { 0 };
+    int error, i = 0;
+    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "complete")) ||
+        (cJSON_IsArray(missing) && cJSON_GetArraySize(missing) > 0))
+        return ml_error_set(ML_EDATA, "%s: incomplete results (%d cell%s not run, $.missing); finish the run before "
+                            "blessing it", path, cJSON_GetArraySize(missing), cJSON_GetArraySize(missing) == 1 ? "" : "s");
+    for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next, i++)
+        if (strcmp(cell_status(c), "ok")) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+            return ml_error_set(ML_EDATA, "%s: $.cells[%d] (%s) failed; a baseline with a failed cell gates nothing there",
+                                path, i, cJSON_IsString(n) ? n->valuestring : "?");
+        }
+    if ((error = ml_agg_build(&agg, doc)) < 0) return error;
+    error = 0;
+    int finite = 0;
+    for (int k = 0; k < agg.n && !error; k++) {
+        const ml_agg_row *r = &agg.rows[k];
+        finite += r->n > 0;
+        if (r->n < r->n_cells && !ml_gate_allows_missing(ml_gate_rule_for(gate, r->metric)))
+            error = ml_error_set(ML_EDATA, "%s: metric %s has no finite value in %d of %d cells (null, NaN, infinite or "
+                                 "absent); a baseline must be whole", path, r->label, r->n_cells - r->n, r->n_cells);
+    }
+    if (!error && finite == 0)
+        error = ml_error_set(ML_EDATA, "%s: no cell holds a finite metric; an empty baseline would pass anything", path);
+    ml_agg_free(&agg);
+    return error;
+}
+
 int ml_gate_bless(const char *baseline_path, const char *results_path, const char *commit) {
     cJSON *doc = NULL;
     char when[32];
     int error;
     if ((error = ml_results_load(&doc, results_path)) < 0) return error;
+    if ((error = bless_refusal(doc, results_path)) < 0) { cJSON_Delete(doc); return error; }
     cJSON_DeleteItemFromObjectCaseSensitive(doc, "blessed");
     cJSON *b = cJSON_AddObjectToObject(doc, "blessed");
     ml_time_iso8601(when, sizeof(when), time(NULL));

@@ -87,16 +87,52 @@ static int cmd_validate(int argc, char **argv) {
     return EXIT_OK;
 }
 
+/* The lines that say what a check could not gate, and the exit code they
+ * cost: 2 for a baseline that cannot gate, 3 for results that are not all
+ * there; --allow-partial reports them and keeps the metrics' verdict. */
+static int check_document_problems(const ml_gate_summary *sum, const char *results, const char *baseline,
+                                   int allow_partial) {
+    int rc = EXIT_OK;
+    const char *tag = allow_partial ? "warning (--allow-partial)" : "error";
+    if (sum->baseline_empty) {
+        fprintf(stderr, "mergelab check: error: baseline %s is empty: no cell holds a finite metric, so it would pass "
+                "anything; bless complete results\n", baseline);
+        return EXIT_USAGE;
+    }
+    if (sum->baseline_holes) {
+        fprintf(stderr, "mergelab check: error: baseline %s lacks a finite value for %d metric%s in some seed "
+                "(BAD BASELINE rows); bless complete results, or let the rule \"allow_missing\"\n", baseline,
+                sum->baseline_holes, sum->baseline_holes == 1 ? "" : "s");
+        rc = EXIT_USAGE;
+    }
+    if (sum->baseline_partial) {
+        fprintf(stderr, "mergelab check: %s: baseline %s is partial (%d failed or missing cell%s)\n", tag, baseline,
+                sum->baseline_partial, sum->baseline_partial == 1 ? "" : "s");
+        if (!allow_partial) rc = EXIT_USAGE;
+    }
+    if (rc != EXIT_OK) return rc;
+    if (sum->incomplete) {
+        fprintf(stderr, "mergelab check: %s: results %s are incomplete: %d cell%s of the suite or the baseline not "
+                "run (rerun the same command to finish them)\n", tag, results, sum->incomplete,
+                sum->incomplete == 1 ? "" : "s");
+        if (!allow_partial) rc = EXIT_FAILED;
+    }
+    if (sum->failed_cells && !allow_partial) rc = EXIT_FAILED;
+    return rc;
+}
+
 static int cmd_check(int argc, char **argv) {
     const char *results = NULL, *baseline = NULL, *junit = NULL, *markdown = NULL;
     cJSON *r = NULL, *b = NULL;
     ml_gate_summary sum;
     ml_gate_rows rows = { 0 };
-    int error, rc;
+    char platform[600];
+    int error, rc, allow_partial = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--baseline") && i + 1 < argc) baseline = argv[++i];
         else if (!strcmp(argv[i], "--junit") && i + 1 < argc) junit = argv[++i];
         else if (!strcmp(argv[i], "--markdown") && i + 1 < argc) markdown = argv[++i];
+        else if (!strcmp(argv[i], "--allow-partial")) allow_partial = 1;
         else if (argv[i][0] == '-') return ml_cli_usage("check", "unknown option '%s'", argv[i]);
         else if (!results) results = argv[i];
         else return ml_cli_usage("check", "unexpected argument '%s'", argv[i]);
@@ -112,6 +148,8 @@ static int cmd_check(int argc, char **argv) {
         goto cleanup;
     }
     if ((error = ml_gate_check(&sum, stdout, r, b, &rows)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    ml_gate_platform_line(platform, sizeof(platform), &sum);
+    printf("%s\n", platform);
     {
         const cJSON *sn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "suite"), "name");
         const char *suite = cJSON_IsString(sn) ? sn->valuestring : results;
@@ -123,20 +161,22 @@ static int cmd_check(int argc, char **argv) {
     }
     rc = sum.regressed ? EXIT_REGRESSION : EXIT_OK;
     /* a cell that failed to run is worse than a regression: the numbers are not there */
-    int failed_cells = 0;
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(r, "cells");
     for (const cJSON *c = cells ? cells->child : NULL; c; c = c->next) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
         if (strcmp(st->valuestring, "ok")) {
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(c, "error");
-            fprintf(stderr, "mergelab check: cell %s failed: %s\n", cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring,
+            fprintf(stderr, "mergelab check: %s: cell %s failed: %s\n", allow_partial ? "warning (--allow-partial)" : "error",
+                    cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring,
                     cJSON_IsString(e) ? e->valuestring : "(no reason recorded)");
-            failed_cells++;
         }
     }
-    if (failed_cells) rc = EXIT_FAILED;
-    printf("%d metrics: %d regressed, %d ok, %d improved, %d untracked, %d new%s -> exit %d\n", sum.total,
-           sum.regressed, sum.ok, sum.improved, sum.untracked, sum.added, failed_cells ? "; cells failed" : "", rc);
+    int doc_rc = check_document_problems(&sum, results, baseline, allow_partial);
+    if (doc_rc != EXIT_OK) rc = doc_rc;
+    printf("%d metrics: %d regressed, %d ok, %d improved, %d untracked, %d new%s%s%s -> exit %d\n", sum.total,
+           sum.regressed, sum.ok, sum.improved, sum.untracked, sum.added, sum.failed_cells ? "; cells failed" : "",
+           sum.incomplete ? "; results incomplete" : "",
+           sum.baseline_empty || sum.baseline_holes || sum.baseline_partial ? "; baseline unusable" : "", rc);
 cleanup:
     ml_gate_rows_free(&rows);
     cJSON_Delete(r);
@@ -162,6 +202,13 @@ static int cmd_bless(int argc, char **argv) {
         if (!cJSON_IsString(name)) {
             cJSON_Delete(r);
             fprintf(stderr, "mergelab bless: %s: $.suite.name missing; pass --baseline FILE\n", results);
+            return EXIT_USAGE;
+        }
+        /* the name becomes a path: hold it to the suite's own rule for names */
+        if (!ml_suite_name_ok(name->valuestring)) {
+            fprintf(stderr, "mergelab bless: %s: $.suite.name '%s' is not a suite name (letters, digits, '-', '_', "
+                    "1..63 characters); pass --baseline FILE\n", results, name->valuestring);
+            cJSON_Delete(r);
             return EXIT_USAGE;
         }
         snprintf(def, sizeof(def), "fixtures/baselines/%s.json", name->valuestring);
@@ -198,14 +245,22 @@ static const ml_cmd cmds[] = {
       "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
       "whether each is done, failed or pending there." },
     { "validate", cmd_validate, "validate SUITE", "Checks a suite without running it. Exit 0 or 2." },
-    { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE]",
+    { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE] [--allow-partial]",
       "Gates each metric of RESULTS against FILE with the suite's tolerances\n"
       "(atol + rtol*|baseline|). --junit writes JUnit XML (one testcase per gated metric),\n"
       "--markdown a summary table for a CI job page. With several seeds a side, a change\n"
       "beyond tolerance whose 95% interval across seeds still reaches zero is noise, not a\n"
-      "regression. Exit 0 all hold, 1 a regression, 2 bad input or no baseline, 3 a cell failed." },
+      "regression. Nothing missing passes: a metric missing, null, NaN or infinite in any seed\n"
+      "is REGRESSED (unless its rule says \"allow_missing\": true); incomplete results or a failed\n"
+      "cell exit 3, an empty or partial baseline exits 2; --allow-partial reports those and gates\n"
+      "what is there. It also says whether both sides share a numeric platform (BLAS library and\n"
+      "kernels, threads): on the same one, whether they are bit-identical; across two, a rule's\n"
+      "\"across_platforms\" tolerance applies. Exit 0 all hold, 1 a regression, 2 bad input or\n"
+      "no baseline, 3 a cell failed or results are incomplete." },
     { "bless", cmd_bless, "bless RESULTS [--baseline FILE]",
-      "Makes RESULTS the new baseline (default fixtures/baselines/<suite>.json), recording the build commit." },
+      "Makes RESULTS the new baseline (default fixtures/baselines/<suite>.json), recording the build\n"
+      "commit. Refuses (exit 2) results that are incomplete, have a failed cell, hold no metric, or\n"
+      "lack a finite value for a metric in some seed." },
     { "report", ml_cmd_report, "report RESULTS... [-o DIR] [--baseline FILE] [--formats png,svg,pdf] [--width-in W] [--font-pt P] [--png-scale N] [--history] [--history-metric M]... [--results ROOT] [--rev REV]",
       "Writes DIR/index.html (default: report/ beside the first RESULTS) with, per results file,\n"
       "the findings, the method table with 95% intervals across seeds, the cells, the provenance\n"

@@ -103,6 +103,12 @@ static int check_gate(const cJSON *gate, const char *path) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "direction");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "atol");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "rtol");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, "across_platforms");
+        const cJSON *am = cJSON_GetObjectItemCaseSensitive(r, "allow_missing");
+        if ((x && (!cJSON_IsObject(x) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, "atol")) ||
+                   !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, "rtol")))) || (am && !cJSON_IsBool(am)))
+            return ml_error_set(ML_EDATA, "%s: $.gate[%d]: expected across_platforms {atol, rtol} and allow_missing "
+                                "true|false", path, i);
         if (!cJSON_IsString(m) || !cJSON_IsString(d) || !cJSON_IsNumber(a) || !cJSON_IsNumber(t) ||
             (strcmp(d->valuestring, "higher") && strcmp(d->valuestring, "lower") && strcmp(d->valuestring, "both")))
             return ml_error_set(ML_EDATA, "%s: $.gate[%d]: expected {match, direction (higher|lower|both), atol, rtol}",
@@ -216,6 +222,12 @@ void ml_results_add_gate(cJSON *doc, const ml_suite *s) {
         cJSON_AddStringToObject(r, "direction", ml_direction_name(s->gate[g].direction));
         cJSON_AddNumberToObject(r, "atol", s->gate[g].atol);
         cJSON_AddNumberToObject(r, "rtol", s->gate[g].rtol);
+        if (s->gate[g].has_across) {
+            cJSON *x = cJSON_AddObjectToObject(r, "across_platforms");
+            cJSON_AddNumberToObject(x, "atol", s->gate[g].across_atol);
+            cJSON_AddNumberToObject(x, "rtol", s->gate[g].across_rtol);
+        }
+        if (s->gate[g].allow_missing) cJSON_AddBoolToObject(r, "allow_missing", 1);
         cJSON_AddItemToArray(gate, r);
     }
     if (s->report_width_in > 0 || s->report_font_pt > 0 || s->report_formats) {
@@ -238,4 +250,37 @@ const cJSON *ml_results_first_ok(const cJSON *doc) {
         if (cJSON_IsString(st) && !strcmp(st->valuestring, "ok")) return c;
     }
     return NULL;
+}
+
+static const char *sget(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int ml_results_platform(char *buf, size_t size, const cJSON *doc, int full) {
+    const cJSON *prov = cJSON_GetObjectItemCaseSensitive(doc, "provenance");
+    const cJSON *plat = cJSON_GetObjectItemCaseSensitive(prov, "platform");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(prov, "threads");
+    char blas[96] = "", threads[32] = "";
+    if (cJSON_IsNumber(th)) snprintf(threads, sizeof(threads), ", %d thread%s", (int)th->valuedouble,
+                                     th->valuedouble == 1 ? "" : "s");
+    if (sget(plat, "blas") && sget(plat, "blas_core")) {
+        snprintf(blas, sizeof(blas), "%s %s", sget(plat, "blas"), sget(plat, "blas_core"));
+    } else {
+        /* written before provenance.platform: the same facts from blas and libraries */
+        const char *core = sget(cJSON_GetObjectItemCaseSensitive(prov, "blas"), "corename");
+        const char *ver = sget(cJSON_GetObjectItemCaseSensitive(prov, "libraries"), "openblas");
+        if (core && ver) snprintf(blas, sizeof(blas), "OpenBLAS %s %s", ver, core);
+    }
+    if (!blas[0]) {
+        snprintf(buf, size, "unknown (no BLAS recorded)");
+        return 0;
+    }
+    if (full && sget(plat, "blas_choice"))
+        snprintf(buf, size, "%s (%s), kernels %s, %s%s%s%s", blas, sget(plat, "blas_choice"),
+                 sget(plat, "kernels_isa") ? sget(plat, "kernels_isa") : "?", sget(plat, "libc") ? sget(plat, "libc") : "libc ?",
+                 threads, sget(plat, "note") ? "; " : "", sget(plat, "note") ? sget(plat, "note") : "");
+    else
+        snprintf(buf, size, "%s%s", blas, threads);
+    return 1;
 }

@@ -45,6 +45,13 @@ int ml_results_load_cell(cJSON **out, const char *path);
 void ml_results_strip_volatile(cJSON *doc);
 /* doc["gate"] = the suite's rules, so a results file gates itself. */
 void ml_results_add_gate(cJSON *doc, const ml_suite *s);
+/* The numeric platform doc was computed on (kernels/platform.h). With full
+ * 0 the part that decides the bits, for comparing two documents: "OpenBLAS
+ * 0.3.21 Haswell, 2 threads" (files from before provenance.platform give
+ * the same from provenance.blas and libraries); with full 1 the line
+ * `show` prints, with the choice, the ISA of mergelab's own loops and the
+ * C library. Returns 1, or 0 with "unknown (...)" when nothing is recorded. */
+int ml_results_platform(char *buf, size_t size, const cJSON *doc, int full);
 /* Convenience for readers: the first cell whose status is "ok", or NULL. */
 const cJSON *ml_results_first_ok(const cJSON *doc);
 

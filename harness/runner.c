@@ -26,9 +26,11 @@ double ml_run__now(void) {
 
 void ml_run__add_metric(cJSON *metrics, const char *model, const char *what, double v) {
     char key[160];
-    if (!isfinite(v)) return;   /* undefined values stay in the curves (null), never in the gate */
     snprintf(key, sizeof(key), "%s/%s", model, what);
-    cJSON_AddNumberToObject(metrics, key, v);
+    /* an undefined value is recorded as null, so the gate sees the hole
+     * instead of a metric that silently went missing */
+    if (!isfinite(v)) cJSON_AddNullToObject(metrics, key);
+    else cJSON_AddNumberToObject(metrics, key, v);
 }
 
 void ml_run__add_timing(cJSON *res, const double t[5]) {

@@ -554,11 +554,9 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     if ((error = want_object(c, root, "$")) < 0 || (error = check_keys(c, root, "$", ROOT_KEYS)) < 0) return error;
     if ((error = get(c, root, "$", "name", 1, &v)) < 0 || (error = read_str(c, v, "$.name", s->name, sizeof(s->name))) < 0)
         return error;
-    for (const char *ch = s->name; *ch; ch++)
-        if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') || (*ch >= '0' && *ch <= '9') ||
-              *ch == '-' || *ch == '_'))
-            return FAIL(c, "$.name", "\"%s\" may use only letters, digits, '-' and '_'", s->name);
     if (!s->name[0]) return FAIL(c, "$.name", "must not be empty");
+    if (!ml_suite_name_ok(s->name))
+        return FAIL(c, "$.name", "\"%s\" may use only letters, digits, '-' and '_'", s->name);
     if ((error = opt_str(c, root, "$", "description", s->description, sizeof(s->description))) < 0) return error;
     int seed = 1;
     if ((error = req_int(c, root, "$", "seed", 0, 2147483647, &seed)) < 0) return error;
@@ -801,7 +799,8 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     }
 
     /* gate */
-    static const char *const GATE_KEYS[] = { "match", "direction", "atol", "rtol", NULL };
+    static const char *const GATE_KEYS[] = { "match", "direction", "atol", "rtol", "across_platforms", "allow_missing", NULL };
+    static const char *const TOL_KEYS[] = { "atol", "rtol", NULL };
     if ((error = get(c, root, "$", "gate", 1, &o)) < 0) return error;
     if (!cJSON_IsArray(o)) return FAIL(c, "$.gate", "expected an array of rules, got %s", type_name(o));
     s->ngate = cJSON_GetArraySize(o);
@@ -821,8 +820,23 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         g->direction = (ml_direction)k;
         g->atol = g->rtol = 0.0;
         if ((error = opt_num(c, e, p, "atol", 0.0, 1e12, &g->atol)) < 0 ||
-            (error = opt_num(c, e, p, "rtol", 0.0, 1e6, &g->rtol)) < 0)
+            (error = opt_num(c, e, p, "rtol", 0.0, 1e6, &g->rtol)) < 0 ||
+            (error = read_bool(c, e, p, "allow_missing", &g->allow_missing)) < 0 ||
+            (error = get(c, e, p, "across_platforms", 0, &v)) < 0)
             return error;
+        g->has_across = v != NULL;
+        if (v) {
+            join(q, sizeof(q), p, "across_platforms");
+            g->across_atol = g->atol;
+            g->across_rtol = g->rtol;
+            if ((error = want_object(c, v, q)) < 0 || (error = check_keys(c, v, q, TOL_KEYS)) < 0 ||
+                (error = opt_num(c, v, q, "atol", 0.0, 1e12, &g->across_atol)) < 0 ||
+                (error = opt_num(c, v, q, "rtol", 0.0, 1e6, &g->across_rtol)) < 0)
+                return error;
+            if (g->across_atol < g->atol || g->across_rtol < g->rtol)
+                return FAIL(c, q, "a tolerance across platforms below the rule's own (atol %g, rtol %g) makes no sense",
+                            g->atol, g->rtol);
+        }
     }
     /* report: how its figures are drawn; nothing a result depends on */
     static const char *const REPORT_KEYS[] = { "width_in", "font_pt", "formats", NULL };
@@ -882,6 +896,16 @@ static void line_col(const char *src, size_t len, size_t off, int *line, int *co
         if (src[i] == '\n') { (*line)++; *col = 1; }
         else (*col)++;
     }
+}
+
+int ml_suite_name_ok(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 63) return 0;
+    for (const char *ch = name; *ch; ch++)
+        if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') || (*ch >= '0' && *ch <= '9') ||
+              *ch == '-' || *ch == '_'))
+            return 0;
+    return 1;
 }
 
 int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t len) {

@@ -96,6 +96,9 @@ typedef struct {
     char   match[128];   /* fnmatch pattern over metric names */
     ml_direction direction;
     double atol, rtol;
+    int    has_across;                 /* "across_platforms" given */
+    double across_atol, across_rtol;   /* the tolerance between two numeric platforms (measured) */
+    int    allow_missing;              /* a seed may lack a finite value */
 } ml_gate_rule;
 
 /* One axis of the suite's matrix: the cells are the cartesian product of
@@ -172,6 +175,9 @@ int ml_suite_parse(ml_suite **out, const char *file, const char *src, size_t len
 /* The same on an already parsed document (root is not modified); sha256 is
  * recorded as the suite's hash (may be NULL). */
 int ml_suite_parse_json(ml_suite **out, const char *file, const char *sha256, const cJSON *root);
+/* 1 when name is a valid suite name: letters, digits, '-' and '_', 1..63
+ * characters. It names files (results, baselines), so nothing else passes. */
+int ml_suite_name_ok(const char *name);
 /* cJSON parse that refuses trailing text and reports "FILE:LINE:COL: ..." */
 int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t len);
 /* Reads and parses a file; ML_ENOTFOUND when it does not exist. */

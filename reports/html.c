@@ -378,6 +378,11 @@ static void gate_section(ml_rbuf *b, const ml_report_opts *o) {
     else ml_rbuf_printf(b, "<span class=\"v v-good\">no regression in %d metrics</span>", o->ngate);
     ml_rbuf_puts(b, " (worse than the tolerance <code>atol + rtol·|baseline|</code> and, with two or more seeds "
                     "a side, than noise: the 95% Welch interval of the change excludes 0).</p>\n");
+    if (o->gate_platform) {
+        ml_rbuf_puts(b, "<p class=\"platform\">");
+        esc(b, o->gate_platform);
+        ml_rbuf_puts(b, "</p>\n");
+    }
     /* all rows, regressions first; folded away when nothing regressed */
     ml_rbuf_printf(b, "<details%s><summary>every metric (%d)</summary>\n", nreg ? " open" : "", o->ngate);
     ml_rbuf_puts(b, "<table class=\"sortable\"><thead><tr><th>metric</th><th>baseline</th><th>now</th><th>change</th>"

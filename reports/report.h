@@ -149,6 +149,7 @@ typedef struct {
     const char *baseline_path;          /* shown with the gate table; NULL = none given */
     const ml_report_gate_row *gate;     /* (ngate) rows, or NULL */
     int ngate;
+    const char *gate_platform;          /* one line: do the two sides share a numeric platform, are they bit-identical */
     const ml_report_history *history;   /* (nhistory) series, or NULL */
     int nhistory;
 } ml_report_opts;
