@@ -1,7 +1,7 @@
 # mergelab Makefile.
 #   make demo      install what is missing, build, run suites/demo.json, write its report
 #   make test      install what is missing, build, run every test (ends "N passed, N failed")
-#   make deps      check libraries, font and data; apt-get install them when root
+#   make deps      check the C compiler, libraries, font and data; apt-get install them when root
 #   make deps-test deps plus the test-only tools (xmllint, poppler-utils, chromium)
 #   make check     make test plus the sanitizer builds' tests
 #   make bench     speed figures as ratios to the sgemm peak
@@ -81,8 +81,17 @@ DEB_CHROMIUM   := chromium
 .PHONY: all deps deps-test demo paper paper-full test check bench clean FORCE
 all: $(BIN)
 
+# The C compiler comes first: a bare Debian 12 (git and make only) has none.
+# gcc brings /usr/bin/cc; libc6-dev the C headers and crt files. CC=clang or
+# another compiler the user chose is reported, never replaced by gcc.
+DEB_CC := gcc libc6-dev
+
 deps:
 	@missing=""; \
+	if ! command -v $(CC) >/dev/null 2>&1; then \
+	  case "$(CC)" in cc|gcc) missing="$$missing $(DEB_CC)";; \
+	  *) echo "mergelab: the compiler CC=$(CC) is not on PATH; install it or run make with CC=gcc" >&2; exit 2;; esac; \
+	elif [ ! -f /usr/include/stdio.h ]; then missing="$$missing libc6-dev"; fi; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v git >/dev/null 2>&1 || missing="$$missing git"; \
 	[ -f $(FONT_FILE) ] || missing="$$missing $(DEB_FONT)"; \
@@ -275,9 +284,9 @@ $(FUZZ_BIN): $(FUZZ_OBJ)
 
 fuzz: deps deps-fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
-	$(FUZZ_BIN) $(FUZZ_CORPUS)/*
+	UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_BIN) $(FUZZ_CORPUS)/*
 	@mkdir -p $(FUZZ_BUILD)/corpus
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=25 -dict=$(FUZZ_DICT) \
+	UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=25 -dict=$(FUZZ_DICT) \
 	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus $(FUZZ_CORPUS)
 
 -include $(FUZZ_OBJ:.o=.d)

@@ -27,6 +27,7 @@
 #include "core/error.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,13 +198,40 @@ cleanup:
     return rc;
 }
 
+/* --peak-only: the sgemm peak alone, "<GFLOP/s> <kernel family>", for the
+ * parent's pinned-against-native line. */
+static int peak_only(void) {
+    double p[5];
+    for (int r = 0; r < 5; r++) p[r] = sgemm_peak();
+    printf("%.3f %s\n", median_of(p, 5), openblas_get_corename());
+    return 0;
+}
+
+/* What the pin costs: the sgemm peak here (pinned, or as chosen) against
+ * OpenBLAS's own choice for this CPU, measured in a child process because
+ * OpenBLAS picks its kernels once, when it is loaded. */
+static void pin_cost(int threads) {
+    char cmd[256], line[128], core[64] = "?";
+    double native = NAN, p[5];
+    snprintf(cmd, sizeof(cmd), "/proc/self/exe --blas-core native --peak-only --threads %d", threads);
+    FILE *f = popen(cmd, "r");
+    if (f && fgets(line, sizeof(line), f)) sscanf(line, "%lf %63s", &native, core);
+    if (f) pclose(f);
+    for (int r = 0; r < 5; r++) p[r] = sgemm_peak();
+    double here = median_of(p, 5);
+    printf("sgemm peak, this run (%s)         %8.1f GFLOP/s median of 5\n", openblas_get_corename(), here);
+    printf("sgemm peak, native (%s)%*s%8.1f GFLOP/s median of 5, in a child process; this run / native = %.2f\n",
+           core, (int)(14 - strlen(core) > 0 ? 14 - strlen(core) : 1), "", native, here / native);
+}
+
 int main(int argc, char **argv) {
     if (ml_platform_init(&argc, argv) < 0) {
         fprintf(stderr, "mlbench: %s\n", ml_error_last()->message);
         return 2;
     }
-    int threads = 2, steps = 20, gemms = 1, cka_only = 0, router_only = 0;
+    int threads = 2, steps = 20, gemms = 1, cka_only = 0, router_only = 0, peak = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--peak-only")) peak = 1;
         if (!strcmp(argv[i], "--step-only")) gemms = 0;   /* for profiling the step alone */
         else if (!strcmp(argv[i], "--cka-only")) cka_only = 1;
         else if (!strcmp(argv[i], "--router-only")) router_only = 1;
@@ -211,12 +239,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     }
     ml_blas_set_threads(threads);
+    if (peak) return peak_only();
     printf("mergelab bench: %s (%s), %d threads\n", openblas_get_config(), openblas_get_corename(), ml_blas_threads());
     if (cka_only) return bench_cka();
     if (router_only) return bench_router();
     if (gemms) {
         printf("sgemm n=1024, OpenBLAS threading  %8.1f GFLOP/s\n", sgemm_gflops_how(1024, 1024, 1024, 1));
         printf("sgemm n=1024, mergelab row split  %8.1f GFLOP/s\n", sgemm_gflops_how(1024, 1024, 1024, 0));
+        pin_cost(threads);
     }
 
     ml_gpt_config cfg = { 96, 128, 4, 4, 128 };

@@ -192,7 +192,7 @@ static int gather(ctx *c) {
         if (d->role) continue;
         if (method && !strcmp(method, "router")) {
             double L = num(cJSON_GetObjectItemCaseSensitive(m, "router"), "layers");
-            d->router_layers = isfinite(L) ? (int)L : 1;
+            d->router_layers = isfinite(L) && fabs(L) < 1e9 ? (int)L : 1;   /* (int) of a huge value is undefined */
             d->fam = d->router_layers > 1 ? FAM_ROUTERK : FAM_ROUTER1;
         } else if (method && !strcmp(method, "ensemble")) d->fam = FAM_ENSEMBLE;
         else if (method && !strcmp(method, "interpolate")) d->fam = FAM_INTERP;

@@ -122,6 +122,7 @@ static void compare_bits(ml_gate_summary *sum, const cJSON *results, const cJSON
     for (const cJSON *bc = bcells ? bcells->child : NULL; bc; bc = bc->next) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(bc, "name");
         const cJSON *rc = cJSON_IsString(n) ? cell_named(results, n->valuestring) : NULL;
+        if (!rc) continue;   /* a cell not run is counted as incomplete, not as a difference */
         const cJSON *bm = cJSON_GetObjectItemCaseSensitive(bc, "metrics");
         const cJSON *rm = cJSON_GetObjectItemCaseSensitive(rc, "metrics");
         for (const cJSON *m = bm ? bm->child : NULL; m; m = m->next) {

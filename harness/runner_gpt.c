@@ -780,7 +780,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             cJSON_AddNumberToObject(me, "loss", loss);
             cJSON_AddNumberToObject(me, "exact_match", em);
             ml_run__add_metric(metrics, name, "loss", loss);
-            ml_run__add_metric(metrics, name, "exact_match", em);
+            if (s->exact_match > 0) ml_run__add_metric(metrics, name, "exact_match", em);   /* NaN: not measured */
             /* each specialist's own domain, to see specialisation and forgetting (for the
              * merges too unless eval.merge_domain_losses is false) */
             for (int k = 0; k < 2 && (e < 4 || s->merge_domain_losses); k++) {
@@ -810,7 +810,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
             for (const cJSON *m = cJSON_GetObjectItemCaseSensitive(pt, "models")->child; m; m = m->next)
                 cJSON_AddItemToArray(models, cJSON_Duplicate(m, 1));
             for (const cJSON *m = cJSON_GetObjectItemCaseSensitive(pt, "metrics")->child; m; m = m->next)
-                cJSON_AddNumberToObject(metrics, m->string, m->valuedouble);
+                cJSON_AddItemToObject(metrics, m->string, cJSON_Duplicate(m, 0));   /* null stays null */
         }
         cJSON_Delete(own_pt);
         own_pt = NULL;
