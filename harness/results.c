@@ -262,7 +262,8 @@ int ml_results_platform(char *buf, size_t size, const cJSON *doc, int full) {
     const cJSON *plat = cJSON_GetObjectItemCaseSensitive(prov, "platform");
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(prov, "threads");
     char blas[96] = "", threads[32] = "";
-    if (cJSON_IsNumber(th)) snprintf(threads, sizeof(threads), ", %d thread%s", (int)th->valuedouble,
+    /* a file's number may be anything: print it as given, never cast an absurd one to int */
+    if (cJSON_IsNumber(th)) snprintf(threads, sizeof(threads), ", %.6g thread%s", th->valuedouble,
                                      th->valuedouble == 1 ? "" : "s");
     if (sget(plat, "blas") && sget(plat, "blas_core")) {
         snprintf(blas, sizeof(blas), "%s %s", sget(plat, "blas"), sget(plat, "blas_core"));

@@ -536,6 +536,7 @@ static void test_harness__compare_history_commits(void) {
     ML_ASSERT_STR_HAS(out, "95% CI of B - A");
     int verdicts = strstr(out, "better") || strstr(out, "WORSE");
     ML_ASSERT_MSG(verdicts, "a 4x learning rate changed no metric beyond tolerance:\n%s", out);
+    ML_ASSERT_STR_HAS(out, "same numeric platform (OpenBLAS ");
     free(out);
     rc = ml_t_sh(&out, "cd %s && %s %s compare HEAD HEAD~2", repo, env, bin);
     ML_ASSERT_EQ_INT(2, rc);   /* HEAD (commit three) has no results */
@@ -552,6 +553,25 @@ static void test_harness__compare_history_commits(void) {
     rc = ml_t_sh(&out, "cd %s && %s %s history direct/loss --plot history.svg && xmllint --noout history.svg", repo, env, bin);
     ML_ASSERT_MSG(rc == 0, "history --plot: %s", out);
     ML_ASSERT_STR_HAS(out, "wrote history.svg");
+    free(out);
+    /* commit one's results as if from another kernel family: compare and
+     * history say the platforms differ */
+    char one[1024], *text = NULL;
+    size_t tlen;
+    snprintf(one, sizeof(one), "%s/results/testbox/%s/tiny.json", repo, c1);
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, &tlen, one));
+    char *moved = ml_t_replace(text, "\"blas_core\":\t\"Haswell\"", "\"blas_core\":\t\"Sandybridge\"");
+    free(text);
+    ML_ASSERT_MSG(moved != NULL, "no blas_core Haswell in %s", one);
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(one, moved, strlen(moved)));
+    free(moved);
+    rc = ml_t_sh(&out, "cd %s && %s %s compare %.7s %.7s", repo, env, bin, c1, c2);
+    ML_ASSERT_MSG(rc == 0, "compare exited %d: %s", rc, out);
+    ML_ASSERT_STR_HAS(out, "different numeric platforms: A OpenBLAS 0.3.21 Sandybridge, 1 thread, B OpenBLAS 0.3.21 Haswell");
+    free(out);
+    rc = ml_t_sh(&out, "cd %s && %s %s history direct/loss", repo, env, bin);
+    ML_ASSERT_MSG(rc == 0, "history exited %d: %s", rc, out);
+    ML_ASSERT_STR_HAS(out, "numeric platform changed here: OpenBLAS 0.3.21 Sandybridge, 1 thread -> OpenBLAS 0.3.21 Haswell, 1 thread");
     free(out);
     free(c1);
     free(c2);
