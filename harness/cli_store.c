@@ -84,12 +84,12 @@ int ml_cmd_show(int argc, char **argv) {
     char plat[400];
     ml_results_platform(plat, sizeof(plat), doc, 1);
     printf("  platform    %s\n", plat);
-    printf("  blas        %s; core %s; %d thread%s; env ", or_dash(str(blas, "config")), or_dash(str(blas, "corename")),
-           cJSON_IsNumber(bt) ? (int)bt->valuedouble : 0, cJSON_IsNumber(bt) && bt->valuedouble == 1 ? "" : "s");
+    printf("  blas        %s; core %s; %.6g thread%s; env ", or_dash(str(blas, "config")), or_dash(str(blas, "corename")),
+           cJSON_IsNumber(bt) ? bt->valuedouble : 0.0, cJSON_IsNumber(bt) && bt->valuedouble == 1 ? "" : "s");
     print_value(cJSON_GetObjectItemCaseSensitive(blas, "env"));
     const cJSON *nc = cJSON_GetObjectItemCaseSensitive(host, "ncpu");
-    printf("\n  host        %s (%s), %s, %d cpus\n", or_dash(str(host, "hostname")), or_dash(str(prov, "machine")),
-           or_dash(str(host, "os")), cJSON_IsNumber(nc) ? (int)nc->valuedouble : 0);
+    printf("\n  host        %s (%s), %s, %.6g cpus\n", or_dash(str(host, "hostname")), or_dash(str(prov, "machine")),
+           or_dash(str(host, "os")), cJSON_IsNumber(nc) ? nc->valuedouble : 0.0);
     printf("  cpu         %s\n", or_dash(str(host, "cpu")));
     printf("  libraries   ");
     print_value(cJSON_GetObjectItemCaseSensitive(prov, "libraries"));
@@ -310,8 +310,8 @@ int ml_cmd_findings(int argc, char **argv) {
                     *hi = cJSON_GetObjectItemCaseSensitive(f, "ci_hi"), *n = cJSON_GetObjectItemCaseSensitive(f, "n");
         char ci[48] = "n/a";
         if (cJSON_IsNumber(lo) && cJSON_IsNumber(hi)) snprintf(ci, sizeof(ci), "[%+.4g, %+.4g]", lo->valuedouble, hi->valuedouble);
-        printf("%-28s %-13s %+10.4g  %-24s %d\n    %s\n    %s\n", str(f, "id"), str(f, "verdict"),
-               cJSON_IsNumber(e) ? e->valuedouble : NAN, ci, cJSON_IsNumber(n) ? (int)n->valuedouble : 0,
+        printf("%-28s %-13s %+10.4g  %-24s %.6g\n    %s\n    %s\n", str(f, "id"), str(f, "verdict"),
+               cJSON_IsNumber(e) ? e->valuedouble : NAN, ci, cJSON_IsNumber(n) ? n->valuedouble : 0.0,
                str(f, "statement"), str(f, "detail"));
     }
     cJSON_Delete(rows);
