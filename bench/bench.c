@@ -198,6 +198,31 @@ cleanup:
     return rc;
 }
 
+/* --split-bits: why results depend on the thread count. The same products
+ * with the rows split into 1 and into 2 single-threaded OpenBLAS calls
+ * (kernels/gemm.c), and how many outputs differ in their bits. */
+static int split_bits(void) {
+    static const int shapes[][3] = { { 128, 256, 784 }, { 128, 128, 256 }, { 2048, 384, 128 }, { 2048, 128, 512 } };
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)N * K);
+        float *C1 = malloc(sizeof(float) * (size_t)M * N), *C2 = malloc(sizeof(float) * (size_t)M * N);
+        if (!A || !B || !C1 || !C2) return 3;
+        for (long i = 0; i < (long)M * K; i++) A[i] = ml_rng_uniform(5, 1, (uint64_t)i) - 0.5f;
+        for (long i = 0; i < (long)N * K; i++) B[i] = ml_rng_uniform(5, 2, (uint64_t)i) - 0.5f;
+        ml_blas_set_threads(1);
+        ml_gemm_nt(M, N, K, A, B, 0.0f, C1);
+        ml_blas_set_threads(2);
+        ml_gemm_nt(M, N, K, A, B, 0.0f, C2);
+        long differ = 0;
+        for (long i = 0; i < (long)M * N; i++) differ += memcmp(&C1[i], &C2[i], sizeof(float)) != 0;
+        printf("(%d x %d) . (%d x %d)^T  1 vs 2 threads: %ld of %ld outputs differ in their bits\n", M, K, N, K,
+               differ, (long)M * N);
+        free(A); free(B); free(C1); free(C2);
+    }
+    return 0;
+}
+
 /* --peak-only: the sgemm peak alone, "<GFLOP/s> <kernel family>", for the
  * parent's pinned-against-native line. */
 static int peak_only(void) {
@@ -232,6 +257,7 @@ int main(int argc, char **argv) {
     int threads = 2, steps = 20, gemms = 1, cka_only = 0, router_only = 0, peak = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--peak-only")) peak = 1;
+        else if (!strcmp(argv[i], "--split-bits")) return split_bits();
         if (!strcmp(argv[i], "--step-only")) gemms = 0;   /* for profiling the step alone */
         else if (!strcmp(argv[i], "--cka-only")) cka_only = 1;
         else if (!strcmp(argv[i], "--router-only")) router_only = 1;

@@ -1,9 +1,12 @@
 /*
  * kernels/gemm.c: row-major sgemm wrappers, split over blocks of OUTPUT
  * rows on mergelab's worker threads (kernels/parallel.c), each block a
- * single-threaded OpenBLAS call. Every element of C is still one dot
- * product over the whole K, in OpenBLAS's fixed order, so the split never
- * changes a result and a fixed thread count repeats bit for bit.
+ * single-threaded OpenBLAS call. Every element of C is one dot product
+ * over the whole K (no reduction is split), so a fixed thread count repeats
+ * bit for bit. Another count moves the block boundaries, and OpenBLAS
+ * computes the rows left at a block's end with narrower tile kernels that
+ * round differently: results depend on the thread count, which is why it
+ * is part of every identity (`mlbench --split-bits` counts the difference).
  */
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"

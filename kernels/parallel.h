@@ -1,9 +1,10 @@
 /*
  * kernels/parallel.h: mergelab's own worker threads, for splitting a kernel
  * over its OUTPUTS (rows of a product, rows of an activation, heads of
- * attention) -- never a reduction, so every number is computed by exactly
- * the same sequence of operations whatever the thread count, and a fixed
- * count gives bit-identical results.
+ * attention) -- never a reduction, so the split depends only on the sizes
+ * and the thread count, never on scheduling, and a fixed count gives
+ * bit-identical results (a different count can change the last bits of a
+ * product: see kernels/gemm.c).
  * OpenBLAS runs single-threaded underneath: each worker calls sgemm on its
  * own block of output rows. Workers sleep on a condition variable between
  * jobs (no spinning: on a 2-core machine a spinning helper steals the core
