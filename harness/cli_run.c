@@ -627,6 +627,8 @@ static cJSON *assemble(const ml_cellset *cs, cJSON *prov, const char *dir, int *
     }
     ml_results_add_gate(doc, cs->suite);
     cJSON_AddNumberToObject(prov, "threads", cs->threads);
+    cJSON *plat = cJSON_GetObjectItemCaseSensitive(prov, "platform");
+    if (cJSON_IsObject(plat)) cJSON_AddNumberToObject(plat, "threads", cs->threads);   /* part of the platform */
     seeds = cJSON_AddArrayToObject(prov, "seeds");
     missing = cJSON_CreateArray();
     cells = cJSON_CreateArray();

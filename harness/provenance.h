@@ -30,7 +30,8 @@
  *                 "env": {"OPENBLAS_CORETYPE": "..." | null, "OPENBLAS_L2_SIZE": ..., "OPENBLAS_NUM_THREADS": ..., "MERGELAB_BLAS_CORE": ...}},
  *   "platform":  {"blas": "OpenBLAS 0.3.21", "blas_core": "Haswell", "blas_choice": "pinned",
  *                 "blas_requested": "Haswell" | null, "kernels_isa": "avx2", "libc": "glibc 2.36",
- *                 "note": "why the choice was not honoured" | null}  (kernels/platform.h),
+ *                 "note": "why the choice was not honoured" | null}  (kernels/platform.h;
+ *                 `run` adds "threads", the suite's thread count, which is part of it),
  *   "host":      {"hostname": "...", "os": "Linux 6.1.0 x86_64", "cpu": "model name" | "unknown", "ncpu": N},
  *   "libraries": {"libgit2": "1.5.1", "cjson": "1.7.15", "openblas": "0.3.21"}
  * }

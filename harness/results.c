@@ -260,7 +260,8 @@ static const char *sget(const cJSON *o, const char *key) {
 int ml_results_platform(char *buf, size_t size, const cJSON *doc, int full) {
     const cJSON *prov = cJSON_GetObjectItemCaseSensitive(doc, "provenance");
     const cJSON *plat = cJSON_GetObjectItemCaseSensitive(prov, "platform");
-    const cJSON *th = cJSON_GetObjectItemCaseSensitive(prov, "threads");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(plat, "threads");
+    if (!th) th = cJSON_GetObjectItemCaseSensitive(prov, "threads");
     char blas[96] = "", threads[32] = "";
     /* a file's number may be anything: print it as given, never cast an absurd one to int */
     if (cJSON_IsNumber(th)) snprintf(threads, sizeof(threads), ", %.6g thread%s", th->valuedouble,

@@ -246,7 +246,8 @@ static void test_report_page__html(void) {
         {.label = "base/test_acc", .baseline = 0.8, .value = 0.8, .ci_lo = NAN, .ci_hi = NAN, .verdict = "ok"},
     };
     const char *const paths[2] = {t.res, res2};
-    ml_report_opts o = {.formats = ML_FIG_PNG, .baseline_path = "fixtures/<base>.json", .gate = gate, .ngate = 2};
+    ml_report_opts o = {.formats = ML_FIG_PNG, .baseline_path = "fixtures/<base>.json", .gate = gate, .ngate = 2,
+                        .gate_platform = "different numeric platforms: baseline <A>, now B"};
     int rc = ml_report_write_many(paths, 2, t.out, &o);
     ML_ASSERT_MSG(rc == 0, "%s", ml_error_last()->message);
     char *html = slurp(t.out, "index.html");
@@ -258,7 +259,8 @@ static void test_report_page__html(void) {
     int ok_finding = strstr(html, "CKA falls with fine-tuning length") && strstr(html, "v-bad\">not held");
     int ok_failed = strstr(html, "1 cell failed") && strstr(html, "loss became NaN at step 7");
     int ok_gate = strstr(html, "1 of 2 metrics regressed") && strstr(html, "fixtures/&lt;base&gt;.json") &&
-                  strstr(html, "<tr class=\"regressed\">");
+                  strstr(html, "<tr class=\"regressed\">") &&
+                  strstr(html, "<p class=\"platform\">different numeric platforms: baseline &lt;A&gt;, now B</p>");
     int ok_imgs = strstr(html, "<img class=\"ml-fig\" src=\"x_methods_g1.png\"") != NULL;
     int only_png = !strstr(html, ".pdf\"") && !strstr(html, ".svg\"");
     int ok_script = strstr(html, "data-ml-ready") && strstr(html, "table.sortable") && strstr(html, "data-v=\"");
