@@ -35,9 +35,12 @@ static double num(const cJSON *o, const char *key) {
 
 double ml_gate_tolerance(const cJSON *rule, double baseline, int across) {
     if (!rule) return NAN;
+    double own = num(rule, "atol") + num(rule, "rtol") * fabs(baseline);
     const cJSON *x = across ? cJSON_GetObjectItemCaseSensitive(rule, "across_platforms") : NULL;
-    if (cJSON_IsObject(x)) rule = x;
-    return num(rule, "atol") + num(rule, "rtol") * fabs(baseline);
+    if (!cJSON_IsObject(x)) return own;
+    /* never tighter than on one platform */
+    double wide = num(x, "atol") + num(x, "rtol") * fabs(baseline);
+    return wide > own ? wide : own;
 }
 
 int ml_gate_allows_missing(const cJSON *rule) {

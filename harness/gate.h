@@ -45,8 +45,9 @@ typedef struct {
 /* The first rule of a "gate" array whose fnmatch pattern matches metric
  * (NULL when none does), and its tolerance atol + rtol*|baseline| (NaN
  * without a rule). Across platforms (across != 0) a rule's
- * "across_platforms": {atol, rtol} replaces its own, when it has one: how
- * far two BLAS kernel families were measured to move the metric. compare
+ * "across_platforms": {atol, rtol} replaces its own when it has one and it
+ * is wider: how far two BLAS kernel families were measured to move the
+ * metric. compare
  * and history use the same two. */
 const cJSON *ml_gate_rule_for(const cJSON *gate, const char *metric);
 double ml_gate_tolerance(const cJSON *rule, double baseline, int across);
