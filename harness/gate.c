@@ -365,6 +365,11 @@ int ml_gate_write_junit(const char *path, const char *suite, const ml_gate_rows 
         }
         ml_rbuf_puts(&b, "</testcase>\n");
     }
+    char platform[600];
+    ml_gate_platform_line(platform, sizeof(platform), sum);
+    ml_rbuf_puts(&b, "    <system-out>");
+    ml_rbuf_html(&b, platform);
+    ml_rbuf_puts(&b, "</system-out>\n");
     ml_rbuf_puts(&b, "  </testsuite>\n</testsuites>\n");
     return write_buf(&b, path);
 }
@@ -372,8 +377,10 @@ int ml_gate_write_junit(const char *path, const char *suite, const ml_gate_rows 
 int ml_gate_write_markdown(const char *path, const char *suite, const ml_gate_rows *rows, const ml_gate_summary *sum) {
     ml_rbuf b = { 0 };
     ml_rbuf_printf(&b, "### mergelab check: %s\n\n", suite);
-    ml_rbuf_printf(&b, "%d metrics: **%d regressed**, %d ok, %d improved, %d untracked, %d new\n\n", sum->total,
-                   sum->regressed, sum->ok, sum->improved, sum->untracked, sum->added);
+    char platform[600];
+    ml_gate_platform_line(platform, sizeof(platform), sum);
+    ml_rbuf_printf(&b, "%d metrics: **%d regressed**, %d ok, %d improved, %d untracked, %d new\n\n%s\n\n", sum->total,
+                   sum->regressed, sum->ok, sum->improved, sum->untracked, sum->added, platform);
     ml_rbuf_puts(&b, "| metric | dir | baseline | now | change | tol | 95% CI of change | verdict |\n"
                      "|---|---|---:|---:|---:|---:|---|---|\n");
     for (int i = 0; i < rows->n; i++) {

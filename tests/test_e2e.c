@@ -128,6 +128,10 @@ static void test_e2e__check_junit_markdown(void) {
     const char *bold = row ? strstr(row, "| **REGRESSED** |") : NULL;
     ML_ASSERT_MSG(row && eol && bold && bold < eol, "the Markdown row of direct/test_acc is not marked REGRESSED");
     ML_ASSERT_STR_HAS(md, "**2 regressed**");
+    /* both carry the platform line: the baseline was edited, so not bit-identical */
+    ML_ASSERT_STR_HAS(md, "same numeric platform (OpenBLAS ");
+    ML_ASSERT_STR_HAS(xml, "<system-out>same numeric platform (OpenBLAS ");
+    ML_ASSERT_STR_HAS(xml, "NOT bit-identical, 2 of 41 values differ");
     free(xml);
     free(md);
 }
