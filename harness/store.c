@@ -53,6 +53,18 @@ void ml_store_cell_file(char *buf, size_t size, const char *dir, const char *sui
     snprintf(buf, size, "%s/%s.cells/%s.json", dir, suite, name);
 }
 
+/* 1 when the pid written in the lock file names no living process. */
+static int holder_gone(int f) {
+    char pid[32];
+    ssize_t n = pread(f, pid, sizeof(pid) - 1, 0);
+    if (n <= 0) return 0;
+    pid[n] = '\0';
+    char *end;
+    long p = strtol(pid, &end, 10);
+    if (p <= 0 || end == pid) return 0;
+    return kill((pid_t)p, 0) < 0 && errno == ESRCH;
+}
+
 int ml_store_lock(int *fd, const char *dir) {
     char path[4096], pid[32] = "";
     int error, f;
@@ -61,6 +73,12 @@ int ml_store_lock(int *fd, const char *dir) {
     snprintf(path, sizeof(path), "%s/.lock", dir);
     if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
         return ml_error_set(ML_EOS, "cannot open '%s': %s", path, strerror(errno));
+    if (flock(f, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && holder_gone(f)) {
+        /* the run that took the lock is dead, and the --jobs workers it
+         * forked (which share its lock) are dying with it: a rerun right
+         * after a kill -9 waits for them instead of failing */
+        for (int i = 0; i < 500 && flock(f, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK; i++) usleep(10000);
+    }
     if (flock(f, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
         ssize_t n = read(f, pid, sizeof(pid) - 1);

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,14 +73,27 @@ static pid_t start_run(const char *suite, const char *dir, int jobs) {
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
-        int null = open("/dev/null", O_WRONLY);
+        /* stderr to DIR.log, so a failed resume can say why */
+        char log[700];
+        snprintf(log, sizeof(log), "%s.log", dir);
+        int null = open("/dev/null", O_WRONLY), err = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(null, 1);
-        dup2(null, 2);
+        dup2(err >= 0 ? err : null, 2);
         execl(bin ? bin : "build/mergelab", "mergelab", "run", suite, "-o", dir, "--quiet", "--jobs", j, (char *)NULL);
         _exit(127);
     }
     if (pid > 0) setpgid(pid, pid);
     return pid;
+}
+
+/* Waits (up to 10 s) until nothing holds dir/.lock (harness/store.c's flock). */
+static void wait_lock_free(const char *dir) {
+    char lock[700];
+    snprintf(lock, sizeof(lock), "%s/.lock", dir);
+    int fd = open(lock, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    for (int i = 0; i < 10000 && flock(fd, LOCK_EX | LOCK_NB) < 0; i++) usleep(1000);
+    close(fd);   /* releases ours */
 }
 
 static int count_files(const char *dir, const char *suffix) {
@@ -281,6 +295,10 @@ static void test_harness__resume_after_kill9(void) {
         nanosleep(&ts, NULL);
         kill(-pid, SIGKILL);
         waitpid(pid, &status, 0);
+        /* the --jobs workers die asynchronously after their leader: wait for
+         * their hold on DIR's lock to go, or the resume rightly says "being
+         * written by another mergelab run" (exit 2) */
+        wait_lock_free(out_dir);
         interrupted += WIFSIGNALED(status) && !ml_fs_exists(path);
         char cells_at_kill[700];
         snprintf(cells_at_kill, sizeof(cells_at_kill), "%s/tiny.cells", out_dir);
@@ -291,8 +309,13 @@ static void test_harness__resume_after_kill9(void) {
         waitpid(pid, &status, 0);
         char *text = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? stable_text(path) : NULL;
         if (!text || strcmp(text, ref_text)) {
-            fprintf(stderr, "    trial %d (kill at %.3f s, jobs %d): resumed results differ (exit %d)\n", trial, at, jobs,
-                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            char log[700], *why = NULL;
+            size_t wlen;
+            snprintf(log, sizeof(log), "%s.log", out_dir);
+            ml_fs_read_all(&why, &wlen, log);
+            fprintf(stderr, "    trial %d (kill at %.3f s, jobs %d): resumed results differ (exit %d): %s\n", trial, at, jobs,
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1, why ? why : "");
+            free(why);
             mismatched++;
         }
         free(text);
