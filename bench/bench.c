@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void) {
     struct timespec ts;
@@ -236,9 +237,11 @@ static int peak_only(void) {
  * OpenBLAS's own choice for this CPU, measured in a child process because
  * OpenBLAS picks its kernels once, when it is loaded. */
 static void pin_cost(int threads) {
-    char cmd[256], line[128], core[64] = "?";
+    char cmd[4200], self[4096], line[128], core[64] = "?";
     double native = NAN, p[5];
-    snprintf(cmd, sizeof(cmd), "/proc/self/exe --blas-core native --peak-only --threads %d", threads);
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);   /* in popen's shell it would name sh */
+    self[n > 0 ? n : 0] = '\0';
+    snprintf(cmd, sizeof(cmd), "'%s' --blas-core native --peak-only --threads %d", n > 0 ? self : "build/mlbench", threads);
     FILE *f = popen(cmd, "r");
     if (f && fgets(line, sizeof(line), f)) sscanf(line, "%lf %63s", &native, core);
     if (f) pclose(f);
