@@ -14,6 +14,7 @@
 #include "harness/cli.h"
 #include "harness/aggregate.h"
 #include "harness/gate.h"
+#include "harness/verdict.h"
 #include "harness/gitwork.h"
 #include "harness/results.h"
 #include "harness/store.h"
@@ -121,22 +122,15 @@ static void time_rows(hist *h, const cJSON *doc, const char *suite, const char *
     }
 }
 
-/* 1 when cur is worse than prev by s's rule (the `compare` verdict "WORSE");
- * across: the two were computed on different numeric platforms. */
+/* 1 when cur is worse than prev by s's rule (verdict.h, as check and
+ * compare judge); across: the two were computed on different numeric
+ * platforms. */
 static int worse(const hist_series *s, const ml_summary *prev, const ml_summary *cur, int across) {
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(s->rule, "direction");
-    int higher = cJSON_IsString(dir) && !strcmp(dir->valuestring, "higher");
-    int lower = cJSON_IsString(dir) && !strcmp(dir->valuestring, "lower");
-    if (!higher && !lower) return 0;
-    double diff = cur->mean - prev->mean;
-    if (prev->n >= 2 && cur->n >= 2) {
-        ml_diff d;
-        if (ml_stats_welch(&d, prev, cur) < 0) return 0;
-        /* worse beyond noise, and beyond the tolerance: a tiny but certain change is not a regression */
-        if (!(higher ? d.hi < 0 : d.lo > 0)) return 0;
-    }
     double tol = s->rule ? ml_gate_tolerance(s->rule, prev->mean, across) : 0.0;
-    return higher ? diff < -tol : diff > tol;
+    ml_verdict v;
+    ml_verdict_judge(&v, prev, cur, cJSON_IsString(dir) ? dir->valuestring : NULL, tol);
+    return v.kind == ML_VERDICT_WORSE;
 }
 
 /* Walks rev's first-parent line (at most limit commits, oldest first) through the store

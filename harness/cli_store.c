@@ -9,6 +9,7 @@
 #include "harness/aggregate.h"
 #include "harness/findings.h"
 #include "harness/gate.h"
+#include "harness/verdict.h"
 #include "harness/gitwork.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
@@ -160,25 +161,24 @@ static void store_machine(store_args *s) {
     else ml_store_machine(s->machine, sizeof(s->machine));
 }
 
-/* better / worse / same for one metric; see the file comment */
+/* better / WORSE / same for one metric, by verdict.h's rule (check's and history's) */
 static const char *verdict(const ml_agg_row *a, const ml_agg_row *b, const cJSON *rule, ml_diff *d, int across) {
     const char *dir = rule ? str(rule, "direction") : NULL;
+    ml_verdict v;
     d->diff = b->s.mean - a->s.mean;
     d->lo = d->hi = d->df = NAN;
     if (a->n == 0 || b->n == 0) return "missing";
-    int sign = 0;   /* +1 b is above a, -1 below, 0 the same */
-    if (a->n >= 2 && b->n >= 2) {
-        ml_stats_welch(d, &a->s, &b->s);
-        sign = d->lo > 0 ? 1 : d->hi < 0 ? -1 : 0;
-        if (!sign) return "same (within noise)";
-    } else {
-        double tol = rule ? ml_gate_tolerance(rule, a->s.mean, across) : 0.0;
-        if (fabs(d->diff) <= tol) return rule ? "same (within tolerance)" : "same";
-        sign = d->diff > 0 ? 1 : -1;
+    ml_verdict_judge(&v, &a->s, &b->s, dir, rule ? ml_gate_tolerance(rule, a->s.mean, across) : 0.0);
+    d->lo = v.lo;
+    d->hi = v.hi;
+    switch (v.kind) {
+    case ML_VERDICT_SAME: return rule ? "same (within tolerance)" : "same";
+    case ML_VERDICT_NOISE: return "same (within noise)";
+    case ML_VERDICT_BETTER: return "better";
+    case ML_VERDICT_WORSE: return "WORSE";
+    case ML_VERDICT_CHANGED: return "changed";
     }
-    if (dir && !strcmp(dir, "higher")) return sign > 0 ? "better" : "WORSE";
-    if (dir && !strcmp(dir, "lower")) return sign < 0 ? "better" : "WORSE";
-    return "changed";
+    return "?";
 }
 
 static int compare_suite(const char *pa, const char *pb, const char *ra, const char *rb) {

@@ -8,6 +8,7 @@
 #include "harness/aggregate.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
+#include "harness/verdict.h"
 #include "core/error.h"
 
 #include "core/fs.h"
@@ -154,37 +155,19 @@ void ml_gate_platform_line(char *buf, size_t size, const ml_gate_summary *sum) {
                  sum->platform_now, sum->differing, sum->compared, sum->first_diff);
 }
 
-/* The verdict of a metric with values on both sides. */
+/* The verdict of a metric with values on both sides (verdict.h's rule). */
 static void judge(ml_gate_summary *sum, ml_gate_row *row, const ml_agg_row *b, const ml_agg_row *n) {
-    double delta = row->now - row->baseline;
-    int worse, better, noisy;
-    if (n->n >= 2 && b->n >= 2) {
-        ml_diff d;
-        ml_stats_welch(&d, &b->s, &n->s);
-        row->ci_lo = d.lo;
-        row->ci_hi = d.hi;
-        snprintf(row->ci, sizeof(row->ci), "[%+.4g, %+.4g]", d.lo, d.hi);
-    }
-    if (!strcmp(row->dir, "higher")) {
-        worse = delta < -row->tol; better = delta > row->tol;
-        noisy = !isnan(row->ci_hi) && row->ci_hi >= 0.0;
-    } else if (!strcmp(row->dir, "lower")) {
-        worse = delta > row->tol; better = delta < -row->tol;
-        noisy = !isnan(row->ci_lo) && row->ci_lo <= 0.0;
-    } else {
-        worse = fabs(delta) > row->tol; better = 0;
-        noisy = !isnan(row->ci_lo) && row->ci_lo <= 0.0 && row->ci_hi >= 0.0;
-    }
-    if (worse && noisy) {
-        snprintf(row->verdict, sizeof(row->verdict), "ok (within noise)");
-        sum->ok++;
-        return;
-    }
-    snprintf(row->verdict, sizeof(row->verdict), "%s",
-             worse ? (!strcmp(row->dir, "both") ? "CHANGED" : "REGRESSED") : better ? "improved" : "ok");
-    row->failed = worse;
-    if (worse) sum->regressed++;
-    else if (better) sum->improved++;
+    ml_verdict v;
+    ml_verdict_judge(&v, &b->s, &n->s, row->dir, row->tol);
+    row->ci_lo = v.lo;
+    row->ci_hi = v.hi;
+    if (!isnan(v.lo)) snprintf(row->ci, sizeof(row->ci), "[%+.4g, %+.4g]", v.lo, v.hi);
+    const char *name = v.kind == ML_VERDICT_NOISE ? "ok (within noise)" : v.kind == ML_VERDICT_WORSE ? "REGRESSED"
+                     : v.kind == ML_VERDICT_CHANGED ? "CHANGED" : v.kind == ML_VERDICT_BETTER ? "improved" : "ok";
+    snprintf(row->verdict, sizeof(row->verdict), "%s", name);
+    row->failed = v.kind == ML_VERDICT_WORSE || v.kind == ML_VERDICT_CHANGED;
+    if (row->failed) sum->regressed++;
+    else if (v.kind == ML_VERDICT_BETTER) sum->improved++;
     else sum->ok++;
 }
 
