@@ -1,9 +1,9 @@
 /*
  * harness/cli_store.c: reading the results store: `show` and `compare`
  * (`history` is in cli_history.c). Means, intervals and verdicts are across the seeds of each
- * group of cells (aggregate.h); a verdict is "better" or "worse" only when
- * the 95% Welch interval of the difference excludes zero (with one seed a
- * side there is no interval, and the suite's gate tolerance decides).
+ * group of cells (aggregate.h); verdicts follow harness/verdict.h, the rule
+ * check and history use: "better" or "WORSE" only beyond the gate rule's
+ * tolerance and, with two or more seeds a side, beyond the seeds' noise.
  */
 #include "harness/cli.h"
 #include "harness/aggregate.h"

@@ -282,7 +282,8 @@ static const ml_cmd cmds[] = {
     { "compare", ml_cmd_compare, "compare REV_A REV_B [--suite NAME] [--results ROOT] [--machine M] [--all]",
       "Compares the stored results of two commits (any git revision: branch, tag, short hash,\n"
       "HEAD~3): every metric, both means, the difference with its 95% confidence interval\n"
-      "across seeds (Welch), and a verdict: better, worse, or same within noise. Exit 0, or 2." },
+      "across seeds (Welch), and a verdict by check's rule: better or WORSE beyond the tolerance\n"
+      "and the seeds' noise, else same (within tolerance or within noise). Exit 0, or 2." },
     { "history", ml_cmd_history, "history METRIC [--suite NAME] [--group G] [--results ROOT] [--machine M] [--rev REV] [--csv] [--plot F.png|F.svg|F.pdf]",
       "Prints METRIC (e.g. direct/test_acc, or time/finetune_ms_per_step) for every stored commit\n"
       "on REV's first-parent line (default HEAD), oldest first, as mean and 95% interval across\n"
