@@ -6,20 +6,14 @@
  * The drop of entry i of model k is a pure function of (seed, stream
  * ML_STREAM_DARE + k, counter i) (kernels/rng.h), so it is recomputed
  * wherever it is needed instead of stored, and TIES, which reads each task
- * vector twice (trim, then merge), sees the same mask both times.
+ * vector twice (trim, then merge), sees the same mask both times. The
+ * dropped task vector itself is merge_task_vector.c's, which task
+ * arithmetic and TIES read too, so this file only calls them.
  */
 #include "kernels/merge.h"
 #include "core/error.h"
-#include "kernels/rng.h"
 
 #include <math.h>
-
-double ml_merge__tau(const float *base, const float *model, int k, size_t i, const ml_merge__drop *drop) {
-    double tau = (double)model[i] - (double)base[i];
-    if (!drop || !drop->active) return tau;
-    if ((double)ml_rng_uniform(drop->seed, ML_STREAM_DARE + (uint64_t)k, (uint64_t)i) < drop->p) return 0.0;
-    return tau / (1.0 - drop->p);
-}
 
 int ml_merge_dare(float *out, const ml_layout *layout, const float *base, const float *const *models, int nmodels,
                   double p, uint64_t seed, ml_dare_combine combine, double density, double lambda) {
