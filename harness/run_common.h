@@ -1,7 +1,7 @@
 /*
  * harness/run_common.h: pieces both study protocols (runner_mlp.c,
- * runner_gpt.c) share when they turn a run into results JSON, and the
- * protocols' entry points that runner.c dispatches to.
+ * runner_gpt.c) share when they turn a run into results JSON (defined in
+ * run_common.c), and the protocols' entry points that runner.c dispatches to.
  * Internal to harness/ (ml_run__ prefix). Not here: the protocols.
  */
 #ifndef ML_HARNESS_RUN_COMMON_H
