@@ -37,6 +37,12 @@ typedef struct {
     int jobs, force, quiet, verbose, threads, no_cache;
 } run_args;
 
+/* The protocols' --verbose lines (runner.h's log): only the CLI prints. */
+static void log_line(void *ctx, const char *line) {
+    (void)ctx;
+    fputs(line, stderr);
+}
+
 static double now_mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -142,7 +148,7 @@ static int write_cell(const ml_cellset *cs, int i, const char *dir, cJSON *cell)
 static int run_cell(const ml_cellset *cs, int i, const char *dir, const char *cache, const run_args *a, progress *p) {
     const ml_cell *c = &cs->cells[i];
     ml_run_options opt = { cs->threads, a->verbose, on_progress, p, cache, c->key_base, c->key_specialists,
-                           c->key_direct, ML_STAGE_ALL, 0, NULL };
+                           c->key_direct, ML_STAGE_ALL, 0, NULL, log_line, NULL };
     cJSON *run = NULL;
     char when[32];
     p->cell = c->name;
@@ -360,7 +366,7 @@ static int run_final(const ml_cellset *cs, const part *pt, const char *dir, cons
         done[k] = cJSON_GetObjectItemCaseSensitive(pts[k], "result");
     }
     ml_run_options opt = { cs->threads, a->verbose, NULL, NULL, cache, c->key_base, c->key_specialists,
-                           c->key_direct, ML_STAGE_ALL, 0, done };
+                           c->key_direct, ML_STAGE_ALL, 0, done, log_line, NULL };
     error = ml_run_suite(&run, c->suite, &opt);
     if (is_bad_input(error)) goto cleanup;
     /* the cell's time is its parts' time; what the last part read from the cache is not */
@@ -419,7 +425,7 @@ static int run_part(const ml_cellset *cs, const part *pt, const char *dir, const
     const ml_cell *c = &cs->cells[pt->cell];
     static const ml_run_stage stages[] = { ML_STAGE_ALL, ML_STAGE_BASE, ML_STAGE_TRAIN, ML_STAGE_POINT };
     ml_run_options opt = { cs->threads, a->verbose, NULL, NULL, cache, c->key_base, c->key_specialists,
-                           c->key_direct, stages[pt->kind], pt->point, NULL };
+                           c->key_direct, stages[pt->kind], pt->point, NULL, log_line, NULL };
     cJSON *run = NULL;
     char when[32], path[PATH_MAX];
     double w0 = now_mono(), c0 = now_cpu();

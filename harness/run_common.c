@@ -11,6 +11,7 @@
 #include "kernels/cka.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,16 @@ void ml_run__router_info(cJSON *info, const ml_merge_spec *ms, int layers, int e
     cJSON_AddNumberToObject(r, "selected_step", sel->best_step);
     cJSON_AddItemToObject(r, "val_steps", cJSON_CreateIntArray(sel->steps, sel->nv));
     cJSON_AddItemToObject(r, "val_loss", cJSON_CreateDoubleArray(sel->loss, sel->nv));
+}
+
+void ml_run__log(const ml_run_options *opt, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    if (!opt || !opt->verbose || !opt->log) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    opt->log(opt->log_ctx, line);
 }
 
 void ml_run__progress(const ml_run_options *opt, const char *phase, int step, int total, double loss) {

@@ -16,6 +16,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt);
 
 double ml_run__now(void);
 void ml_run__progress(const ml_run_options *opt, const char *phase, int step, int total, double loss);
+/* A detail line (with its newline) to opt->log when opt->verbose: the
+ * protocols never print themselves. */
+void ml_run__log(const ml_run_options *opt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A cached phase: begin locks the key and loads the entry (hit = 1) or
  * leaves the buffers alone (hit = 0: train, then end stores them). end and

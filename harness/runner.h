@@ -30,7 +30,7 @@ typedef enum {
 
 typedef struct {
     int threads;          /* BLAS threads; 0 = the suite's, else 1 */
-    int verbose;          /* per-phase detail lines on stderr */
+    int verbose;          /* per-phase detail lines, to log */
     ml_progress_fn progress;   /* may be NULL */
     void *progress_ctx;
     const char *cache_dir;     /* model cache (cache.h); NULL: train every phase */
@@ -38,6 +38,8 @@ typedef struct {
     ml_run_stage stage;
     int point;                          /* ML_STAGE_POINT: index into finetune.points */
     const cJSON *const *points_done;    /* ML_STAGE_ALL: per point, its ML_STAGE_POINT result or NULL */
+    void (*log)(void *ctx, const char *line);   /* receives the verbose lines (with "\n"); NULL = none */
+    void *log_ctx;
 } ml_run_options;
 
 /* Runs the suite. On success *out is a new cJSON object holding "models",

@@ -269,7 +269,7 @@ static int gpt_grams(float **grams, const gpt_linear *lin, int nlin, gtrainer *t
  * with the lowest validation loss. Curves and choices go into extra. */
 static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms, const ml_suite *s,
                          const gtrainer *base, const gtrainer *spec, const ml_corpus *target_train, const int32_t *vx,
-                         const int32_t *vy, int nvw, int B, int T, int verbose) {
+                         const int32_t *vy, int nvw, int B, int T, const ml_run_options *ro) {
     int L = s->gpt.n_layer, E, error = 0;
     ml_expert *experts = NULL;
     ml_gpt_mix *m = NULL;
@@ -351,7 +351,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
             if ((step + 1) % every == 0 || step + 1 == ms->steps) {
                 double vl = eval_loss(&sc, vx, vy, nvw, T);
                 ml_run__select_point(&sel, step + 1, vl, m->params);
-                if (verbose) fprintf(stderr, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
+                ml_run__log(ro, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
                                      ms->steps, loss, vl);
             }
         }
@@ -410,7 +410,6 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     int error = 0, L = s->gpt.n_layer, C = s->gpt.n_embd, T = s->gpt.max_T, B = s->batch_size;
     int P = s->probe_size, nck = s->ncka;
     ml_text_options topts = { s->base_math_fraction, s->base_code_fraction };
-    int verbose = opt ? opt->verbose : 0;
     double t0 = ml_run__now(), t_pre, t_ft, t_dir;
     ml_run__phase phase = { -1, 0, NULL };
     float *pack = NULL;                 /* (npts, 2, np) both specialists at every point, as cached */
@@ -469,7 +468,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_corpus_eval_windows(probe_x, probe_y, &valid, T, P);
 
     /* 2. pretrain the base on every parameter */
-    if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
+    ml_run__log(opt, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
     if ((error = gtrainer_init(&base, "base", s, pre_data, s->pretrain_seed, 0, NULL)) < 0) goto cleanup;
     size_t np = base.model->layout.total;
     if ((error = ml_run__phase_begin(&phase, opt, opt ? opt->key_base : NULL, base.model->params, np, NULL, 0)) < 0)
@@ -480,8 +479,8 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         float loss;
         if ((error = gtrain_step(&base, s, &s->pretrain, step, NULL, "pretraining", &loss)) < 0) goto cleanup;
         ml_run__progress(opt, "pretrain", step + 1, s->pretrain.steps, loss);
-        if (verbose && (step + 1) % 50 == 0)
-            fprintf(stderr, "  pretraining step %d/%d loss %.4f\n", step + 1, s->pretrain.steps, loss);
+        if ((step + 1) % 50 == 0)
+            ml_run__log(opt, "  pretraining step %d/%d loss %.4f\n", step + 1, s->pretrain.steps, loss);
     }
     ml_blas_set_threads(opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1));
     if ((error = ml_run__phase_end(&phase, opt, base.model->params, np, NULL, 0)) < 0) goto cleanup;
@@ -529,7 +528,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     } else {
         probe(base.model, probe_x, P, T, base_pooled, base_tok);   /* the base does not change */
     }
-    if (verbose && !phase.hit) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
+    if (!phase.hit) ml_run__log(opt, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                                        s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
     for (int step = 0, ck = 0, pi = 0; !phase.hit && step <= s->finetune.steps; step++) {
         if (pi < npts && step == s->points[pi]) {   /* a state kept for the evaluation at this point */
@@ -566,7 +565,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     t_ft = ml_run__now();
 
     /* 4. direct fine-tune on the target, same steps and parameter groups */
-    if (verbose) fprintf(stderr, "mergelab: %s: direct fine-tuning for %d steps\n", s->name, s->finetune.steps);
+    ml_run__log(opt, "mergelab: %s: direct fine-tuning for %d steps\n", s->name, s->finetune.steps);
     if ((error = gtrainer_init(&direct, "direct", s, &train[s->target.domain], s->seed, 3, base.model->params)) < 0 ||
         (error = ml_malloc((void **)&dpack, (size_t)npts * np * sizeof(float))) < 0 ||
         (error = ml_run__phase_begin(&phase, opt, opt ? opt->key_direct : NULL, dpack, (size_t)npts * np, NULL, 0)) < 0)
@@ -653,7 +652,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         for (int k = 0; k < 2; k++)
             memcpy(spec[k].model->params, pack + ((size_t)pi * 2 + k) * np, np * sizeof(float));
         memcpy(direct.model->params, dpack + (size_t)pi * np, np * sizeof(float));
-        if (verbose && npts > 1) fprintf(stderr, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
+        if (npts > 1) ml_run__log(opt, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
         for (int e = 0; e < nmodels; e++) {
             const char *name, *role;
             cJSON *extra = NULL;
@@ -683,7 +682,7 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                     cJSON_AddStringToObject(extra, "space", ms->prob_ensemble ? "probabilities" : "logits");
                     cJSON_AddItemToObject(extra, "weights", cJSON_CreateDoubleArray(ms->weights, 2));
                 } else if ((error = feature_merge(&mix, extra, ms, s, &base, spec, &train[s->target.domain], vx, vy, nvw,
-                                                  B, T, verbose)) < 0) {
+                                                  B, T, opt)) < 0) {
                     ml_error_prefix("%s: merge '%s'", s->file, ms->name);
                     goto cleanup;
                 } else {

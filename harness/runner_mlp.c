@@ -157,8 +157,8 @@ static int train_run(trainer *t, const ml_suite *s, const ml_dataset *d, const m
         if (step == ph->steps) break;
         if ((error = train_step(t, s, d, ph->lr, step, ph->steps, phase, &loss)) < 0) return error;
         ml_run__progress(opt, progress_phase, step + 1, ph->steps, loss);
-        if (opt && opt->verbose && (step + 1) % 100 == 0)
-            fprintf(stderr, "  %s %s step %d/%d loss %.4f\n", phase, t->name, step + 1, ph->steps, loss);
+        if ((step + 1) % 100 == 0)
+            ml_run__log(opt, "  %s %s step %d/%d loss %.4f\n", phase, t->name, step + 1, ph->steps, loss);
     }
     return 0;
 }
@@ -233,7 +233,7 @@ cleanup:
  * the checkpoint with the lowest validation loss is kept. */
 static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, const ml_suite *s, trainer *direct_data,
                       const ml_mlp *base, const ml_mlp *a, const ml_mlp *b, const ml_dataset *train, const eval_set *val,
-                      uint64_t stream, int verbose) {
+                      uint64_t stream, const ml_run_options *ro) {
     int nl = s->model.n_hidden + 1, E, error = 0, B = s->batch_size, Br = ms->batch > 0 ? ms->batch : B;
     ml_mlp_expert experts[ML_MLP_MIX_MAX_LAYERS * 3];
     const float *specs[2] = { a->params, b->params };
@@ -271,7 +271,7 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
         if ((step + 1) % every == 0 || step + 1 == ms->steps) {
             ml_mlp_mix_evaluate(m, val->x, val->y, val->n, &acc, &vl);
             ml_run__select_point(&sel, step + 1, vl, m->params);
-            if (verbose) fprintf(stderr, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
+            ml_run__log(ro, "  router %s step %d/%d train %.4f validation %.4f\n", ms->name, step + 1,
                                  ms->steps, loss, vl);
         }
     }
@@ -362,7 +362,6 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         return ml_error_set(ML_EINVALID, "%s: runs in parts are for gpt suites with finetune.points", s->file);
     int threads = opt && opt->threads > 0 ? opt->threads : (s->threads > 0 ? s->threads : 1);
     ml_blas_set_threads(threads);
-    int verbose = opt ? opt->verbose : 0;
 
     t0 = ml_run__now();
     if ((error = ml_fmnist_load(&train, s->data_dir, 1)) < 0 || (error = ml_fmnist_load(&test, s->data_dir, 0)) < 0)
@@ -385,7 +384,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     perm = NULL;
 
     /* 1. pretrain the base */
-    if (verbose) fprintf(stderr, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
+    ml_run__log(opt, "mergelab: %s: pretraining base for %d steps\n", s->name, s->pretrain.steps);
     if ((error = trainer_init(&base, "base", s, &train, &s->pretrain_split, s->pretrain_seed, 0, NULL, trainable)) < 0) goto cleanup;
     base.opt->cfg.lr = (float)s->pretrain.lr;
     size_t np = base.model->layout.total;
@@ -426,7 +425,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     cached[1] = phase.hit;
     if (phase.hit) ml_run__track_unpack(&track, track_buf);
     probe_hidden(base.model, probe_x, P, base_acts);   /* the base does not change */
-    if (verbose && !phase.hit) fprintf(stderr, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
+    if (!phase.hit) ml_run__log(opt, "mergelab: %s: fine-tuning %s and %s for %d steps\n", s->name,
                                        s->specialists[0].name, s->specialists[1].name, s->finetune.steps);
     for (int step = 0, ck = 0, pi = 0; !phase.hit && step <= s->finetune.steps; step++) {
         if (pi < npts && step == s->points[pi]) {   /* a state kept for the evaluation at this point */
@@ -491,7 +490,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         cJSON_AddNumberToObject(pt, "step", s->points[pi]);
         models = cJSON_AddArrayToObject(pt, "models");
         metrics = cJSON_AddObjectToObject(pt, "metrics");
-        if (verbose && npts > 1) fprintf(stderr, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
+        if (npts > 1) ml_run__log(opt, "mergelab: %s: evaluating at fine-tuning step %d\n", s->name, s->points[pi]);
         struct { const char *name, *role; ml_mlp *m; } evals[4] = {
             { "base", "base", base.model }, { spec[0].name, "specialist", spec[0].model },
             { spec[1].name, "specialist", spec[1].model }, { "direct", "direct", direct.model } };
@@ -509,7 +508,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                 ml_mlp_mix *rm = NULL;
                 cJSON *info = cJSON_CreateObject();
                 if ((error = mlp_router(&rm, info, ms, s, &direct, base.model, spec[0].model, spec[1].model, &train, &val_set,
-                                        20 + (uint64_t)g, verbose)) < 0) {
+                                        20 + (uint64_t)g, opt)) < 0) {
                     cJSON_Delete(info);
                     ml_error_prefix("%s: merge '%s'", s->file, ms->name);
                     goto cleanup;
