@@ -23,6 +23,7 @@ int ml_cli_int(const char *cmd, const char *opt, const char *val, int lo, int hi
 
 int ml_cmd_run(int argc, char **argv);
 int ml_cmd_list(int argc, char **argv);
+int ml_cmd_plan(int argc, char **argv);
 int ml_cmd_show(int argc, char **argv);
 int ml_cmd_compare(int argc, char **argv);
 int ml_cmd_history(int argc, char **argv);

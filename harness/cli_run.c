@@ -10,6 +10,7 @@
  */
 #include "harness/cli.h"
 #include "harness/cells.h"
+#include "harness/graph.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
 #include "harness/runner.h"
@@ -295,7 +296,12 @@ static int run_pending(const ml_cellset *cs, const int *pending, int npending, c
  * instead of leaving the last cell to run alone. Every part reads what the
  * parts before it put in the cache, so the cell's results are bit-identical
  * to running it whole (test harness__parts). */
-typedef enum { PART_CELL, PART_BASE, PART_TRAIN, PART_POINT, PART_FINAL } part_kind;
+/* A part is a job of harness/graph.h: its kind, cell and point, and here
+ * its state; the graph says what it needs. */
+typedef enum {
+    PART_CELL = ML_JOB_CELL, PART_BASE = ML_JOB_BASE, PART_TRAIN = ML_JOB_TRAIN, PART_POINT = ML_JOB_POINT,
+    PART_FINAL = ML_JOB_RESULTS
+} part_kind;
 enum { PART_TODO, PART_RUNNING, PART_DONE, PART_DROPPED };
 
 typedef struct {
@@ -304,10 +310,8 @@ typedef struct {
 } part;
 
 static const char *part_name(const part *pt, char *buf, size_t size) {
-    static const char *const kinds[] = { "", "base", "train", "point", "results" };
-    if (pt->kind == PART_POINT) snprintf(buf, size, "point%d", pt->point + 1);
-    else snprintf(buf, size, "%s", kinds[pt->kind]);
-    return buf;
+    ml_job j = { (ml_job_kind)pt->kind, pt->cell, pt->point, "", 0, NULL, 1 };
+    return ml_job_name(&j, buf, size);
 }
 
 /* DIR/<suite>.cells/.parts/<cell>.<part>.json */
@@ -462,34 +466,21 @@ static int run_part(const ml_cellset *cs, const part *pt, const char *dir, const
     return error;
 }
 
-static int part_ready(const part *parts, int n, const ml_cellset *cs, int i) {
-    const part *pt = &parts[i];
-    for (int j = 0; j < n; j++) {
-        const part *q = &parts[j];
-        if (q->state == PART_DONE || q->state == PART_DROPPED) continue;
-        if (pt->kind == PART_TRAIN && q->kind == PART_BASE &&
-            !strcmp(cs->cells[q->cell].key_base, cs->cells[pt->cell].key_base))
-            return 0;
-        if (q->cell != pt->cell) continue;
-        if (pt->kind == PART_POINT && q->kind == PART_TRAIN) return 0;
-        if (pt->kind == PART_FINAL && (q->kind == PART_TRAIN || q->kind == PART_POINT)) return 0;
-    }
+/* Ready when every job it needs (graph.h) is done, or dropped with its cell. */
+static int part_ready(const part *parts, const ml_graph *g, int i) {
+    const ml_job *j = &g->jobs[i];
+    for (int k = 0; k < j->ninputs; k++)
+        if (parts[j->inputs[k]].state != PART_DONE && parts[j->inputs[k]].state != PART_DROPPED) return 0;
     return 1;
 }
 
-static int part_weight(const ml_cellset *cs, const part *pt) {
-    int t = cs->cells[pt->cell].suite->pretrain_threads;
-    return pt->kind == PART_BASE && t > 1 ? t : 1;
-}
-
-/* The next part to start: the one that unblocks most work first (a cell's
- * results, a base, a cell's training), evaluation points last. */
-static int next_part(const part *parts, int n, const ml_cellset *cs) {
-    static const int rank[] = { 3, 1, 2, 4, 0 };   /* by part_kind */
+/* The next part to start: among the ready ones, the graph's preferred kind
+ * (ml_job_rank: what unblocks most work first, evaluation points last). */
+static int next_part(const part *parts, const ml_graph *g) {
     int best = -1;
-    for (int i = 0; i < n; i++)
-        if (parts[i].state == PART_TODO && part_ready(parts, n, cs, i) &&
-            (best < 0 || rank[parts[i].kind] < rank[parts[best].kind]))
+    for (int i = 0; i < g->n; i++)
+        if (parts[i].state == PART_TODO && part_ready(parts, g, i) &&
+            (best < 0 || ml_job_rank(&g->jobs[i]) < ml_job_rank(&g->jobs[best])))
             best = i;
     return best;
 }
@@ -499,25 +490,15 @@ static int next_part(const part *parts, int n, const ml_cellset *cs) {
 static int run_parts(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
                      const run_args *a, progress *p) {
     part *parts = NULL;
+    ml_graph g;
     int n = 0, failed = 0, error = 0, fatal = 0;
-    size_t cap = 0;
-    for (int k = 0; k < npending; k++) cap += 3 + (size_t)cs->cells[pending[k]].suite->npoints;
-    if ((error = ml_calloc((void **)&parts, cap, sizeof(*parts))) < 0) return error;
-    for (int k = 0; k < npending; k++) {
-        int i = pending[k];
-        const ml_suite *s = cs->cells[i].suite;
-        if (s->family != ML_FAMILY_GPT || s->npoints < 2) {
-            parts[n++] = (part){ PART_CELL, i, 0, PART_TODO };
-            continue;
-        }
-        int shared = 0;
-        for (int j = 0; j < n; j++)
-            shared |= parts[j].kind == PART_BASE && !strcmp(cs->cells[parts[j].cell].key_base, cs->cells[i].key_base);
-        if (!shared) parts[n++] = (part){ PART_BASE, i, 0, PART_TODO };
-        parts[n++] = (part){ PART_TRAIN, i, 0, PART_TODO };
-        for (int q = 0; q < s->npoints; q++) parts[n++] = (part){ PART_POINT, i, q, PART_TODO };
-        parts[n++] = (part){ PART_FINAL, i, 0, PART_TODO };
+    if ((error = ml_graph_build(&g, cs, pending, npending, 1, 0)) < 0) return error;
+    if ((error = ml_calloc((void **)&parts, (size_t)(g.n ? g.n : 1), sizeof(*parts))) < 0) {
+        ml_graph_free(&g);
+        return error;
     }
+    for (n = 0; n < g.n; n++)
+        parts[n] = (part){ (part_kind)g.jobs[n].kind, g.jobs[n].cell, g.jobs[n].point, PART_TODO };
     /* a resumed run keeps the parts it finished */
     for (int j = 0; j < n && !a->force; j++) {
         if (parts[j].kind != PART_TRAIN && parts[j].kind != PART_POINT) continue;
@@ -532,8 +513,8 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
     for (;;) {
         int next;
         /* a base trained on pretrain.threads cores takes that many of the --jobs slots */
-        while (!fatal && busy < jobs && (next = next_part(parts, n, cs)) >= 0 &&
-               (busy == 0 || busy + part_weight(cs, &parts[next]) <= jobs)) {
+        while (!fatal && busy < jobs && (next = next_part(parts, &g)) >= 0 &&
+               (busy == 0 || busy + g.jobs[next].weight <= jobs)) {
             pid_t pid = fork();
             if (pid < 0) {
                 error = ml_error_set(ML_EOS, "fork: %s", strerror(errno));
@@ -548,7 +529,7 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
                 _exit(rc >= 0 ? rc : is_bad_input(rc) ? 2 : 3);
             }
             parts[next].state = PART_RUNNING;
-            busy += part_weight(cs, &parts[next]);
+            busy += g.jobs[next].weight;
             pids[running] = pid;
             partof[running] = next;
             started[running] = now_mono();
@@ -577,7 +558,7 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
         int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
         part *pt = &parts[partof[r]];
         double secs = now_mono() - started[r];
-        busy -= part_weight(cs, pt);
+        busy -= g.jobs[partof[r]].weight;
         pids[r] = pids[running - 1];
         partof[r] = partof[running - 1];
         started[r] = started[running - 1];
@@ -609,6 +590,7 @@ static int run_parts(const ml_cellset *cs, const int *pending, int npending, con
 cleanup:
     /* a worker still running when an error stops this loop finishes on its own */
     free(parts);
+    ml_graph_free(&g);
     return error < 0 ? error : failed;
 }
 
@@ -841,4 +823,95 @@ int ml_cmd_list(int argc, char **argv) {
     }
     ml_cells_free(cs);
     return EXIT_OK;
+}
+
+/* `mergelab plan`: the job graph (graph.h) for people or as JSON; with
+ * -o DIR, which jobs' outputs are already there (what a rerun skips). */
+int ml_cmd_plan(int argc, char **argv) {
+    const char *suite = NULL, *outdir = NULL, *cache = NULL;
+    ml_cellset *cs = NULL;
+    ml_graph g = { 0 };
+    int error, threads = 0, json = 0, rc = EXIT_OK, *done = NULL;
+    char def_cache[PATH_MAX];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) outdir = argv[++i];
+        else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            if (ml_cli_int("plan", "--threads", argv[++i], 1, 256, &threads) < 0) return EXIT_USAGE;
+        } else if (argv[i][0] == '-') return ml_cli_usage("plan", "unknown option '%s'", argv[i]);
+        else if (!suite) suite = argv[i];
+        else return ml_cli_usage("plan", "unexpected argument '%s'", argv[i]);
+    }
+    if (!suite) return ml_cli_usage("plan", "%s", "missing SUITE");
+    if ((error = ml_cells_load(&cs, suite, threads)) < 0) return ml_cli_fail(error);
+    if ((error = ml_graph_build(&g, cs, NULL, 0, 1, 1)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    if (outdir) {
+        if (!cache) {
+            snprintf(def_cache, sizeof(def_cache), "%s/cache", outdir);
+            cache = def_cache;
+        }
+        if ((error = ml_calloc((void **)&done, (size_t)(g.n ? g.n : 1), sizeof(int))) < 0) {
+            rc = ml_cli_fail(error);
+            goto cleanup;
+        }
+        int all_cells = 1;
+        for (int i = 0; i < g.n; i++) {
+            const ml_job *j = &g.jobs[i];
+            char path[PATH_MAX];
+            cJSON *rec = NULL;
+            int cell_done = 0;
+            if (j->cell >= 0) {
+                rec = load_done(cs, j->cell, outdir, 0);
+                cell_done = rec != NULL;
+                cJSON_Delete(rec);
+            }
+            switch (j->kind) {
+            case ML_JOB_CELL: case ML_JOB_RESULTS:
+                done[i] = cell_done;
+                all_cells &= cell_done;
+                break;
+            case ML_JOB_BASE:
+                int blen = snprintf(path, sizeof(path), "%s/%.64s.bin", cache, j->hash);
+                done[i] = blen > 0 && (size_t)blen < sizeof(path) && ml_fs_exists(path);
+                break;
+            case ML_JOB_TRAIN: case ML_JOB_POINT: {
+                part pt = { (part_kind)j->kind, j->cell, j->point, 0 };
+                rec = cell_done ? NULL : load_part(outdir, cs, &pt);
+                done[i] = cell_done || rec;
+                cJSON_Delete(rec);
+                break;
+            }
+            case ML_JOB_SUITE: {
+                cJSON *doc = NULL;
+                int len = snprintf(path, sizeof(path), "%s/%s.json", outdir, cs->suite->name);
+                done[i] = len > 0 && (size_t)len < sizeof(path) && all_cells && ml_fs_exists(path) && ml_results_load(&doc, path) == 0 &&
+                          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "complete"));
+                cJSON_Delete(doc);
+                break;
+            }
+            case ML_JOB_REPORT:
+                done[i] = -1;   /* written wherever --report points; not tracked */
+                break;
+            }
+        }
+    }
+    if (json) {
+        cJSON *doc = ml_graph_json(&g, done);
+        char *text = doc ? cJSON_Print(doc) : NULL;
+        cJSON_Delete(doc);
+        if (!text) { rc = ml_cli_fail(ml_error_set(ML_ENOMEM, "out of memory printing the plan")); goto cleanup; }
+        printf("%s\n", text);
+        free(text);
+    } else {
+        char *text = ml_graph_text(&g, done);
+        if (!text) { rc = ml_cli_fail(ml_error_set(ML_ENOMEM, "out of memory printing the plan")); goto cleanup; }
+        fputs(text, stdout);
+        free(text);
+    }
+cleanup:
+    free(done);
+    ml_graph_free(&g);
+    ml_cells_free(cs);
+    return rc;
 }

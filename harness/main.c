@@ -244,6 +244,13 @@ static const ml_cmd cmds[] = {
     { "list", ml_cmd_list, "list SUITE [-o DIR] [--threads N]",
       "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
       "whether each is done, failed or pending there." },
+    { "plan", ml_cmd_plan, "plan SUITE [--json] [-o DIR [--cache DIR]] [--threads N]",
+      "Prints the suite's work as a graph of jobs (harness/graph.h): base (pretrain, shared by the\n"
+      "cells whose base is the same), train (specialists and direct), point (every merge, router,\n"
+      "ensemble and CKA at one finetune.points step), results (a cell's file), cell (a cell in one\n"
+      "call, when its evaluation is not split), suite (the results file with its findings) and\n"
+      "report; each with its content hash, the cores it takes and the jobs it needs. --json prints\n"
+      "the same as JSON. With -o DIR, which jobs' outputs are already there (what run skips)." },
     { "validate", cmd_validate, "validate SUITE", "Checks a suite without running it. Exit 0 or 2." },
     { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE] [--allow-partial]",
       "Gates each metric of RESULTS against FILE with the suite's tolerances\n"
