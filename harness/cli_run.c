@@ -3,7 +3,8 @@
  * A run expands the suite into cells, takes the output folder's lock,
  * skips cells whose file already holds a finished result with the same
  * identity, runs the rest (in this process, or in --jobs worker processes,
- * a cell with finetune.points split into parts: see run_parts) writing
+ * a cell with finetune.points split into parts; harness/graph.h and
+ * sched.h) writing
  * each cell's file atomically the moment it ends, then assembles
  * the suite's results file from every cell on disk. Killed at any moment,
  * the same command picks up where it stopped and ends with the same file.
@@ -11,6 +12,7 @@
 #include "harness/cli.h"
 #include "harness/cells.h"
 #include "harness/graph.h"
+#include "harness/sched.h"
 #include "harness/provenance.h"
 #include "harness/results.h"
 #include "harness/runner.h"
@@ -208,84 +210,6 @@ static void show_running(progress *p, const char *names, double f) {
     p->shown = 1;
 }
 
-/* Runs the pending cells, --jobs of them at a time in worker processes.
- * Returns the number that failed, or a negative error. */
-static int run_pending(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
-                       const run_args *a, progress *p) {
-    int failed = 0, error;
-    if (a->jobs <= 1) {
-        for (int k = 0; k < npending; k++) {
-            double t = now_mono();
-            if ((error = run_cell(cs, pending[k], dir, cache, a, p)) < 0) return error;
-            failed += error;
-            p->done++;
-            progress_clear(p);
-            print_cell_line(p, cs, pending[k], dir, error, now_mono() - t);
-        }
-        return failed;
-    }
-    /* workers: one process per cell, so a crash or a leak stays in it */
-    pid_t pids[256];
-    int cellof[256], next = 0, running = 0, fatal = 0;
-    double started[256];
-    int jobs = a->jobs < 256 ? a->jobs : 256;
-    fflush(NULL);
-    while (next < npending || running > 0) {
-        while (!fatal && running < jobs && next < npending) {
-            pid_t pid = fork();
-            if (pid < 0) return ml_error_set(ML_EOS, "fork: %s", strerror(errno));
-            if (pid == 0) {
-                progress quiet = *p;
-                quiet.tty = 0;
-                int rc = run_cell(cs, pending[next], dir, cache, a, &quiet);
-                if (rc < 0) fprintf(stderr, "mergelab: error: %s\n", ml_error_last()->message);
-                fflush(NULL);
-                _exit(rc >= 0 ? rc : (rc == ML_EINVALID || rc == ML_ENOTFOUND || rc == ML_EDATA) ? 2 : 3);
-            }
-            pids[running] = pid;
-            cellof[running] = pending[next];
-            started[running] = now_mono();
-            running++;
-            next++;
-        }
-        if (p->tty && !p->quiet) {
-            char names[160] = "";
-            size_t used = 0;
-            for (int r = 0; r < running && used < sizeof(names); r++)
-                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", r ? ", " : "",
-                                         cs->cells[cellof[r]].name);
-            show_running(p, names, (double)p->done / (p->total ? p->total : 1));
-        }
-        int status;
-        pid_t w = waitpid(-1, &status, 0);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return ml_error_set(ML_EOS, "waitpid: %s", strerror(errno));
-        }
-        int r = 0;
-        while (r < running && pids[r] != w) r++;
-        if (r == running) continue;
-        int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-        int cell = cellof[r];
-        double secs = now_mono() - started[r];
-        pids[r] = pids[running - 1];
-        cellof[r] = cellof[running - 1];
-        started[r] = started[running - 1];
-        running--;
-        p->done++;
-        progress_clear(p);
-        if (rc == 0 || rc == 1) {
-            failed += rc;
-            print_cell_line(p, cs, cell, dir, rc, secs);
-        } else {
-            /* the worker printed why; stop starting new cells, let the others end */
-            fatal = rc == 2 ? ML_EINVALID : ML_ERROR;
-        }
-    }
-    if (fatal) return ml_error_set(fatal, "a cell could not run (see above)");
-    return failed;
-}
-
 /* ---- cells in parts ------------------------------------------------------ */
 
 /* With --jobs > 1 and the model cache, a text cell with finetune.points runs
@@ -466,132 +390,91 @@ static int run_part(const ml_cellset *cs, const part *pt, const char *dir, const
     return error;
 }
 
-/* Ready when every job it needs (graph.h) is done, or dropped with its cell. */
-static int part_ready(const part *parts, const ml_graph *g, int i) {
-    const ml_job *j = &g->jobs[i];
-    for (int k = 0; k < j->ninputs; k++)
-        if (parts[j->inputs[k]].state != PART_DONE && parts[j->inputs[k]].state != PART_DROPPED) return 0;
-    return 1;
+/* ---- running the graph ------------------------------------------------- */
+
+typedef struct {
+    const ml_cellset *cs;
+    const ml_graph *g;
+    const char *dir, *cache;
+    const run_args *a;
+    progress *p;
+    int workers;
+} run_ctx;
+
+/* sched.h's run: one job, in this process or in a worker */
+static int job_run(void *ctx, int j, int in_worker) {
+    run_ctx *x = ctx;
+    const ml_job *job = &x->g->jobs[j];
+    part pt = { (part_kind)job->kind, job->cell, job->point, PART_TODO };
+    progress quiet = *x->p;
+    quiet.tty = 0;   /* a worker's steps do not draw the status line */
+    int rc = run_part(x->cs, &pt, x->dir, x->cache, x->a, in_worker ? &quiet : x->p);
+    if (rc < 0 && in_worker) fprintf(stderr, "mergelab: error: %s\n", ml_error_last()->message);
+    return rc;
 }
 
-/* The next part to start: among the ready ones, the graph's preferred kind
- * (ml_job_rank: what unblocks most work first, evaluation points last). */
-static int next_part(const part *parts, const ml_graph *g) {
-    int best = -1;
-    for (int i = 0; i < g->n; i++)
-        if (parts[i].state == PART_TODO && part_ready(parts, g, i) &&
-            (best < 0 || ml_job_rank(&g->jobs[i]) < ml_job_rank(&g->jobs[best])))
-            best = i;
-    return best;
-}
-
-/* Splits the pending cells into parts (see above) and runs them, --jobs at
- * a time. Returns the number of cells that failed, or a negative error. */
-static int run_parts(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
-                     const run_args *a, progress *p) {
-    part *parts = NULL;
-    ml_graph g;
-    int n = 0, failed = 0, error = 0, fatal = 0;
-    if ((error = ml_graph_build(&g, cs, pending, npending, 1, 0)) < 0) return error;
-    if ((error = ml_calloc((void **)&parts, (size_t)(g.n ? g.n : 1), sizeof(*parts))) < 0) {
-        ml_graph_free(&g);
-        return error;
+/* sched.h's ended: a cell's line when the cell ended, a part's when not on a TTY */
+static void job_ended(void *ctx, int j, int rc, double secs) {
+    run_ctx *x = ctx;
+    const ml_job *job = &x->g->jobs[j];
+    if (rc == 0 && job->kind != ML_JOB_CELL && job->kind != ML_JOB_RESULTS) {
+        if (!x->p->quiet && !x->p->tty) {
+            char what[32];
+            fprintf(stderr, "mergelab: %s: %s done (%.1f s)\n", x->cs->cells[job->cell].name,
+                    ml_job_name(job, what, sizeof(what)), secs);
+        }
+        return;
     }
-    for (n = 0; n < g.n; n++)
-        parts[n] = (part){ (part_kind)g.jobs[n].kind, g.jobs[n].cell, g.jobs[n].point, PART_TODO };
+    if (rc != 0 && rc != 1) return;   /* the worker printed why */
+    x->p->done++;
+    progress_clear(x->p);
+    print_cell_line(x->p, x->cs, job->cell, x->dir, rc, secs);
+}
+
+/* sched.h's running: the status line of the workers (in this process the
+ * protocol's own progress draws it) */
+static void job_running(void *ctx, const int *jobs, int n, double done) {
+    run_ctx *x = ctx;
+    char names[200] = "", what[32];
+    size_t used = 0;
+    if (x->workers <= 1 || !x->p->tty || x->p->quiet) return;
+    for (int r = 0; r < n && used < sizeof(names); r++) {
+        const ml_job *job = &x->g->jobs[jobs[r]];
+        if (job->kind == ML_JOB_CELL)
+            used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", r ? ", " : "", x->cs->cells[job->cell].name);
+        else
+            used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s:%s", r ? ", " : "",
+                                     x->cs->cells[job->cell].name, ml_job_name(job, what, sizeof(what)));
+    }
+    show_running(x->p, names, done);
+}
+
+/* Runs the pending cells as a job graph on --jobs workers. With several
+ * workers and the model cache a cell with finetune.points runs in parts
+ * (see above); otherwise each cell is one job. Returns the number of cells
+ * that failed, or a negative error. */
+static int run_graph(const ml_cellset *cs, const int *pending, int npending, const char *dir, const char *cache,
+                     const run_args *a, progress *p) {
+    ml_graph g;
+    int *done = NULL, error;
+    int split = a->jobs > 1 && cache != NULL;
+    if ((error = ml_graph_build(&g, cs, pending, npending, split, 0)) < 0) return error;
+    if ((error = ml_calloc((void **)&done, (size_t)(g.n ? g.n : 1), sizeof(int))) < 0) goto cleanup;
     /* a resumed run keeps the parts it finished */
-    for (int j = 0; j < n && !a->force; j++) {
-        if (parts[j].kind != PART_TRAIN && parts[j].kind != PART_POINT) continue;
-        cJSON *rec = load_part(dir, cs, &parts[j]);
-        if (rec) parts[j].state = PART_DONE;
+    for (int j = 0; j < g.n && !a->force; j++) {
+        if (g.jobs[j].kind != ML_JOB_TRAIN && g.jobs[j].kind != ML_JOB_POINT) continue;
+        part pt = { (part_kind)g.jobs[j].kind, g.jobs[j].cell, g.jobs[j].point, PART_TODO };
+        cJSON *rec = load_part(dir, cs, &pt);
+        done[j] = rec != NULL;
         cJSON_Delete(rec);
     }
-    pid_t pids[256];
-    int partof[256], running = 0, jobs = a->jobs < 256 ? a->jobs : 256, ndone = 0, busy = 0;
-    double started[256];
-    fflush(NULL);
-    for (;;) {
-        int next;
-        /* a base trained on pretrain.threads cores takes that many of the --jobs slots */
-        while (!fatal && busy < jobs && (next = next_part(parts, &g)) >= 0 &&
-               (busy == 0 || busy + g.jobs[next].weight <= jobs)) {
-            pid_t pid = fork();
-            if (pid < 0) {
-                error = ml_error_set(ML_EOS, "fork: %s", strerror(errno));
-                goto cleanup;
-            }
-            if (pid == 0) {
-                progress quiet = *p;
-                quiet.tty = 0;
-                int rc = run_part(cs, &parts[next], dir, cache, a, &quiet);
-                if (rc < 0) fprintf(stderr, "mergelab: error: %s\n", ml_error_last()->message);
-                fflush(NULL);
-                _exit(rc >= 0 ? rc : is_bad_input(rc) ? 2 : 3);
-            }
-            parts[next].state = PART_RUNNING;
-            busy += g.jobs[next].weight;
-            pids[running] = pid;
-            partof[running] = next;
-            started[running] = now_mono();
-            running++;
-        }
-        if (running == 0) break;
-        if (p->tty && !p->quiet) {
-            char names[200] = "", what[32];
-            size_t used = 0;
-            for (int r = 0; r < running && used < sizeof(names); r++)
-                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s:%s", r ? ", " : "",
-                                         cs->cells[parts[partof[r]].cell].name,
-                                         part_name(&parts[partof[r]], what, sizeof(what)));
-            show_running(p, names, (double)ndone / (n ? n : 1));
-        }
-        int status;
-        pid_t w = waitpid(-1, &status, 0);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            error = ml_error_set(ML_EOS, "waitpid: %s", strerror(errno));
-            goto cleanup;
-        }
-        int r = 0;
-        while (r < running && pids[r] != w) r++;
-        if (r == running) continue;
-        int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
-        part *pt = &parts[partof[r]];
-        double secs = now_mono() - started[r];
-        busy -= g.jobs[partof[r]].weight;
-        pids[r] = pids[running - 1];
-        partof[r] = partof[running - 1];
-        started[r] = started[running - 1];
-        running--;
-        ndone++;
-        pt->state = PART_DONE;
-        if (rc == 0 && pt->kind != PART_CELL && pt->kind != PART_FINAL) {
-            if (!p->quiet && !p->tty) {
-                char what[32];
-                fprintf(stderr, "mergelab: %s: %s done (%.1f s)\n", cs->cells[pt->cell].name,
-                        part_name(pt, what, sizeof(what)), secs);
-            }
-            continue;
-        }
-        if (rc == 0 || rc == 1) {
-            /* the cell ended: its results are written, or it failed and its file says why */
-            for (int j = 0; j < n; j++)
-                if (parts[j].cell == pt->cell && parts[j].state == PART_TODO && parts[j].kind != PART_BASE)
-                    parts[j].state = PART_DROPPED;
-            failed += rc;
-            p->done++;
-            progress_clear(p);
-            print_cell_line(p, cs, pt->cell, dir, rc, secs);
-        } else {
-            fatal = rc == 2 ? ML_EINVALID : ML_ERROR;   /* the worker printed why; let the others end */
-        }
-    }
-    if (fatal) error = ml_error_set(fatal, "a cell could not run (see above)");
+    run_ctx x = { cs, &g, dir, cache, a, p, a->jobs };
+    ml_sched_ops ops = { job_run, job_ended, job_running, &x };
+    error = ml_sched_run(&g, done, a->jobs, &ops);
 cleanup:
-    /* a worker still running when an error stops this loop finishes on its own */
-    free(parts);
+    free(done);
     ml_graph_free(&g);
-    return error < 0 ? error : failed;
+    return error;
 }
 
 /* ---- the suite's results file ------------------------------------------ */
@@ -747,9 +630,7 @@ int ml_cmd_run(int argc, char **argv) {
     if (!a.quiet)
         fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", cs->suite->name, selected,
                 selected == 1 ? "" : "s", npending, reused, dir);
-    /* in parts (see run_parts) when several workers and the model cache are there */
-    int failed = a.jobs > 1 && !a.no_cache ? run_parts(cs, pending, npending, dir, cache, &a, &p)
-                                           : run_pending(cs, pending, npending, dir, a.no_cache ? NULL : cache, &a, &p);
+    int failed = run_graph(cs, pending, npending, dir, a.no_cache ? NULL : cache, &a, &p);
     progress_clear(&p);
     if (failed < 0) { rc = ml_cli_fail(failed); goto cleanup; }
 
