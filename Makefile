@@ -46,8 +46,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = $(STD) $(WARN) $(OPT) $(VEC) -I. -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(LDSAN) $(PKG_LIBS) -lm -lpthread $(LDLIBS)
 
-LIB_SRC  := $(wildcard core/*.c kernels/*.c kernels/ref/*.c data/*.c harness/*.c reports/*.c)
-CLI_SRC  := harness/main.c $(wildcard harness/cli_*.c)
+LIB_SRC  := $(wildcard core/*.c kernels/*.c kernels/ref/*.c data/*.c suite/*.c study/*.c sched/*.c store/*.c analysis/*.c reports/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
 LIB_SRC  := $(filter-out $(CLI_SRC),$(LIB_SRC))
 TEST_SRC := $(wildcard tests/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -149,7 +149,7 @@ deps-test: deps
 
 # What a cell's identity and the model cache key on: every file the
 # numbers can depend on (the CLI's argument handling cannot change them).
-SOURCE_FILES := $(wildcard core/*.[ch] kernels/*.[ch] kernels/ref/*.[ch] data/*.[ch] harness/*.[ch])
+SOURCE_FILES := $(wildcard core/*.[ch] kernels/*.[ch] kernels/ref/*.[ch] data/*.[ch] suite/*.[ch] study/*.[ch] sched/*.[ch] store/*.[ch] analysis/*.[ch])
 
 # The build commit and flags are stamped into the binary (mergelab --version)
 # and into every results file; the header changes only when they do.
@@ -173,7 +173,7 @@ $(BUILD)/%.o: %.c $(BUILD)/.make-settings | $(BUILD)/ml_build_stamp.h
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(BUILD)/harness/version.o: $(BUILD)/ml_build_stamp.h
+$(BUILD)/core/version.o: $(BUILD)/ml_build_stamp.h
 
 $(BUILD)/libmergelab.a: $(LIB_OBJ)
 	@rm -f $@

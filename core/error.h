@@ -1,7 +1,7 @@
 /*
  * core/error.h: mergelab's error codes and the per-thread last error.
  * Owns: the ML_E* codes, ml_error_set/ml_error_last, the CHECK macros.
- * Not here: mapping codes to process exit codes (harness/cli.c does that).
+ * Not here: mapping codes to process exit codes (cli/main.c does that).
  * Library code returns 0 or a negative ML_E* and leaves a one-line reason
  * here; only main() prints it.
  */

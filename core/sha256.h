@@ -1,6 +1,6 @@
 /*
  * core/sha256.h: SHA-256 (FIPS 180-4), streaming, for data and file hashes.
- * Not here: which files get hashed (data/, harness/ decide).
+ * Not here: which files get hashed (data/, suite/ decide).
  */
 #ifndef ML_CORE_SHA256_H
 #define ML_CORE_SHA256_H

@@ -5,7 +5,7 @@
  * Owns: the numerics only (sums in index order, so results are bit-for-bit
  *       deterministic for the same input).
  * Not here: collecting metrics from results files, choosing what to compare,
- *       printing or deciding "significant" (harness/ and reports do that).
+ *       printing or deciding "significant" (analysis/ and reports/ do that).
  * Errors: ml_stats_summary/ml_stats_welch return 0 or ML_EINVALID (with
  *       ml_error_set); the t functions are libm-like and return NaN for
  *       arguments outside their domain.

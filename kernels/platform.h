@@ -6,7 +6,7 @@
  * Owns: choosing OpenBLAS's kernel family before OpenBLAS is loaded (by
  *       re-executing the program once with OPENBLAS_CORETYPE set), the
  *       ISA dispatch of kernels/layers.c's loops, and describing both.
- * Not here: comparing two results' platforms (harness/results.c), the
+ * Not here: comparing two results' platforms (store/results.c), the
  *       thread pool (kernels/parallel.h).
  *
  * Why pin: OpenBLAS picks its kernels by CPU (SkylakeX on AVX-512 Intel,

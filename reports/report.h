@@ -2,7 +2,7 @@
  * reports/report.h: mergelab's figures and HTML report, the public face of reports/.
  * Owns: ml_report_write (results JSON files -> a folder of figures, CSVs and index.html)
  *       and the figure functions it is built from, callable on fixed data by tests.
- * Not here: producing results (harness/), deciding pass/fail (harness/gate.c: the caller
+ * Not here: producing results (study/, store/), deciding pass/fail (analysis/gate.c: the caller
  *           hands the gate's rows and the store's history in, already computed).
  * Errors: 0 or a negative ML_E*, reason in ml_error_last(). Every file is written
  *         atomically (core/fs.h), so a reader never sees half a figure.
@@ -125,7 +125,7 @@ int ml_fig_points(const char *path, ml_fig_format fmt, const char *title, const 
 
 /* ---- the report -------------------------------------------------------------------- */
 
-/* One row of the regression table, computed by the caller (harness/gate.c). */
+/* One row of the regression table, computed by the caller (analysis/gate.c). */
 typedef struct {
     const char *label;          /* "group: metric" */
     double baseline, value;     /* NaN = missing */

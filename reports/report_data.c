@@ -2,7 +2,7 @@
  * reports/report_data.c: a results file read and gathered across seeds (ml_rep_suite).
  * Owns: typed access with JSON paths in the errors, grouping cells, and the per-group
  *       means/intervals of the method table, the CKA curves and the CKA heatmaps.
- * Not here: the results schema's checks that every reader shares (harness/results.c does
+ * Not here: the results schema's checks that every reader shares (store/results.c does
  *           those in ml_results_load), drawing, the page.
  * Strict about keys that are present (a wrong type or shape is ML_EDATA naming the file
  * and the JSON path), lenient about keys that are absent (the figure says "no data"),
@@ -12,8 +12,8 @@
 
 #include "core/error.h"
 #include "core/stats.h"
-#include "harness/gate.h"
-#include "harness/results.h"
+#include "analysis/gate.h"
+#include "store/results.h"
 
 #include <math.h>
 #include <stdarg.h>

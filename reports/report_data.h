@@ -11,7 +11,7 @@
 #ifndef ML_REPORTS_REPORT_DATA_H
 #define ML_REPORTS_REPORT_DATA_H
 
-#include "harness/aggregate.h"
+#include "analysis/aggregate.h"
 #include "reports/report.h"
 
 #include <cjson/cJSON.h>

@@ -3,7 +3,7 @@
  * Owns: a pre-pass that walks the whole schema (every branch, whether an
  * instance reaches it or not) and refuses unsupported keywords and
  * malformed ones; then the validation proper, which reports the first
- * failure as "JSONPATH: reason" in the style of harness/suite.c. Branches
+ * failure as "JSONPATH: reason" in the style of suite/suite.c. Branches
  * of oneOf/anyOf/if/not are tried silently; their errors only feed the
  * "closest" hint of a message.
  */

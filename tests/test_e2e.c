@@ -7,7 +7,7 @@
 #include "tests/util.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "harness/results.h"
+#include "store/results.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * tests/test_findings.c: the F1-F4 evaluator (harness/findings.c).
+ * tests/test_findings.c: the F1-F4 evaluator (analysis/findings.c).
  * Covers: synthetic results over three lengths and three seeds where every finding holds,
  *         the same with every finding contradicted (each must then read "not held": a
  *         check that cannot fail is a defect), one seed (inconclusive throughout), a
@@ -11,8 +11,8 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "harness/findings.h"
-#include "harness/suite.h"
+#include "analysis/findings.h"
+#include "suite/suite.h"
 
 #include <stdlib.h>
 

@@ -10,9 +10,9 @@
  */
 #include "tests/test.h"
 #include "tests/util.h"
-#include "harness/aggregate.h"
-#include "harness/gate.h"
-#include "harness/results.h"
+#include "analysis/aggregate.h"
+#include "analysis/gate.h"
+#include "store/results.h"
 #include "core/error.h"
 #include "core/fs.h"
 

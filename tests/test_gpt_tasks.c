@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "data/text.h"
-#include "harness/results.h"
+#include "store/results.h"
 #include "kernels/adamw.h"
 #include "kernels/gpt.h"
 #include "kernels/layers.h"

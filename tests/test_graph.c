@@ -1,5 +1,5 @@
 /*
- * tests/test_graph.c: the job graph (harness/graph.h) and `mergelab plan`.
+ * tests/test_graph.c: the job graph (sched/graph.h) and `mergelab plan`.
  * - suites/paper.json (3 seeds, 6 points, one base shared by the seeds)
  *   expands into 1 base, 3 train, 18 point, 3 results, suite and report,
  *   with the edges the protocol needs, in an order where every input comes
@@ -9,8 +9,8 @@
  */
 #include "tests/test.h"
 #include "tests/util.h"
-#include "harness/cells.h"
-#include "harness/graph.h"
+#include "suite/cells.h"
+#include "sched/graph.h"
 
 #include <libgen.h>
 #include <stdio.h>

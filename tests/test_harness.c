@@ -10,10 +10,10 @@
 #include "tests/util.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "harness/cells.h"
-#include "harness/gate.h"
-#include "harness/results.h"
-#include "harness/store.h"
+#include "suite/cells.h"
+#include "analysis/gate.h"
+#include "store/results.h"
+#include "store/store.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -87,7 +87,7 @@ static pid_t start_run(const char *suite, const char *dir, int jobs) {
     return pid;
 }
 
-/* Waits (up to 10 s) until nothing holds dir/.lock (harness/store.c's flock). */
+/* Waits (up to 10 s) until nothing holds dir/.lock (store/store.c's flock). */
 static void wait_lock_free(const char *dir) {
     char lock[700];
     snprintf(lock, sizeof(lock), "%s/.lock", dir);

@@ -11,7 +11,7 @@
  */
 #include "tests/test.h"
 #include "tests/util.h"
-#include "harness/results.h"
+#include "store/results.h"
 #include "kernels/layers.h"
 #include "kernels/platform.h"
 #include "core/fs.h"

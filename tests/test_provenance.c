@@ -1,5 +1,5 @@
 /*
- * tests/test_provenance.c: harness/provenance.c against real repositories
+ * tests/test_provenance.c: store/provenance.c against real repositories
  * made with the `git` command in a fresh mkdtemp directory under /tmp.
  * Owns: the ml_tests_provenance table. Not here: results storage tests.
  * Each test body runs between setup() and teardown() so the temp directory
@@ -10,7 +10,7 @@
 #include "tests/test.h"
 
 #include "core/error.h"
-#include "harness/provenance.h"
+#include "store/provenance.h"
 
 #include <cblas.h>
 #include <fcntl.h>

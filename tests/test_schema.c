@@ -14,7 +14,7 @@
 #include "tests/util.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "harness/suite.h"
+#include "suite/suite.h"
 
 #include <cjson/cJSON.h>
 #include <glob.h>
@@ -27,7 +27,7 @@
 /* The parser did not know "matrix" when these tests were written: a suite
  * with any matrix was refused as an unknown key, which says nothing about
  * the matrix itself. Rows marked .matrix are therefore only checked
- * against the schema while this is 0. Set it to 1 once harness/suite.c
+ * against the schema while this is 0. Set it to 1 once suite/suite.c
  * parses "matrix" (it does now): then the parser must reject every bad matrix row too
  * (at parser_path) and accept every good one. */
 static const int parser_knows_matrix = 1;
@@ -451,7 +451,7 @@ static const edit BAD_EDITS[] = {
     { SMOKE, "\"lr\": 0.0005 }", "\"lr\": 0.0005, \"train\": [\"mlp\"] }", "$.finetune.train[0]", NULL, 0 },
     { SMOKE, "\"method\": \"router\", \"steps\": 150", "\"method\": \"router\", \"layers\": 2, \"steps\": 150",
       "$.merges[10].layers", NULL, 0 },
-    /* matrix shapes (parser paths as harness/suite.c's parse_matrix words them) */
+    /* matrix shapes (parser paths as suite/suite.c's parse_matrix words them) */
     { SMOKE, "\"gate\": [", "\"matrix\": {},\n  \"gate\": [", "$.matrix", NULL, 1 },
     { SMOKE, "\"gate\": [", "\"matrix\": [1],\n  \"gate\": [", "$.matrix", NULL, 1 },
     { SMOKE, "\"gate\": [", "\"matrix\": { \"seed\": 3 },\n  \"gate\": [", "$.matrix.seed", NULL, 1 },

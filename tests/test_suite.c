@@ -7,7 +7,7 @@
 #include "tests/util.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "harness/suite.h"
+#include "suite/suite.h"
 
 #include <glob.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * tests/test_verdict.c: the one regression rule (harness/verdict.h) that
+ * tests/test_verdict.c: the one regression rule (analysis/verdict.h) that
  * check, compare and history share.
  * - hand-computed cases for each verdict and direction;
  * - the case the three used to disagree on: a tiny but certain drop (two
@@ -9,8 +9,8 @@
  */
 #include "tests/test.h"
 #include "tests/util.h"
-#include "harness/gate.h"
-#include "harness/verdict.h"
+#include "analysis/gate.h"
+#include "analysis/verdict.h"
 #include "core/stats.h"
 
 #include <math.h>

@@ -3,8 +3,8 @@
  */
 #include "tests/util.h"
 #include "core/fs.h"
-#include "harness/results.h"
-#include "harness/suite.h"
+#include "store/results.h"
+#include "suite/suite.h"
 #include "kernels/layers.h"
 #include "kernels/rng.h"
 

@@ -18,10 +18,10 @@
  * stream, and the JUnit/Markdown writers (which write files atomically) are not
  * called. Everything allocated is freed (the target runs under LeakSanitizer).
  */
-#include "harness/aggregate.h"
-#include "harness/findings.h"
-#include "harness/gate.h"
-#include "harness/results.h"
+#include "analysis/aggregate.h"
+#include "analysis/findings.h"
+#include "analysis/gate.h"
+#include "store/results.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

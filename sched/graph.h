@@ -1,0 +1,84 @@
+/*
+ * sched/graph.h: a suite's work as an explicit graph of jobs.
+ * Owns: which jobs a set of cells expands into, each job's identity (a
+ *       content hash of what decides its output), its inputs (the jobs it
+ *       needs first) and what it writes; the order a scheduler prefers
+ *       among ready jobs; the text and JSON forms `mergelab plan` prints.
+ * Not here: running a job (cli_run.c calls the study protocol for it),
+ *       the workers (cli_run.c's scheduler), the hashes of cells and cache
+ *       keys themselves (cells.c).
+ *
+ * The jobs, from the data to the report:
+ *   base    pretrain a base into the model cache; one per distinct base
+ *           key, so cells that share a base (pretrain.seed) share the job
+ *   train   fine-tune the specialists and the direct model of one cell,
+ *           keeping their states at every finetune.points step (cache)
+ *   point   evaluate every merge, router, ensemble and CKA at one point
+ *   results the cell's file, from its training and point records
+ *   cell    a whole cell in one call (base, training, the evaluation at
+ *           its end, its file): the form of a cell with fewer than two
+ *           points, or an MLP cell, whose evaluation is not split
+ *   suite   the suite's results file with its findings, from every cell
+ *   report  the HTML report and figures, from the suite's results
+ * Every job but suite and report is one call of the study protocol
+ * (runner.h, ml_run_stage); the scheduler runs it in this process or in a
+ * worker, as it chooses.
+ */
+#ifndef ML_SCHED_GRAPH_H
+#define ML_SCHED_GRAPH_H
+
+#include "suite/cells.h"
+
+#include <cjson/cJSON.h>
+
+typedef enum {
+    ML_JOB_CELL = 0,   /* order kept with cli_run.c's stages */
+    ML_JOB_BASE,
+    ML_JOB_TRAIN,
+    ML_JOB_POINT,
+    ML_JOB_RESULTS,
+    ML_JOB_SUITE,
+    ML_JOB_REPORT
+} ml_job_kind;
+
+typedef struct {
+    ml_job_kind kind;
+    int  cell;                  /* index into the cellset; -1 for suite and report */
+    int  point;                 /* ML_JOB_POINT: index into finetune.points */
+    char hash[65];              /* identity: equal hashes compute the same output */
+    int  ninputs;
+    int *inputs;                /* (ninputs) indices of the jobs it needs, in the graph's edge pool */
+    int  weight;                /* cores it occupies: pretrain.threads for a base, else 1 */
+} ml_job;
+
+typedef struct {
+    const ml_cellset *cs;
+    int     n;
+    ml_job *jobs;
+    int    *edges;              /* every job's inputs, one pool */
+    size_t  nedges, cap_edges;
+} ml_graph;
+
+/* The jobs of the cells listed in cells[0..ncells) (all of cs's when cells
+ * is NULL). split: cells with two or more finetune.points (GPT) become
+ * base -> train -> point... -> results, sharing bases; other cells are one
+ * cell job; with split 0 every cell is one cell job. whole: also the suite
+ * and report jobs, which need every cell of cs. ML_ENOMEM. */
+int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int whole);
+void ml_graph_free(ml_graph *g);
+
+/* "base", "train", "point3" (1-based), "results", "cell", "suite", "report" */
+const char *ml_job_name(const ml_job *j, char *buf, size_t size);
+/* Lower runs first among ready jobs: jobs that unblock most work (a cell's
+ * results, a base, a training) before evaluation points. */
+int ml_job_rank(const ml_job *j);
+
+/* The graph for people (one line per job: index, kind, cell, short hash,
+ * inputs) and as JSON ({"suite", "jobs": [{"index", "kind", "name", "cell",
+ * "point", "hash", "inputs", "weight", "done"}]}). done (may be NULL): per
+ * job, 1 when its output already exists, 0 when not, -1 when that is not
+ * tracked (JSON null); the caller decides what exists. */
+char *ml_graph_text(const ml_graph *g, const int *done);
+cJSON *ml_graph_json(const ml_graph *g, const int *done);
+
+#endif
