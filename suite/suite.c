@@ -545,12 +545,10 @@ static const char *const ROOT_KEYS[] = { "name", "description", "seed", "threads
     "optimizer", "batch_size", "pretrain", "finetune", "specialists", "target", "merges", "cka", "eval", "gate", "report", "findings", "matrix", NULL };
 static const char *const DIRECTIONS[] = { "higher", "lower", "both", NULL };
 
-static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
-    const cJSON *v, *o;
-    char p[256], q[256];
-    int error, k;
-    double lr = 1e-3;
-
+/* $: name, description, seed, threads */
+static int parse_identity(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v;
+    int error;
     if ((error = want_object(c, root, "$")) < 0 || (error = check_keys(c, root, "$", ROOT_KEYS)) < 0) return error;
     if ((error = get(c, root, "$", "name", 1, &v)) < 0 || (error = read_str(c, v, "$.name", s->name, sizeof(s->name))) < 0)
         return error;
@@ -563,7 +561,13 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     s->seed = (uint64_t)seed;
     s->threads = 0;
     if ((error = opt_int(c, root, "$", "threads", 0, 256, &s->threads)) < 0) return error;
+    return 0;
+}
 
+/* $: the dataset, which decides the model family */
+static int parse_data(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    int error, k;
     /* data: the dataset decides the model family */
     static const char *const DATASETS[] = { "fashion-mnist", "text", NULL };
     static const char *const DATA_MNIST[] = { "dataset", "dir", "validation", NULL };
@@ -601,8 +605,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             (error = opt_num(c, o, "$.data", "base_code_fraction", 0.0, 0.5, &s->base_code_fraction)) < 0)
             return error;
     }
+    return 0;
+}
 
-    /* model */
+/* $: the model */
+static int parse_model(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    char q[256];
+    int error, k;
     static const char *const MODEL_MLP[] = { "type", "hidden", "activation", NULL };
     static const char *const MODEL_GPT[] = { "type", "n_layer", "n_head", "n_embd", "context", NULL };
     static const char *const TYPES[] = { "mlp", "gpt", NULL };
@@ -643,8 +653,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             s->model.act = k == 0 ? ML_ACT_RELU : ML_ACT_GELU;
         }
     }
+    return 0;
+}
 
-    /* optimizer */
+/* $: the optimizer and the batch size; *lr is the optimizer's rate, the phases' default */
+static int parse_optimizer(const pctx *c, const cJSON *root, ml_suite *s, double *lr_out) {
+    const cJSON *v, *o;
+    int error, k;
+    double lr = 1e-3;
     static const char *const OPT_KEYS[] = { "name", "lr", "beta1", "beta2", "eps", "weight_decay",
                                             "grad_clip", "schedule", "min_lr_ratio", "warmup", "grad_accum", NULL };
     static const char *const OPTS[] = { "adamw", NULL };
@@ -672,13 +688,15 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
     if (s->grad_accum > 1 && s->family != ML_FAMILY_GPT)
         return FAIL(c, "$.optimizer.grad_accum", "gradient accumulation is implemented for gpt suites only");
     if ((error = req_int(c, root, "$", "batch_size", 1, 65536, &s->batch_size)) < 0) return error;
+    *lr_out = lr;
+    return 0;
+}
 
-    /* phases */
-    if ((error = parse_phase(c, root, "pretrain", &s->pretrain, lr, &s->pretrain_split, s)) < 0 ||
-        (error = parse_phase(c, root, "finetune", &s->finetune, lr, NULL, s)) < 0)
-        return error;
-
-    /* specialists */
+/* $: the two specialists */
+static int parse_specialists(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    char p[256], q[256];
+    int error;
     static const char *const SPEC_MLP[] = { "name", "classes", NULL };
     static const char *const SPEC_GPT[] = { "name", "data", NULL };
     if ((error = get(c, root, "$", "specialists", 1, &o)) < 0) return error;
@@ -706,8 +724,13 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             if (!strcmp(s->specialists[i].name, s->specialists[j].name))
                 return FAIL(c, q, "duplicate specialist name \"%s\"", s->specialists[i].name);
     }
+    return 0;
+}
 
-    /* target */
+/* $: the target task */
+static int parse_target(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *o;
+    int error;
     static const char *const TARGET_MLP[] = { "classes", NULL };
     static const char *const TARGET_GPT[] = { "data", NULL };
     if ((error = get(c, root, "$", "target", 1, &o)) < 0 || (error = want_object(c, o, "$.target")) < 0 ||
@@ -715,8 +738,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         (error = parse_split(c, o, "$.target", &s->target, s->family)) < 0)
         return error;
     snprintf(s->target.name, sizeof(s->target.name), "target");
+    return 0;
+}
 
-    /* merges */
+/* $: the merges */
+static int parse_merges(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *o;
+    char p[256];
+    int error;
     if ((error = get(c, root, "$", "merges", 1, &o)) < 0) return error;
     if (!cJSON_IsArray(o)) return FAIL(c, "$.merges", "expected an array, got %s", type_name(o));
     s->nmerges = cJSON_GetArraySize(o);
@@ -734,8 +763,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         for (int j = 0; j < i; j++)
             if (!strcmp(m->name, s->merges[j].name)) return FAIL(c, p, "duplicate merge name \"%s\"", m->name);
     }
+    return 0;
+}
 
-    /* cka */
+/* $: when and how CKA is measured */
+static int parse_cka(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *o;
+    char q[256];
+    int error;
     /* cka: "every": K (0, K, 2K, ... and the last step), or "steps": [...] */
     static const char *const CKA_KEYS[] = { "every", "steps", "probe_size", NULL };
     const cJSON *every, *steps;
@@ -782,7 +817,13 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
         s->cka_steps[at] = s->points[i];
         s->ncka++;
     }
+    return 0;
+}
 
+/* $: the GPT's evaluation windows and exact match */
+static int parse_eval(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *o;
+    int error;
     /* eval (GPT): held-out loss windows and greedy exact match */
     static const char *const EVAL_KEYS[] = { "windows", "exact_match", "merge_domain_losses", NULL };
     s->eval_windows = 64;
@@ -797,8 +838,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             (error = read_bool(c, o, "$.eval", "merge_domain_losses", &s->merge_domain_losses)) < 0)
             return error;
     }
+    return 0;
+}
 
-    /* gate */
+/* $: the regression gate's rules */
+static int parse_gate(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    char p[256], q[256];
+    int error, k;
     static const char *const GATE_KEYS[] = { "match", "direction", "atol", "rtol", "across_platforms", "allow_missing", NULL };
     static const char *const TOL_KEYS[] = { "atol", "rtol", NULL };
     if ((error = get(c, root, "$", "gate", 1, &o)) < 0) return error;
@@ -835,6 +882,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
                 return error;
         }
     }
+    return 0;
+}
+
+/* $: how the report draws the figures */
+static int parse_report(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    char q[256];
+    int error, k;
     /* report: how its figures are drawn; nothing a result depends on */
     static const char *const REPORT_KEYS[] = { "width_in", "font_pt", "formats", NULL };
     static const char *const FORMATS[] = { "png", "svg", "pdf", NULL };
@@ -858,6 +913,14 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             }
         }
     }
+    return 0;
+}
+
+/* $: the paper's findings to check */
+static int parse_findings(const pctx *c, const cJSON *root, ml_suite *s) {
+    const cJSON *v, *o;
+    char q[256];
+    int error, k;
     /* findings: which of the paper's findings to evaluate on the results, on which metric */
     static const char *const FINDINGS_KEYS[] = { "metric", "check", NULL };
     static const char *const FINDING_IDS[] = { "F1", "F2", "F3", "F4", NULL };
@@ -882,6 +945,26 @@ static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
             return FAIL(c, "$.findings.metric", "expected a metric name without its model, e.g. \"loss\" or \"test_acc\"");
         if (m) snprintf(s->findings.metric, sizeof(s->findings.metric), "%s", m->valuestring);
     }
+    return 0;
+}
+
+/* The whole suite, section by section in the order the format lists them. */
+static int parse_root(const pctx *c, const cJSON *root, ml_suite *s) {
+    double lr = 1e-3;
+    int error;
+    if ((error = parse_identity(c, root, s)) < 0 || (error = parse_data(c, root, s)) < 0 ||
+        (error = parse_model(c, root, s)) < 0 || (error = parse_optimizer(c, root, s, &lr)) < 0)
+        return error;
+    /* the phases default to the optimizer's rate */
+    if ((error = parse_phase(c, root, "pretrain", &s->pretrain, lr, &s->pretrain_split, s)) < 0 ||
+        (error = parse_phase(c, root, "finetune", &s->finetune, lr, NULL, s)) < 0)
+        return error;
+
+    if ((error = parse_specialists(c, root, s)) < 0 || (error = parse_target(c, root, s)) < 0 ||
+        (error = parse_merges(c, root, s)) < 0 || (error = parse_cka(c, root, s)) < 0 ||
+        (error = parse_eval(c, root, s)) < 0 || (error = parse_gate(c, root, s)) < 0 ||
+        (error = parse_report(c, root, s)) < 0 || (error = parse_findings(c, root, s)) < 0)
+        return error;
     return parse_matrix(c, root, s);
 }
 
