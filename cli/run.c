@@ -221,37 +221,22 @@ static void show_running(progress *p, const char *names, double f) {
  * instead of leaving the last cell to run alone. Every part reads what the
  * parts before it put in the cache, so the cell's results are bit-identical
  * to running it whole (test harness__parts). */
-/* A part is a job of sched/graph.h: its kind, cell and point, and here
- * its state; the graph says what it needs. */
-typedef enum {
-    PART_CELL = ML_JOB_CELL, PART_BASE = ML_JOB_BASE, PART_TRAIN = ML_JOB_TRAIN, PART_POINT = ML_JOB_POINT,
-    PART_FINAL = ML_JOB_RESULTS
-} part_kind;
-enum { PART_TODO, PART_RUNNING, PART_DONE, PART_DROPPED };
-
-typedef struct {
-    part_kind kind;
-    int cell, point, state;
-} part;
-
-static const char *part_name(const part *pt, char *buf, size_t size) {
-    ml_job j = { (ml_job_kind)pt->kind, pt->cell, pt->point, "", 0, NULL, 1 };
-    return ml_job_name(&j, buf, size);
-}
+/* A part is a job of sched/graph.h (its kind, cell and point); the
+ * scheduler keeps its state, the graph says what it needs. */
 
 /* DIR/<suite>.cells/.parts/<cell>.<part>.json */
-static void part_path(char *buf, size_t size, const char *dir, const ml_cellset *cs, const part *pt) {
+static void part_path(char *buf, size_t size, const char *dir, const ml_cellset *cs, const ml_job *pt) {
     char cell[PATH_MAX], what[32];
     ml_store_cell_file(cell, sizeof(cell), dir, cs->suite->name, cs->cells[pt->cell].name);
     char *slash = strrchr(cell, '/');
     *slash = '\0';
     int stem = (int)strlen(slash + 1) - 5;   /* without ".json" */
-    int len = snprintf(buf, size, "%s/.parts/%.*s.%s.json", cell, stem, slash + 1, part_name(pt, what, sizeof(what)));
+    int len = snprintf(buf, size, "%s/.parts/%.*s.%s.json", cell, stem, slash + 1, ml_job_name(pt, what, sizeof(what)));
     if (len < 0 || (size_t)len >= size) buf[0] = '\0';   /* never a cut path: the write fails instead */
 }
 
 /* A finished part's record when its file is there for this cell's identity. */
-static cJSON *load_part(const char *dir, const ml_cellset *cs, const part *pt) {
+static cJSON *load_part(const char *dir, const ml_cellset *cs, const ml_job *pt) {
     char path[PATH_MAX], *text = NULL;
     size_t len;
     part_path(path, sizeof(path), dir, cs, pt);
@@ -273,12 +258,12 @@ static double num_or0(const cJSON *o, const char *key) {
 }
 
 /* The last part: the cell's file from its training and point records. */
-static int run_final(const ml_cellset *cs, const part *pt, const char *dir, const char *cache, const run_args *a) {
+static int run_final(const ml_cellset *cs, const ml_job *pt, const char *dir, const char *cache, const run_args *a) {
     const ml_cell *c = &cs->cells[pt->cell];
     int npts = c->suite->npoints, error = 0;
     cJSON *train = NULL, *pts[ML_MAX_POINTS] = { 0 }, *run = NULL, *cell = NULL;
     const cJSON *done[ML_MAX_POINTS] = { 0 };
-    part q = { PART_TRAIN, pt->cell, 0, 0 };
+    ml_job q = { .kind = ML_JOB_TRAIN, .cell = pt->cell };
     char when[32], path[PATH_MAX];
     double w0 = now_mono(), c0 = now_cpu(), wall = 0.0, cpu = 0.0, eval = 0.0;
     if (!(train = load_part(dir, cs, &q))) {
@@ -286,7 +271,7 @@ static int run_final(const ml_cellset *cs, const part *pt, const char *dir, cons
         goto cleanup;
     }
     for (int k = 0; k < npts; k++) {
-        q.kind = PART_POINT;
+        q.kind = ML_JOB_POINT;
         q.point = k;
         if (!(pts[k] = load_part(dir, cs, &q))) {
             error = ml_error_set(ML_ERUN, "cell %s: the record of point %d is missing; run the suite again", c->name, k + 1);
@@ -332,7 +317,7 @@ static int run_final(const ml_cellset *cs, const part *pt, const char *dir, cons
     error = failed;
     /* the cell's file holds everything now */
     for (int k = -1; k < npts; k++) {
-        q.kind = k < 0 ? PART_TRAIN : PART_POINT;
+        q.kind = k < 0 ? ML_JOB_TRAIN : ML_JOB_POINT;
         q.point = k;
         part_path(path, sizeof(path), dir, cs, &q);
         remove(path);
@@ -347,10 +332,10 @@ cleanup:
 
 /* Runs one part in this process: 0 ok, 1 the cell failed (its file says
  * why), or a negative error. */
-static int run_part(const ml_cellset *cs, const part *pt, const char *dir, const char *cache, const run_args *a,
+static int run_part(const ml_cellset *cs, const ml_job *pt, const char *dir, const char *cache, const run_args *a,
                     progress *p) {
-    if (pt->kind == PART_CELL) return run_cell(cs, pt->cell, dir, cache, a, p);
-    if (pt->kind == PART_FINAL) return run_final(cs, pt, dir, cache, a);
+    if (pt->kind == ML_JOB_CELL) return run_cell(cs, pt->cell, dir, cache, a, p);
+    if (pt->kind == ML_JOB_RESULTS) return run_final(cs, pt, dir, cache, a);
     const ml_cell *c = &cs->cells[pt->cell];
     static const ml_run_stage stages[] = { ML_STAGE_ALL, ML_STAGE_BASE, ML_STAGE_TRAIN, ML_STAGE_POINT };
     ml_run_options opt = { cs->threads, a->verbose, NULL, NULL, cache, c->key_base, c->key_specialists,
@@ -365,14 +350,14 @@ static int run_part(const ml_cellset *cs, const part *pt, const char *dir, const
         return error;
     }
     if (error < 0) {
-        if (pt->kind == PART_BASE) {   /* each cell that needs it tries again and records why it failed */
+        if (pt->kind == ML_JOB_BASE) {   /* each cell that needs it tries again and records why it failed */
             fprintf(stderr, "mergelab: note: the base of %s failed: %s\n", c->name, ml_error_last()->message);
             return 0;
         }
         int werr = write_cell(cs, pt->cell, dir, cell_doc(cs, pt->cell, NULL, error, when, now_mono() - w0, now_cpu() - c0));
         return werr < 0 ? werr : 1;
     }
-    if (pt->kind == PART_BASE) {   /* its result is the cache entry */
+    if (pt->kind == ML_JOB_BASE) {   /* its result is the cache entry */
         cJSON_Delete(run);
         return 0;
     }
@@ -406,10 +391,9 @@ typedef struct {
 static int job_run(void *ctx, int j, int in_worker) {
     run_ctx *x = ctx;
     const ml_job *job = &x->g->jobs[j];
-    part pt = { (part_kind)job->kind, job->cell, job->point, PART_TODO };
     progress quiet = *x->p;
     quiet.tty = 0;   /* a worker's steps do not draw the status line */
-    int rc = run_part(x->cs, &pt, x->dir, x->cache, x->a, in_worker ? &quiet : x->p);
+    int rc = run_part(x->cs, job, x->dir, x->cache, x->a, in_worker ? &quiet : x->p);
     if (rc < 0 && in_worker) fprintf(stderr, "mergelab: error: %s\n", ml_error_last()->message);
     return rc;
 }
@@ -464,8 +448,7 @@ static int run_graph(const ml_cellset *cs, const int *pending, int npending, con
     /* a resumed run keeps the parts it finished */
     for (int j = 0; j < g.n && !a->force; j++) {
         if (g.jobs[j].kind != ML_JOB_TRAIN && g.jobs[j].kind != ML_JOB_POINT) continue;
-        part pt = { (part_kind)g.jobs[j].kind, g.jobs[j].cell, g.jobs[j].point, PART_TODO };
-        cJSON *rec = load_part(dir, cs, &pt);
+        cJSON *rec = load_part(dir, cs, &g.jobs[j]);
         done[j] = rec != NULL;
         cJSON_Delete(rec);
     }
@@ -758,8 +741,7 @@ int ml_cmd_plan(int argc, char **argv) {
                 done[i] = blen > 0 && (size_t)blen < sizeof(path) && ml_fs_exists(path);
                 break;
             case ML_JOB_TRAIN: case ML_JOB_POINT: {
-                part pt = { (part_kind)j->kind, j->cell, j->point, 0 };
-                rec = cell_done ? NULL : load_part(outdir, cs, &pt);
+                rec = cell_done ? NULL : load_part(outdir, cs, j);
                 done[i] = cell_done || rec;
                 cJSON_Delete(rec);
                 break;

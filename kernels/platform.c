@@ -163,7 +163,6 @@ int ml_platform_init(int *argc, char **argv) {
     describe_blas();
     snprintf(platform.choice, sizeof(platform.choice), "%s", choice);
     snprintf(platform.requested, sizeof(platform.requested), "%s", wanted);
-    snprintf(platform.isa, sizeof(platform.isa), "%s", ml_isa_name(ml_isa_level()));
     snprintf(platform.note, sizeof(platform.note), "%s", note);
     /* OpenBLAS falls back to its own detection, silently, on a name it does
      * not know or a build without DYNAMIC_ARCH: say so, never pretend */
@@ -180,11 +179,9 @@ int ml_platform_init(int *argc, char **argv) {
 }
 
 void ml_platform_get(ml_platform *out) {
-    if (!platform.blas[0]) {   /* ml_platform_init was not called: describe what runs */
-        describe_blas();
-        snprintf(platform.isa, sizeof(platform.isa), "%s", ml_isa_name(ml_isa_level()));
-    }
+    if (!platform.blas[0]) describe_blas();   /* ml_platform_init was not called: describe what runs */
     *out = platform;
+    /* the variant in force now (a test may have forced one) */
     snprintf(out->isa, sizeof(out->isa), "%s", ml_isa_name(ml_isa_level()));
 }
 

@@ -326,28 +326,18 @@ static int add_host(cJSON *root) {
     return error;
 }
 
-/* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." -> "0.3.21"; the whole config string
- * when it does not start that way, so nothing is silently lost. */
-static void openblas_version(char *buf, size_t size, const char *config) {
-    const char *prefix = "OpenBLAS ";
-    size_t n;
-    if (!config) { snprintf(buf, size, "unknown"); return; }
-    if (strncmp(config, prefix, strlen(prefix))) { snprintf(buf, size, "%s", config); return; }
-    config += strlen(prefix);
-    n = strspn(config, "0123456789.");
-    if (n == 0) snprintf(buf, size, "%s", config - strlen(prefix));
-    else snprintf(buf, size, "%.*s", (int)n, config);
-}
-
 static int add_libraries(cJSON *root) {
-    char git_version[64], blas_version[512];
+    char git_version[64];
+    const char *blas_version;
     int major = 0, minor = 0, rev = 0;
+    ml_platform p;
     cJSON *l;
     int error;
 
     git_libgit2_version(&major, &minor, &rev);
     snprintf(git_version, sizeof(git_version), "%d.%d.%d", major, minor, rev);
-    openblas_version(blas_version, sizeof(blas_version), openblas_get_config());
+    ml_platform_get(&p);   /* "OpenBLAS 0.3.21": its version, parsed once (kernels/platform.c) */
+    blas_version = strncmp(p.blas, "OpenBLAS ", 9) ? p.blas : p.blas + 9;
     if ((error = put_obj(&l, root, "libraries")) < 0 ||
         (error = put_str(l, "libgit2", git_version)) < 0 ||
         (error = put_str(l, "cjson", cJSON_Version())) < 0 ||
