@@ -338,6 +338,137 @@ static int mlp_grams(float **grams, trainer *t, const ml_dataset *d, int example
     return 0;
 }
 
+/* What evaluating a merge at one point reads: the suite, the models as they
+ * are at that point, the data, and a scratch model to merge into. */
+typedef struct {
+    const ml_suite *s;
+    const ml_run_options *opt;
+    const ml_dataset *train;
+    trainer *base, *spec, *direct;    /* spec: the two specialists */
+    ml_mlp *merged;
+    const eval_set *test, *val;
+} mlp_eval;
+
+/* Merge g of the suite at the current point: *me its model entry (method
+ * added by the caller), *acc and *loss on the target's test set; an
+ * interpolation's selected alpha goes to metrics. */
+static int eval_merge(cJSON **me_out, double *acc, double *loss, const mlp_eval *ev, int g, cJSON *metrics) {
+    const ml_suite *s = ev->s;
+    const ml_merge_spec *ms = &s->merges[g];
+    trainer *spec = ev->spec;
+    ml_mlp *merged = ev->merged;
+    int error = 0, L = s->model.n_hidden;
+    cJSON *me;
+    if (ms->method == ML_MERGE_ROUTER) {
+        ml_mlp_mix *rm = NULL;
+        cJSON *info = cJSON_CreateObject();
+        if ((error = mlp_router(&rm, info, ms, s, ev->direct, ev->base->model, spec[0].model, spec[1].model, ev->train, ev->val,
+                                20 + (uint64_t)g, ev->opt)) < 0) {
+            cJSON_Delete(info);
+            ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+            return error;
+        }
+        ml_mlp_mix_evaluate(rm, ev->test->x, ev->test->y, ev->test->n, acc, loss);
+        ml_mlp_mix_free(rm);
+        me = model_entry(ms->name, "merge", *acc, *loss);
+        for (cJSON *it = info->child; it; it = info->child)
+            cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(info, it));
+        cJSON_Delete(info);
+    } else if (ms->method == ML_MERGE_ENSEMBLE) {
+        if ((error = eval_ensemble(spec[0].model, spec[1].model, ms->weights, ms->prob_ensemble, ev->test->x, ev->test->y,
+                                   ev->test->n, acc, loss)) < 0)
+            return error;
+        me = model_entry(ms->name, "merge", *acc, *loss);
+        cJSON_AddStringToObject(me, "space", ms->prob_ensemble ? "probabilities" : "logits");
+        cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+    } else if (ms->method == ML_MERGE_INTERPOLATE) {
+        /* the alpha sweep: select on validation loss, report on test */
+        const ml_mlp *pair[2] = { spec[0].model, spec[1].model };
+        double vl[ML_MAX_ALPHAS], tl[ML_MAX_ALPHAS], ta[ML_MAX_ALPHAS], va;
+        int best = 0;
+        for (int a = 0; a < ms->nalphas; a++) {
+            double w[2] = { ms->alphas[a], 1.0 - ms->alphas[a] };
+            ml_mlp_evaluate_mix(merged, pair, w, 2, ev->val->x, ev->val->y, ev->val->n, &va, &vl[a]);
+            ml_mlp_evaluate_mix(merged, pair, w, 2, ev->test->x, ev->test->y, ev->test->n, &ta[a], &tl[a]);
+            if (vl[a] < vl[best]) best = a;
+        }
+        *acc = ta[best];
+        *loss = tl[best];
+        me = model_entry(ms->name, "merge", *acc, *loss);
+        cJSON_AddNumberToObject(me, "alpha", ms->alphas[best]);
+        cJSON_AddStringToObject(me, "alpha_of", spec[0].name);
+        cJSON_AddItemToObject(me, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
+        cJSON_AddItemToObject(me, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
+        cJSON_AddItemToObject(me, "test_loss_curve", cJSON_CreateDoubleArray(tl, ms->nalphas));
+        cJSON_AddItemToObject(me, "test_acc_curve", cJSON_CreateDoubleArray(ta, ms->nalphas));
+        ml_run__add_metric(metrics, ms->name, "alpha", ms->alphas[best]);
+    } else {
+        const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
+        ml_merge_stats st = { NULL, NULL, 0 };
+        float *fisher[2] = { NULL, NULL }, *grams[2][ML_MLP_MAX_HIDDEN + 1] = { { NULL } };
+        ml_regmean_layer layers[ML_MLP_MAX_HIDDEN + 1];
+        const float *gptr[ML_MLP_MAX_HIDDEN + 1][2];
+        int examples = ms->examples;
+        if (ms->method == ML_MERGE_FISHER) {
+            for (int k = 0; k < 2 && error == 0; k++)
+                if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
+                    error = mlp_fisher(fisher[k], &spec[k], ev->train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k);
+            st.fishers = (const float *const *)fisher;
+            examples = ms->examples < spec[0].n ? ms->examples : spec[0].n;
+        } else if (ms->method == ML_MERGE_REGMEAN) {
+            float *xb = NULL;
+            error = ml_malloc((void **)&xb, (size_t)spec[0].model->max_batch * ev->train->dim * sizeof(float));
+            for (int k = 0; k < 2 && error == 0; k++) {
+                for (int l = 0; l <= L && error == 0; l++) {
+                    int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
+                    error = ml_calloc((void **)&grams[k][l], (size_t)I * I, sizeof(float));
+                }
+                if (error == 0)
+                    error = mlp_grams(grams[k], &spec[k], ev->train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k, xb);
+            }
+            free(xb);
+            /* An input that is 0 on every example of every model (a dead
+             * ReLU unit) leaves a zero row and column in each Gram matrix
+             * and makes the sum singular. It carries no information, so
+             * weight the models equally there: G_jj = 1 in each, which
+             * makes RegMean average that column of W. */
+            for (int l = 0; l <= L && error == 0; l++) {
+                int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
+                for (int j = 0; j < I; j++) {
+                    long jj = (long)j * I + j;
+                    if (grams[0][l][jj] == 0.0f && grams[1][l][jj] == 0.0f) grams[0][l][jj] = grams[1][l][jj] = 1.0f;
+                }
+            }
+            for (int l = 0; l <= L; l++) {
+                gptr[l][0] = grams[0][l];
+                gptr[l][1] = grams[1][l];
+                layers[l].tensor = 2 * l;   /* fc<l+1>.weight */
+                layers[l].grams = gptr[l];
+            }
+            st.layers = layers;
+            st.nlayers = L + 1;
+        }
+        if (error == 0)
+            error = ml_merge_apply(merged->params, ms, &merged->layout, ev->base->model->params, inputs, 2, &st);
+        for (int k = 0; k < 2; k++) {
+            free(fisher[k]);
+            for (int l = 0; l <= L; l++) free(grams[k][l]);
+        }
+        if (error < 0) {
+            ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+            return error;
+        }
+        ml_mlp_evaluate(merged, ev->test->x, ev->test->y, ev->test->n, acc, loss);
+        me = model_entry(ms->name, "merge", *acc, *loss);
+        if (ms->method == ML_MERGE_AVERAGE || ms->method == ML_MERGE_FISHER)
+            cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+        if (ms->method == ML_MERGE_FISHER || ms->method == ML_MERGE_REGMEAN)
+            cJSON_AddNumberToObject(me, "examples", examples);
+    }
+    *me_out = me;
+    return 0;
+}
+
 int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_dataset train = { 0 }, test = { 0 };
     trainer base = { 0 }, spec[2] = { { 0 } }, direct = { 0 };
@@ -478,6 +609,7 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         goto cleanup;
     res = cJSON_CreateObject();
     cJSON *points = npts > 1 ? cJSON_AddArrayToObject(res, "points") : NULL;
+    mlp_eval ev = { s, opt, &train, &base, spec, &direct, merged, &test_set, &val_set };
     /* every model at every point (finetune.points), each from the states kept there;
      * the last point is the end of fine-tuning and is also the cell's top-level result */
     for (int pi = 0; pi < npts; pi++) {
@@ -503,113 +635,8 @@ int ml_run__mlp(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
         }
         for (int g = 0; g < s->nmerges; g++) {
             const ml_merge_spec *ms = &s->merges[g];
-            cJSON *me;
-            if (ms->method == ML_MERGE_ROUTER) {
-                ml_mlp_mix *rm = NULL;
-                cJSON *info = cJSON_CreateObject();
-                if ((error = mlp_router(&rm, info, ms, s, &direct, base.model, spec[0].model, spec[1].model, &train, &val_set,
-                                        20 + (uint64_t)g, opt)) < 0) {
-                    cJSON_Delete(info);
-                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                    goto cleanup;
-                }
-                ml_mlp_mix_evaluate(rm, test_set.x, test_set.y, test_set.n, &acc, &loss);
-                ml_mlp_mix_free(rm);
-                me = model_entry(ms->name, "merge", acc, loss);
-                for (cJSON *it = info->child; it; it = info->child)
-                    cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(info, it));
-                cJSON_Delete(info);
-            } else if (ms->method == ML_MERGE_ENSEMBLE) {
-                if ((error = eval_ensemble(spec[0].model, spec[1].model, ms->weights, ms->prob_ensemble, test_set.x, test_set.y,
-                                           test_set.n, &acc, &loss)) < 0)
-                    goto cleanup;
-                me = model_entry(ms->name, "merge", acc, loss);
-                cJSON_AddStringToObject(me, "space", ms->prob_ensemble ? "probabilities" : "logits");
-                cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
-            } else if (ms->method == ML_MERGE_INTERPOLATE) {
-                /* the alpha sweep: select on validation loss, report on test */
-                const ml_mlp *pair[2] = { spec[0].model, spec[1].model };
-                double vl[ML_MAX_ALPHAS], tl[ML_MAX_ALPHAS], ta[ML_MAX_ALPHAS], va;
-                int best = 0;
-                for (int a = 0; a < ms->nalphas; a++) {
-                    double w[2] = { ms->alphas[a], 1.0 - ms->alphas[a] };
-                    ml_mlp_evaluate_mix(merged, pair, w, 2, val_set.x, val_set.y, val_set.n, &va, &vl[a]);
-                    ml_mlp_evaluate_mix(merged, pair, w, 2, test_set.x, test_set.y, test_set.n, &ta[a], &tl[a]);
-                    if (vl[a] < vl[best]) best = a;
-                }
-                acc = ta[best];
-                loss = tl[best];
-                me = model_entry(ms->name, "merge", acc, loss);
-                cJSON_AddNumberToObject(me, "alpha", ms->alphas[best]);
-                cJSON_AddStringToObject(me, "alpha_of", spec[0].name);
-                cJSON_AddItemToObject(me, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
-                cJSON_AddItemToObject(me, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
-                cJSON_AddItemToObject(me, "test_loss_curve", cJSON_CreateDoubleArray(tl, ms->nalphas));
-                cJSON_AddItemToObject(me, "test_acc_curve", cJSON_CreateDoubleArray(ta, ms->nalphas));
-                ml_run__add_metric(metrics, ms->name, "alpha", ms->alphas[best]);
-            } else {
-                const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
-                ml_merge_stats st = { NULL, NULL, 0 };
-                float *fisher[2] = { NULL, NULL }, *grams[2][ML_MLP_MAX_HIDDEN + 1] = { { NULL } };
-                ml_regmean_layer layers[ML_MLP_MAX_HIDDEN + 1];
-                const float *gptr[ML_MLP_MAX_HIDDEN + 1][2];
-                int examples = ms->examples;
-                if (ms->method == ML_MERGE_FISHER) {
-                    for (int k = 0; k < 2 && error == 0; k++)
-                        if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
-                            error = mlp_fisher(fisher[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k);
-                    st.fishers = (const float *const *)fisher;
-                    examples = ms->examples < spec[0].n ? ms->examples : spec[0].n;
-                } else if (ms->method == ML_MERGE_REGMEAN) {
-                    float *xb = NULL;
-                    error = ml_malloc((void **)&xb, (size_t)spec[0].model->max_batch * train.dim * sizeof(float));
-                    for (int k = 0; k < 2 && error == 0; k++) {
-                        for (int l = 0; l <= L && error == 0; l++) {
-                            int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
-                            error = ml_calloc((void **)&grams[k][l], (size_t)I * I, sizeof(float));
-                        }
-                        if (error == 0)
-                            error = mlp_grams(grams[k], &spec[k], &train, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k, xb);
-                    }
-                    free(xb);
-                    /* An input that is 0 on every example of every model (a dead
-                     * ReLU unit) leaves a zero row and column in each Gram matrix
-                     * and makes the sum singular. It carries no information, so
-                     * weight the models equally there: G_jj = 1 in each, which
-                     * makes RegMean average that column of W. */
-                    for (int l = 0; l <= L && error == 0; l++) {
-                        int I = l == 0 ? s->model.in_dim : s->model.hidden[l - 1];
-                        for (int j = 0; j < I; j++) {
-                            long jj = (long)j * I + j;
-                            if (grams[0][l][jj] == 0.0f && grams[1][l][jj] == 0.0f) grams[0][l][jj] = grams[1][l][jj] = 1.0f;
-                        }
-                    }
-                    for (int l = 0; l <= L; l++) {
-                        gptr[l][0] = grams[0][l];
-                        gptr[l][1] = grams[1][l];
-                        layers[l].tensor = 2 * l;   /* fc<l+1>.weight */
-                        layers[l].grams = gptr[l];
-                    }
-                    st.layers = layers;
-                    st.nlayers = L + 1;
-                }
-                if (error == 0)
-                    error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
-                for (int k = 0; k < 2; k++) {
-                    free(fisher[k]);
-                    for (int l = 0; l <= L; l++) free(grams[k][l]);
-                }
-                if (error < 0) {
-                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                    goto cleanup;
-                }
-                ml_mlp_evaluate(merged, test_set.x, test_set.y, test_set.n, &acc, &loss);
-                me = model_entry(ms->name, "merge", acc, loss);
-                if (ms->method == ML_MERGE_AVERAGE || ms->method == ML_MERGE_FISHER)
-                    cJSON_AddItemToObject(me, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
-                if (ms->method == ML_MERGE_FISHER || ms->method == ML_MERGE_REGMEAN)
-                    cJSON_AddNumberToObject(me, "examples", examples);
-            }
+            cJSON *me = NULL;
+            if ((error = eval_merge(&me, &acc, &loss, &ev, g, metrics)) < 0) goto cleanup;
             cJSON_AddStringToObject(me, "method", ml_merge_method_name(ms->method));
             cJSON_AddItemToArray(models, me);
             ml_run__add_metric(metrics, ms->name, "test_acc", acc);
