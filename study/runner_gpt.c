@@ -389,6 +389,79 @@ static cJSON *corpus_entry(const ml_corpus *c) {
 
 enum { NEVAL = 3 };   /* target, then each specialist's domain */
 
+/* A weight-space merge of the two specialists into merged, with the
+ * Fisher or Gram statistics its method needs; the frozen tensors (mask 0)
+ * must come out bit-identical to the base. */
+static int gpt_weight_merge(ml_gpt *merged, const ml_merge_spec *ms, const ml_suite *s, const gtrainer *base,
+                            gtrainer *spec, const unsigned char *mask) {
+    int error = 0, L = s->gpt.n_layer;
+    const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
+    ml_merge_stats st = { NULL, NULL, 0 };
+    float *fisher[2] = { NULL, NULL }, **grams[2] = { NULL, NULL };
+    gpt_linear *lin = NULL;
+    ml_regmean_layer *layers = NULL;
+    const float **gptr = NULL;
+    int nlin = 0;
+    if (ms->method == ML_MERGE_FISHER) {
+        for (int k = 0; k < 2 && error == 0; k++)
+            if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
+                error = gpt_fisher(fisher[k], &spec[k], s, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k,
+                                   mask);
+        st.fishers = (const float *const *)fisher;
+    } else if (ms->method == ML_MERGE_REGMEAN) {
+        if ((error = ml_calloc((void **)&lin, (size_t)4 * L, sizeof(*lin))) == 0 &&
+            (error = ml_calloc((void **)&layers, (size_t)4 * L, sizeof(*layers))) == 0 &&
+            (error = ml_calloc((void **)&gptr, (size_t)8 * L, sizeof(*gptr))) == 0)
+            nlin = gpt_linears(lin, base->model, mask);
+        for (int k = 0; k < 2 && error == 0; k++) {
+            if ((error = ml_calloc((void **)&grams[k], (size_t)(nlin ? nlin : 1), sizeof(float *))) < 0) break;
+            for (int i = 0; i < nlin && error == 0; i++)
+                error = ml_calloc((void **)&grams[k][i], (size_t)lin[i].width * lin[i].width, sizeof(float));
+            if (error == 0)
+                error = gpt_grams(grams[k], lin, nlin, &spec[k], s, ms->examples, ms->seed,
+                                  ML_STREAM_STATS + (uint64_t)k);
+        }
+        for (int i = 0; i < nlin && error == 0; i++) {
+            /* an input that is 0 everywhere carries no information: equal weights */
+            for (int j = 0; j < lin[i].width; j++) {
+                long jj = (long)j * lin[i].width + j;
+                if (grams[0][i][jj] == 0.0f && grams[1][i][jj] == 0.0f) grams[0][i][jj] = grams[1][i][jj] = 1.0f;
+            }
+            gptr[2 * i] = grams[0][i];
+            gptr[2 * i + 1] = grams[1][i];
+            layers[i].tensor = lin[i].tensor;
+            layers[i].grams = gptr + 2 * i;
+        }
+        st.layers = layers;
+        st.nlayers = nlin;
+    }
+    if (error == 0)
+        error = ml_merge_apply(merged->params, ms, &merged->layout, base->model->params, inputs, 2, &st);
+    for (int k = 0; k < 2; k++) {
+        free(fisher[k]);
+        for (int i = 0; grams[k] && i < nlin; i++) free(grams[k][i]);
+        free(grams[k]);
+    }
+    free(lin);
+    free(layers);
+    free(gptr);
+    if (error < 0) {
+        ml_error_prefix("%s: merge '%s'", s->file, ms->name);
+        return error;
+    }
+    /* the frozen groups are identical in both specialists: every
+     * weight-space merge must leave them bit-identical to the base */
+    for (int t = 0; t < base->model->layout.n; t++) {
+        const ml_tensor_info *ti = &base->model->layout.tensors[t];
+        if (!mask[t] && memcmp(merged->params + ti->offset, base->model->params + ti->offset,
+                               ti->numel * sizeof(float))) {
+            error = ml_error_set(ML_ERUN, "%s: merge '%s' changed frozen tensor %s", s->file, ms->name, ti->name);
+            return error;
+        }
+    }
+    return 0;
+}
+
 int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
     ml_corpus train[ML_DOMAIN_COUNT] = { { 0 } }, valid = { 0 }, test[ML_DOMAIN_COUNT] = { { 0 } }, pre_own = { 0 };
     const ml_corpus *pre_data = NULL;   /* the base's corpus: its domain's train split at pretrain.seed */
@@ -691,72 +764,9 @@ int ml_run__gpt(cJSON **out, const ml_suite *s, const ml_run_options *opt) {
                 }
             } else {
                 const ml_merge_spec *ms = &s->merges[e - 4];
-                const float *inputs[2] = { spec[0].model->params, spec[1].model->params };
                 name = ms->name;
                 role = "merge";
-                ml_merge_stats st = { NULL, NULL, 0 };
-                float *fisher[2] = { NULL, NULL }, **grams[2] = { NULL, NULL };
-                gpt_linear *lin = NULL;
-                ml_regmean_layer *layers = NULL;
-                const float **gptr = NULL;
-                int nlin = 0;
-                if (ms->method == ML_MERGE_FISHER) {
-                    for (int k = 0; k < 2 && error == 0; k++)
-                        if ((error = ml_malloc((void **)&fisher[k], merged->layout.total * sizeof(float))) == 0)
-                            error = gpt_fisher(fisher[k], &spec[k], s, ms->examples, ms->seed, ML_STREAM_STATS + (uint64_t)k,
-                                               mask);
-                    st.fishers = (const float *const *)fisher;
-                } else if (ms->method == ML_MERGE_REGMEAN) {
-                    if ((error = ml_calloc((void **)&lin, (size_t)4 * L, sizeof(*lin))) == 0 &&
-                        (error = ml_calloc((void **)&layers, (size_t)4 * L, sizeof(*layers))) == 0 &&
-                        (error = ml_calloc((void **)&gptr, (size_t)8 * L, sizeof(*gptr))) == 0)
-                        nlin = gpt_linears(lin, base.model, mask);
-                    for (int k = 0; k < 2 && error == 0; k++) {
-                        if ((error = ml_calloc((void **)&grams[k], (size_t)(nlin ? nlin : 1), sizeof(float *))) < 0) break;
-                        for (int i = 0; i < nlin && error == 0; i++)
-                            error = ml_calloc((void **)&grams[k][i], (size_t)lin[i].width * lin[i].width, sizeof(float));
-                        if (error == 0)
-                            error = gpt_grams(grams[k], lin, nlin, &spec[k], s, ms->examples, ms->seed,
-                                              ML_STREAM_STATS + (uint64_t)k);
-                    }
-                    for (int i = 0; i < nlin && error == 0; i++) {
-                        /* an input that is 0 everywhere carries no information: equal weights */
-                        for (int j = 0; j < lin[i].width; j++) {
-                            long jj = (long)j * lin[i].width + j;
-                            if (grams[0][i][jj] == 0.0f && grams[1][i][jj] == 0.0f) grams[0][i][jj] = grams[1][i][jj] = 1.0f;
-                        }
-                        gptr[2 * i] = grams[0][i];
-                        gptr[2 * i + 1] = grams[1][i];
-                        layers[i].tensor = lin[i].tensor;
-                        layers[i].grams = gptr + 2 * i;
-                    }
-                    st.layers = layers;
-                    st.nlayers = nlin;
-                }
-                if (error == 0)
-                    error = ml_merge_apply(merged->params, ms, &merged->layout, base.model->params, inputs, 2, &st);
-                for (int k = 0; k < 2; k++) {
-                    free(fisher[k]);
-                    for (int i = 0; grams[k] && i < nlin; i++) free(grams[k][i]);
-                    free(grams[k]);
-                }
-                free(lin);
-                free(layers);
-                free(gptr);
-                if (error < 0) {
-                    ml_error_prefix("%s: merge '%s'", s->file, ms->name);
-                    goto cleanup;
-                }
-                /* the frozen groups are identical in both specialists: every
-                 * weight-space merge must leave them bit-identical to the base */
-                for (int t = 0; t < base.model->layout.n; t++) {
-                    const ml_tensor_info *ti = &base.model->layout.tensors[t];
-                    if (!mask[t] && memcmp(merged->params + ti->offset, base.model->params + ti->offset,
-                                           ti->numel * sizeof(float))) {
-                        error = ml_error_set(ML_ERUN, "%s: merge '%s' changed frozen tensor %s", s->file, ms->name, ti->name);
-                        goto cleanup;
-                    }
-                }
+                if ((error = gpt_weight_merge(merged, ms, s, &base, spec, mask)) < 0) goto cleanup;
             }
             double loss = eval_loss(&sc, wx[s->target.domain], wy[s->target.domain], nw[s->target.domain], T), em = NAN;
             if ((error = exact_match(&em, &sc, &test[s->target.domain], s->exact_match, T, ex)) < 0) goto cleanup;
