@@ -1,11 +1,11 @@
 /*
- * study/cache.c: model cache entries.
+ * store/cache.c: model cache entries.
  * Layout: "MLCACHE1", u64 nparams, u64 nextra (little-endian, as on every
  * machine we run), the floats, the doubles, then the SHA-256 of all the
  * bytes before it. A reader that finds anything else treats the entry as
  * absent: the cache is an optimisation, never a source of truth.
  */
-#include "study/cache.h"
+#include "store/cache.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/sha256.h"

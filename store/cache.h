@@ -1,5 +1,5 @@
 /*
- * study/cache.h: the model cache. A trained phase (the base, the two
+ * store/cache.h: the model cache. A trained phase (the base, the two
  * specialists with their CKA curves, the direct fine-tune) is stored under
  * a key that hashes everything it depends on (cells.h), so a cell that
  * shares that phase with an earlier one, or a rerun after an interruption,
@@ -7,10 +7,10 @@
  * Owns: the entry format (magic, counts, float parameters, double
  *       measurements, SHA-256 of all of it), atomic writes, and one lock per
  *       key so concurrent jobs needing the same phase train it once.
- * Not here: what the keys hash (cells.c), which phases are cached (runners).
+ * Not here: what the keys hash (cells.c), which phases are cached (study/protocol.c).
  */
-#ifndef ML_STUDY_CACHE_H
-#define ML_STUDY_CACHE_H
+#ifndef ML_STORE_CACHE_H
+#define ML_STORE_CACHE_H
 
 #include <stddef.h>
 
