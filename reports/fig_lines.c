@@ -148,23 +148,11 @@ static int band_ok(const ml_fig_series *s, const double *x, int j) {
     return s->lo && s->hi && isfinite(x[j]) && finite2(s->lo[j], s->hi[j]);
 }
 
-static int layout(cairo_t *cr, pn_layout *L, const ml_plot_style *st, const char *title, const char *xlabel,
-                  const double *x, int npoints, const char *const *xtick_labels,
-                  const ml_fig_panel *panels, int npanels) {
-    int error, nitems = 0, any_ylabel = 0;
-    L->st = *st;
-    L->W = st->W;
-    L->categorical = xtick_labels != NULL;
-    for (int p = 0; p < npanels; p++) nitems += panels[p].nseries + 1;
-    if ((error = ml_calloc((void **)&L->pn, (size_t)(npanels > 0 ? npanels : 1), sizeof(*L->pn))) < 0 ||
-        (error = ml_calloc((void **)&L->items, (size_t)(nitems > 0 ? nitems : 1), sizeof(*L->items))) < 0)
-        return error;
-    double top, label_h, tick_h;
-    L->title_y = st->pad;
-    ml_plot__heights(cr, st, title, &top, &label_h, &tick_h);
-
-    /* data ranges: x over every finite x, y per panel over its finite points, bands,
-     * reference line and the values it must include */
+/* Data ranges: x over every finite x, y per panel over its finite points,
+ * bands, reference line and the values it must include. Returns whether
+ * any panel has a y label; sets no_data. */
+static int data_ranges(pn_layout *L, const double *x, int npoints, const ml_fig_panel *panels, int npanels) {
+    int any_ylabel = 0;
     int have_x = 0;
     for (int i = 0; i < npoints; i++) grow(x[i], &L->xlo, &L->xhi, &have_x);
     L->no_data = 1;
@@ -190,6 +178,25 @@ static int layout(cairo_t *cr, pn_layout *L, const ml_plot_style *st, const char
         any_ylabel |= P->ylabel && *P->ylabel;
     }
     if (!have_x) L->no_data = 1;
+    return any_ylabel;
+}
+
+static int layout(cairo_t *cr, pn_layout *L, const ml_plot_style *st, const char *title, const char *xlabel,
+                  const double *x, int npoints, const char *const *xtick_labels,
+                  const ml_fig_panel *panels, int npanels) {
+    int error, nitems = 0;
+    L->st = *st;
+    L->W = st->W;
+    L->categorical = xtick_labels != NULL;
+    for (int p = 0; p < npanels; p++) nitems += panels[p].nseries + 1;
+    if ((error = ml_calloc((void **)&L->pn, (size_t)(npanels > 0 ? npanels : 1), sizeof(*L->pn))) < 0 ||
+        (error = ml_calloc((void **)&L->items, (size_t)(nitems > 0 ? nitems : 1), sizeof(*L->items))) < 0)
+        return error;
+    double top, label_h, tick_h;
+    L->title_y = st->pad;
+    ml_plot__heights(cr, st, title, &top, &label_h, &tick_h);
+
+    int any_ylabel = data_ranges(L, x, npoints, panels, npanels);
     if (L->no_data) {
         L->ax = st->pad;
         L->aw = st->W - 2 * st->pad;
