@@ -1,8 +1,10 @@
 /*
- * study/runner.h: runs a parsed suite end to end and returns its results.
- * Owns: the experiment protocol (pretrain a base, fine-tune the specialists
- * in lockstep while tracking CKA, fine-tune directly, merge, evaluate).
- * Not here: parsing (suite.c), provenance (provenance.c), storage (results.c).
+ * study/runner.h: the study's public entry: runs one cell of a suite, whole
+ * or one stage of it (one job of the graph), and returns its results.
+ * Owns: the interface; the protocol is study/protocol.c over the model
+ *       families (study.h, family_mlp.c, family_gpt.c).
+ * Not here: parsing (suite/), which jobs exist (sched/graph.c), the
+ *       results schema (store/results.h, results_write.h), provenance.
  */
 #ifndef ML_STUDY_RUNNER_H
 #define ML_STUDY_RUNNER_H
@@ -18,7 +20,7 @@
 typedef void (*ml_progress_fn)(void *ctx, const char *phase, int step, int total, double loss);
 
 /* A run in parts, so that the points of one cell can be evaluated by
- * several processes at once (cli_run.c schedules them). Every part but
+ * several processes at once (sched/ schedules them). Every part but
  * ML_STAGE_ALL needs the model cache: later parts read what earlier ones
  * trained, so a point is bit-identical however the run was split. */
 typedef enum {
