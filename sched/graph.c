@@ -48,7 +48,7 @@ static void need(ml_graph *g, ml_job *j, int input) {
 }
 
 static int split_cell(const ml_cell *c) {
-    return c->suite->family == ML_FAMILY_GPT && c->suite->npoints >= 2;
+    return c->suite->npoints >= 2;
 }
 
 int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int whole) {
