@@ -721,6 +721,50 @@ static void test_harness__points(void) {
 }
 
 
+/* An MLP cell with points runs in parts under --jobs 2 as a text cell does:
+ * the protocol is one for both families, so the parts (base, training, each
+ * point, results) give the results of one process, every number. */
+static void test_harness__mlp_parts(void) {
+    char dir[256], suite[512], path[700], *text = NULL, *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "mlp-parts"));
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, NULL, "suites/smoke.json"));
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    ML_ASSERT(doc != NULL);
+    cJSON *ft = cJSON_GetObjectItemCaseSensitive(doc, "finetune"), *pre = cJSON_GetObjectItemCaseSensitive(doc, "pretrain");
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(pre, "steps"), 60);
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(ft, "steps"), 60);
+    int points[1] = { 30 };
+    cJSON_AddItemToObject(ft, "points", cJSON_CreateIntArray(points, 1));
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "cka"), "every"), 30);
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "findings");
+    text = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    ml_t_write(suite, sizeof(suite), dir, "smoke.json", text);
+    free(text);
+    int r1 = ml_t_cli(&out, "run %s -o %s/whole --quiet --jobs 1", suite, dir);
+    free(out);
+    int r2 = ml_t_cli(&out, "run %s -o %s/parts --quiet --jobs 2", suite, dir);
+    ML_ASSERT_MSG(r1 == 0 && r2 == 0, "runs: %d %d %s", r1, r2, out);
+    free(out);
+    snprintf(path, sizeof(path), "%s/whole/smoke.json", dir);
+    char *whole = stable_text(path);
+    snprintf(path, sizeof(path), "%s/parts/smoke.json", dir);
+    char *parts = stable_text(path);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
+    const cJSON *timing = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "cells"), 0),
+                                                           "timing");
+    int in_parts = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(timing, "parts"),
+                                                                       "point_seconds")) == 2;
+    cJSON_Delete(doc);
+    ML_ASSERT(whole && strstr(whole, "\"points\"") && strstr(whole, "\"router\""));
+    ML_ASSERT_MSG(in_parts, "the MLP cell did not run in parts");
+    ML_ASSERT_MSG(parts && !strcmp(whole, parts), "running an MLP cell in parts changed the results");
+    free(whole);
+    free(parts);
+    ml_t_rmrf(dir);
+}
+
 /* A text cell with points runs in parts under --jobs 2 (a shared base, its
  * training, each point, its results): the results equal those of running
  * each cell whole (--jobs 1), pretrain.seed makes one base for both seeds
@@ -901,6 +945,7 @@ static void test_harness__mlp_points(void) {
 const ml_test ml_tests_harness[] = {
     { "harness__mlp_points", test_harness__mlp_points, "e2e" },
     { "harness__parts", test_harness__parts, "e2e" },
+    { "harness__mlp_parts", test_harness__mlp_parts, "e2e" },
     { "harness__points", test_harness__points, "e2e" },
     { "harness__findings_in_results", test_harness__findings_in_results, "e2e" },
     { "harness__matrix_cells", test_harness__matrix_cells, "unit" },
