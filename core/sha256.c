@@ -5,10 +5,12 @@
  */
 #include "core/sha256.h"
 #include "core/error.h"
+#include "core/fs.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -103,16 +105,23 @@ void ml_sha256_hex(char hex[65], const void *data, size_t len) {
 int ml_sha256_file(char hex[65], const char *path) {
     uint8_t buf[65536], d[32];
     ml_sha256 s;
-    size_t n;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ml_error_set(errno == ENOENT ? ML_ENOTFOUND : ML_EOS,
-                            "cannot open '%s': %s", path, strerror(errno));
+    size_t size;
+    int fd, error;
+    /* a regular file only: /dev/zero or a FIFO given as data must not hang */
+    if ((error = ml_fs_open_read(&fd, &size, path, ML_SHA256_FILE_MAX)) < 0) return error;
     ml_sha256_init(&s);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) ml_sha256_update(&s, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) return ml_error_set(ML_EOS, "read error on '%s'", path);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            error = ml_error_set(ML_EOS, "read error on '%s': %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0) break;
+        ml_sha256_update(&s, buf, (size_t)n);
+    }
+    close(fd);
+    if (error < 0) return error;
     ml_sha256_final(&s, d);
     ml_sha256_to_hex(hex, d);
     return 0;

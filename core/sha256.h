@@ -21,7 +21,10 @@ void ml_sha256_final(ml_sha256 *s, uint8_t digest[32]);
 /* One call: hex is 65 bytes (64 lowercase hex digits and a NUL). */
 void ml_sha256_hex(char hex[65], const void *data, size_t len);
 void ml_sha256_to_hex(char hex[65], const uint8_t digest[32]);
-/* Hashes a whole file; ML_ENOTFOUND/ML_EOS on failure. */
+/* The largest file ml_sha256_file hashes (a data file); larger is refused. */
+#define ML_SHA256_FILE_MAX ((size_t)1 << 34)
+/* Hashes a whole regular file: ML_ENOTFOUND, ML_EINVALID (not a regular
+ * file, or too large; never blocks on a FIFO or device), ML_EOS. */
 int ml_sha256_file(char hex[65], const char *path);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAGIC "MLCACHE1"
@@ -27,19 +28,46 @@ static int entry_path(char *buf, size_t size, const char *dir, const char *key, 
     return 0;
 }
 
-int ml_cache_get(int *hit, const char *dir, const char *key, float *params, size_t nparams, double *extra,
-                 size_t nextra) {
+/* Something other than a regular file where an entry or lock belongs (a
+ * directory, a FIFO, a link to /dev/zero, a loop of links) is moved out of
+ * the way: a directory is renamed aside (never deleted with its content),
+ * anything else is unlinked (a link, not what it points to). 1 when it did. */
+static int clear_nonregular(const char *path) {
+    struct stat st;
+    char aside[4200];
+    if (lstat(path, &st) < 0 || S_ISREG(st.st_mode)) return 0;
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(aside, sizeof(aside), "%s.damaged.%ld", path, (long)getpid());
+        return rename(path, aside) == 0;
+    }
+    return unlink(path) == 0;
+}
+
+int ml_cache_get(int *hit, char *note, size_t note_size, const char *dir, const char *key, float *params,
+                 size_t nparams, double *extra, size_t nextra) {
     char path[4096], hex[65], want[65];
     char *buf = NULL;
     size_t len, body = 8 + 16 + nparams * sizeof(float) + nextra * sizeof(double);
     uint64_t counts[2];
     int error;
+    struct stat st;
     *hit = 0;
+    if (note && note_size) note[0] = '\0';
     if (!dir) return 0;
     if ((error = entry_path(path, sizeof(path), dir, key, "bin")) < 0) return error;
-    if ((error = ml_fs_read_all(&buf, &len, path)) < 0) {
-        if (error == ML_ENOTFOUND) { ml_error_clear(); return 0; }
-        return error;
+    if (lstat(path, &st) < 0) return 0;   /* not there: a miss */
+    if (!S_ISREG(st.st_mode)) {
+        if (note) snprintf(note, note_size, "cache entry %s is %s, not a regular file; computing it again", path,
+                           ml_fs_kind(st.st_mode));
+        clear_nonregular(path);
+        return 0;
+    }
+    /* an entry of another size is not this one: read at most what this one has */
+    if ((error = ml_fs_read_max(&buf, &len, path, body + 32)) < 0) {
+        if (note) snprintf(note, note_size, "cache entry %s is unreadable (%s); computing it again", path,
+                           ml_error_last()->message);
+        ml_error_clear();
+        return 0;
     }
     if (len != body + 32 || memcmp(buf, MAGIC, 8)) goto miss;
     memcpy(counts, buf + 8, 16);
@@ -50,7 +78,10 @@ int ml_cache_get(int *hit, const char *dir, const char *key, float *params, size
     memcpy(params, buf + 24, nparams * sizeof(float));
     if (nextra) memcpy(extra, buf + 24 + nparams * sizeof(float), nextra * sizeof(double));
     *hit = 1;
+    free(buf);
+    return 0;
 miss:
+    if (note) snprintf(note, note_size, "cache entry %s is damaged (size, header or checksum); computing it again", path);
     free(buf);
     return 0;
 }
@@ -66,6 +97,7 @@ int ml_cache_put(const char *dir, const char *key, const float *params, size_t n
     if (!dir) return 0;
     if ((error = entry_path(path, sizeof(path), dir, key, "bin")) < 0 || (error = ml_fs_mkdir_p(dir)) < 0)
         return error;
+    clear_nonregular(path);
     if (!(buf = malloc(body + 32))) return ml_error_set(ML_ENOMEM, "out of memory writing cache entry %s", path);
     memcpy(buf, MAGIC, 8);
     memcpy(buf + 8, counts, 16);
@@ -86,7 +118,8 @@ int ml_cache_lock(int *fd, const char *dir, const char *key) {
     if (!dir) return 0;
     if ((error = entry_path(path, sizeof(path), dir, key, "lock")) < 0 || (error = ml_fs_mkdir_p(dir)) < 0)
         return error;
-    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    clear_nonregular(path);
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (f < 0) return ml_error_set(ML_EOS, "cannot open lock '%s': %s", path, strerror(errno));
     while (flock(f, LOCK_EX) < 0) {
         if (errno == EINTR) continue;

@@ -15,11 +15,13 @@
 #include <stddef.h>
 
 /* Loads dir/KEY.bin when it exists and holds exactly nparams floats and
- * nextra doubles with a valid checksum: *hit = 1. A missing, short or
- * damaged entry is a miss (*hit = 0; it is simply recomputed). Errors
- * only for I/O failures other than "not there". */
-int ml_cache_get(int *hit, const char *dir, const char *key, float *params, size_t nparams, double *extra,
-                 size_t nextra);
+ * nextra doubles with a valid checksum: *hit = 1. A missing entry is a
+ * miss; so is a short or damaged one, or something that is not a regular
+ * file (a directory, a FIFO, a link to a device: moved out of the way,
+ * never read), and then note (may be NULL) says so in one line for the
+ * caller to show. The entry is simply recomputed. */
+int ml_cache_get(int *hit, char *note, size_t note_size, const char *dir, const char *key, float *params,
+                 size_t nparams, double *extra, size_t nextra);
 /* Writes dir/KEY.bin atomically (creating dir). */
 int ml_cache_put(const char *dir, const char *key, const float *params, size_t nparams, const double *extra,
                  size_t nextra);

@@ -129,6 +129,18 @@ void ml_run__log(const ml_run_options *opt, const char *fmt, ...) {
     opt->log(opt->log_ctx, line);
 }
 
+void ml_run__note(const ml_run_options *opt, const char *fmt, ...) {
+    char line[700];
+    va_list ap;
+    if (!opt || !opt->log) return;
+    int n = snprintf(line, sizeof(line), "mergelab: note: ");
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    strcat(line, "\n");
+    opt->log(opt->log_ctx, line);
+}
+
 void ml_run__progress(const ml_run_options *opt, const char *phase, int step, int total, double loss) {
     if (opt && opt->progress) opt->progress(opt->progress_ctx, phase, step, total, loss);
 }
@@ -142,7 +154,11 @@ int ml_run__phase_begin(ml_run__phase *ph, const ml_run_options *opt, const char
     ph->key = dir ? key : NULL;
     if (!dir) return 0;
     if ((error = ml_cache_lock(&ph->fd, dir, key)) < 0) return error;
-    if ((error = ml_cache_get(&ph->hit, dir, key, params, n, extra, nextra)) < 0) ml_run__phase_abort(ph);
+    char note[600];
+    if ((error = ml_cache_get(&ph->hit, note, sizeof(note), dir, key, params, n, extra, nextra)) < 0)
+        ml_run__phase_abort(ph);
+    else if (note[0])
+        ml_run__note(opt, "%s", note);
     return error;
 }
 

@@ -19,6 +19,9 @@ void ml_run__progress(const ml_run_options *opt, const char *phase, int step, in
 /* A detail line (with its newline) to opt->log when opt->verbose: the
  * protocols never print themselves. */
 void ml_run__log(const ml_run_options *opt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "mergelab: note: ..." to opt->log, verbose or not: something the user
+ * should know once (a damaged cache entry that is computed again). */
+void ml_run__note(const ml_run_options *opt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A cached phase: begin locks the key and loads the entry (hit = 1) or
  * leaves the buffers alone (hit = 0: train, then end stores them). end and

@@ -216,16 +216,16 @@ static void body_write_atomic_keeps_old_file(void) {
 }
 static void test_core__fs_write_atomic_keeps_old_file(void) { with_tmpdir(body_write_atomic_keeps_old_file); }
 
-/* rename onto a directory fails: the temp file must be unlinked */
+/* a directory at the target is refused as bad input, before any temp file */
 static void body_write_atomic_onto_dir(void) {
     char p[256], inner[300];
     in_tmp(p, sizeof(p), "adir");
     ML_ASSERT_EQ_INT(0, ml_fs_mkdir_p(p));
     snprintf(inner, sizeof(inner), "%s/x", p);
     ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(inner, "x", 1));   /* non-empty dir */
-    ML_ASSERT_EQ_INT(ML_EOS, ml_fs_write_atomic(p, "data", 4));
+    ML_ASSERT_EQ_INT(ML_EINVALID, ml_fs_write_atomic(p, "data", 4));
     ML_ASSERT_STR_HAS(ml_error_last()->message, p);
-    ML_ASSERT_STR_HAS(ml_error_last()->message, "rename");
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "a directory");
     ML_ASSERT_EQ_INT(0, count_tmp_files(g_dir));
     ML_ASSERT_MSG(file_is(inner, "x"), "the directory's content changed");
 }
@@ -291,14 +291,13 @@ static int read_all_in_child(const char *path, int *rc, char *msg, size_t size) 
     return 0;
 }
 
-/* A directory is not a file: ML_EOS naming the path (fs.h lists ML_EOS,
- * ML_ENOTFOUND, ML_ENOMEM "with the path and errno text"). */
+/* A directory is not a file: bad input (ML_EINVALID) naming the path. */
 static void body_read_all_directory(void) {
     char msg[ML_ERROR_MSG_MAX];
     int rc = 0;
     ML_ASSERT_MSG(read_all_in_child(g_dir, &rc, msg, sizeof(msg)) == 0,
                   "ml_fs_read_all(<a directory>) crashed the process");
-    ML_ASSERT_MSG(rc == ML_EOS, "reading a directory: want ML_EOS (%d), got %d: \"%s\"", ML_EOS, rc, msg);
+    ML_ASSERT_MSG(rc == ML_EINVALID, "reading a directory: want ML_EINVALID (%d), got %d: \"%s\"", ML_EINVALID, rc, msg);
     ML_ASSERT_STR_HAS(msg, g_dir);
 }
 static void test_core__fs_read_all_directory(void) { with_tmpdir(body_read_all_directory); }
