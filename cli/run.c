@@ -710,7 +710,7 @@ int ml_cmd_plan(int argc, char **argv) {
     }
     if (!suite) return ml_cli_usage("plan", "%s", "missing SUITE");
     if ((error = ml_cells_load(&cs, suite, threads)) < 0) return ml_cli_fail(error);
-    if ((error = ml_graph_build(&g, cs, NULL, 0, 1, 1)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    if ((error = ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE | ML_GRAPH_REPORT)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
     if (outdir) {
         if (!cache) {
             snprintf(def_cache, sizeof(def_cache), "%s/cache", outdir);
@@ -755,7 +755,7 @@ int ml_cmd_plan(int argc, char **argv) {
                 break;
             }
             case ML_JOB_REPORT:
-                done[i] = -1;   /* written wherever --report points; not tracked */
+                done[i] = -1;   /* written wherever --report points; not asked for here */
                 break;
             }
         }

@@ -52,7 +52,7 @@ static void test_graph__paper_suite(void) {
     ml_graph g;
     char why[128] = "";
     ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper.json", 0));
-    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, 1));
+    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
     int ok = well_formed(&g, why, sizeof(why));
     int base = -1, nbase = count(&g, ML_JOB_BASE), ntrain = count(&g, ML_JOB_TRAIN), npoint = count(&g, ML_JOB_POINT),
         nres = count(&g, ML_JOB_RESULTS), nsuite = count(&g, ML_JOB_SUITE), nrep = count(&g, ML_JOB_REPORT);
@@ -77,7 +77,7 @@ static void test_graph__paper_suite(void) {
                 ml_job_rank(&g.jobs[base + 1]) < ml_job_rank(&g.jobs[base + 2]);
     ml_graph_free(&g);
     /* unsplit: a cell is one job */
-    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 0, 1));
+    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 0, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
     int whole = g.n == 3 + 2 && count(&g, ML_JOB_CELL) == 3 && needs(&g.jobs[3], 0) && needs(&g.jobs[3], 2);
     /* the checker must see a job that needs a later one */
     int swapped = g.jobs[3].inputs[0];
@@ -125,7 +125,7 @@ static void test_graph__plan_command(void) {
     ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "plan suites/smoke.json -o %s", dirname(dir)));
     ML_ASSERT_STR_HAS(out, "cell     default");
     ML_ASSERT_STR_HAS(out, "-  (done)");
-    ML_ASSERT_STR_HAS(out, "(not tracked)");
+    ML_ASSERT_STR_HAS(out, "(not requested)");
     free(out);
     ML_ASSERT_EQ_INT(2, ml_t_cli(&out, "plan /nonexistent/suite.json"));
     free(out);
