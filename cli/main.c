@@ -234,7 +234,7 @@ static const ml_cmd cmds[] = {
       "are cached in ROOT/cache (DIR/cache with -o) and shared by cells with the same inputs.\n"
       "  --jobs N      N cells at once, each in its own process (results do not depend on N)\n"
       "  --only GLOB   only cells whose name matches (see: mergelab list SUITE)\n"
-      "  --report DIR  write the HTML report of the results afterwards\n"
+      "  --report DIR  write the HTML report of the results, as the run's last job\n"
       "  --commits A..B  for each commit in the range (as git log A..B), check it out into a temporary\n"
       "                worktree, build it (--build, default 'make build/mergelab') and run SUITE with\n"
       "                that build (--bin, default build/mergelab) into ROOT/<machine>/<commit>;\n"
@@ -244,13 +244,16 @@ static const ml_cmd cmds[] = {
     { "list", ml_cmd_list, "list SUITE [-o DIR] [--threads N]",
       "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
       "whether each is done, failed or pending there." },
-    { "plan", ml_cmd_plan, "plan SUITE [--json] [-o DIR [--cache DIR]] [--threads N]",
+    { "plan", ml_cmd_plan, "plan SUITE [--json] [-o DIR [--cache DIR] [--report DIR]] [--threads N]",
       "Prints the suite's work as a graph of jobs (sched/graph.h): base (pretrain, shared by the\n"
       "cells whose base is the same), train (specialists and direct), point (every merge, router,\n"
       "ensemble and CKA at one finetune.points step), results (a cell's file), cell (a cell in one\n"
       "call, when its evaluation is not split), suite (the results file with its findings) and\n"
       "report; each with its content hash, the cores it takes and the jobs it needs. --json prints\n"
-      "the same as JSON. With -o DIR, which jobs' outputs are already there (what run skips)." },
+      "the same as JSON. With -o DIR, which jobs' outputs are already there: what run skips, by\n"
+      "the rule run uses (a failed cell is to run again; run always writes the suite's file and\n"
+      "the report again). --report DIR: the report is done when DIR/index.html is not older than\n"
+      "the suite's results file; without it the report is 'not requested'." },
     { "validate", cmd_validate, "validate SUITE", "Checks a suite without running it. Exit 0 or 2." },
     { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE] [--allow-partial]",
       "Gates each metric of RESULTS against FILE with the suite's tolerances\n"

@@ -51,7 +51,7 @@ static int split_cell(const ml_cell *c) {
     return c->suite->npoints >= 2;
 }
 
-int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int whole) {
+int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int ends) {
     size_t cap = 2, edges = 1;
     int n = cells ? ncells : cs->n;
     memset(out, 0, sizeof(*out));
@@ -105,8 +105,9 @@ int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int nc
         for (int p = 0; p < c->suite->npoints; p++) need(out, r, first_point + p);
         last[k] = out->n - 1;
     }
-    if (whole) {
+    if (ends) {
         ml_job *s = add(out, ML_JOB_SUITE, -1, 0);
+        s->local = 1;
         ml_sha256 h;
         uint8_t d[32];
         ml_sha256_init(&h);
@@ -119,9 +120,12 @@ int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int nc
         ml_sha256_final(&h, d);
         ml_sha256_to_hex(s->hash, d);
         int suite = out->n - 1;
-        ml_job *r = add(out, ML_JOB_REPORT, -1, 0);
-        hash_of(r->hash, "mergelab report 1", out->jobs[suite].hash, "", 0);
-        need(out, r, suite);
+        if (ends & ML_GRAPH_REPORT) {
+            ml_job *r = add(out, ML_JOB_REPORT, -1, 0);
+            hash_of(r->hash, "mergelab report 1", out->jobs[suite].hash, "", 0);
+            r->local = 1;
+            need(out, r, suite);
+        }
     }
     free(last);
     return 0;
@@ -166,7 +170,7 @@ char *ml_graph_text(const ml_graph *g, const int *done) {
                        j->cell >= 0 ? g->cs->cells[j->cell].name : "-", j->hash, j->weight);
         if (!j->ninputs) ml_rbuf_puts(&b, "-");
         for (int k = 0; k < j->ninputs; k++) ml_rbuf_printf(&b, "%s%d", k ? "," : "", j->inputs[k]);
-        if (done) ml_rbuf_printf(&b, "  (%s)", done[i] > 0 ? "done" : done[i] == 0 ? "to run" : "not tracked");
+        if (done) ml_rbuf_printf(&b, "  (%s)", done[i] > 0 ? "done" : done[i] == 0 ? "to run" : "not requested");
         ml_rbuf_puts(&b, "\n");
     }
     if (ml_rbuf_check(&b) < 0) {

@@ -4,8 +4,8 @@
  *       content hash of what decides its output), its inputs (the jobs it
  *       needs first) and what it writes; the order a scheduler prefers
  *       among ready jobs; the text and JSON forms `mergelab plan` prints.
- * Not here: running a job (cli_run.c calls the study protocol for it),
- *       the workers (cli_run.c's scheduler), the hashes of cells and cache
+ * Not here: running a job (jobs.h), the workers (sched.h), what is
+ *       already done (jobs.h's ml_jobs_done), the hashes of cells and cache
  *       keys themselves (cells.c).
  *
  * The jobs, from the data to the report:
@@ -17,12 +17,16 @@
  *   results the cell's file, from its training and point records
  *   cell    a whole cell in one call (base, training, the evaluation at
  *           its end, its file): the form of a cell with fewer than two
- *           points, or an MLP cell, whose evaluation is not split
+ *           points (either model family), or of any cell without --jobs
  *   suite   the suite's results file with its findings, from every cell
  *   report  the HTML report and figures, from the suite's results
  * Every job but suite and report is one call of the study protocol
  * (runner.h, ml_run_stage); the scheduler runs it in this process or in a
- * worker, as it chooses.
+ * worker, as it chooses. Suite and report are local: they always run in
+ * the scheduler's own process, after every worker has ended (the suite's
+ * file records the run's provenance up to its end: the wall and CPU
+ * seconds of that process, whose CPU clock a forked worker does not see;
+ * both are cheap, and their errors stay in this process).
  */
 #ifndef ML_SCHED_GRAPH_H
 #define ML_SCHED_GRAPH_H
@@ -32,7 +36,7 @@
 #include <cjson/cJSON.h>
 
 typedef enum {
-    ML_JOB_CELL = 0,   /* order kept with cli_run.c's stages */
+    ML_JOB_CELL = 0,
     ML_JOB_BASE,
     ML_JOB_TRAIN,
     ML_JOB_POINT,
@@ -49,6 +53,7 @@ typedef struct {
     int  ninputs;
     int *inputs;                /* (ninputs) indices of the jobs it needs, in the graph's edge pool */
     int  weight;                /* cores it occupies: pretrain.threads for a base, else 1 */
+    int  local;                 /* 1: runs in the scheduler's process, never in a worker (suite, report) */
 } ml_job;
 
 typedef struct {
@@ -59,12 +64,18 @@ typedef struct {
     size_t  nedges, cap_edges;
 } ml_graph;
 
+/* What ml_graph_build adds after the cells' jobs (ends, OR-ed). */
+enum {
+    ML_GRAPH_SUITE = 1,         /* the suite job, needing the listed cells */
+    ML_GRAPH_REPORT = 2         /* the report job, needing the suite job (implies ML_GRAPH_SUITE) */
+};
+
 /* The jobs of the cells listed in cells[0..ncells) (all of cs's when cells
  * is NULL). split: cells with two or more finetune.points (GPT) become
  * base -> train -> point... -> results, sharing bases; other cells are one
- * cell job; with split 0 every cell is one cell job. whole: also the suite
- * and report jobs, which need every cell of cs. ML_ENOMEM. */
-int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int whole);
+ * cell job; with split 0 every cell is one cell job. ends: 0, or the suite
+ * job and with ML_GRAPH_REPORT the report job too. ML_ENOMEM. */
+int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int ends);
 void ml_graph_free(ml_graph *g);
 
 /* "base", "train", "point3" (1-based), "results", "cell", "suite", "report" */
@@ -76,8 +87,9 @@ int ml_job_rank(const ml_job *j);
 /* The graph for people (one line per job: index, kind, cell, short hash,
  * inputs) and as JSON ({"suite", "jobs": [{"index", "kind", "name", "cell",
  * "point", "hash", "inputs", "weight", "done"}]}). done (may be NULL): per
- * job, 1 when its output already exists, 0 when not, -1 when that is not
- * tracked (JSON null); the caller decides what exists. */
+ * job, 1 when its output already exists, 0 when not, -1 when it was not
+ * asked for (a report without a folder: "not requested", JSON null); the
+ * caller decides (jobs.h's ml_jobs_done). */
 char *ml_graph_text(const ml_graph *g, const int *done);
 cJSON *ml_graph_json(const ml_graph *g, const int *done);
 

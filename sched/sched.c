@@ -2,8 +2,10 @@
  * sched/sched.c: the local scheduler (sched.h). A worker is a forked
  * copy of this process that runs one job and ends with _exit and a code
  * the parent reads: 0 ok, 1 the cell failed, 2 bad input, 3 anything else
- * (the job's run has said why on the worker's stderr). This file is the
- * only library code that forks and ends a process.
+ * (the job's run has said why on the worker's stderr). A local job
+ * (graph.h: suite, report) runs in this process instead, alone, once every
+ * worker has ended. This file is the only library code that forks and ends
+ * a process.
  */
 #include "sched/sched.h"
 #include "core/error.h"
@@ -16,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { TODO, RUNNING, DONE, DROPPED };
+/* HAD: done before this run (done[]), so not part of its progress */
+enum { TODO, RUNNING, DONE, DROPPED, HAD };
 #define MAX_WORKERS 256
 
 static double now_mono(void) {
@@ -25,10 +28,14 @@ static double now_mono(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static int over(int state) { return state == DONE || state == DROPPED || state == HAD; }
+
+/* Every input has ended, done or dropped: a job of no cell (the suite)
+ * still runs after a cell failed, and records the failure. */
 static int ready(const ml_graph *g, const int *state, int i) {
     const ml_job *j = &g->jobs[i];
     for (int k = 0; k < j->ninputs; k++)
-        if (state[j->inputs[k]] != DONE && state[j->inputs[k]] != DROPPED) return 0;
+        if (!over(state[j->inputs[k]])) return 0;
     return 1;
 }
 
@@ -54,29 +61,36 @@ static int exit_code(int rc) {
     return rc == ML_EINVALID || rc == ML_ENOTFOUND || rc == ML_EDATA ? 2 : 3;
 }
 
-static int fraction_done(const ml_graph *g, const int *state, double *f) {
-    int n = 0;
-    for (int i = 0; i < g->n; i++) n += state[i] == DONE || state[i] == DROPPED;
-    *f = g->n ? (double)n / g->n : 1.0;
-    return n;
+/* The share of this run's jobs that have ended (jobs done before it do not count). */
+static double fraction_done(const ml_graph *g, const int *state) {
+    int n = 0, had = 0;
+    for (int i = 0; i < g->n; i++) {
+        n += state[i] == DONE || state[i] == DROPPED;
+        had += state[i] == HAD;
+    }
+    return g->n > had ? (double)n / (g->n - had) : 1.0;
+}
+
+/* Runs job j in this process; its rc (a negative error stops the run). */
+static int run_in_process(const ml_graph *g, int *state, const ml_sched_ops *ops, int j, int *failed) {
+    double t0 = now_mono();
+    if (ops->running) ops->running(ops->ctx, &j, 1, fraction_done(g, state));
+    state[j] = RUNNING;
+    int rc = ops->run(ops->ctx, j, 0);
+    if (rc < 0) return rc;
+    state[j] = DONE;
+    if (ops->ended) ops->ended(ops->ctx, j, rc, now_mono() - t0);
+    if (rc == 1) {
+        (*failed)++;
+        drop_cell(g, state, j);
+    }
+    return rc;
 }
 
 static int run_here(const ml_graph *g, int *state, const ml_sched_ops *ops) {
-    int failed = 0, j;
-    while ((j = next_job(g, state)) >= 0) {
-        double f, t0 = now_mono();
-        fraction_done(g, state, &f);
-        if (ops->running) ops->running(ops->ctx, &j, 1, f);
-        state[j] = RUNNING;
-        int rc = ops->run(ops->ctx, j, 0);
-        if (rc < 0) return rc;
-        state[j] = DONE;
-        if (ops->ended) ops->ended(ops->ctx, j, rc, now_mono() - t0);
-        if (rc == 1) {
-            failed++;
-            drop_cell(g, state, j);
-        }
-    }
+    int failed = 0, j, rc;
+    while ((j = next_job(g, state)) >= 0)
+        if ((rc = run_in_process(g, state, ops, j, &failed)) < 0) return rc;
     return failed;
 }
 
@@ -85,11 +99,20 @@ static int run_workers(const ml_graph *g, int *state, int workers, const ml_sche
     int jobof[MAX_WORKERS], running = 0, busy = 0, failed = 0, fatal = 0, error = 0, j;
     double started[MAX_WORKERS];
     if (workers > MAX_WORKERS) workers = MAX_WORKERS;
-    fflush(NULL);   /* a worker must not write the parent's buffered output again */
     for (;;) {
         /* a job of weight w takes w of the workers' cores; one always runs */
         while (!fatal && !error && busy < workers && (j = next_job(g, state)) >= 0 &&
                (busy == 0 || busy + g->jobs[j].weight <= workers)) {
+            if (g->jobs[j].local) {   /* alone, here, once the workers have ended */
+                if (running) break;
+                int rc = run_in_process(g, state, ops, j, &failed);
+                if (rc < 0) {
+                    error = rc;
+                    break;
+                }
+                continue;
+            }
+            fflush(NULL);   /* a worker must not write the parent's buffered output again */
             pid_t pid = fork();
             if (pid < 0) {
                 error = ml_error_set(ML_EOS, "fork: %s", strerror(errno));
@@ -108,11 +131,7 @@ static int run_workers(const ml_graph *g, int *state, int workers, const ml_sche
             running++;
         }
         if (running == 0) break;
-        if (ops->running) {
-            double f;
-            fraction_done(g, state, &f);
-            ops->running(ops->ctx, jobof, running, f);
-        }
+        if (ops->running) ops->running(ops->ctx, jobof, running, fraction_done(g, state));
         int status;
         pid_t w = waitpid(-1, &status, 0);
         if (w < 0) {
@@ -149,7 +168,7 @@ static int run_workers(const ml_graph *g, int *state, int workers, const ml_sche
 int ml_sched_run(const ml_graph *g, const int *done, int workers, const ml_sched_ops *ops) {
     int *state = NULL, error;
     if ((error = ml_calloc((void **)&state, (size_t)(g->n ? g->n : 1), sizeof(int))) < 0) return error;
-    for (int i = 0; i < g->n; i++) state[i] = done && done[i] > 0 ? DONE : TODO;
+    for (int i = 0; i < g->n; i++) state[i] = done && done[i] > 0 ? HAD : TODO;
     error = workers <= 1 ? run_here(g, state, ops) : run_workers(g, state, workers, ops);
     free(state);
     return error;

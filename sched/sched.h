@@ -3,11 +3,13 @@
  * on N worker processes, or in this process when N is 1, starting among
  * the ready jobs the one the graph ranks first, and never more than N
  * cores' worth at once (a job's weight).
- * Owns: the fork/wait loop, readiness, the cores in use, what a failed job
- *       stops (the rest of its cell), stopping cleanly on a fatal error.
- * Not here: what a job does (the caller's run), what is printed (the
- *       caller's ended and running), what counts as already done (the
- *       caller's done[] at the start).
+ * Owns: the fork/wait loop, readiness, the cores in use, where a job runs
+ *       (a local one, graph.h, in this process once no worker runs), what a
+ *       failed job stops (the rest of its cell), stopping cleanly on a
+ *       fatal error.
+ * Not here: what a job does (the caller's run, jobs.h), what is printed
+ *       (the caller's ended and running), what counts as already done (the
+ *       caller's done[] at the start, jobs.h's ml_jobs_done).
  * Why processes: a crash, a leak or a divergent cell stays in its worker,
  * and a kill -9 of the whole group loses only unfinished jobs (every
  * output is written atomically by the job that makes it).
@@ -26,17 +28,22 @@ typedef struct {
      * that printed its error) after secs seconds. May be NULL. */
     void (*ended)(void *ctx, int j, int rc, double secs);
     /* The running jobs, whenever they change, with the fraction of the
-     * graph done; for a status line. May be NULL. */
+     * jobs of this run that have ended (those done[] marks done at the
+     * start do not count); for a status line. May be NULL. */
     void (*running)(void *ctx, const int *jobs, int n, double done);
     void *ctx;
 } ml_sched_ops;
 
-/* Runs every job of g that done[] (may be NULL) does not mark done, on
- * workers processes (1 = in this process, in order of readiness). A job
- * returning 1 drops the jobs of its cell that have not started (but not a
- * base, which other cells may share). Returns how many jobs returned 1, or
- * a negative error: ML_EINVALID when a job's input was bad, ML_ERROR or
- * ML_EOS otherwise, after the running jobs have ended. */
+/* Runs every job of g that done[] (may be NULL) does not mark done (> 0),
+ * on workers processes (1 = in this process, in order of readiness); a
+ * local job always in this process, alone. A job is ready when each of its
+ * inputs has ended, done or dropped. A job returning 1 drops the jobs of
+ * its cell that have not started (but not a base, which other cells may
+ * share); the jobs of no cell (suite, report) are never dropped, so they
+ * run after failed cells too. Returns how many jobs returned 1, or a
+ * negative error: a local job's own, ML_EINVALID when a worker's input was
+ * bad, ML_ERROR or ML_EOS otherwise, after the running jobs have ended;
+ * nothing starts after an error. */
 int ml_sched_run(const ml_graph *g, const int *done, int workers, const ml_sched_ops *ops);
 
 #endif

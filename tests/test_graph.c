@@ -5,14 +5,21 @@
  *   with the edges the protocol needs, in an order where every input comes
  *   first (a checker that is shown to catch a bad order);
  * - unsplit, every cell is one job;
+ * - the scheduler (sched/sched.h) on fake jobs: a failed training drops
+ *   the rest of its cell, but the suite and report jobs still run, in the
+ *   scheduler's own process, last, with one worker and with two; a local
+ *   job waits until no worker runs; jobs done before the run do not count
+ *   in its progress;
  * - `plan` prints it, as JSON too, and with -o DIR says what is done.
  */
 #include "tests/test.h"
 #include "tests/util.h"
 #include "suite/cells.h"
 #include "sched/graph.h"
+#include "sched/sched.h"
 
 #include <libgen.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +59,7 @@ static void test_graph__paper_suite(void) {
     ml_graph g;
     char why[128] = "";
     ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper.json", 0));
-    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, 1));
+    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
     int ok = well_formed(&g, why, sizeof(why));
     int base = -1, nbase = count(&g, ML_JOB_BASE), ntrain = count(&g, ML_JOB_TRAIN), npoint = count(&g, ML_JOB_POINT),
         nres = count(&g, ML_JOB_RESULTS), nsuite = count(&g, ML_JOB_SUITE), nrep = count(&g, ML_JOB_REPORT);
@@ -77,7 +84,7 @@ static void test_graph__paper_suite(void) {
                 ml_job_rank(&g.jobs[base + 1]) < ml_job_rank(&g.jobs[base + 2]);
     ml_graph_free(&g);
     /* unsplit: a cell is one job */
-    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 0, 1));
+    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 0, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
     int whole = g.n == 3 + 2 && count(&g, ML_JOB_CELL) == 3 && needs(&g.jobs[3], 0) && needs(&g.jobs[3], 2);
     /* the checker must see a job that needs a later one */
     int swapped = g.jobs[3].inputs[0];
@@ -98,6 +105,114 @@ static void test_graph__paper_suite(void) {
     ML_ASSERT(ranks);
     ML_ASSERT(whole);
     ML_ASSERT(caught);
+}
+
+/* ---- the scheduler on fake jobs ------------------------------------------ */
+
+#define MAX_FAKE 64
+
+typedef struct {
+    const ml_graph *g;
+    int fail_cell;              /* the cell whose training returns 1 */
+    int slow;                   /* a worker's job sleeps this many ms */
+    int here[MAX_FAKE];         /* ran in this process */
+    int rc[MAX_FAKE];           /* as ended saw it; -1 never ended */
+    int order[MAX_FAKE], n;     /* ended, in order */
+    int ended_before[MAX_FAKE]; /* a local job: how many jobs had ended when it started */
+    double first_fraction;      /* the progress fraction the first running call saw */
+} fake;
+
+static int fake_run(void *ctx, int j, int in_worker) {
+    fake *f = ctx;
+    const ml_job *job = &f->g->jobs[j];
+    if (in_worker && f->slow) usleep((useconds_t)f->slow * 1000);
+    if (!in_worker) {   /* a worker's memory is its own: only what runs here is seen */
+        f->here[j] = 1;
+        f->ended_before[j] = f->n;
+    }
+    return job->cell == f->fail_cell && job->kind == ML_JOB_TRAIN ? 1 : 0;
+}
+
+static void fake_ended(void *ctx, int j, int rc, double secs) {
+    fake *f = ctx;
+    (void)secs;
+    f->rc[j] = rc;
+    f->order[f->n++] = j;
+}
+
+static void fake_running(void *ctx, const int *jobs, int n, double done) {
+    fake *f = ctx;
+    (void)jobs;
+    (void)n;
+    if (f->first_fraction < 0) f->first_fraction = done;
+}
+
+static void fake_init(fake *f, const ml_graph *g, int fail_cell) {
+    memset(f, 0, sizeof(*f));
+    f->g = g;
+    f->fail_cell = fail_cell;
+    f->first_fraction = -1;
+    for (int i = 0; i < MAX_FAKE; i++) f->rc[i] = -1;
+}
+
+/* The paper suite in parts; cell 1's training fails. Whatever the workers,
+ * cell 1's points and results never run, the other cells end, and the
+ * suite and report jobs run here, last, in that order. */
+static void test_graph__sched_suite_after_failed_cell(void) {
+    ml_cellset *cs = NULL;
+    ml_graph g;
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper.json", 0));
+    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
+    ML_ASSERT(g.n <= MAX_FAKE);
+    int suite = g.n - 2, report = g.n - 1;
+    for (int workers = 1; workers <= 2; workers++) {
+        fake f;
+        fake_init(&f, &g, 1);
+        ml_sched_ops ops = { fake_run, fake_ended, fake_running, &f };
+        int failed = ml_sched_run(&g, NULL, workers, &ops);
+        int dropped_ok = 1, others_ok = 1, in_workers = 1;
+        for (int j = 0; j < suite; j++) {
+            const ml_job *job = &g.jobs[j];
+            if (job->cell == 1 && (job->kind == ML_JOB_POINT || job->kind == ML_JOB_RESULTS)) dropped_ok &= f.rc[j] == -1;
+            else others_ok &= f.rc[j] == (job->cell == 1 && job->kind == ML_JOB_TRAIN ? 1 : 0);
+            if (workers > 1) in_workers &= !f.here[j];
+        }
+        ML_ASSERT_EQ_INT(1, failed);
+        ML_ASSERT_MSG(dropped_ok, "workers %d: the failed cell's points or results ran", workers);
+        ML_ASSERT_MSG(others_ok, "workers %d: another job did not end as it should", workers);
+        ML_ASSERT_MSG(in_workers, "workers %d: a cell's job ran in the scheduler's process", workers);
+        ML_ASSERT_MSG(f.rc[suite] == 0 && f.rc[report] == 0, "workers %d: the suite or report job did not run after a failed cell",
+                      workers);
+        ML_ASSERT_MSG(f.here[suite] && f.here[report], "workers %d: the suite or report job ran in a worker", workers);
+        ML_ASSERT_MSG(f.n >= 2 && f.order[f.n - 2] == suite && f.order[f.n - 1] == report,
+                      "workers %d: suite and report did not end last", workers);
+    }
+    ml_graph_free(&g);
+    ml_cells_free(cs);
+}
+
+/* A local job that is ready while a worker runs waits for it; a job done
+ * before the run is not part of its progress. */
+static void test_graph__sched_local_job_waits(void) {
+    int in0[1] = { 0 };
+    ml_job jobs[4] = {
+        { .kind = ML_JOB_CELL, .cell = 0, .weight = 1 },     /* done before the run */
+        { .kind = ML_JOB_CELL, .cell = 1, .weight = 1 },
+        { .kind = ML_JOB_SUITE, .cell = -1, .weight = 1, .local = 1 },   /* needs nothing: ready at once */
+        { .kind = ML_JOB_REPORT, .cell = -1, .weight = 1, .local = 1, .ninputs = 1, .inputs = in0 },
+    };
+    int done[4] = { 1, 0, 0, 0 };
+    ml_graph g = { .n = 4, .jobs = jobs };
+    fake f;
+    fake_init(&f, &g, -1);
+    f.slow = 200;
+    ml_sched_ops ops = { fake_run, fake_ended, fake_running, &f };
+    ML_ASSERT_EQ_INT(0, ml_sched_run(&g, done, 2, &ops));
+    ML_ASSERT_EQ_INT(-1, f.rc[0]);   /* done: not run */
+    ML_ASSERT(!f.here[1] && f.here[2] && f.here[3]);
+    ML_ASSERT_MSG(f.ended_before[2] == 1 && f.order[0] == 1, "the local job started while a worker ran (%d ended before it)",
+                  f.ended_before[2]);
+    ML_ASSERT_NEAR(0.0, f.first_fraction, 0.0, 0.0);   /* job 0 was done before: not 1 of 4 */
 }
 
 static void test_graph__plan_command(void) {
@@ -125,7 +240,7 @@ static void test_graph__plan_command(void) {
     ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "plan suites/smoke.json -o %s", dirname(dir)));
     ML_ASSERT_STR_HAS(out, "cell     default");
     ML_ASSERT_STR_HAS(out, "-  (done)");
-    ML_ASSERT_STR_HAS(out, "(not tracked)");
+    ML_ASSERT_STR_HAS(out, "(not requested)");
     free(out);
     ML_ASSERT_EQ_INT(2, ml_t_cli(&out, "plan /nonexistent/suite.json"));
     free(out);
@@ -133,6 +248,8 @@ static void test_graph__plan_command(void) {
 
 const ml_test ml_tests_graph[] = {
     { "graph__paper_suite", test_graph__paper_suite, "unit" },
+    { "graph__sched_suite_after_failed_cell", test_graph__sched_suite_after_failed_cell, "unit" },
+    { "graph__sched_local_job_waits", test_graph__sched_local_job_waits, "unit" },
     { "graph__plan_command", test_graph__plan_command, "e2e" },
     { NULL, NULL, NULL }
 };

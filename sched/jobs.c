@@ -1,0 +1,314 @@
+/*
+ * sched/jobs.c: the bodies of the graph's jobs and what is already done
+ * (jobs.h). A job reads what the jobs before it left (the model cache,
+ * part records, cell files) and writes its own output atomically, so a job
+ * killed at any moment leaves nothing half-written and simply runs again.
+ * Every body is one call of the study protocol, or of the store, the
+ * findings or the report below it; what a person sees goes to the
+ * context's callbacks.
+ */
+#include "sched/jobs.h"
+#include "analysis/findings.h"
+#include "reports/report.h"
+#include "store/cellfile.h"
+#include "store/provenance.h"
+#include "store/results.h"
+#include "study/runner.h"
+#include "core/error.h"
+#include "core/fs.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+double ml_jobs_wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double ml_jobs_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* bad input stops the run; any other failure is the cell's and is recorded */
+static int is_bad_input(int error) { return error == ML_EINVALID || error == ML_ENOTFOUND || error == ML_EDATA; }
+
+__attribute__((format(printf, 2, 3))) static void note(const ml_jobs_ctx *x, const char *fmt, ...) {
+    char line[ML_ERROR_MSG_MAX + 128];
+    va_list ap;
+    if (!x->note) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    x->note(x->ctx, line);
+}
+
+/* runner.h's progress of job j, to the context's */
+typedef struct {
+    const ml_jobs_ctx *x;
+    int j;
+} step_ctx;
+
+static void on_step(void *ctx, const char *phase, int step, int total, double loss) {
+    const step_ctx *s = ctx;
+    s->x->progress(s->x->ctx, s->j, phase, step, total, loss);
+}
+
+static ml_run_options options(const ml_jobs_ctx *x, const ml_cell *c, ml_run_stage stage, int point) {
+    ml_run_options opt = { .threads = x->cs->threads, .verbose = x->verbose, .cache_dir = x->cache,
+                           .key_base = c->key_base, .key_specialists = c->key_specialists,
+                           .key_direct = c->key_direct, .stage = stage, .point = point, .log = x->log,
+                           .log_ctx = x->ctx };
+    return opt;
+}
+
+/* ---- a cell's jobs ------------------------------------------------------- */
+
+/* cell: the whole cell in one call, and its file */
+static int job_cell(const ml_jobs_ctx *x, int j) {
+    int i = x->g->jobs[j].cell;
+    const ml_cell *c = &x->cs->cells[i];
+    step_ctx sc = { x, j };
+    ml_run_options opt = options(x, c, ML_STAGE_ALL, 0);
+    if (x->progress) {
+        opt.progress = on_step;
+        opt.progress_ctx = &sc;
+    }
+    cJSON *run = NULL;
+    char when[32];
+    double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    int error = ml_run_suite(&run, c->suite, &opt);
+    if (is_bad_input(error)) {
+        cJSON_Delete(run);
+        return error;
+    }
+    cJSON *cell = ml_cellfile_doc(x->cs, i, run, error, when, ml_jobs_wall() - w0, ml_jobs_cpu() - c0);
+    int werr = ml_cellfile_write(x->cs, i, x->dir, cell);
+    return werr < 0 ? werr : error < 0;
+}
+
+/* base, train, point: one stage of the protocol; train and point leave
+ * their result as a part record, base its cache entry */
+static int job_stage(const ml_jobs_ctx *x, int j) {
+    const ml_job *job = &x->g->jobs[j];
+    const ml_cell *c = &x->cs->cells[job->cell];
+    ml_run_stage stage = job->kind == ML_JOB_BASE ? ML_STAGE_BASE : job->kind == ML_JOB_TRAIN ? ML_STAGE_TRAIN
+                                                                                           : ML_STAGE_POINT;
+    ml_run_options opt = options(x, c, stage, job->point);
+    cJSON *run = NULL;
+    char when[32];
+    double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    int error = ml_run_suite(&run, c->suite, &opt);
+    if (is_bad_input(error)) {
+        cJSON_Delete(run);
+        return error;
+    }
+    if (error < 0) {
+        if (job->kind == ML_JOB_BASE) {   /* each cell that needs it tries again and records why it failed */
+            note(x, "the base of %s failed: %s", c->name, ml_error_last()->message);
+            return 0;
+        }
+        cJSON *cell = ml_cellfile_doc(x->cs, job->cell, NULL, error, when, ml_jobs_wall() - w0, ml_jobs_cpu() - c0);
+        int werr = ml_cellfile_write(x->cs, job->cell, x->dir, cell);
+        return werr < 0 ? werr : 1;
+    }
+    if (job->kind == ML_JOB_BASE) {   /* its result is the cache entry */
+        cJSON_Delete(run);
+        return 0;
+    }
+    return ml_cellfile_part_write(x->dir, x->cs, job->cell, job->kind == ML_JOB_TRAIN ? -1 : job->point, run, when,
+                                  ml_jobs_wall() - w0, ml_jobs_cpu() - c0);
+}
+
+/* results: the cell's file from its training and point records, through
+ * one more call of the protocol that evaluates nothing again */
+static int job_results(const ml_jobs_ctx *x, int j) {
+    int i = x->g->jobs[j].cell;
+    const ml_cell *c = &x->cs->cells[i];
+    int npts = c->suite->npoints, error = 0, failed;
+    cJSON *train = NULL, *pts[ML_MAX_POINTS] = { 0 }, *run = NULL;
+    const cJSON *done[ML_MAX_POINTS] = { 0 };
+    double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
+    if (!ml_cellfile_part_load(&train, x->dir, x->cs, i, -1)) {
+        error = ml_error_set(ML_ERUN, "cell %s: its training record is missing; run the suite again", c->name);
+        goto cleanup;
+    }
+    for (int k = 0; k < npts; k++) {
+        if (!ml_cellfile_part_load(&pts[k], x->dir, x->cs, i, k)) {
+            error = ml_error_set(ML_ERUN, "cell %s: the record of point %d is missing; run the suite again", c->name, k + 1);
+            goto cleanup;
+        }
+        done[k] = cJSON_GetObjectItemCaseSensitive(pts[k], "result");
+    }
+    ml_run_options opt = options(x, c, ML_STAGE_ALL, 0);
+    opt.points_done = done;
+    error = ml_run_suite(&run, c->suite, &opt);
+    if (is_bad_input(error)) goto cleanup;
+    failed = error < 0;
+    cJSON *cell = ml_cellfile_from_parts(x->cs, i, train, (const cJSON *const *)pts, run, error, ml_jobs_wall() - w0,
+                                         ml_jobs_cpu() - c0);
+    run = NULL;
+    if ((error = ml_cellfile_write(x->cs, i, x->dir, cell)) < 0) goto cleanup;
+    error = failed;
+    ml_cellfile_part_remove(x->dir, x->cs, i);   /* the cell's file holds everything now */
+cleanup:
+    cJSON_Delete(train);
+    for (int k = 0; k < npts; k++) cJSON_Delete(pts[k]);
+    cJSON_Delete(run);
+    return error;
+}
+
+/* ---- the suite's jobs ---------------------------------------------------- */
+
+/* The run's provenance with what is known only now, at its end. */
+static cJSON *final_provenance(const ml_jobs_run *r) {
+    char when[32];
+    cJSON *prov = r->prov ? cJSON_Duplicate(r->prov, 1) : cJSON_CreateObject();
+    if (!prov) return NULL;
+    cJSON_AddStringToObject(prov, "command", r->command ? r->command : "");
+    ml_time_iso8601(when, sizeof(when), r->started);
+    cJSON_AddStringToObject(prov, "started", when);
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    cJSON_AddStringToObject(prov, "finished", when);
+    cJSON_AddNumberToObject(prov, "wall_seconds", ml_jobs_wall() - r->wall0);
+    cJSON_AddNumberToObject(prov, "cpu_seconds", ml_jobs_cpu() - r->cpu0);
+    cJSON_AddNumberToObject(prov, "cells_reused", r->reused);
+    cJSON_AddStringToObject(prov, "machine", r->machine ? r->machine : "");
+    return prov;
+}
+
+static void damaged_cell(void *ctx, const char *why) {
+    note(ctx, "%s; the results list the cell as missing", why);
+}
+
+/* suite: DIR/<suite>.json from every cell file on disk, with its findings
+ * (recomputed whenever the results are assembled, so a resumed run's
+ * verdicts cover every cell). Local (graph.h): its provenance is this
+ * process's, up to now. */
+static int job_suite(const ml_jobs_ctx *x, int j) {
+    char path[PATH_MAX];
+    cJSON *prov = NULL, *doc = NULL, *findings = NULL;
+    int error;
+    if ((error = ml_cellfile_suite_path(path, sizeof(path), x->dir, x->cs)) < 0) return error;
+    if (!(prov = final_provenance(&x->run))) return ml_error_set(ML_ENOMEM, "out of memory for the provenance");
+    if ((error = ml_cellfile_suite(&doc, x->cs, prov, x->dir, damaged_cell, (void *)x)) < 0) goto cleanup;
+    if (x->cs->suite->findings.n) {
+        if ((error = ml_findings_eval(&findings, doc, &x->cs->suite->findings)) < 0) goto cleanup;
+        cJSON_AddItemToObject(doc, "findings", findings);
+    }
+    if ((error = ml_results_write(path, doc)) < 0) goto cleanup;
+    if (x->wrote) x->wrote(x->ctx, j, path, doc);
+cleanup:
+    cJSON_Delete(doc);
+    return error;
+}
+
+/* report: the HTML report of the suite's file into x->report */
+static int job_report(const ml_jobs_ctx *x, int j) {
+    char path[PATH_MAX], index[PATH_MAX + 16];
+    int error;
+    if (!x->report) return ml_error_set(ML_EINVALID, "the report job has no folder to write to");
+    if ((error = ml_cellfile_suite_path(path, sizeof(path), x->dir, x->cs)) < 0) return error;
+    if ((error = ml_report_write(path, x->report)) < 0) return error;
+    snprintf(index, sizeof(index), "%s/index.html", x->report);
+    if (x->wrote) x->wrote(x->ctx, j, index, NULL);
+    return 0;
+}
+
+int ml_job_exec(const ml_jobs_ctx *x, int j) {
+    switch (x->g->jobs[j].kind) {
+    case ML_JOB_CELL: return job_cell(x, j);
+    case ML_JOB_BASE: case ML_JOB_TRAIN: case ML_JOB_POINT: return job_stage(x, j);
+    case ML_JOB_RESULTS: return job_results(x, j);
+    case ML_JOB_SUITE: return job_suite(x, j);
+    case ML_JOB_REPORT: return job_report(x, j);
+    }
+    return ml_error_set(ML_EINVALID, "job %d has an unknown kind", j);
+}
+
+/* ---- what is done -------------------------------------------------------- */
+
+/* study/cache.h's entry dir/KEY.bin is there */
+static int cache_has(const char *cache, const char *key) {
+    char path[PATH_MAX];
+    int len = cache ? snprintf(path, sizeof(path), "%s/%.64s.bin", cache, key) : -1;
+    return len > 0 && (size_t)len < sizeof(path) && ml_fs_exists(path);
+}
+
+static int suite_complete(const ml_jobs_ctx *x) {
+    char path[PATH_MAX];
+    cJSON *doc = NULL;
+    if (ml_cellfile_suite_path(path, sizeof(path), x->dir, x->cs) < 0 || !ml_fs_exists(path) ||
+        ml_results_load(&doc, path) < 0)
+        return 0;
+    int complete = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "complete"));
+    cJSON_Delete(doc);
+    return complete;
+}
+
+/* REPORT/index.html is not older than the suite's file it was drawn from */
+static int report_current(const ml_jobs_ctx *x) {
+    char path[PATH_MAX], index[PATH_MAX + 16];
+    struct stat rs, is;
+    if (ml_cellfile_suite_path(path, sizeof(path), x->dir, x->cs) < 0 || stat(path, &rs) < 0) return 0;
+    snprintf(index, sizeof(index), "%s/index.html", x->report);
+    if (stat(index, &is) < 0) return 0;
+    return is.st_mtim.tv_sec > rs.st_mtim.tv_sec ||
+           (is.st_mtim.tv_sec == rs.st_mtim.tv_sec && is.st_mtim.tv_nsec >= rs.st_mtim.tv_nsec);
+}
+
+int ml_jobs_done(const ml_jobs_ctx *x, int *done) {
+    const ml_graph *g = x->g;
+    const ml_cellset *cs = x->cs;
+    int *cell = NULL, *base_needed = NULL, error, cells_done = 1, suite = -1;
+    char why[ML_ERROR_MSG_MAX];
+    if ((error = ml_calloc((void **)&cell, (size_t)(cs->n ? cs->n : 1), sizeof(int))) < 0) return error;
+    if ((error = ml_calloc((void **)&base_needed, (size_t)(g->n ? g->n : 1), sizeof(int))) < 0) goto cleanup;
+    /* each cell's file once, so a damaged one is noted once (-1: not read yet) */
+    for (int i = 0; i < cs->n; i++) cell[i] = -1;
+    for (int j = 0; j < g->n; j++) {
+        int i = g->jobs[j].cell;
+        if (i < 0 || cell[i] >= 0) continue;
+        cell[i] = ml_cellfile_load_done(NULL, cs, i, x->dir, 1, why, sizeof(why));
+        if (why[0]) note(x, "%s; running the cell again", why);
+    }
+    for (int j = 0; j < g->n; j++) {
+        const ml_job *job = &g->jobs[j];
+        switch (job->kind) {
+        case ML_JOB_CELL: case ML_JOB_RESULTS:
+            done[j] = cell[job->cell];
+            cells_done &= done[j];
+            break;
+        case ML_JOB_TRAIN: case ML_JOB_POINT:
+            done[j] = cell[job->cell] ||
+                      ml_cellfile_part_load(NULL, x->dir, cs, job->cell, job->kind == ML_JOB_TRAIN ? -1 : job->point);
+            if (job->kind == ML_JOB_TRAIN && !cell[job->cell]) base_needed[job->inputs[0]] = 1;
+            break;
+        case ML_JOB_BASE:
+            done[j] = cache_has(x->cache, job->hash);
+            break;
+        case ML_JOB_SUITE:
+            done[j] = cells_done && suite_complete(x);
+            suite = j;
+            break;
+        case ML_JOB_REPORT:
+            done[j] = !x->report ? -1 : suite >= 0 && done[suite] && report_current(x);
+            break;
+        }
+    }
+    /* a base that no cell still to run needs is not run either */
+    for (int j = 0; j < g->n; j++)
+        if (g->jobs[j].kind == ML_JOB_BASE && !base_needed[j]) done[j] = 1;
+cleanup:
+    free(cell);
+    free(base_needed);
+    return error;
+}

@@ -1,0 +1,88 @@
+/*
+ * sched/jobs.h: what each job of the graph (graph.h) does, one function
+ * call per job, and which jobs' outputs are already there.
+ *   base, train, point   one call of the study protocol (runner.h) at that
+ *                        stage; train and point leave a part record
+ *                        (store/cellfile.h), base its cache entry
+ *   results              the cell's file from its part records
+ *   cell                 a whole cell in one call, and its file
+ *   suite                the suite's results file: every cell file on
+ *                        disk, the run's provenance, the findings
+ *                        (analysis/findings.h), written atomically
+ *   report               the HTML report of the suite's file (reports/)
+ * Owns: those bodies, their timing (wall and CPU seconds), the provenance
+ *       the suite job completes at the end of the run, and the rule of
+ *       what is done (ml_jobs_done), shared by `mergelab run` and `plan`.
+ * Not here: the order and the workers (sched.h), printing (the caller's
+ *       callbacks: nothing here prints), the documents' form (cellfile.h).
+ */
+#ifndef ML_SCHED_JOBS_H
+#define ML_SCHED_JOBS_H
+
+#include "sched/graph.h"
+
+#include <cjson/cJSON.h>
+#include <time.h>
+
+/* The run as a whole, for the suite job's provenance: what is known only
+ * at the end (finished, wall and CPU seconds) is measured then. */
+typedef struct {
+    const cJSON *prov;          /* ml_provenance_collect's; the suite job completes a copy (NULL: none) */
+    const char *command;        /* the command line */
+    const char *machine;        /* store.h's machine name */
+    time_t started;             /* the run's start, wall clock */
+    double wall0, cpu0;         /* the run's start on ml_jobs_wall and ml_jobs_cpu */
+    int reused;                 /* cells whose files an earlier run left */
+} ml_jobs_run;
+
+typedef struct {
+    const ml_cellset *cs;
+    const ml_graph *g;
+    const char *dir;            /* the run folder (store.h) */
+    const char *cache;          /* the model cache; NULL: none */
+    const char *report;         /* the report job's folder; NULL: no report asked for */
+    int verbose;                /* the protocols' detail lines, to log */
+    ml_jobs_run run;
+    /* Callbacks, each may be NULL, all called with ctx. */
+    /* a cell job's steps (runner.h's ml_progress_fn, with the job) */
+    void (*progress)(void *ctx, int j, const char *phase, int step, int total, double loss);
+    /* the protocols' --verbose lines (with "\n") */
+    void (*log)(void *ctx, const char *line);
+    /* what a job works around, one line without "\n": a damaged cell file
+     * ("...; running the cell again"), a base that failed */
+    void (*note)(void *ctx, const char *line);
+    /* job j wrote path: the suite's results file (doc is the document) or
+     * the report's index.html (doc NULL) */
+    void (*wrote)(void *ctx, int j, const char *path, const cJSON *doc);
+    void *ctx;
+} ml_jobs_ctx;
+
+/* Runs job j of x->g: 0 ok, 1 the job ended its cell as failed (the cell's
+ * file says why), or a negative ML_E*: bad input (ML_EINVALID,
+ * ML_ENOTFOUND, ML_EDATA), or an output that cannot be written. A base
+ * that fails is a note and 0: each cell that needs it tries again and
+ * records why it failed. */
+int ml_job_exec(const ml_jobs_ctx *x, int j);
+
+/* done[j] for every job of x->g: 1 when its output is already in x->dir
+ * (x->cache, x->report), 0 when it is to run, -1 for a report job without
+ * x->report (not requested):
+ *   cell, results  the cell's file holds an "ok" result of its identity (a
+ *                  failed cell is to run: a rerun retries it)
+ *   train, point   the cell is done, or the part's record is there
+ *   base           its cache entry is there, or every cell that needs it
+ *                  is done
+ *   suite          every cell of the graph is done and DIR/<suite>.json
+ *                  says complete
+ *   report         the suite is done and x->report/index.html is not
+ *                  older than DIR/<suite>.json
+ * `mergelab run` runs the suite and report jobs whatever this says: they
+ * record this run. A damaged cell file is noted once. ML_ENOMEM. */
+int ml_jobs_done(const ml_jobs_ctx *x, int *done);
+
+/* The clocks a job's and a run's seconds are measured on: monotonic wall
+ * time and this process's CPU time. */
+double ml_jobs_wall(void);
+double ml_jobs_cpu(void);
+
+#endif
