@@ -380,18 +380,22 @@ int ml_cmd_plan(int argc, char **argv) {
         rc = ml_cli_fail(error);
         goto cleanup;
     }
-    if (outdir) {
-        if (!cache) {
-            snprintf(def_cache, sizeof(def_cache), "%s/cache", outdir);
-            cache = def_cache;
-        }
-        ml_jobs_ctx x = { .cs = cs, .g = &g, .dir = outdir, .cache = cache, .report = report, .note = note_line };
-        if ((error = ml_calloc((void **)&done, (size_t)g.n, sizeof(int))) < 0 || (error = ml_jobs_done(&x, done)) < 0) {
-            rc = ml_cli_fail(error);
-            goto cleanup;
-        }
+    if (!cache) {
+        snprintf(def_cache, sizeof(def_cache), "%s/cache", outdir ? outdir : "DIR");
+        cache = def_cache;
+    }
+    /* without -o the outputs are named under DIR, the folder a run would write */
+    ml_jobs_ctx x = { .cs = cs, .g = &g, .dir = outdir ? outdir : "DIR", .cache = cache, .report = report,
+                      .note = note_line };
+    if (outdir &&
+        ((error = ml_calloc((void **)&done, (size_t)g.n, sizeof(int))) < 0 || (error = ml_jobs_done(&x, done)) < 0)) {
+        rc = ml_cli_fail(error);
+        goto cleanup;
     }
     cJSON *doc = json ? ml_graph_json(&g, done) : NULL;
+    for (int j = 0; doc && j < g.n; j++)
+        cJSON_AddItemToObject(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "jobs"), j), "outputs",
+                              ml_jobs_outputs(&x, j));
     char *text = json ? (doc ? cJSON_Print(doc) : NULL) : ml_graph_text(&g, done);
     cJSON_Delete(doc);
     if (!text) { rc = ml_cli_fail(ml_error_set(ML_ENOMEM, "out of memory printing the plan")); goto cleanup; }

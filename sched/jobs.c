@@ -13,6 +13,7 @@
 #include "store/cellfile.h"
 #include "store/provenance.h"
 #include "store/results.h"
+#include "store/store.h"
 #include "study/runner.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -232,6 +233,57 @@ int ml_job_exec(const ml_jobs_ctx *x, int j) {
     case ML_JOB_REPORT: return job_report(x, j);
     }
     return ml_error_set(ML_EINVALID, "job %d has an unknown kind", j);
+}
+
+/* ---- what a job writes ----------------------------------------------------- */
+
+static void add_path(cJSON *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_path(cJSON *arr, const char *fmt, ...) {
+    char path[PATH_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < sizeof(path)) cJSON_AddItemToArray(arr, cJSON_CreateString(path));
+}
+
+cJSON *ml_jobs_outputs(const ml_jobs_ctx *x, int j) {
+    const ml_job *job = &x->g->jobs[j];
+    const ml_cell *c = job->cell >= 0 ? &x->cs->cells[job->cell] : NULL;
+    const char *cache = x->cache ? x->cache : "(no cache)";
+    char path[PATH_MAX];
+    cJSON *arr = cJSON_CreateArray();
+    switch (job->kind) {
+    case ML_JOB_CELL:   /* a whole cell also fills the cache, when there is one */
+        if (x->cache) {
+            add_path(arr, "%s/%.64s.bin", cache, c->key_base);
+            add_path(arr, "%s/%.64s.bin", cache, c->key_specialists);
+            add_path(arr, "%s/%.64s.bin", cache, c->key_direct);
+        }
+        /* fall through */
+    case ML_JOB_RESULTS:
+        ml_store_cell_file(path, sizeof(path), x->dir, x->cs->suite->name, c->name);
+        add_path(arr, "%s", path);
+        break;
+    case ML_JOB_BASE:
+        add_path(arr, "%s/%.64s.bin", cache, c->key_base);
+        break;
+    case ML_JOB_TRAIN:
+        add_path(arr, "%s/%.64s.bin", cache, c->key_specialists);
+        add_path(arr, "%s/%.64s.bin", cache, c->key_direct);
+        /* fall through */
+    case ML_JOB_POINT:
+        ml_cellfile_part_path(path, sizeof(path), x->dir, x->cs, job->cell, job->kind == ML_JOB_TRAIN ? -1 : job->point);
+        add_path(arr, "%s", path);
+        break;
+    case ML_JOB_SUITE:
+        if (ml_cellfile_suite_path(path, sizeof(path), x->dir, x->cs) == 0) add_path(arr, "%s", path);
+        break;
+    case ML_JOB_REPORT:
+        if (x->report) add_path(arr, "%s/index.html", x->report);
+        break;
+    }
+    return arr;
 }
 
 /* ---- what is done -------------------------------------------------------- */

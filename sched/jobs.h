@@ -79,6 +79,10 @@ int ml_job_exec(const ml_jobs_ctx *x, int j);
  * `mergelab run` runs the suite and report jobs whatever this says: they
  * record this run. A damaged cell file is noted once. ML_ENOMEM. */
 int ml_jobs_done(const ml_jobs_ctx *x, int *done);
+/* The paths job j writes (model cache entries, part records, a cell's
+ * file, the suite's results, the report's page), as a JSON array of
+ * strings; in x->dir, x->cache and x->report as given. */
+cJSON *ml_jobs_outputs(const ml_jobs_ctx *x, int j);
 
 /* The clocks a job's and a run's seconds are measured on: monotonic wall
  * time and this process's CPU time. */

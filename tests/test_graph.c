@@ -230,8 +230,16 @@ static void test_graph__plan_command(void) {
     const cJSON *last = cJSON_GetArrayItem(jobs, n - 1);
     int ok = n == 3 && !strcmp(cJSON_GetObjectItemCaseSensitive(last, "kind")->valuestring, "report") &&
              strlen(cJSON_GetObjectItemCaseSensitive(last, "hash")->valuestring) == 64;
+    /* each job names what it writes: the cell its cache entries and file, the suite its results */
+    const cJSON *cell_out = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, 0), "outputs");
+    const cJSON *suite_out = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, 1), "outputs");
+    int outputs_ok = cJSON_GetArraySize(cell_out) == 4 &&
+                     !strcmp(cJSON_GetArrayItem(cell_out, 3)->valuestring, "DIR/smoke.cells/default.json") &&
+                     !strncmp(cJSON_GetArrayItem(cell_out, 0)->valuestring, "DIR/cache/", 10) &&
+                     cJSON_GetArraySize(suite_out) == 1 && !strcmp(cJSON_GetArrayItem(suite_out, 0)->valuestring, "DIR/smoke.json");
     cJSON_Delete(doc);
     ML_ASSERT_MSG(ok, "plan --json of the smoke suite: want cell, suite, report");
+    ML_ASSERT_MSG(outputs_ok, "plan --json does not name the jobs' outputs");
     /* after a run, -o DIR says the cell and the suite are done */
     const char *res = ml_t_run_once("suites/smoke.json");
     ML_ASSERT(res != NULL);
