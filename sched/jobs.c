@@ -71,6 +71,20 @@ static ml_run_options options(const ml_jobs_ctx *x, const ml_cell *c, ml_run_sta
 
 /* ---- a cell's jobs ------------------------------------------------------- */
 
+/* One call of the protocol, with its start (when, wall and CPU clocks); on
+ * bad input (which stops the run) nothing is left to free. */
+static int run_timed(cJSON **run, char when[32], double *w0, double *c0, const ml_cell *c, const ml_run_options *opt) {
+    *w0 = ml_jobs_wall();
+    *c0 = ml_jobs_cpu();
+    ml_time_iso8601(when, 32, time(NULL));
+    int error = ml_run_suite(run, c->suite, opt);
+    if (is_bad_input(error)) {
+        cJSON_Delete(*run);
+        *run = NULL;
+    }
+    return error;
+}
+
 /* cell: the whole cell in one call, and its file */
 static int job_cell(const ml_jobs_ctx *x, int j) {
     int i = x->g->jobs[j].cell;
@@ -83,13 +97,9 @@ static int job_cell(const ml_jobs_ctx *x, int j) {
     }
     cJSON *run = NULL;
     char when[32];
-    double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
-    ml_time_iso8601(when, sizeof(when), time(NULL));
-    int error = ml_run_suite(&run, c->suite, &opt);
-    if (is_bad_input(error)) {
-        cJSON_Delete(run);
-        return error;
-    }
+    double w0, c0;
+    int error = run_timed(&run, when, &w0, &c0, c, &opt);
+    if (is_bad_input(error)) return error;
     cJSON *cell = ml_cellfile_doc(x->cs, i, run, error, when, ml_jobs_wall() - w0, ml_jobs_cpu() - c0);
     int werr = ml_cellfile_write(x->cs, i, x->dir, cell);
     return werr < 0 ? werr : error < 0;
@@ -105,13 +115,9 @@ static int job_stage(const ml_jobs_ctx *x, int j) {
     ml_run_options opt = options(x, c, stage, job->point);
     cJSON *run = NULL;
     char when[32];
-    double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
-    ml_time_iso8601(when, sizeof(when), time(NULL));
-    int error = ml_run_suite(&run, c->suite, &opt);
-    if (is_bad_input(error)) {
-        cJSON_Delete(run);
-        return error;
-    }
+    double w0, c0;
+    int error = run_timed(&run, when, &w0, &c0, c, &opt);
+    if (is_bad_input(error)) return error;
     if (error < 0) {
         if (job->kind == ML_JOB_BASE) {   /* each cell that needs it tries again and records why it failed */
             note(x, "the base of %s failed: %s", c->name, ml_error_last()->message);
