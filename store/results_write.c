@@ -2,6 +2,7 @@
  * store/results_write.c: the sections of a cell's result (results_write.h).
  */
 #include "store/results_write.h"
+#include "core/error.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,75 @@ cJSON *ml_results_model(const char *name, const char *role) {
     cJSON_AddStringToObject(o, "name", name);
     cJSON_AddStringToObject(o, "role", role);
     return o;
+}
+
+void ml_results_score(cJSON *entry, cJSON *metrics, const char *model, const char *what, double v, int metric) {
+    cJSON_AddNumberToObject(entry, what, v);
+    if (metric) ml_results_metric(metrics, model, what, v);
+}
+
+void ml_results_merge_method(cJSON *info, const ml_merge_spec *ms) {
+    cJSON_AddStringToObject(info, "method", ml_merge_method_name(ms->method));
+}
+
+void ml_results_merge_weights(cJSON *info, const ml_merge_spec *ms) {
+    cJSON_AddItemToObject(info, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+}
+
+void ml_results_merge_examples(cJSON *info, int examples) { cJSON_AddNumberToObject(info, "examples", examples); }
+
+void ml_results_merge_space(cJSON *info, const ml_merge_spec *ms) {
+    cJSON_AddStringToObject(info, "space", ms->prob_ensemble ? "probabilities" : "logits");
+}
+
+void ml_results_interpolation(cJSON *info, const ml_merge_spec *ms, int chosen, const char *alpha_of,
+                              const double *val_loss, const double *test_loss, const double *test_acc) {
+    cJSON_AddNumberToObject(info, "alpha", ms->alphas[chosen]);
+    cJSON_AddStringToObject(info, "alpha_of", alpha_of);
+    cJSON_AddItemToObject(info, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
+    cJSON_AddItemToObject(info, "val_loss", cJSON_CreateDoubleArray(val_loss, ms->nalphas));
+    if (test_loss) cJSON_AddItemToObject(info, "test_loss_curve", cJSON_CreateDoubleArray(test_loss, ms->nalphas));
+    if (test_acc) cJSON_AddItemToObject(info, "test_acc_curve", cJSON_CreateDoubleArray(test_acc, ms->nalphas));
+}
+
+void ml_results_merge_entry(cJSON *entry, cJSON *info, cJSON *metrics, const char *name) {
+    const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(info, "alpha");
+    if (cJSON_IsNumber(alpha)) ml_results_metric(metrics, name, "alpha", alpha->valuedouble);
+    for (cJSON *it = info->child; it; it = info->child)
+        cJSON_AddItemToObject(entry, it->string, cJSON_DetachItemViaPointer(info, it));
+}
+
+cJSON *ml_results_point(int step, cJSON **models, cJSON **metrics) {
+    cJSON *pt = cJSON_CreateObject();
+    cJSON_AddNumberToObject(pt, "step", step);
+    *models = cJSON_AddArrayToObject(pt, "models");
+    *metrics = cJSON_AddObjectToObject(pt, "metrics");
+    return pt;
+}
+
+int ml_results_point_parts(const cJSON *pt, const cJSON **models, const cJSON **metrics) {
+    *models = cJSON_GetObjectItemCaseSensitive(pt, "models");
+    *metrics = cJSON_GetObjectItemCaseSensitive(pt, "metrics");
+    return cJSON_IsArray(*models) && cJSON_IsObject(*metrics) ? 0 : ML_EDATA;
+}
+
+cJSON *ml_results_points(cJSON *res) { return cJSON_AddArrayToObject(res, "points"); }
+
+void ml_results_cell_models(cJSON *res, const cJSON *models, const cJSON *metrics) {
+    cJSON_AddItemToObject(res, "models", cJSON_Duplicate(models, 1));
+    cJSON_AddItemToObject(res, "metrics", cJSON_Duplicate(metrics, 1));
+}
+
+cJSON *ml_results_metrics(cJSON *res) { return cJSON_GetObjectItemCaseSensitive(res, "metrics"); }
+
+cJSON *ml_results_data(cJSON *res) { return cJSON_AddArrayToObject(res, "data"); }
+
+void ml_results_finetune(cJSON *res, const ml_suite *s, int frozen) {
+    cJSON *ft = cJSON_AddObjectToObject(res, "finetune");
+    cJSON *groups = cJSON_AddArrayToObject(ft, "train");
+    for (int g = 0; g < s->ntrain_groups; g++) cJSON_AddItemToArray(groups, cJSON_CreateString(s->train_groups[g]));
+    cJSON_AddNumberToObject(ft, "frozen_tensors", frozen);
+    cJSON_AddBoolToObject(ft, "frozen_identical_to_base", 1);
 }
 
 void ml_results_metric(cJSON *metrics, const char *model, const char *what, double v) {

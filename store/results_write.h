@@ -3,10 +3,12 @@
  * writes them. Together with results.h (the documents, strict reading)
  * this is the one owner of the results schema: the study computes numbers
  * and hands them here; it never names a JSON key itself.
- * Owns: a model entry {name, role}, metrics "<model>/<what>" (a
- *       non-finite value recorded as null), the timing section, the cka
- *       section and its metrics, a router's selection record, the data
- *       entries (Fashion-MNIST files, generated corpora), seeds and threads.
+ * Owns: a model entry {name, role} and its scores, metrics "<model>/<what>"
+ *       (a non-finite value recorded as null), a merge's fields (method,
+ *       weights, examples, space, an interpolation's sweep, a router's
+ *       selection record), evaluation points, the fine-tuning groups, the
+ *       timing section, the cka section and its metrics, the data entries
+ *       (Fashion-MNIST files, generated corpora), seeds and threads.
  * Not here: computing CKA or training (study/), the cell file around a
  *       result (cellfile.c), reading results back (results.c).
  */
@@ -35,6 +37,36 @@ typedef struct {
 
 /* A new model entry: {"name", "role"} (role: base, specialist, direct, merge). */
 cJSON *ml_results_model(const char *name, const char *role);
+/* A model's score: entry[what] = v and, with metric, metrics["<model>/<what>"] = v. */
+void ml_results_score(cJSON *entry, cJSON *metrics, const char *model, const char *what, double v, int metric);
+/* A merge's own fields, gathered in info before they join its entry: the
+ * method, the weights (average, Fisher, ensembles), how many examples its
+ * statistics saw (Fisher, RegMean), the space of an ensemble
+ * (probabilities, logits), an interpolation's sweep (test curves may be
+ * NULL) with the alpha chosen on validation. */
+void ml_results_merge_method(cJSON *info, const ml_merge_spec *ms);
+void ml_results_merge_weights(cJSON *info, const ml_merge_spec *ms);
+void ml_results_merge_examples(cJSON *info, int examples);
+void ml_results_merge_space(cJSON *info, const ml_merge_spec *ms);
+void ml_results_interpolation(cJSON *info, const ml_merge_spec *ms, int chosen, const char *alpha_of,
+                              const double *val_loss, const double *test_loss, const double *test_acc);
+/* Moves info's fields into the merge's entry; the chosen alpha is also the
+ * metric "<name>/alpha". */
+void ml_results_merge_entry(cJSON *entry, cJSON *info, cJSON *metrics, const char *name);
+/* An evaluation point {"step", "models": [], "metrics": {}}; its arrays in
+ * *models and *metrics. */
+cJSON *ml_results_point(int step, cJSON **models, cJSON **metrics);
+/* A point's models and metrics; ML_EDATA when it lacks them. */
+int ml_results_point_parts(const cJSON *pt, const cJSON **models, const cJSON **metrics);
+/* res["points"] (a new array), res["models"] and res["metrics"] (copies of
+ * the last point's), res["metrics"] (NULL before), res["data"] (new). */
+cJSON *ml_results_points(cJSON *res);
+void ml_results_cell_models(cJSON *res, const cJSON *models, const cJSON *metrics);
+cJSON *ml_results_metrics(cJSON *res);
+cJSON *ml_results_data(cJSON *res);
+/* res["finetune"]: the parameter groups trained, how many tensors stayed
+ * frozen (checked identical to the base, else the run failed). */
+void ml_results_finetune(cJSON *res, const ml_suite *s, int frozen);
 /* metrics["<model>/<what>"] = v, or null when v is not finite (the gate
  * then sees the hole instead of a metric that silently went missing). */
 void ml_results_metric(cJSON *metrics, const char *model, const char *what, double v);

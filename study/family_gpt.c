@@ -298,10 +298,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
             if (vl[a] < vl[bi]) bi = a;
         }
         ml_gpt_mix_set_alpha(m, ms->alphas[bi]);
-        cJSON_AddNumberToObject(extra, "alpha", ms->alphas[bi]);
-        cJSON_AddStringToObject(extra, "alpha_of", spec[0].name);
-        cJSON_AddItemToObject(extra, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
-        cJSON_AddItemToObject(extra, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
+        ml_results_interpolation(extra, ms, bi, spec[0].name, vl, NULL, NULL);
     } else {
         /* router: the experts of layer i are both specialists' MLPs from k
          * blocks (k = 1: the single-layer router), plus the base's own */
@@ -625,18 +622,15 @@ static int gpt_score(ml_study *st, const ml_study_model *m, int is_merge, const 
     }
     double loss = eval_loss(sc, f->wx[tg], f->wy[tg], f->nw[tg], T);
     if ((error = exact_match(&em, sc, &f->test[tg], s->exact_match, T, f->ex)) < 0) return error;
-    cJSON_AddNumberToObject(me, "loss", loss);
-    cJSON_AddNumberToObject(me, "exact_match", em);
-    ml_results_metric(metrics, name, "loss", loss);
-    if (s->exact_match > 0) ml_results_metric(metrics, name, "exact_match", em);   /* NaN: not measured */
+    ml_results_score(me, metrics, name, "loss", loss, 1);
+    ml_results_score(me, metrics, name, "exact_match", em, s->exact_match > 0);   /* NaN: not measured */
     for (int k = 0; k < 2 && (!is_merge || s->merge_domain_losses); k++) {
         int d = s->specialists[k].domain;
         char what[48];
         if (d == tg) continue;
         double dl = eval_loss(sc, f->wx[d], f->wy[d], f->nw[d], T);
         snprintf(what, sizeof(what), "%s_loss", ml_domain_name((ml_domain)d));
-        cJSON_AddNumberToObject(me, what, dl);
-        ml_results_metric(metrics, name, what, dl);
+        ml_results_score(me, metrics, name, what, dl, 1);
     }
     return 0;
 }

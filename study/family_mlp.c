@@ -500,12 +500,7 @@ static int mlp_mixture(ml_study *st, int g, cJSON *info) {
     }
     f->mix_w[0] = ms->alphas[best];
     f->mix_w[1] = 1.0 - ms->alphas[best];
-    cJSON_AddNumberToObject(info, "alpha", ms->alphas[best]);
-    cJSON_AddStringToObject(info, "alpha_of", spec[0].name);
-    cJSON_AddItemToObject(info, "alphas", cJSON_CreateDoubleArray(ms->alphas, ms->nalphas));
-    cJSON_AddItemToObject(info, "val_loss", cJSON_CreateDoubleArray(vl, ms->nalphas));
-    cJSON_AddItemToObject(info, "test_loss_curve", cJSON_CreateDoubleArray(tl, ms->nalphas));
-    cJSON_AddItemToObject(info, "test_acc_curve", cJSON_CreateDoubleArray(ta, ms->nalphas));
+    ml_results_interpolation(info, ms, best, spec[0].name, vl, tl, ta);
     return 0;
 }
 
@@ -529,10 +524,8 @@ static int mlp_score(ml_study *st, const ml_study_model *m, int is_merge, const 
         ml_mlp_evaluate_mix(f->scratch, pair, f->mix_w, 2, t->x, t->y, t->n, &acc, &loss);
     }
     if (error < 0) return error;
-    cJSON_AddNumberToObject(me, "test_acc", acc);
-    cJSON_AddNumberToObject(me, "test_loss", loss);
-    ml_results_metric(metrics, name, "test_acc", acc);
-    ml_results_metric(metrics, name, "test_loss", loss);
+    ml_results_score(me, metrics, name, "test_acc", acc, 1);
+    ml_results_score(me, metrics, name, "test_loss", loss, 1);
     return 0;
 }
 

@@ -49,8 +49,8 @@ static int weight_space(ml_study *st, const ml_merge_spec *ms, cJSON *info, ml_s
     if (needs_stats) f->stats_free(st, &stats);
     if (error < 0) return error;
     if (ms->method == ML_MERGE_AVERAGE || ms->method == ML_MERGE_FISHER)
-        cJSON_AddItemToObject(info, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
-    if (needs_stats) cJSON_AddNumberToObject(info, "examples", examples);
+        ml_results_merge_weights(info, ms);
+    if (needs_stats) ml_results_merge_examples(info, examples);
     m->kind = ML_STUDY_PARAMS;
     m->params = out;
     return 0;
@@ -58,14 +58,14 @@ static int weight_space(ml_study *st, const ml_merge_spec *ms, cJSON *info, ml_s
 
 int ml_study__merge(ml_study *st, int g, cJSON *info, ml_study_model *m) {
     const ml_merge_spec *ms = &st->s->merges[g];
-    cJSON_AddStringToObject(info, "method", ml_merge_method_name(ms->method));
+    ml_results_merge_method(info, ms);
     switch (ms->method) {
     case ML_MERGE_AVERAGE: case ML_MERGE_SLERP: case ML_MERGE_TASK_ARITHMETIC: case ML_MERGE_TIES: case ML_MERGE_DARE:
     case ML_MERGE_FISHER: case ML_MERGE_REGMEAN:
         return weight_space(st, ms, info, m);
     case ML_MERGE_ENSEMBLE:
-        cJSON_AddStringToObject(info, "space", ms->prob_ensemble ? "probabilities" : "logits");
-        cJSON_AddItemToObject(info, "weights", cJSON_CreateDoubleArray(ms->weights, ms->nmodels));
+        ml_results_merge_space(info, ms);
+        ml_results_merge_weights(info, ms);
         m->kind = ML_STUDY_ENSEMBLE;
         m->ms = ms;
         return 0;

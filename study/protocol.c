@@ -236,10 +236,7 @@ static int score_one(ml_study *st, int e, cJSON *models, cJSON *metrics) {
             cJSON_Delete(info);
             return error;
         }
-        const cJSON *alpha = cJSON_GetObjectItemCaseSensitive(info, "alpha");
-        if (cJSON_IsNumber(alpha)) ml_results_metric(metrics, name, "alpha", alpha->valuedouble);
-        for (cJSON *it = info->child; it; it = info->child)
-            cJSON_AddItemToObject(me, it->string, cJSON_DetachItemViaPointer(info, it));
+        ml_results_merge_entry(me, info, metrics, name);
         cJSON_Delete(info);
     }
     cJSON_AddItemToArray(models, me);
@@ -250,9 +247,7 @@ static int score_one(ml_study *st, int e, cJSON *models, cJSON *metrics) {
 static int eval_point(cJSON **out, ml_study *st, int pi) {
     const ml_suite *s = st->s;
     int error;
-    cJSON *pt = cJSON_CreateObject();
-    cJSON_AddNumberToObject(pt, "step", s->points[pi]);
-    cJSON *models = cJSON_AddArrayToObject(pt, "models"), *metrics = cJSON_AddObjectToObject(pt, "metrics");
+    cJSON *models, *metrics, *pt = ml_results_point(s->points[pi], &models, &metrics);
     for (int k = 0; k < 2; k++)
         memcpy(st->fam->params(st, ML_RUN_A + k), st->pack + ((size_t)pi * 2 + k) * st->np, st->np * sizeof(float));
     memcpy(st->fam->params(st, ML_RUN_DIRECT), st->dpack + (size_t)pi * st->np, st->np * sizeof(float));
@@ -272,7 +267,7 @@ static int eval_point(cJSON **out, ml_study *st, int pi) {
  * also the cell's own models and metrics. */
 static int phase_evaluate(cJSON *res, cJSON **point_out, ml_study *st) {
     const ml_run_options *opt = st->opt;
-    cJSON *points = st->npts > 1 && st->stage == ML_STAGE_ALL ? cJSON_AddArrayToObject(res, "points") : NULL;
+    cJSON *points = st->npts > 1 && st->stage == ML_STAGE_ALL ? ml_results_points(res) : NULL;
     int error;
     ml_run__progress(opt, "merge", 0, 0, NAN);
     for (int pi = 0; pi < st->npts; pi++) {
@@ -281,9 +276,8 @@ static int phase_evaluate(cJSON *res, cJSON **point_out, ml_study *st) {
         cJSON *pt = NULL;
         if (done) pt = cJSON_Duplicate(done, 1);
         else if ((error = eval_point(&pt, st, pi)) < 0) return error;
-        const cJSON *models = cJSON_GetObjectItemCaseSensitive(pt, "models");
-        const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(pt, "metrics");
-        if (!cJSON_IsArray(models) || !cJSON_IsObject(metrics)) {
+        const cJSON *models, *metrics;
+        if (ml_results_point_parts(pt, &models, &metrics) < 0) {
             cJSON_Delete(pt);
             return ml_error_set(ML_EINVALID, "%s: the evaluated point %d has no models or metrics", st->s->file, pi);
         }
@@ -291,10 +285,7 @@ static int phase_evaluate(cJSON *res, cJSON **point_out, ml_study *st) {
             *point_out = pt;
             return 0;
         }
-        if (pi == st->npts - 1) {
-            cJSON_AddItemToObject(res, "models", cJSON_Duplicate(models, 1));
-            cJSON_AddItemToObject(res, "metrics", cJSON_Duplicate(metrics, 1));
-        }
+        if (pi == st->npts - 1) ml_results_cell_models(res, models, metrics);
         if (points) cJSON_AddItemToArray(points, pt);
         else cJSON_Delete(pt);
     }
@@ -314,16 +305,10 @@ static void phase_report(cJSON *res, ml_study *st) {
         snprintf(names[l], sizeof(names[l]), st->fam->layer_fmt, l + 1);
         lnames[l] = names[l];
     }
-    ml_results_cka(res, cJSON_GetObjectItemCaseSensitive(res, "metrics"), &st->track, s->specialists[0].name,
+    ml_results_cka(res, ml_results_metrics(res), &st->track, s->specialists[0].name,
                    s->specialists[1].name, lnames, s->cka_steps, st->fam->representation, s->probe_size);
-    if (st->mask) {
-        cJSON *ft = cJSON_AddObjectToObject(res, "finetune");
-        cJSON *groups = cJSON_AddArrayToObject(ft, "train");
-        for (int g = 0; g < s->ntrain_groups; g++) cJSON_AddItemToArray(groups, cJSON_CreateString(s->train_groups[g]));
-        cJSON_AddNumberToObject(ft, "frozen_tensors", st->frozen);
-        cJSON_AddBoolToObject(ft, "frozen_identical_to_base", 1);   /* checked, else the run failed */
-    }
-    st->fam->describe(st, cJSON_AddArrayToObject(res, "data"));
+    if (st->mask) ml_results_finetune(res, s, st->frozen);
+    st->fam->describe(st, ml_results_data(res));
     ml_results_seeds(res, s, ml_blas_threads());
     st->t[4] = ml_run__now();
     ml_results_timing(res, st->t, st->cached, s->pretrain.steps, s->finetune.steps);
