@@ -326,6 +326,22 @@ static int cmd_help(int argc, char **argv) {
     return EXIT_OK;
 }
 
+/* An option that names a file or folder given an empty or blank value
+ * ("-o $UNSET") would otherwise mean "/" once a file name is appended:
+ * refused for every command before it runs. Positional paths reach the
+ * library, which refuses them too (core/fs.h). */
+static int empty_path_option(const char *cmd, int argc, char **argv) {
+    static const char *const opts[] = { "-o", "--results", "--cache", "--report", "--baseline", "--junit",
+                                        "--markdown", "--plot", "--build", "--bin", NULL };
+    for (int i = 1; i + 1 < argc; i++)
+        for (int k = 0; opts[k]; k++)
+            if (!strcmp(argv[i], opts[k]) && ml_fs_check_path(argv[i + 1], opts[k]) < 0) {
+                ml_cli_usage(cmd, "%s", ml_error_last()->message);
+                return 1;
+            }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     /* before any BLAS call: may re-execute us with OPENBLAS_CORETYPE set */
     if (ml_platform_init(&argc, argv) < 0) return ml_cli_fail(ML_EINVALID);
@@ -341,5 +357,6 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (wants_help(argc - 1, argv + 1)) { print_cmd_help(c); return EXIT_OK; }
+    if (empty_path_option(c->name, argc - 1, argv + 1)) return EXIT_USAGE;
     return c->fn(argc - 1, argv + 1);
 }

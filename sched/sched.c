@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,13 +115,16 @@ static int run_workers(const ml_graph *g, int *state, int workers, const ml_sche
                 continue;
             }
             fflush(NULL);   /* a worker must not write the parent's buffered output again */
-            pid_t pid = fork();
+            pid_t parent = getpid(), pid = fork();
             if (pid < 0) {
                 error = ml_error_set(ML_EOS, "fork: %s", strerror(errno));
                 break;
             }
             if (pid == 0) {
-                int rc = ops->run(ops->ctx, j, 1);
+                /* a worker dies with its parent: after a kill -9 of the run
+                 * alone no worker goes on holding the folder's lock */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                int rc = getppid() != parent ? ML_ERROR : ops->run(ops->ctx, j, 1);   /* it died before prctl */
                 fflush(NULL);
                 _exit(exit_code(rc));
             }

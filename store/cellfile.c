@@ -49,7 +49,8 @@ cJSON *ml_cellfile_doc(const ml_cellset *cs, int i, cJSON *run, int error, const
 int ml_cellfile_write(const ml_cellset *cs, int i, const char *dir, cJSON *cell) {
     char path[PATH_MAX];
     ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, cs->cells[i].name);
-    int error = ml_results_write(path, cell);
+    int error = ml_results_seal(cell);
+    if (error == 0) error = ml_results_write(path, cell);
     cJSON_Delete(cell);
     return error;
 }
@@ -62,8 +63,10 @@ int ml_cellfile_load_done(cJSON **out, const ml_cellset *cs, int i, const char *
     if (why && why_size) why[0] = '\0';
     ml_store_cell_file(path, sizeof(path), dir, cs->suite->name, cs->cells[i].name);
     if (!ml_fs_exists(path)) return 0;
-    if (ml_results_load_cell(&cell, path) < 0) {   /* damaged: the caller says so and runs the cell again */
+    /* damaged, or changed since it was written: the caller says so and runs the cell again */
+    if (ml_results_load_cell(&cell, path) < 0 || ml_results_seal_check(cell, path) < 0) {
         if (why && why_size) snprintf(why, why_size, "%s", ml_error_last()->message);
+        cJSON_Delete(cell);
         return 0;
     }
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(cell, "id");
@@ -108,6 +111,7 @@ int ml_cellfile_part_write(const char *dir, const ml_cellset *cs, int i, int poi
     int error = slash ? 0 : ml_error_set(ML_EINVALID, "the part records' folder in '%s' is too long", dir);
     if (slash) *slash = '\0';
     if (error == 0) error = ml_fs_mkdir_p(parent);
+    if (error == 0) error = ml_results_seal(rec);
     if (error == 0) error = ml_results_write(path, rec);
     cJSON_Delete(rec);
     return error;
@@ -122,7 +126,7 @@ int ml_cellfile_part_load(cJSON **out, const char *dir, const ml_cellset *cs, in
     cJSON *doc = cJSON_ParseWithLength(text, len);
     free(text);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    if (!cJSON_IsString(id) || strcmp(id->valuestring, cs->cells[i].id) ||
+    if (!doc || ml_results_seal_check(doc, path) < 0 || !cJSON_IsString(id) || strcmp(id->valuestring, cs->cells[i].id) ||
         !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "result"))) {
         cJSON_Delete(doc);
         return 0;
@@ -237,6 +241,7 @@ int ml_cellfile_suite(cJSON **out, const ml_cellset *cs, cJSON *prov, const char
         }
         cJSON_DeleteItemFromObjectCaseSensitive(cell, "schema_version");
         cJSON_DeleteItemFromObjectCaseSensitive(cell, "suite");
+        cJSON_DeleteItemFromObjectCaseSensitive(cell, "sha256");   /* the file's own checksum */
         if (!data && cJSON_GetObjectItemCaseSensitive(cell, "data"))
             data = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cell, "data"), 1);
         const cJSON *sd = cJSON_GetObjectItemCaseSensitive(cell, "seed");

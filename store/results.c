@@ -6,6 +6,7 @@
  */
 #include "store/results.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "core/fs.h"
 #include "core/json.h"
 
@@ -195,6 +196,39 @@ int ml_results_load_cell(cJSON **out, const char *path) {
     }
     if ((error = check_cell(doc, path, "$")) < 0) { cJSON_Delete(doc); return error; }
     *out = doc;
+    return 0;
+}
+
+/* SHA-256 of doc's compact text without its "sha256" key (cJSON prints a
+ * number the same way after a round trip, so a file read back hashes to
+ * what was sealed unless a byte of its content changed). */
+static int seal_of(char hex[65], cJSON *doc) {
+    cJSON *had = cJSON_DetachItemFromObjectCaseSensitive(doc, "sha256");
+    char *text = cJSON_PrintUnformatted(doc);
+    if (had) cJSON_AddItemToObject(doc, "sha256", had);
+    if (!text) return ml_error_set(ML_ENOMEM, "out of memory sealing a results document");
+    ml_sha256_hex(hex, text, strlen(text));
+    free(text);
+    return 0;
+}
+
+int ml_results_seal(cJSON *doc) {
+    char hex[65];
+    int error;
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "sha256");
+    if ((error = seal_of(hex, doc)) < 0) return error;
+    cJSON_AddStringToObject(doc, "sha256", hex);
+    return 0;
+}
+
+int ml_results_seal_check(cJSON *doc, const char *path) {
+    char hex[65];
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(doc, "sha256");
+    int error;
+    if (!cJSON_IsString(want)) return ml_error_set(ML_EDATA, "%s: has no checksum (sha256)", path);
+    if ((error = seal_of(hex, doc)) < 0) return error;
+    if (strcmp(hex, want->valuestring))
+        return ml_error_set(ML_EDATA, "%s: its content does not match its checksum (changed after it was written)", path);
     return 0;
 }
 

@@ -55,4 +55,10 @@ int ml_results_platform(char *buf, size_t size, const cJSON *doc, int full);
 /* Convenience for readers: the first cell whose status is "ok", or NULL. */
 const cJSON *ml_results_first_ok(const cJSON *doc);
 
+/* A cell file's or part record's checksum: "sha256" of its compact JSON
+ * text without that key. seal adds (or replaces) it; seal_check is
+ * ML_EDATA when it is missing or does not match (a byte changed since). */
+int ml_results_seal(cJSON *doc);
+int ml_results_seal_check(cJSON *doc, const char *path);
+
 #endif

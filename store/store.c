@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void sanitize(char *s) {
@@ -65,14 +67,54 @@ static int holder_gone(int f) {
     return kill((pid_t)p, 0) < 0 && errno == ESRCH;
 }
 
+/* What the lock file says of its holder: "pid 123 on host, since <time>:
+ * mergelab run ..." (the first line of the file). */
+static void holder_text(int f, char *buf, size_t size) {
+    char text[600];
+    ssize_t n = pread(f, text, sizeof(text) - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    long pid = strtol(text, NULL, 10);
+    const char *rest = strchr(text, ' ');
+    if (pid <= 0) snprintf(buf, size, "an unknown process");
+    else snprintf(buf, size, "pid %ld%s%s", pid, rest ? rest : "",
+                  kill((pid_t)pid, 0) < 0 && errno == ESRCH ? " (that process is gone; its workers still hold the lock)"
+                                                             : "");
+}
+
+/* "pid on host, since <time>: <command line>", so a second run can say who holds the folder */
+static void holder_line(char *buf, size_t size) {
+    char host[256] = "unknown", when[32], cmd[300] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gethostname(host, sizeof(host) - 1) < 0) snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
+        close(fd);
+        for (ssize_t i = 0; i < n - 1; i++)
+            if (cmd[i] == '\0') cmd[i] = ' ';
+        cmd[n > 0 ? n : 0] = '\0';
+    }
+    snprintf(buf, size, "%ld on %s, since %s: %s\n", (long)getpid(), host, when, cmd[0] ? cmd : "mergelab");
+}
+
 int ml_store_lock(int *fd, const char *dir) {
-    char path[4096], pid[32] = "";
+    char path[4096], who[700];
     int error, f;
     *fd = -1;
     if ((error = ml_fs_mkdir_p(dir)) < 0) return error;
     snprintf(path, sizeof(path), "%s/.lock", dir);
-    if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-        return ml_error_set(ML_EOS, "cannot open '%s': %s", path, strerror(errno));
+    if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644)) < 0)
+        return ml_error_set(errno == ELOOP ? ML_EINVALID : ML_EOS, "cannot open '%s': %s", path,
+                            errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+    struct stat st;
+    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(f);
+        return ml_error_set(ML_EINVALID, "cannot lock '%s': it is not a regular file", path);
+    }
     if (flock(f, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && holder_gone(f)) {
         /* the run that took the lock is dead, and the --jobs workers it
          * forked (which share its lock) are dying with it: a rerun right
@@ -81,18 +123,16 @@ int ml_store_lock(int *fd, const char *dir) {
     }
     if (flock(f, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
-        ssize_t n = read(f, pid, sizeof(pid) - 1);
+        holder_text(f, who, sizeof(who));
         close(f);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
         if (e == EWOULDBLOCK)
-            return ml_error_set(ML_EINVALID, "%s is being written by another mergelab run (pid %s); wait for it to "
-                                "finish, or give this run another -o DIR", dir, pid[0] ? pid : "unknown");
+            return ml_error_set(ML_EINVALID, "%s is being written by another mergelab run (%s); wait for it to "
+                                "finish, or give this run another -o DIR", dir, who);
         return ml_error_set(ML_EOS, "cannot lock '%s': %s", path, strerror(e));
     }
-    /* the holder's pid, for the message another run prints */
-    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(f, 0) < 0 || pwrite(f, pid, strlen(pid), 0) < 0) { /* the lock holds regardless */ }
+    /* the holder, for the message another run prints */
+    holder_line(who, sizeof(who));
+    if (ftruncate(f, 0) < 0 || pwrite(f, who, strlen(who), 0) < 0) { /* the lock holds regardless */ }
     *fd = f;
     return 0;
 }
