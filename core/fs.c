@@ -8,9 +8,12 @@
 #include "core/error.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +64,32 @@ int ml_fs_check_path(const char *path, const char *what) {
     return 0;
 }
 
+/* Temp files of earlier writes of the same path whose writer is dead
+ * ("NAME.tmp.PID.N", left by a kill or a full disk) are removed: every
+ * command that writes a file cleans what an interrupted one left there. */
+static void sweep_stale(const char *path) {
+    char dir[PATH_MAX], name[NAME_MAX + 1], stale[PATH_MAX + NAME_MAX + 2];
+    const char *slash = strrchr(path, '/');
+    size_t dn = slash ? (size_t)(slash - path) : 0;
+    if (dn >= sizeof(dir) || strlen(slash ? slash + 1 : path) + 5 >= sizeof(name)) return;
+    memcpy(dir, path, dn);
+    dir[dn] = '\0';
+    if (!slash) snprintf(dir, sizeof(dir), ".");
+    else if (dn == 0) snprintf(dir, sizeof(dir), "/");
+    int n = snprintf(name, sizeof(name), "%s.tmp.", slash ? slash + 1 : path);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, name, (size_t)n)) continue;
+        char *end;
+        long pid = strtol(e->d_name + n, &end, 10);
+        if (pid <= 0 || *end != '.' || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        snprintf(stale, sizeof(stale), "%s/%s", dir, e->d_name);
+        unlink(stale);
+    }
+    closedir(d);
+}
+
 /* The atomic replacement of the regular file (or nothing) at path. */
 static int write_replace(const char *path, const void *buf, size_t len) {
     static unsigned counter;   /* unique temp names for threads of one process */
@@ -83,6 +112,7 @@ static int write_replace(const char *path, const void *buf, size_t len) {
     if (rename(tmp, path) < 0) goto fail;      /* the commit point */
     step = "fsync of directory";
     if (fsync_dir_of(path) < 0) goto fail;
+    sweep_stale(path);
     return 0;
 fail:
     saved = errno;
@@ -225,6 +255,21 @@ int ml_fs_mkdir_p(const char *dir) {
     struct stat st;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
         return ml_error_set(ML_EOS, "'%s' is not a directory", dir);
+    return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int ml_fs_remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : ml_error_set(ML_EOS, "cannot remove '%s': %s", path, strerror(errno));
+    /* FTW_PHYS: a link inside is removed, never followed */
+    if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        return ml_error_set(ML_EOS, "cannot remove '%s': %s", path, strerror(errno));
     return 0;
 }
 

@@ -41,6 +41,8 @@ const char *ml_fs_kind(unsigned mode);
 /* mkdir -p with mode 0755. */
 int ml_fs_mkdir_p(const char *dir);
 int ml_fs_exists(const char *path);
+/* rm -rf path, never following a link (a link inside is removed itself). */
+int ml_fs_remove_tree(const char *path);
 /* Copies src to dst atomically. */
 int ml_fs_copy(const char *dst, const char *src);
 

@@ -16,11 +16,19 @@
 #include "reports/html.h"
 #include "reports/report_data.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>   /* RENAME_EXCHANGE */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define MAX_FIGS 48   /* per suite: 2 featured groups x 9 figures, with room */
 
@@ -629,8 +637,112 @@ static int suite_figures(ctx *c, const ml_rep_suite *s, ml_rep_section *sec) {
     return merge_vs_length(c, s, stem);
 }
 
+/* A report folder holds this marker, so a later report may replace it whole. */
+#define REPORT_MARKER ".mergelab-report"
+
+/* out_dir may be replaced whole when it does not exist, is empty, or is
+ * a report (it has the marker): never a folder with anything else in it. */
+static int replaceable(const char *out_dir) {
+    struct stat st;
+    if (lstat(out_dir, &st) < 0) return errno == ENOENT ? 0 : ml_error_set(ML_EOS, "%s: %s", out_dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return ml_error_set(ML_EINVALID, "report folder '%s' is %s, not a folder", out_dir, ml_fs_kind(st.st_mode));
+    DIR *d = opendir(out_dir);
+    if (!d) return ml_error_set(ML_EOS, "cannot read '%s': %s", out_dir, strerror(errno));
+    int marker = 0, other = 0;
+    char first[NAME_MAX + 1] = "";
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!strcmp(e->d_name, REPORT_MARKER)) marker = 1;
+        else if (!other++) snprintf(first, sizeof(first), "%s", e->d_name);
+    }
+    closedir(d);
+    if (other && !marker)
+        return ml_error_set(ML_EINVALID, "report folder '%s' holds files that are not a mergelab report (%s); give -o "
+                            "a new or empty folder, or an earlier report's", out_dir, first);
+    return 0;
+}
+
+/* Removes report staging folders "<out>.tmp.PID" of dead processes. */
+static void sweep_staging(const char *out_dir) {
+    char parent[PATH_MAX], prefix[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2];
+    const char *slash = strrchr(out_dir, '/');
+    size_t dn = slash ? (size_t)(slash - out_dir) : 0;
+    if (dn >= sizeof(parent)) return;
+    memcpy(parent, out_dir, dn);
+    parent[dn] = '\0';
+    if (!slash) snprintf(parent, sizeof(parent), ".");
+    else if (dn == 0) snprintf(parent, sizeof(parent), "/");
+    int n = snprintf(prefix, sizeof(prefix), "%s.tmp.", slash ? slash + 1 : out_dir);
+    if (n <= 0 || (size_t)n >= sizeof(prefix)) return;
+    DIR *d = opendir(parent);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, (size_t)n)) continue;
+        char *end;
+        long pid = strtol(e->d_name + n, &end, 10);
+        if (pid <= 0 || *end || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+        ml_fs_remove_tree(path);
+    }
+    closedir(d);
+}
+
+/* The staged report goes into place in one step: a new folder is renamed
+ * there; an existing one is exchanged with it (renameat2 RENAME_EXCHANGE),
+ * so a reader sees the old report or the new one, never a mix, and the old
+ * one, now at the staging path, is removed. */
+static int put_in_place(const char *staging, const char *out_dir) {
+    struct stat st;
+    if (lstat(out_dir, &st) < 0) {
+        if (rename(staging, out_dir) < 0)
+            return ml_error_set(ML_EOS, "cannot move the report into '%s': %s", out_dir, strerror(errno));
+        return 0;
+    }
+    if (syscall(SYS_renameat2, AT_FDCWD, staging, AT_FDCWD, out_dir, RENAME_EXCHANGE) < 0)
+        return ml_error_set(ML_EOS, "cannot swap the report into '%s': %s", out_dir, strerror(errno));
+    return ml_fs_remove_tree(staging);
+}
+
+static int write_report(const char *const *results_paths, int nresults, const char *out_dir,
+                        const ml_report_opts *opts);
+
 int ml_report_write_many(const char *const *results_paths, int nresults, const char *out_dir,
                          const ml_report_opts *opts) {
+    char staging[PATH_MAX], parent[PATH_MAX];
+    int error;
+    ML_CHECK_ARG(results_paths && out_dir && nresults >= 1, "ml_report_write_many: results and out_dir are required");
+    if ((error = ml_fs_check_path(out_dir, "report folder")) < 0 || (error = replaceable(out_dir)) < 0) return error;
+    size_t len = strlen(out_dir);
+    while (len > 1 && out_dir[len - 1] == '/') len--;   /* "rep/" stages as "rep.tmp.PID", beside it */
+    if ((size_t)snprintf(staging, sizeof(staging), "%.*s.tmp.%ld", (int)len, out_dir, (long)getpid()) >= sizeof(staging))
+        return ml_error_set(ML_EINVALID, "report folder path too long: '%s'", out_dir);
+    snprintf(parent, sizeof(parent), "%s", staging);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        if ((error = ml_fs_mkdir_p(parent)) < 0) return error;
+    }
+    char trimmed[PATH_MAX];
+    snprintf(trimmed, sizeof(trimmed), "%.*s", (int)len, out_dir);
+    sweep_staging(trimmed);
+    if ((error = ml_fs_remove_tree(staging)) < 0 || (error = ml_fs_mkdir_p(staging)) < 0) return error;
+    char marker[PATH_MAX + 32];
+    snprintf(marker, sizeof(marker), "%s/%s", staging, REPORT_MARKER);
+    if ((error = write_report(results_paths, nresults, staging, opts)) < 0 ||
+        (error = ml_fs_write_atomic(marker, "a report written by mergelab; `mergelab report` may replace this folder\n",
+                                    69)) < 0 ||
+        (error = put_in_place(staging, out_dir)) < 0) {
+        ml_error saved = *ml_error_last();
+        ml_fs_remove_tree(staging);
+        ml_error_set(saved.code, "%s", saved.message);   /* the first failure, not the clean-up's */
+        return error;
+    }
+    return 0;
+}
+
+static int write_report(const char *const *results_paths, int nresults, const char *out_dir,
+                        const ml_report_opts *opts) {
     ml_report_opts defaults = {0};
     ml_rep_suite *suites = NULL;
     ml_rep_section *secs = NULL;
