@@ -78,11 +78,24 @@ void ml_cli_join_args(char *buf, size_t size, int argc, char **argv) {
 
 static int cmd_validate(int argc, char **argv) {
     ml_cellset *cs = NULL;
-    int error;
-    if (argc != 2 || argv[1][0] == '-') return ml_cli_usage("validate", "%s", "expected exactly one SUITE");
-    if ((error = ml_cells_load(&cs, argv[1], 0)) < 0) return ml_cli_fail(error);
-    printf("%s: ok (suite \"%s\", %d cell%s, %d specialists, %d merges, %d gate rules)\n", argv[1], cs->suite->name,
-           cs->n, cs->n == 1 ? "" : "s", cs->suite->nspecialists, cs->suite->nmerges, cs->suite->ngate);
+    const char *suite = NULL;
+    int error, force = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--force")) force = 1;
+        else if (argv[i][0] == '-') return ml_cli_usage("validate", "unknown option '%s'", argv[i]);
+        else if (!suite) suite = argv[i];
+        else return ml_cli_usage("validate", "%s", "expected exactly one SUITE");
+    }
+    if (!suite) return ml_cli_usage("validate", "%s", "expected exactly one SUITE");
+    if ((error = ml_cells_load(&cs, suite, 0)) < 0) return ml_cli_fail(error);
+    /* a suite the machine cannot hold is refused now, not an hour into its run */
+    if ((error = ml_cells_check_memory(cs, 1, force, "--force")) < 0) {
+        ml_cells_free(cs);
+        return ml_cli_fail(error);
+    }
+    printf("%s: ok (suite \"%s\", %d cell%s, %d specialists, %d merges, %d gate rules; about %.2f GB per cell)\n", suite,
+           cs->suite->name, cs->n, cs->n == 1 ? "" : "s", cs->suite->nspecialists, cs->suite->nmerges, cs->suite->ngate,
+           ml_cells_memory(cs) / 1e9);
     ml_cells_free(cs);
     return EXIT_OK;
 }
@@ -225,7 +238,7 @@ static int cmd_help(int argc, char **argv);
 static const ml_cmd cmds[] = {
     { "run", ml_cmd_run,
       "run SUITE [-o DIR] [--results ROOT] [--jobs N] [--only GLOB] [--force] [--threads N] [--quiet|--verbose]\n"
-      "             [--report DIR] [--cache DIR|--no-cache] [--commits A..B [--build CMD] [--bin PATH]]",
+      "             [--report DIR] [--cache DIR|--no-cache] [--ignore-memory] [--commits A..B [--build CMD] [--bin PATH]]",
       "Runs every cell of a suite (its matrix: seeds x values x merges). Each cell's result is\n"
       "written atomically to DIR/<suite>.cells/ the moment it ends; DIR/<suite>.json gathers them.\n"
       "DIR defaults to ROOT/<machine>/<commit> (ROOT: results, or $MERGELAB_RESULTS; machine:\n"
@@ -235,6 +248,7 @@ static const ml_cmd cmds[] = {
       "  --jobs N      N cells at once, each in its own process (results do not depend on N)\n"
       "  --only GLOB   only cells whose name matches (see: mergelab list SUITE)\n"
       "  --report DIR  write the HTML report of the results, as the run's last job\n"
+      "  --ignore-memory  run even when --jobs cells at once need more than the machine's memory\n"
       "  --commits A..B  for each commit in the range (as git log A..B), check it out into a temporary\n"
       "                worktree, build it (--build, default 'make build/mergelab') and run SUITE with\n"
       "                that build (--bin, default build/mergelab) into ROOT/<machine>/<commit>;\n"
@@ -254,7 +268,9 @@ static const ml_cmd cmds[] = {
       "the rule run uses (a failed cell is to run again; run always writes the suite's file and\n"
       "the report again). --report DIR: the report is done when DIR/index.html is not older than\n"
       "the suite's results file; without it the report is 'not requested'." },
-    { "validate", cmd_validate, "validate SUITE", "Checks a suite without running it. Exit 0 or 2." },
+    { "validate", cmd_validate, "validate SUITE [--force]",
+      "Checks a suite without running it, and that one cell fits this machine's memory (--force: do not refuse). "
+      "Exit 0 or 2." },
     { "check", cmd_check, "check RESULTS --baseline FILE [--junit FILE] [--markdown FILE] [--allow-partial]",
       "Gates each metric of RESULTS against FILE with the suite's tolerances\n"
       "(atol + rtol*|baseline|). --junit writes JUnit XML (one testcase per gated metric),\n"

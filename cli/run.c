@@ -36,7 +36,7 @@ int ml_cli_commits(int argc, char **argv, const char *range);   /* cli_commits.c
 
 typedef struct {
     const char *suite_path, *outdir, *root, *only, *report, *cache, *commits;
-    int jobs, force, quiet, verbose, threads, no_cache;
+    int jobs, force, quiet, verbose, threads, no_cache, ignore_memory;
 } run_args;
 
 /* The protocols' --verbose lines (runner.h's log) and the jobs' notes: only the CLI prints. */
@@ -203,6 +203,7 @@ static int parse_run_args(run_args *a, int argc, char **argv) {
         else if (!strcmp(o, "--commits") && has) a->commits = argv[++i];
         else if (!strcmp(o, "--no-cache")) a->no_cache = 1;
         else if (!strcmp(o, "--force")) a->force = 1;
+        else if (!strcmp(o, "--ignore-memory")) a->ignore_memory = 1;
         else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) a->quiet = 1;
         else if (!strcmp(o, "--verbose") || !strcmp(o, "-v")) a->verbose = 1;
         else if (!strcmp(o, "--jobs") && has) {
@@ -242,6 +243,11 @@ int ml_cmd_run(int argc, char **argv) {
     if (a.commits) return ml_cli_commits(argc, argv, a.commits);
 
     if ((error = ml_cells_load(&cs, a.suite_path, a.threads)) < 0) return ml_cli_fail(error);
+    /* --jobs cells at once must fit: refused now rather than killed or swapping later */
+    if ((error = ml_cells_check_memory(cs, a.jobs < cs->n ? a.jobs : cs->n, a.ignore_memory, "--ignore-memory")) < 0) {
+        ml_cells_free(cs);
+        return ml_cli_fail(error);
+    }
     time_t t_start = time(NULL);
     double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
     if ((error = ml_provenance_collect(&prov, ".", ml_build_commit, ml_build_cc, ml_build_cflags)) < 0) {

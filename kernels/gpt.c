@@ -83,13 +83,26 @@ int ml_gpt_new(ml_gpt **out, const ml_gpt_config *cfg, int B, int T) {
         { &m->dres, BT * C }, { &m->dC, BT * C }, { &m->dC2, BT * C }, { &m->d4C, BT * 4 * C },
         { &m->d4C2, BT * 4 * C }, { &m->dqkv, BT * 3 * C }, { &m->datt, (size_t)B * NH * T * T }, { &m->dlogits, BT * V },
     };
-    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
         if ((error = ml_aligned_alloc((void **)bufs[i].p, bufs[i].n * f)) < 0) goto cleanup;
+        m->bytes += bufs[i].n * f;
+    }
     *out = m;
     m = NULL;
 cleanup:
     ml_gpt_free(m);
     return error;
+}
+
+size_t ml_gpt_bytes(const ml_gpt_config *cfg, int B, int T) {
+    size_t V = (size_t)cfg->vocab_size, C = (size_t)cfg->n_embd, L = (size_t)cfg->n_layer, NH = (size_t)cfg->n_head;
+    size_t BT = (size_t)B * T, TT = (size_t)T * T;
+    size_t P = V * C + (size_t)cfg->max_T * C + L * (12 * C * C + 13 * C) + 2 * C;
+    /* the same buffers as ml_gpt_new, in floats (tests/test_gpt.c holds them equal) */
+    size_t n = 2 * P + (L + 1) * BT * C + L * (BT * C + 2 * BT + BT * 3 * C + B * NH * TT + 2 * BT * C + BT * C + 2 * BT +
+                                                 2 * BT * 4 * C) +
+               BT * C + 2 * BT + 2 * BT * V + BT + 3 * BT * C + 2 * BT * 4 * C + BT * 3 * C + B * NH * TT + BT * V;
+    return n * sizeof(float);
 }
 
 void ml_gpt_free(ml_gpt *m) {

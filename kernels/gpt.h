@@ -52,12 +52,16 @@ typedef struct {
     int    last_B, last_T;   /* shape of the last forward */
     int    injected_at;      /* layer whose residual was injected, -1 when none */
     int    had_targets;      /* the last forward computed the loss (backward needs its probs) */
+    size_t bytes;                      /* what ml_gpt_new allocated for the buffers above */
 } ml_gpt;
 
 /* Checks the config (C % NH == 0, sizes > 0), builds the layout and
  * allocates parameters, gradients and activations for up to (B,T). */
 int  ml_gpt_new(ml_gpt **out, const ml_gpt_config *cfg, int B, int T);
 void ml_gpt_free(ml_gpt *m);
+/* The bytes ml_gpt_new(cfg, B, T) allocates for parameters, gradients and
+ * activations, without allocating (a suite's memory estimate). */
+size_t ml_gpt_bytes(const ml_gpt_config *cfg, int B, int T);
 /* GPT-2 init: weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)),
  * biases 0, LayerNorm weights 1; counter RNG stream INIT + tensor index. */
 void ml_gpt_init(ml_gpt *m, uint64_t seed);

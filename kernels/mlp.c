@@ -15,6 +15,17 @@
 static int layer_in(const ml_mlp_config *c, int l) { return l == 0 ? c->in_dim : c->hidden[l - 1]; }
 static int layer_out(const ml_mlp_config *c, int l) { return l == c->n_hidden ? c->out_dim : c->hidden[l]; }
 
+size_t ml_mlp_bytes(const ml_mlp_config *cfg, int max_batch) {
+    size_t P = 0, maxw = (size_t)cfg->out_dim, acts = 0, N = (size_t)max_batch;
+    for (int l = 0; l <= cfg->n_hidden; l++) {
+        size_t o = (size_t)layer_out(cfg, l), i = (size_t)layer_in(cfg, l);
+        P += o * i + o;
+        if (o > maxw) maxw = o;
+        acts += N * o * (l < cfg->n_hidden ? 2 : 1);
+    }
+    return (2 * P + N * (cfg->out_dim + 1 + 2 * maxw) + acts) * sizeof(float);
+}
+
 int ml_mlp_new(ml_mlp **out, const ml_mlp_config *cfg, int max_batch) {
     ml_mlp *m = NULL;
     int error = 0, maxw;
@@ -46,10 +57,12 @@ int ml_mlp_new(ml_mlp **out, const ml_mlp_config *cfg, int max_batch) {
         (error = ml_aligned_alloc((void **)&m->dpre, (size_t)max_batch * maxw * sizeof(float))) < 0 ||
         (error = ml_aligned_alloc((void **)&m->dpost, (size_t)max_batch * maxw * sizeof(float))) < 0)
         goto cleanup;
+    m->bytes = (2 * m->layout.total + (size_t)max_batch * (cfg->out_dim + 1 + 2 * (size_t)maxw)) * sizeof(float);
     for (int l = 0; l <= cfg->n_hidden; l++) {
         size_t sz = (size_t)max_batch * layer_out(cfg, l) * sizeof(float);
         if ((error = ml_aligned_alloc((void **)&m->pre[l], sz)) < 0) goto cleanup;
         if (l < cfg->n_hidden && (error = ml_aligned_alloc((void **)&m->post[l], sz)) < 0) goto cleanup;
+        m->bytes += sz * (l < cfg->n_hidden ? 2 : 1);
     }
     *out = m;
     m = NULL;

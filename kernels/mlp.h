@@ -39,8 +39,11 @@ typedef struct {
     float *losses;                      /* (N) per-row loss of the last forward */
     float *dpre, *dpost;                /* scratch (N, max width) */
     int    last_n;                      /* rows of the last forward */
+    size_t bytes;                       /* what ml_mlp_new allocated for the buffers above */
 } ml_mlp;
 
+/* The bytes ml_mlp_new(cfg, max_batch) allocates, without allocating. */
+size_t ml_mlp_bytes(const ml_mlp_config *cfg, int max_batch);
 int  ml_mlp_new(ml_mlp **out, const ml_mlp_config *cfg, int max_batch);
 void ml_mlp_free(ml_mlp *m);
 /* Normal(0, sqrt(2/fan_in)) weights (sqrt(1/fan_in) for the logits layer),

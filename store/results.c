@@ -55,7 +55,11 @@ static int parse_doc(cJSON **out, const char *path, const char *src, size_t len,
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "schema_version");
     if (!cJSON_IsNumber(v)) {
+        const char *got = !v ? NULL : cJSON_IsString(v) ? "a string" : cJSON_IsNull(v) ? "null" : cJSON_IsBool(v) ? "a boolean"
+                        : cJSON_IsArray(v) ? "an array" : "an object";
         cJSON_Delete(doc);
+        if (got)
+            return ml_error_set(ML_EDATA, "%s: $.schema_version: expected a number (1 or 2), got %s", path, got);
         return ml_error_set(ML_EDATA, "%s: $.schema_version: missing; not a mergelab results file", path);
     }
     if (v->valuedouble != 1 && v->valuedouble != ML_RESULTS_SCHEMA_VERSION) {

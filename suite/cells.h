@@ -48,4 +48,10 @@ typedef struct {
 int ml_cells_load(ml_cellset **out, const char *path, int threads);
 void ml_cells_free(ml_cellset *cs);
 
+/* The most memory one cell of cs needs (suite/memory.c); ML_EINVALID, with
+ * the figures, when `parallel` such cells at once exceed the machine's
+ * physical memory, unless force; the message names the override flag. */
+size_t ml_cells_memory(const ml_cellset *cs);
+int ml_cells_check_memory(const ml_cellset *cs, int parallel, int force, const char *override);
+
 #endif

@@ -716,6 +716,9 @@ static int parse_specialists(const pctx *c, const cJSON *root, ml_suite *s) {
             (error = parse_split(c, e, p, &s->specialists[i], s->family)) < 0)
             return error;
         if (!s->specialists[i].name[0]) return FAIL(c, q, "must not be empty");
+        if (!ml_suite_name_ok(s->specialists[i].name))   /* it names report files and metrics */
+            return FAIL(c, q, "\"%s\": use 1-63 letters, digits, '-' or '_' (it names files and metrics)",
+                        s->specialists[i].name);
         static const char *const reserved[] = { "base", "direct", NULL };
         for (int r = 0; reserved[r]; r++)
             if (!strcmp(s->specialists[i].name, reserved[r]))
@@ -755,6 +758,10 @@ static int parse_merges(const pctx *c, const cJSON *root, ml_suite *s) {
         const cJSON *e = cJSON_GetArrayItem(o, i);
         join_index(p, sizeof(p), "$.merges", i);
         if ((error = want_object(c, e, p)) < 0 || (error = parse_merge(c, e, p, m, s)) < 0) return error;
+        /* a merge's name becomes part of metric keys, cell names and report file names */
+        if (!ml_suite_name_ok(m->name))
+            return FAIL(c, p, "merge name \"%s\": use 1-63 letters, digits, '-' or '_' (it names files and metrics)",
+                        m->name);
         for (int j = 0; j < s->nspecialists; j++)
             if (!strcmp(m->name, s->specialists[j].name))
                 return FAIL(c, p, "merge name \"%s\" clashes with a specialist", m->name);
@@ -997,8 +1004,15 @@ int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t 
         int line, col;
         size_t off = end ? (size_t)(end - src) : 0;
         line_col(src, len, off, &line, &col);
+        /* a file that does not even start as a JSON object is not echoed:
+         * its first bytes may be anything (a password file, binary data) */
+        size_t first = 0;
+        while (first < len && (src[first] == ' ' || src[first] == '\t' || src[first] == '\n' || src[first] == '\r')) first++;
+        if (first >= len || src[first] != '{')
+            return ml_error_set(ML_EINVALID, "%s: not JSON (a suite is a JSON object, starting with '{')", file);
         char near[24] = { 0 };
-        for (size_t i = 0; i < sizeof(near) - 1 && off + i < len && src[off + i] != '\n'; i++) near[i] = src[off + i];
+        for (size_t i = 0; i < sizeof(near) - 1 && off + i < len && src[off + i] != '\n'; i++)
+            near[i] = src[off + i] >= 0x20 && src[off + i] < 0x7f ? src[off + i] : '?';   /* printable only */
         return ml_error_set(ML_EINVALID, "%s:%d:%d: invalid JSON near \"%s\"", file, line, col, near);
     }
     /* trailing garbage after the document is an error, not ignored */

@@ -198,4 +198,9 @@ const char *ml_merge_method_name(ml_merge_method m);
 /* 1 when the runner of that model family implements the method. */
 int ml_merge_available(ml_family family, ml_merge_method m);
 
+/* Bytes one cell of s needs at its peak, estimated without allocating
+ * (suite/memory.c), and the machine's physical memory (0 if unknown). */
+size_t ml_suite_memory(const ml_suite *s);
+size_t ml_machine_memory(void);
+
 #endif

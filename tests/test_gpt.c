@@ -20,6 +20,7 @@
 #include "kernels/adamw.h"
 #include "kernels/gemm.h"
 #include "kernels/gpt.h"
+#include "kernels/mlp.h"
 #include "kernels/layers.h"
 #include "kernels/params.h"
 #include "kernels/rng.h"
@@ -1150,7 +1151,34 @@ static void test_gpt__new_rejects_bad_config(void) {
     ml_gpt_free(NULL);
 }
 
+/* The memory estimate of a suite rests on ml_gpt_bytes and ml_mlp_bytes:
+ * each equals what the constructor allocates, over shapes that differ in
+ * every dimension (a buffer added to one but not the other fails this). */
+static void test_gpt__bytes_match_allocation(void) {
+    static const int shapes[][6] = { { 64, 16, 2, 2, 16, 4 }, { 97, 24, 3, 4, 32, 5 }, { 128, 32, 1, 8, 64, 2 } };
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        ml_gpt_config cfg = { .vocab_size = shapes[i][0], .max_T = shapes[i][1], .n_layer = shapes[i][2],
+                              .n_head = shapes[i][3], .n_embd = shapes[i][4] };
+        int B = shapes[i][5], T = shapes[i][1] - 1;
+        ml_gpt *m = NULL;
+        ML_ASSERT_EQ_INT(0, ml_gpt_new(&m, &cfg, B, T));
+        size_t want = m->bytes;
+        ml_gpt_free(m);
+        ML_ASSERT_MSG(ml_gpt_bytes(&cfg, B, T) == want, "gpt shape %zu: estimate %zu, allocated %zu", i,
+                      ml_gpt_bytes(&cfg, B, T), want);
+    }
+    ml_mlp_config mc = { .in_dim = 50, .n_hidden = 2, .hidden = { 30, 70 }, .out_dim = 10, .act = ML_ACT_RELU };
+    ml_mlp *mm = NULL;
+    ML_ASSERT_EQ_INT(0, ml_mlp_new(&mm, &mc, 33));
+    size_t mwant = mm->bytes;
+    ml_mlp_free(mm);
+    ML_ASSERT_MSG(ml_mlp_bytes(&mc, 33) == mwant, "mlp: estimate %zu, allocated %zu", ml_mlp_bytes(&mc, 33), mwant);
+    /* and the check can fail: a different batch is a different size */
+    ML_ASSERT(ml_mlp_bytes(&mc, 34) != mwant);
+}
+
 const ml_test ml_tests_gpt[] = {
+    { "gpt__bytes_match_allocation", test_gpt__bytes_match_allocation, "unit" },
     { "gpt__layernorm_forward_matches_formula", test_gpt__layernorm_forward_matches_formula, "unit" },
     { "gpt__layernorm_checker_rejects_broken", test_gpt__layernorm_checker_rejects_broken, "unit" },
     { "gpt__layernorm_backward_fd", test_gpt__layernorm_backward_fd, "unit" },
