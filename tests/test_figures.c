@@ -621,6 +621,8 @@ static void test_figures__panels_flags(void) {
 
 /* ---- golden images ----------------------------------------------------------------- */
 
+static const char *golden_dir = GOLDEN_DIR;   /* a test of the comparison itself points it elsewhere */
+
 /* Compares `rendered` with fixtures/golden/<name>.png. 0 when they match (or when
  * ML_GOLDEN_UPDATE=1 and may_update: then the golden is rewritten). -1 otherwise, with
  * `why`; when `keep` is set the rendered image and a diff image go into dir and their
@@ -632,7 +634,7 @@ static int golden_compare(const char *name, const char *rendered, const char *di
     unsigned char *diff = NULL;
     long bad = 0, total;
     int rc = -1, maxd = 0;
-    snprintf(golden, sizeof(golden), GOLDEN_DIR "/%s.png", name);
+    snprintf(golden, sizeof(golden), "%s/%s.png", golden_dir, name);
     const char *upd = getenv("ML_GOLDEN_UPDATE");
     if (may_update && upd && !strcmp(upd, "1")) {
         if (ml_fs_mkdir_p(GOLDEN_DIR) < 0 || ml_fs_copy(golden, rendered) < 0) {
@@ -642,8 +644,15 @@ static int golden_compare(const char *name, const char *rendered, const char *di
         fprintf(stderr, "    ML_GOLDEN_UPDATE=1: wrote %s\n", golden);
         return 0;
     }
-    if (ml_t_png_load(golden, &g, why, nwhy) < 0) {
-        snprintf(why, nwhy, "no golden image %s (run from the repository root; ML_GOLDEN_UPDATE=1 writes it)", golden);
+    if (!ml_fs_exists(golden)) {
+        snprintf(why, nwhy, "no golden image %s (run from the repository root; a new figure type's golden is "
+                 "written with ML_GOLDEN_UPDATE=1)", golden);
+        return -1;
+    }
+    char reason[400];
+    if (ml_t_png_load(golden, &g, reason, sizeof(reason)) < 0) {
+        /* a damaged golden is restored, not regenerated: that would bless whatever renders now */
+        snprintf(why, nwhy, "golden image %.200s is unreadable (%.300s); restore it: git checkout -- %.200s", golden, reason, golden);
         return -1;
     }
     if (ml_t_png_load(rendered, &r, why, nwhy) < 0) { free(g.rgba); return -1; }
@@ -698,6 +707,24 @@ static void golden_check(render_fn fn, const char *name) {
     int rc = fn(path, ML_FIG_PNG, &o);
     ML_ASSERT_MSG(rc == 0, "%s: %d %s", name, rc, ml_error_last()->message);
     ML_ASSERT_MSG(golden_compare(name, path, dir, 1, 1, why, sizeof(why)) == 0, "%s", why);
+    ml_t_rmrf(dir);
+}
+
+/* A damaged golden image: the message gives libpng's reason and says to
+ * restore the file, never to regenerate it (that would bless whatever
+ * renders now). */
+static void test_figures__golden_damaged_says_why(void) {
+    char dir[256], path[512], why[1024];
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "golden-damaged"));
+    snprintf(path, sizeof(path), "%s/broken.png", dir);
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(path, "\x89PNG\r\n\x1a\nnot really", 18));
+    golden_dir = dir;
+    int rc = golden_compare("broken", path, dir, 1, 0, why, sizeof(why));
+    golden_dir = GOLDEN_DIR;
+    ML_ASSERT_EQ_INT(-1, rc);
+    ML_ASSERT_STR_HAS(why, "unreadable (");
+    ML_ASSERT_STR_HAS(why, "git checkout");
+    ML_ASSERT_MSG(!strstr(why, "ML_GOLDEN_UPDATE"), "a damaged golden suggests overwriting it: %s", why);
     ml_t_rmrf(dir);
 }
 
@@ -758,5 +785,6 @@ const ml_test ml_tests_figures[] = {
     {"figures__golden_lines", test_figures__golden_lines, "unit"},
     {"figures__golden_nodata", test_figures__golden_nodata, "unit"},
     {"figures__golden_negative", test_figures__golden_negative, "unit"},
+    {"figures__golden_damaged_says_why", test_figures__golden_damaged_says_why, "unit"},
     {0},
 };
