@@ -225,23 +225,28 @@ check: test
 	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/mltest
 	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab
 	ML_BIN=build-ubsan/mergelab build-ubsan/mltest
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 
-# make fuzz: the libFuzzer target over results reader -> aggregate -> gate ->
-# findings (tests/fuzz/fuzz_results.c), built with Debian's clang into its own
-# folder. It runs every file of the regression corpus once, then fuzzes for
-# FUZZ_SECONDS; new corpus entries go to build-fuzz/corpus/ and crashing inputs
-# to build-fuzz/crash-*, never into fixtures/.
+# make fuzz: a libFuzzer target per parser of outside input (tests/fuzz/fuzz_*.c):
+# results and baselines (reader -> aggregate -> gate -> findings), suites,
+# cell files, model cache entries, checkpoints, IDX data, the text readers;
+# built with Debian's clang into its own folder. Each runs its seed corpus
+# (tests/fuzz/corpus/<target>/, crashes found become regression inputs there)
+# once, then fuzzes for FUZZ_SECONDS; new inputs go to build-fuzz/corpus-<target>/
+# and crashing ones to build-fuzz/crash-*, never into the source tree. The last
+# lines say, per target: seconds, executions, crashes.
 FUZZ_BUILD   := build-fuzz
 FUZZ_CC      := clang
 FUZZ_SECONDS ?= 60
-FUZZ_CORPUS  := fixtures/fuzz/results
-FUZZ_DICT    := fixtures/fuzz/results.dict
+CHECK_FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := results suite cellfile cache checkpoint idx text
+FUZZ_DICT    := tests/fuzz/results.dict
 DEB_FUZZ     := clang libclang-rt-14-dev
 FUZZ_CFLAGS   = $(STD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-sanitize-recover=undefined -I. -I$(FUZZ_BUILD) $(PKG_CFLAGS)
-FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz_results.o
-FUZZ_BIN     := $(FUZZ_BUILD)/fuzz_results
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_OBJ     := $(FUZZ_LIB_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz deps-fuzz
 deps-fuzz:
@@ -279,15 +284,12 @@ $(FUZZ_BUILD)/%.o: %.c $(FUZZ_BUILD)/.make-settings | $(FUZZ_BUILD)/ml_build_sta
 	@echo "  FUZZCC $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
-$(FUZZ_BIN): $(FUZZ_OBJ)
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_LIB_OBJ) $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm -lpthread
 
 fuzz: deps deps-fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_BIN)
-	UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_BIN) $(FUZZ_CORPUS)/*
-	@mkdir -p $(FUZZ_BUILD)/corpus
-	UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=25 -dict=$(FUZZ_DICT) \
-	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus $(FUZZ_CORPUS)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_DICT=$(FUZZ_DICT) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 -include $(FUZZ_OBJ:.o=.d)
 

@@ -18,6 +18,9 @@
 #define FMNIST_MEAN 0.2860f
 #define FMNIST_STD  0.3530f
 
+/* Fashion-MNIST's largest file holds 47 MB of pixels */
+#define ML_IDX_MAX_BYTES ((size_t)1 << 30)
+
 static int read_exact(gzFile f, void *buf, size_t len, const char *path, const char *what) {
     size_t got = 0;
     while (got < len) {
@@ -68,8 +71,26 @@ int ml_idx_read(uint8_t **data, int *dims, int *ndim, ml_data_file *rec, const c
         dims[d] = (int)v;
         items *= v;
     }
-    if ((error = ml_malloc((void **)&buf, items)) < 0) goto cleanup;
-    if ((error = read_exact(f, buf, items, path, "the data")) < 0) goto cleanup;
+    if (items > ML_IDX_MAX_BYTES) {
+        error = ml_error_set(ML_EDATA, "%s: the header declares %zu bytes of items, more than the %zu an IDX file may "
+                             "hold here", path, items, (size_t)ML_IDX_MAX_BYTES);
+        goto cleanup;
+    }
+    /* the buffer grows with the bytes really there: a header that lies about
+     * the size costs what the file holds, not what it claims */
+    for (size_t got = 0, cap = 0; got < items;) {
+        size_t want = items - got < (1u << 20) ? items - got : (1u << 20);
+        if (got + want > cap) {
+            size_t ncap = cap ? cap * 2 : (1u << 20);
+            if (ncap > items) ncap = items;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) { error = ml_error_set(ML_ENOMEM, "%s: out of memory reading %zu bytes", path, ncap); goto cleanup; }
+            buf = nb;
+            cap = ncap;
+        }
+        if ((error = read_exact(f, buf + got, want, path, "the data")) < 0) goto cleanup;
+        got += want;
+    }
     if (gzread(f, &extra, 1) != 0) {
         error = ml_error_set(ML_EDATA, "%s: trailing bytes after %zu items declared by the header", path, items);
         goto cleanup;

@@ -3,7 +3,7 @@
  * through `mergelab check`: the reader (ml_results_parse) -> aggregate across seeds
  * (ml_agg_build) -> the gate against a baseline (ml_gate_check) -> the findings
  * (ml_findings_eval). Built and run by `make fuzz` (build-fuzz/fuzz_results); the
- * regression corpus is fixtures/fuzz/results/, the dictionary fixtures/fuzz/results.dict.
+ * regression corpus is tests/fuzz/corpus/results/, the dictionary tests/fuzz/results.dict.
  *
  * Input format: two documents, a results document and a baseline document.
  *   - The input is split at its first NUL byte: the bytes before it are the
