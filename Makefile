@@ -220,11 +220,30 @@ test: deps-test
 	ML_BIN=$(BIN) $(TESTBIN)
 
 # Longer tier: every test again under AddressSanitizer (with LeakSanitizer) and UBSan.
-check: test
+# make check's own tools: valgrind (the smoke suite under memcheck); clang for
+# the fuzz targets comes with deps-fuzz.
+deps-check: deps-test
+	@if ! command -v valgrind >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "mergelab: installing valgrind with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null; } \
+	      || { echo "mergelab: apt-get install failed; run: apt-get update && apt-get install -y valgrind" >&2; exit 2; }; \
+	  else echo "mergelab: not root; run as root:  apt-get update && apt-get install -y valgrind" >&2; exit 2; fi; \
+	fi
+
+check: deps-check test
 	$(MAKE) --no-print-directory SANITIZER=address build-asan/mltest build-asan/mergelab
 	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/mltest
 	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab
 	ML_BIN=build-ubsan/mergelab build-ubsan/mltest
+	@# the long tests: every allocation site and every write failed once, kill -9 trials
+	ML_BIN=$(BIN) $(TESTBIN) --tier check
+	@# the allocation walk again under ASan on every 8th site: the error paths leak nothing
+	ML_BIN=build-asan/mergelab ML_FAULT_STRIDE=8 ASAN_OPTIONS=detect_leaks=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/mltest --tier check faults__every_allocation_site
+	@# the smoke suite under valgrind memcheck: 0 errors, 0 definite leaks
+	sh tests/valgrind.sh $(BIN)
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 
 # make fuzz: a libFuzzer target per parser of outside input (tests/fuzz/fuzz_*.c):
@@ -248,7 +267,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_OBJ     := $(FUZZ_LIB_OBJ) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
-.PHONY: fuzz deps-fuzz
+.PHONY: fuzz deps-fuzz deps-check
 deps-fuzz:
 	@missing=""; \
 	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then missing=" $(DEB_FUZZ)"; \

@@ -32,8 +32,8 @@ static int is_ok(const cJSON *c) {
 static ml_agg_row *add_row(ml_agg *out, const char *group, const char *metric, int ncells) {
     if (out->n == out->cap) {
         int cap = out->cap ? 2 * out->cap : 64;
-        ml_agg_row *grown = realloc(out->rows, (size_t)cap * sizeof(*grown));
-        if (!grown) return NULL;
+        void *grown = out->rows;
+        if (ml_realloc(&grown, (size_t)cap * sizeof(ml_agg_row)) < 0) return NULL;
         out->rows = grown;
         out->cap = cap;
     }
@@ -44,7 +44,7 @@ static ml_agg_row *add_row(ml_agg *out, const char *group, const char *metric, i
     snprintf(r->metric, sizeof(r->metric), "%s", metric);
     if (!strcmp(group, "default")) snprintf(r->label, sizeof(r->label), "%s", metric);
     else snprintf(r->label, sizeof(r->label), "%s: %s", group, metric);
-    if (!(r->values = calloc((size_t)(ncells ? ncells : 1), sizeof(double)))) return NULL;
+    if (ml_calloc((void **)&r->values, (size_t)(ncells ? ncells : 1), sizeof(double)) < 0) return NULL;
     out->n++;
     return r;
 }

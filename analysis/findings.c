@@ -492,7 +492,7 @@ int ml_findings_eval(cJSON **out, const cJSON *doc, const ml_findings_spec *spec
     ctx *c = NULL;
     int error = 0;
     *out = NULL;
-    if (!(c = calloc(1, sizeof(*c)))) return ml_error_set(ML_ENOMEM, "out of memory evaluating findings");
+    if ((error = ml_calloc((void **)&c, 1, sizeof(*c))) < 0) return error;
     c->doc = doc;
     if ((error = gather(c)) < 0) goto cleanup;
     if ((error = make_units(c)) < 0) goto cleanup;

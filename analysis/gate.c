@@ -52,8 +52,8 @@ static int push_row(ml_gate_rows *rows, const ml_gate_row *src) {
     if (!rows) return 0;
     if (rows->n == rows->cap) {
         int cap = rows->cap ? 2 * rows->cap : 64;
-        ml_gate_row *grown = realloc(rows->rows, (size_t)cap * sizeof(*grown));
-        if (!grown) return ml_error_set(ML_ENOMEM, "check: out of memory for the table");
+        void *grown = rows->rows;
+        if (ml_realloc(&grown, (size_t)cap * sizeof(ml_gate_row)) < 0) return ML_ENOMEM;
         rows->rows = grown;
         rows->cap = cap;
     }

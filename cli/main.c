@@ -5,6 +5,7 @@
  */
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/fault.h"
 #include "suite/cells.h"
 #include "cli/cli.h"
 #include "analysis/gate.h"
@@ -35,6 +36,13 @@ static const ml_cmd *find_cmd(const char *name);
 
 int ml_cli_fail(int error) {
     const ml_error *e = ml_error_last();
+    /* after an allocation failed, whatever went wrong next is its consequence
+     * (cJSON drops what it cannot allocate): a failed run, never bad input */
+    if (ml_alloc_failures() > 0 && error != ML_ENOMEM) {
+        fprintf(stderr, "mergelab: error: out of memory (an allocation failed), then: %s\n",
+                e->message[0] ? e->message : ml_error_name(error));
+        return EXIT_FAILED;
+    }
     fprintf(stderr, "mergelab: error: %s\n", e->message[0] ? e->message : ml_error_name(error));
     switch (error) {
     case ML_EINVALID: case ML_ENOTFOUND: case ML_EDATA: return EXIT_USAGE;
@@ -361,6 +369,7 @@ static int empty_path_option(const char *cmd, int argc, char **argv) {
 int main(int argc, char **argv) {
     /* before any BLAS call: may re-execute us with OPENBLAS_CORETYPE set */
     if (ml_platform_init(&argc, argv) < 0) return ml_cli_fail(ML_EINVALID);
+    ml_fault_init();   /* off unless the fault tests set MERGELAB_FAULT */
     if (argc < 2) { print_overview(stderr); return EXIT_USAGE; }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("mergelab %s\n", ml_build_commit);
@@ -374,5 +383,13 @@ int main(int argc, char **argv) {
     }
     if (wants_help(argc - 1, argv + 1)) { print_cmd_help(c); return EXIT_OK; }
     if (empty_path_option(c->name, argc - 1, argv + 1)) return EXIT_USAGE;
-    return c->fn(argc - 1, argv + 1);
+    int rc = c->fn(argc - 1, argv + 1);
+    /* an allocation that failed where the command could go on (cJSON drops
+     * what it cannot allocate) may have cut something it printed or wrote */
+    if (rc == EXIT_OK && ml_alloc_failures() > 0) {
+        fprintf(stderr, "mergelab: error: out of memory: an allocation failed; what %s printed may be incomplete\n",
+                c->name);
+        return EXIT_FAILED;
+    }
+    return rc;
 }

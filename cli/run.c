@@ -102,10 +102,13 @@ static void on_progress(void *ctx, int j, const char *phase, int step, int total
     s->shown = 1;
 }
 
+/* A cell's line when it ends; with --quiet only a failed cell's, which says why. */
 static void print_cell_line(const run_state *s, int i, int rc, double secs) {
-    if (s->a->quiet) return;
-    fprintf(stderr, "[%d/%d] %s %s (%.1f s)", s->done, s->total, rc == 0 ? "ok    " : "FAILED", s->x->cs->cells[i].name,
-            secs);
+    if (s->a->quiet && rc == 0) return;
+    if (s->a->quiet) fprintf(stderr, "mergelab: cell %s FAILED", s->x->cs->cells[i].name);
+    else
+        fprintf(stderr, "[%d/%d] %s %s (%.1f s)", s->done, s->total, rc == 0 ? "ok    " : "FAILED",
+                s->x->cs->cells[i].name, secs);
     cJSON *cell = NULL;
     if (rc == 1 && ml_cellfile_load_done(&cell, s->x->cs, i, s->x->dir, 0, NULL, 0)) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(cell, "error");

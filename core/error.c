@@ -3,6 +3,7 @@
  * Not here: anything that prints; callers decide what the user sees.
  */
 #include "core/error.h"
+#include "core/fault.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,22 +56,37 @@ const char *ml_error_name(int code) {
     }
 }
 
+/* The site is the helper's caller, so a walk over sites visits each place
+ * in the code that allocates. */
+#define FAULT(out) (ml_fault_alloc(__builtin_return_address(0)) ? (*(out) = NULL, 1) : 0)
+
+static int out_of_memory(size_t n, size_t size) {
+    ml_alloc_failed();
+    if (size) return ml_error_set(ML_ENOMEM, "out of memory allocating %zu x %zu bytes", n, size);
+    return ml_error_set(ML_ENOMEM, "out of memory allocating %zu bytes", n);
+}
+
 int ml_calloc(void **out, size_t n, size_t size) {
-    *out = calloc(n ? n : 1, size ? size : 1);
-    if (!*out) return ml_error_set(ML_ENOMEM, "out of memory allocating %zu x %zu bytes", n, size);
+    if (FAULT(out) || !(*out = calloc(n ? n : 1, size ? size : 1))) return out_of_memory(n, size ? size : 1);
     return 0;
 }
 
 int ml_malloc(void **out, size_t size) {
-    *out = malloc(size ? size : 1);
-    if (!*out) return ml_error_set(ML_ENOMEM, "out of memory allocating %zu bytes", size);
+    if (FAULT(out) || !(*out = malloc(size ? size : 1))) return out_of_memory(size, 0);
+    return 0;
+}
+
+int ml_realloc(void **p, size_t size) {
+    void *grown = NULL;
+    if (ml_fault_alloc(__builtin_return_address(0)) || !(grown = realloc(*p, size ? size : 1)))
+        return out_of_memory(size, 0);   /* *p stays valid: the caller frees it */
+    *p = grown;
     return 0;
 }
 
 int ml_aligned_alloc(void **out, size_t size) {
     size_t rounded = (size + 63) / 64 * 64;
-    *out = aligned_alloc(64, rounded ? rounded : 64);
-    if (!*out) return ml_error_set(ML_ENOMEM, "out of memory allocating %zu bytes", size);
+    if (FAULT(out) || !(*out = aligned_alloc(64, rounded ? rounded : 64))) return out_of_memory(size, 0);
     memset(*out, 0, rounded ? rounded : 64);
     return 0;
 }

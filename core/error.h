@@ -45,6 +45,8 @@ const char *ml_error_name(int code);
 /* Allocation helpers that set the last error; they return 0 or ML_ENOMEM. */
 int ml_calloc(void **out, size_t n, size_t size);
 int ml_malloc(void **out, size_t size);
+/* Grows *p to size bytes; on failure *p is untouched (still the caller's). */
+int ml_realloc(void **p, size_t size);
 /* 64-byte aligned, for the flat parameter/gradient/state buffers. */
 int ml_aligned_alloc(void **out, size_t size);
 

@@ -6,6 +6,7 @@
  */
 #include "core/fs.h"
 #include "core/error.h"
+#include "core/fault.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -102,14 +103,14 @@ static int write_replace(const char *path, const void *buf, size_t len) {
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) goto fail;
     step = "write";
-    if (write_all(fd, buf, len) < 0) goto fail;
+    if ((errno = ml_fault_io(step)) || write_all(fd, buf, len) < 0) goto fail;
     step = "fsync";
-    if (fsync(fd) < 0) goto fail;
+    if ((errno = ml_fault_io(step)) || fsync(fd) < 0) goto fail;
     step = "close";
     if (close(fd) < 0) { fd = -1; goto fail; }
     fd = -1;
     step = "rename";
-    if (rename(tmp, path) < 0) goto fail;      /* the commit point */
+    if ((errno = ml_fault_io(step)) || rename(tmp, path) < 0) goto fail;      /* the commit point */
     step = "fsync of directory";
     if (fsync_dir_of(path) < 0) goto fail;
     sweep_stale(path);

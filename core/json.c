@@ -30,9 +30,12 @@ static int walk(const cJSON *node, const char *file, int code, char *path, size_
     if (depth > 1000) return ml_error_set(code, "%s: %s: nested too deeply", file, path);
     for (const cJSON *c = node->child; c; c = c->next) n++;
     if (cJSON_IsObject(node) && n > 1) {
-        const char **names = malloc((size_t)n * sizeof(*names));
+        const char **names = NULL;
         int k = 0;
-        if (!names) return ml_error_set(ML_ENOMEM, "%s: out of memory checking keys", file);
+        if (ml_malloc((void **)&names, (size_t)n * sizeof(*names)) < 0) {
+            ml_error_prefix("%s: checking keys", file);
+            return ML_ENOMEM;
+        }
         for (const cJSON *c = node->child; c; c = c->next) names[k++] = c->string ? c->string : "";
         qsort(names, (size_t)n, sizeof(*names), cmp_names);
         for (int i = 1; i < n && !error; i++) {

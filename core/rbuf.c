@@ -17,8 +17,8 @@ static int reserve(ml_rbuf *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) { b->oom = 1; return -1; }
+    void *p = b->p;
+    if (ml_realloc(&p, cap) < 0) { b->oom = 1; return -1; }
     b->p = p;
     b->cap = cap;
     return 0;

@@ -132,11 +132,12 @@ int ml_corpus_generate_opts(ml_corpus *out, ml_domain d, uint64_t seed, int spli
                                      ml_domain_name(d), ndocs, INT_MAX);
                 goto cleanup;
             }
-            if (!(grown = realloc(c.text, want))) {
-                error = ml_error_set(ML_ENOMEM, "out of memory growing a %s corpus to %zu bytes", ml_domain_name(d), want);
+            void *grow = c.text;
+            if ((error = ml_realloc(&grow, want)) < 0) {
+                ml_error_prefix("growing a %s corpus", ml_domain_name(d));
                 goto cleanup;
             }
-            c.text = grown; cap = want;
+            c.text = grown = grow; cap = want;
         }
         c.doc_start[i] = (int)c.len;
         c.doc_len[i] = (int)g.len;

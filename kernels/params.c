@@ -11,8 +11,8 @@
 int ml_layout_add(ml_layout *l, const char *name, int ndim, const int *shape, int decay) {
     ML_CHECK_ARG(ndim >= 1 && ndim <= 4, "tensor '%s': ndim must be 1..4, got %d", name, ndim);
     ML_CHECK_ARG(strlen(name) < ML_TENSOR_NAME_MAX, "tensor name too long: '%s'", name);
-    ml_tensor_info *grown = realloc(l->tensors, (size_t)(l->n + 1) * sizeof(*grown));
-    if (!grown) return ml_error_set(ML_ENOMEM, "out of memory growing layout");
+    void *grown = l->tensors;
+    if (ml_realloc(&grown, (size_t)(l->n + 1) * sizeof(ml_tensor_info)) < 0) return ML_ENOMEM;
     l->tensors = grown;
     ml_tensor_info *t = &l->tensors[l->n];
     memset(t, 0, sizeof(*t));

@@ -62,14 +62,12 @@ int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int nc
         edges += 3 + 2 * np;   /* train 1, points np, results 1 + np, suite 1 */
     }
     out->cap_edges = edges;
-    if (!(out->jobs = calloc(cap, sizeof(*out->jobs))) || !(out->edges = calloc(edges, sizeof(int)))) {
+    int *last = NULL;   /* per cell, the job that ends it */
+    if (ml_calloc((void **)&out->jobs, cap, sizeof(*out->jobs)) < 0 ||
+        ml_calloc((void **)&out->edges, edges, sizeof(int)) < 0 ||
+        ml_calloc((void **)&last, (size_t)(n ? n : 1), sizeof(int)) < 0) {
         ml_graph_free(out);
-        return ml_error_set(ML_ENOMEM, "out of memory for the job graph");
-    }
-    int *last = calloc((size_t)(n ? n : 1), sizeof(int));   /* per cell, the job that ends it */
-    if (!last) {
-        ml_graph_free(out);
-        return ml_error_set(ML_ENOMEM, "out of memory for the job graph");
+        return ML_ENOMEM;
     }
     for (int k = 0; k < n; k++) {
         int i = cells ? cells[k] : k;

@@ -98,7 +98,7 @@ int ml_cache_put(const char *dir, const char *key, const float *params, size_t n
     if ((error = entry_path(path, sizeof(path), dir, key, "bin")) < 0 || (error = ml_fs_mkdir_p(dir)) < 0)
         return error;
     clear_nonregular(path);
-    if (!(buf = malloc(body + 32))) return ml_error_set(ML_ENOMEM, "out of memory writing cache entry %s", path);
+    if ((error = ml_malloc((void **)&buf, body + 32)) < 0) return error;
     memcpy(buf, MAGIC, 8);
     memcpy(buf + 8, counts, 16);
     memcpy(buf + 24, params, nparams * sizeof(float));

@@ -69,8 +69,8 @@ int ml_git_log(ml_git_commit **out, int *n, const char *repo_dir, const char *sp
         git_commit *c = NULL;
         if (count == cap) {
             cap = cap ? 2 * cap : 64;
-            ml_git_commit *grown = realloc(list, (size_t)cap * sizeof(*grown));
-            if (!grown) { error = ml_error_set(ML_ENOMEM, "out of memory listing commits"); goto cleanup; }
+            void *grown = list;
+            if ((error = ml_realloc(&grown, (size_t)cap * sizeof(ml_git_commit))) < 0) goto cleanup;
             list = grown;
         }
         ml_git_commit *e = &list[count++];

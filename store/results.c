@@ -6,6 +6,7 @@
  */
 #include "store/results.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/sha256.h"
 #include "core/fs.h"
 #include "core/json.h"
@@ -17,6 +18,10 @@
 #include <string.h>
 
 int ml_results_write(const char *path, const cJSON *doc) {
+    /* a document built while an allocation failed may silently lack parts
+     * (cJSON drops what it could not allocate): it is never written */
+    if (ml_alloc_failures() > 0)
+        return ml_error_set(ML_ENOMEM, "out of memory: not writing '%s', an allocation failed while it was built", path);
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     int error;
@@ -30,8 +35,9 @@ int ml_results_write(const char *path, const cJSON *doc) {
     char *text = cJSON_Print(doc);
     if (!text) return ml_error_set(ML_ENOMEM, "out of memory printing results for '%s'", path);
     size_t len = strlen(text);
-    char *withnl = realloc(text, len + 2);
-    if (!withnl) { free(text); return ml_error_set(ML_ENOMEM, "out of memory printing results"); }
+    void *grown = text;
+    if ((error = ml_realloc(&grown, len + 2)) < 0) { free(text); return error; }
+    char *withnl = grown;
     withnl[len] = '\n';
     withnl[len + 1] = '\0';
     error = ml_fs_write_atomic(path, withnl, len + 1);
@@ -44,7 +50,10 @@ int ml_results_write(const char *path, const cJSON *doc) {
 static int parse_doc(cJSON **out, const char *path, const char *src, size_t len, int *version) {
     int error;
     *out = NULL;
+    long failed = ml_alloc_failures();
     cJSON *doc = cJSON_ParseWithLength(src, len);
+    if (!doc && ml_alloc_failures() > failed)   /* cJSON ran out of memory, the file may be fine */
+        return ml_error_set(ML_ENOMEM, "%s: out of memory parsing it", path);
     if (!doc || !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
         return ml_error_set(ML_EDATA, "%s: not a mergelab results file (invalid or truncated JSON)", path);

@@ -24,8 +24,8 @@ static int canon_into(ml_rbuf *b, const cJSON *v) {
     if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
         int n = 0, obj = cJSON_IsObject(v);
         for (const cJSON *c = v->child; c; c = c->next) n++;
-        const cJSON **kids = calloc((size_t)(n ? n : 1), sizeof(*kids));
-        if (!kids) return ML_ENOMEM;
+        const cJSON **kids = NULL;
+        if (ml_calloc((void **)&kids, (size_t)(n ? n : 1), sizeof(*kids)) < 0) return ML_ENOMEM;
         n = 0;
         for (const cJSON *c = v->child; c; c = c->next) kids[n++] = c;
         if (obj) qsort(kids, (size_t)n, sizeof(*kids), cmp_keys);

@@ -7,6 +7,7 @@
  */
 #include "suite/suite.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/json.h"
 #include "core/fs.h"
 #include "core/sha256.h"
@@ -999,7 +1000,10 @@ int ml_json_parse_strict(cJSON **out, const char *file, const char *src, size_t 
     const char *end = NULL;
     cJSON *root;
     *out = NULL;
+    long failed = ml_alloc_failures();
     root = cJSON_ParseWithLengthOpts(src, len, &end, 0);
+    if (!root && ml_alloc_failures() > failed)   /* cJSON ran out of memory: the suite may be fine */
+        return ml_error_set(ML_ENOMEM, "%s: out of memory parsing it", file);
     if (!root) {
         int line, col;
         size_t off = end ? (size_t)(end - src) : 0;

@@ -1,7 +1,9 @@
 /*
  * tests/main.c: runs every registered test and prints "N passed, N failed".
- * Usage: mltest [--tier unit|e2e] [--list] [SUBSTRING...]
+ * Usage: mltest [--tier unit|e2e|check] [--list] [SUBSTRING...]
  *   --tier unit   only the fast in-process tests (sanitizer builds use it)
+ *   --tier check  the long ones (fault walks, kill trials), which only this
+ *                 option runs: `make check` does
  *   SUBSTRING     only tests whose name contains one of them
  * Exit 0 when nothing failed, 1 otherwise. e2e tests find the CLI binary
  * in $ML_BIN (the Makefile sets it).
@@ -19,11 +21,11 @@ extern const ml_test ml_tests_core[], ml_tests_kernels[], ml_tests_cka[],
     ml_tests_data[], ml_tests_suite[], ml_tests_reports[], ml_tests_provenance[], ml_tests_checkpoint[],
     ml_tests_gpt[], ml_tests_text[], ml_tests_gpt_tasks[], ml_tests_mlp_mix[],
     ml_tests_merge[], ml_tests_gpt_mix[], ml_tests_parallel[], ml_tests_mlp_router[],
-    ml_tests_e2e[], ml_tests_stats[], ml_tests_harness[], ml_tests_schema[], ml_tests_report_page[], ml_tests_figures[], ml_tests_browser[], ml_tests_findings[], ml_tests_gate_holes[], ml_tests_platform[], ml_tests_verdict[], ml_tests_layout[], ml_tests_graph[], ml_tests_jobs[], ml_tests_hostile[];
+    ml_tests_e2e[], ml_tests_stats[], ml_tests_harness[], ml_tests_schema[], ml_tests_report_page[], ml_tests_figures[], ml_tests_browser[], ml_tests_findings[], ml_tests_gate_holes[], ml_tests_platform[], ml_tests_verdict[], ml_tests_layout[], ml_tests_graph[], ml_tests_jobs[], ml_tests_hostile[], ml_tests_faults[];
 
 static const ml_test *const tables[] = {
     ml_tests_core, ml_tests_kernels, ml_tests_cka, ml_tests_data,
-    ml_tests_suite, ml_tests_reports, ml_tests_provenance, ml_tests_checkpoint, ml_tests_gpt, ml_tests_text, ml_tests_mlp_mix, ml_tests_merge, ml_tests_gpt_mix, ml_tests_parallel, ml_tests_mlp_router, ml_tests_e2e, ml_tests_gpt_tasks, ml_tests_stats, ml_tests_harness, ml_tests_schema, ml_tests_report_page, ml_tests_figures, ml_tests_browser, ml_tests_findings, ml_tests_gate_holes, ml_tests_platform, ml_tests_verdict, ml_tests_layout, ml_tests_graph, ml_tests_jobs, ml_tests_hostile,
+    ml_tests_suite, ml_tests_reports, ml_tests_provenance, ml_tests_checkpoint, ml_tests_gpt, ml_tests_text, ml_tests_mlp_mix, ml_tests_merge, ml_tests_gpt_mix, ml_tests_parallel, ml_tests_mlp_router, ml_tests_e2e, ml_tests_gpt_tasks, ml_tests_stats, ml_tests_harness, ml_tests_schema, ml_tests_report_page, ml_tests_figures, ml_tests_browser, ml_tests_findings, ml_tests_gate_holes, ml_tests_platform, ml_tests_verdict, ml_tests_layout, ml_tests_graph, ml_tests_jobs, ml_tests_hostile, ml_tests_faults,
 };
 
 static double now_s(void) {
@@ -49,6 +51,7 @@ int main(int argc, char **argv) {
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const ml_test *x = tables[t]; x->name; x++) {
             if (tier && strcmp(tier, x->tier)) continue;
+            if (!tier && !strcmp(x->tier, "check")) continue;   /* minutes long: make check runs them */
             int keep = nfilters == 0;
             for (int f = 0; f < nfilters; f++) keep |= strstr(x->name, filters[f]) != NULL;
             if (!keep) continue;
