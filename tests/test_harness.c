@@ -343,7 +343,7 @@ static void test_harness__lock(void) {
     snprintf(out_dir, sizeof(out_dir), "%s/out", dir);
     ML_ASSERT_EQ_INT(0, ml_store_lock(&fd, out_dir));
     int rc = ml_t_cli(&out, "run %s -o %s --quiet", suite, out_dir);
-    snprintf(want, sizeof(want), "is being written by another mergelab run (pid %ld)", (long)getpid());
+    snprintf(want, sizeof(want), "is being written by another mergelab run (pid %ld on ", (long)getpid());
     int held = rc == 2 && out && strstr(out, want);
     if (!held) fprintf(stderr, "    rc %d: %s\n", rc, out);
     free(out);
