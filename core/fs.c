@@ -65,10 +65,7 @@ int ml_fs_check_path(const char *path, const char *what) {
     return 0;
 }
 
-/* Temp files of earlier writes of the same path whose writer is dead
- * ("NAME.tmp.PID.N", left by a kill or a full disk) are removed: every
- * command that writes a file cleans what an interrupted one left there. */
-static void sweep_stale(const char *path) {
+void ml_fs_sweep_stale(const char *path) {
     char dir[PATH_MAX], name[NAME_MAX + 1], stale[PATH_MAX + NAME_MAX + 2];
     const char *slash = strrchr(path, '/');
     size_t dn = slash ? (size_t)(slash - path) : 0;
@@ -84,9 +81,10 @@ static void sweep_stale(const char *path) {
         if (strncmp(e->d_name, name, (size_t)n)) continue;
         char *end;
         long pid = strtol(e->d_name + n, &end, 10);
-        if (pid <= 0 || *end != '.' || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid <= 0 || (*end && *end != '.') || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
         snprintf(stale, sizeof(stale), "%s/%s", dir, e->d_name);
-        unlink(stale);
+        ml_fs_remove_tree(stale);
     }
     closedir(d);
 }
@@ -113,7 +111,7 @@ static int write_replace(const char *path, const void *buf, size_t len) {
     if ((errno = ml_fault_io(step)) || rename(tmp, path) < 0) goto fail;      /* the commit point */
     step = "fsync of directory";
     if (fsync_dir_of(path) < 0) goto fail;
-    sweep_stale(path);
+    ml_fs_sweep_stale(path);
     return 0;
 fail:
     saved = errno;

@@ -41,6 +41,10 @@ const char *ml_fs_kind(unsigned mode);
 /* mkdir -p with mode 0755. */
 int ml_fs_mkdir_p(const char *dir);
 int ml_fs_exists(const char *path);
+/* Removes what interrupted writers of path left beside it: "NAME.tmp.PID.N"
+ * temp files and "NAME.tmp.PID" staging folders whose PID is dead (a kill,
+ * a full disk). Every atomic write calls it, so every command cleans up. */
+void ml_fs_sweep_stale(const char *path);
 /* rm -rf path, never following a link (a link inside is removed itself). */
 int ml_fs_remove_tree(const char *path);
 /* Copies src to dst atomically. */

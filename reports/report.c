@@ -22,7 +22,6 @@
 #include <limits.h>
 #include <linux/fs.h>   /* RENAME_EXCHANGE */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,31 +662,6 @@ static int replaceable(const char *out_dir) {
     return 0;
 }
 
-/* Removes report staging folders "<out>.tmp.PID" of dead processes. */
-static void sweep_staging(const char *out_dir) {
-    char parent[PATH_MAX], prefix[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2];
-    const char *slash = strrchr(out_dir, '/');
-    size_t dn = slash ? (size_t)(slash - out_dir) : 0;
-    if (dn >= sizeof(parent)) return;
-    memcpy(parent, out_dir, dn);
-    parent[dn] = '\0';
-    if (!slash) snprintf(parent, sizeof(parent), ".");
-    else if (dn == 0) snprintf(parent, sizeof(parent), "/");
-    int n = snprintf(prefix, sizeof(prefix), "%s.tmp.", slash ? slash + 1 : out_dir);
-    if (n <= 0 || (size_t)n >= sizeof(prefix)) return;
-    DIR *d = opendir(parent);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strncmp(e->d_name, prefix, (size_t)n)) continue;
-        char *end;
-        long pid = strtol(e->d_name + n, &end, 10);
-        if (pid <= 0 || *end || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-        ml_fs_remove_tree(path);
-    }
-    closedir(d);
-}
-
 /* The staged report goes into place in one step: a new folder is renamed
  * there; an existing one is exchanged with it (renameat2 RENAME_EXCHANGE),
  * so a reader sees the old report or the new one, never a mix, and the old
@@ -725,7 +699,7 @@ int ml_report_write_many(const char *const *results_paths, int nresults, const c
     }
     char trimmed[PATH_MAX];
     snprintf(trimmed, sizeof(trimmed), "%.*s", (int)len, out_dir);
-    sweep_staging(trimmed);
+    ml_fs_sweep_stale(trimmed);
     if ((error = ml_fs_remove_tree(staging)) < 0 || (error = ml_fs_mkdir_p(staging)) < 0) return error;
     char marker[PATH_MAX + 32];
     snprintf(marker, sizeof(marker), "%s/%s", staging, REPORT_MARKER);
