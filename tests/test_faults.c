@@ -26,29 +26,9 @@
 #include <unistd.h>
 
 /* suites/smoke.json made small: 20 + 20 steps, a 256-example probe, one
- * point at 10, a router of 10 steps; every merge method stays. */
+ * point at 10, routers of 10 steps; every merge method stays. */
 static int small_suite(char *path, size_t size, const char *dir) {
-    char *text = NULL;
-    if (ml_fs_read_all(&text, NULL, "suites/smoke.json") < 0) return -1;
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    if (!doc) return -1;
-    cJSON *ft = cJSON_GetObjectItemCaseSensitive(doc, "finetune");
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "pretrain"), "steps"), 20);
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(ft, "steps"), 20);
-    int p[1] = { 10 };
-    cJSON_AddItemToObject(ft, "points", cJSON_CreateIntArray(p, 1));
-    cJSON *cka = cJSON_GetObjectItemCaseSensitive(doc, "cka");
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cka, "every"), 10);
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cka, "probe_size"), 256);
-    for (cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "merges")->child; m; m = m->next)
-        if (cJSON_GetObjectItemCaseSensitive(m, "steps")) cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "steps"), 10);
-    cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(doc, "name"), "small");
-    text = cJSON_Print(doc);
-    cJSON_Delete(doc);
-    int rc = ml_t_write(path, size, dir, "small.json", text);
-    free(text);
-    return rc;
+    return ml_t_short_smoke(path, size, dir, "small", 20, 10, 10, 256, 1);
 }
 
 /* The metrics of each ok cell of DIR/small.json as text, "" when it has

@@ -22,34 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* suites/smoke.json shortened (60 + 60 steps, one router of 20 steps) into
- * dir/tiny.json; with points, one point at 30 (so --jobs 2 splits it). */
+/* the smoke suite shortened (60 + 60 steps, routers of 20) into dir/tiny.json;
+ * with points, one point at 30 (so --jobs 2 splits it) */
 static int tiny_suite(char *path, size_t size, const char *dir, int points) {
-    char *text = NULL;
-    if (ml_fs_read_all(&text, NULL, "suites/smoke.json") < 0) return -1;
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    if (!doc) return -1;
-    cJSON *ft = cJSON_GetObjectItemCaseSensitive(doc, "finetune"), *pre = cJSON_GetObjectItemCaseSensitive(doc, "pretrain");
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(pre, "steps"), 60);
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(ft, "steps"), 60);
-    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "cka"), "every"), 30);
-    if (points) {
-        int p[1] = { 30 };
-        cJSON_AddItemToObject(ft, "points", cJSON_CreateIntArray(p, 1));
-    }
-    cJSON *merges = cJSON_GetObjectItemCaseSensitive(doc, "merges");
-    for (cJSON *m = merges ? merges->child : NULL; m; m = m->next) {
-        cJSON *steps = cJSON_GetObjectItemCaseSensitive(m, "steps");
-        if (steps) cJSON_SetNumberValue(steps, 20);
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(doc, "findings");
-    cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(doc, "name"), "tiny");
-    text = cJSON_Print(doc);
-    cJSON_Delete(doc);
-    int rc = ml_t_write(path, size, dir, "tiny.json", text);
-    free(text);
-    return rc;
+    return ml_t_short_smoke(path, size, dir, "tiny", 60, points ? 30 : 0, 20, 0, 0);
 }
 
 /* dir/out/tiny.json without its volatile keys, as text (NULL if unreadable) */

@@ -113,6 +113,34 @@ static void remove_runs(void) {
     for (int i = 0; i < nruns; i++) ml_t_rmrf(runs[i].dir);
 }
 
+int ml_t_short_smoke(char *path, size_t size, const char *dir, const char *name, int steps, int point, int router_steps,
+                     int probe, int keep_findings) {
+    char *text = NULL;
+    if (ml_fs_read_all(&text, NULL, "suites/smoke.json") < 0) return -1;
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    if (!doc) return -1;
+    cJSON *ft = cJSON_GetObjectItemCaseSensitive(doc, "finetune"), *cka = cJSON_GetObjectItemCaseSensitive(doc, "cka");
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "pretrain"), "steps"), steps);
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(ft, "steps"), steps);
+    cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cka, "every"), steps / 2);
+    if (probe > 0) cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(cka, "probe_size"), probe);
+    if (point > 0) cJSON_AddItemToObject(ft, "points", cJSON_CreateIntArray(&point, 1));
+    for (cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "merges")->child; m; m = m->next) {
+        cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "steps");
+        if (st) cJSON_SetNumberValue(st, router_steps);
+    }
+    if (!keep_findings) cJSON_DeleteItemFromObjectCaseSensitive(doc, "findings");
+    cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(doc, "name"), name);
+    text = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    char file[128];
+    snprintf(file, sizeof(file), "%s.json", name);
+    int rc = text ? ml_t_write(path, size, dir, file, text) : -1;
+    free(text);
+    return rc;
+}
+
 const char *ml_t_run_once(const char *suite) {
     for (int i = 0; i < nruns; i++)
         if (!strcmp(runs[i].suite, suite)) return runs[i].rc == 0 ? runs[i].path : NULL;

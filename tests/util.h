@@ -26,6 +26,12 @@ char *ml_t_replace(const char *src, const char *from, const char *to);
 /* Writes text to dir/name; returns the path in a static buffer per call slot. */
 int ml_t_write(char *path, size_t size, const char *dir, const char *name, const char *text);
 
+/* suites/smoke.json shortened into dir/NAME.json (suite name NAME): steps
+ * for pretraining and fine-tuning, CKA every steps/2, one point (0: none),
+ * routers of router_steps, probe_size (0: kept), findings kept or dropped.
+ * Every merge method stays, so the same code runs, each loop fewer times. */
+int ml_t_short_smoke(char *path, size_t size, const char *dir, const char *name, int steps, int point, int router_steps,
+                     int probe, int keep_findings);
 /* Runs "$ML_BIN run SUITE -o <a temp dir> --quiet" once per suite in this
  * process and returns its results.json path, or NULL when the run failed
  * (its output goes to stderr). The temp dirs are removed at exit. */
