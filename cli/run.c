@@ -68,6 +68,7 @@ typedef struct {
     int done, total, failed;   /* cells finished, to run and failed in this run */
     double t0, last;           /* the scheduler's start, last status line */
     int shown;                 /* a status line is on screen */
+    ml_jobs_claims *claims;    /* leases in the store; NULL without one */
 } run_state;
 
 static const char *cell_name(const run_state *s, int j) { return s->x->cs->cells[s->x->g->jobs[j].cell].name; }
@@ -134,6 +135,15 @@ static void job_ended(void *ctx, int j, int rc, double secs) {
     run_state *s = ctx;
     const ml_job *job = &s->x->g->jobs[j];
     if (job->cell < 0) return;
+    if (rc == ML_SCHED_ELSEWHERE) {   /* another run, host or shard sharing the store made it meanwhile */
+        if (job->kind != ML_JOB_CELL && job->kind != ML_JOB_RESULTS) return;
+        s->done++;
+        progress_clear(s);
+        if (!s->a->quiet)
+            fprintf(stderr, "[%d/%d] made elsewhere %s (by another process sharing the store)\n", s->done, s->total,
+                    cell_name(s, j));
+        return;
+    }
     if (rc == 0 && job->kind != ML_JOB_CELL && job->kind != ML_JOB_RESULTS) {
         if (!s->a->quiet && !s->tty) {
             char what[32];
@@ -167,6 +177,11 @@ static void job_running(void *ctx, const int *jobs, int n, double f) {
     fprintf(stderr, "\r\033[K[%d/%d] running %s  ETA %s", s->done, s->total, names, eta);
     s->shown = 1;
 }
+
+/* sched.h's claim, release and tick: leases in the shared store */
+static int job_claim(void *ctx, int j) { return ml_jobs_claim(((run_state *)ctx)->claims, j); }
+static void job_release(void *ctx, int j) { ml_jobs_release(((run_state *)ctx)->claims, j); }
+static void job_tick(void *ctx) { ml_jobs_renew(((run_state *)ctx)->claims); }
 
 /* jobs.h's wrote: the summary of the suite's results file, the report's page */
 static void job_wrote(void *ctx, int j, const char *path, const cJSON *doc) {
@@ -290,7 +305,7 @@ int ml_cmd_run(int argc, char **argv) {
     ml_cli_join_args(cmdline, sizeof(cmdline), argc, argv);
     run_state s = { .a = &a, .tty = isatty(2), .selected = nsel };
     ml_jobs_ctx x = { .cs = cs, .g = &g, .dir = dir, .cache = a.no_cache ? NULL : cache, .report = a.report,
-                      .verbose = a.verbose, .run = { prov, cmdline, machine, t_start, w0, c0, 0 },
+                      .verbose = a.verbose, .adopt = 1, .run = { prov, cmdline, machine, t_start, w0, c0, 0 },
                       .progress = on_progress, .log = log_line, .note = note_line, .wrote = job_wrote, .ctx = &s };
     s.x = &x;
     /* what is left: the rule `plan -o` shows; the suite's file and the
@@ -308,8 +323,16 @@ int ml_cmd_run(int argc, char **argv) {
         fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", cs->suite->name, nsel,
                 nsel == 1 ? "" : "s", s.total, s.reused, dir);
     s.t0 = ml_jobs_wall();
-    ml_sched_ops ops = { job_run, job_ended, job_running, &s };
+    ml_sched_ops ops = { job_run, job_ended, job_running, NULL, NULL, NULL, &s };
+    if (x.cache) {   /* other runs, hosts and shards may share the store */
+        if ((error = ml_jobs_claims_new(&s.claims, &x)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+        ops.claim = job_claim;
+        ops.release = job_release;
+        ops.tick = job_tick;
+    }
     error = ml_sched_run(&g, done, a.jobs, &ops);
+    ml_jobs_claims_free(s.claims);
+    s.claims = NULL;
     progress_clear(&s);
     if (error < 0) { rc = ml_cli_fail(error); goto cleanup; }
     if (s.failed) {

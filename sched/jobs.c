@@ -8,9 +8,11 @@
  * context's callbacks.
  */
 #include "sched/jobs.h"
+#include "sched/sched.h"
 #include "analysis/findings.h"
 #include "reports/report.h"
 #include "store/cellfile.h"
+#include "store/lease.h"
 #include "store/provenance.h"
 #include "store/results.h"
 #include "store/store.h"
@@ -101,7 +103,9 @@ static int job_cell(const ml_jobs_ctx *x, int j) {
     int error = run_timed(&run, when, &w0, &c0, c, &opt);
     if (is_bad_input(error)) return error;
     cJSON *cell = ml_cellfile_doc(x->cs, i, run, error, when, ml_jobs_wall() - w0, ml_jobs_cpu() - c0);
-    int werr = ml_cellfile_write(x->cs, i, x->dir, cell);
+    int werr = ml_cellfile_share(x->cache, x->cs, i, cell);
+    if (werr < 0) cJSON_Delete(cell);
+    else werr = ml_cellfile_write(x->cs, i, x->dir, cell);
     return werr < 0 ? werr : error < 0;
 }
 
@@ -131,25 +135,27 @@ static int job_stage(const ml_jobs_ctx *x, int j) {
         cJSON_Delete(run);
         return 0;
     }
-    return ml_cellfile_part_write(x->dir, x->cs, job->cell, job->kind == ML_JOB_TRAIN ? -1 : job->point, run, when,
-                                  ml_jobs_wall() - w0, ml_jobs_cpu() - c0);
+    return ml_cellfile_part_write(x->cache, job->hash, x->cs, job->cell, run, when, ml_jobs_wall() - w0,
+                                  ml_jobs_cpu() - c0);
 }
 
 /* results: the cell's file from its training and point records, through
  * one more call of the protocol that evaluates nothing again */
 static int job_results(const ml_jobs_ctx *x, int j) {
-    int i = x->g->jobs[j].cell;
+    const ml_job *job = &x->g->jobs[j];
+    int i = job->cell;
     const ml_cell *c = &x->cs->cells[i];
     int npts = c->suite->npoints, error = 0, failed;
     cJSON *train = NULL, *pts[ML_MAX_POINTS] = { 0 }, *run = NULL;
     const cJSON *done[ML_MAX_POINTS] = { 0 };
     double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
-    if (!ml_cellfile_part_load(&train, x->dir, x->cs, i, -1)) {
+    /* inputs: the training, then each point in order (graph.c) */
+    if (!ml_cellfile_part_load(&train, x->cache, x->g->jobs[job->inputs[0]].hash, x->cs, i)) {
         error = ml_error_set(ML_ERUN, "cell %s: its training record is missing; run the suite again", c->name);
         goto cleanup;
     }
     for (int k = 0; k < npts; k++) {
-        if (!ml_cellfile_part_load(&pts[k], x->dir, x->cs, i, k)) {
+        if (!ml_cellfile_part_load(&pts[k], x->cache, x->g->jobs[job->inputs[1 + k]].hash, x->cs, i)) {
             error = ml_error_set(ML_ERUN, "cell %s: the record of point %d is missing; run the suite again", c->name, k + 1);
             goto cleanup;
         }
@@ -163,9 +169,9 @@ static int job_results(const ml_jobs_ctx *x, int j) {
     cJSON *cell = ml_cellfile_from_parts(x->cs, i, train, (const cJSON *const *)pts, run, error, ml_jobs_wall() - w0,
                                          ml_jobs_cpu() - c0);
     run = NULL;
-    if ((error = ml_cellfile_write(x->cs, i, x->dir, cell)) < 0) goto cleanup;
+    if ((error = ml_cellfile_share(x->cache, x->cs, i, cell)) < 0 || (error = ml_cellfile_write(x->cs, i, x->dir, cell)) < 0)
+        goto cleanup;
     error = failed;
-    ml_cellfile_part_remove(x->dir, x->cs, i);   /* the cell's file holds everything now */
 cleanup:
     cJSON_Delete(train);
     for (int k = 0; k < npts; k++) cJSON_Delete(pts[k]);
@@ -270,6 +276,10 @@ cJSON *ml_jobs_outputs(const ml_jobs_ctx *x, int j) {
     case ML_JOB_RESULTS:
         ml_store_cell_file(path, sizeof(path), x->dir, x->cs->suite->name, c->name);
         add_path(arr, "%s", path);
+        if (x->cache) {   /* and its copy in the store, when it ends ok */
+            ml_cellfile_record_path(path, sizeof(path), cache, c->id);
+            add_path(arr, "%s", path);
+        }
         break;
     case ML_JOB_BASE:
         add_path(arr, "%s/%.64s.bin", cache, c->key_base);
@@ -279,7 +289,7 @@ cJSON *ml_jobs_outputs(const ml_jobs_ctx *x, int j) {
         add_path(arr, "%s/%.64s.bin", cache, c->key_direct);
         /* fall through */
     case ML_JOB_POINT:
-        ml_cellfile_part_path(path, sizeof(path), x->dir, x->cs, job->cell, job->kind == ML_JOB_TRAIN ? -1 : job->point);
+        ml_cellfile_record_path(path, sizeof(path), cache, job->hash);
         add_path(arr, "%s", path);
         break;
     case ML_JOB_SUITE:
@@ -336,6 +346,15 @@ int ml_jobs_done(const ml_jobs_ctx *x, int *done) {
         int i = g->jobs[j].cell;
         if (i < 0 || cell[i] >= 0) continue;
         cell[i] = ml_cellfile_load_done(NULL, cs, i, x->dir, 1, why, sizeof(why));
+        if (!cell[i] && x->cache) {   /* finished by another run, host or shard sharing the store */
+            int got = ml_cellfile_adopt(x->cache, cs, i, x->adopt ? x->dir : NULL);
+            if (got < 0) {
+                error = got;
+                goto cleanup;
+            }
+            cell[i] = got;
+            if (got) why[0] = '\0';
+        }
         if (why[0]) note(x, "%s; running the cell again", why);
     }
     for (int j = 0; j < g->n; j++) {
@@ -346,8 +365,7 @@ int ml_jobs_done(const ml_jobs_ctx *x, int *done) {
             cells_done &= done[j];
             break;
         case ML_JOB_TRAIN: case ML_JOB_POINT:
-            done[j] = cell[job->cell] ||
-                      ml_cellfile_part_load(NULL, x->dir, cs, job->cell, job->kind == ML_JOB_TRAIN ? -1 : job->point);
+            done[j] = cell[job->cell] || ml_cellfile_part_load(NULL, x->cache, job->hash, cs, job->cell);
             if (job->kind == ML_JOB_TRAIN && !cell[job->cell]) base_needed[job->inputs[0]] = 1;
             break;
         case ML_JOB_BASE:
@@ -369,4 +387,108 @@ cleanup:
     free(cell);
     free(base_needed);
     return error;
+}
+
+int ml_jobs_done_one(const ml_jobs_ctx *x, int j) {
+    const ml_job *job = &x->g->jobs[j];
+    switch (job->kind) {
+    case ML_JOB_CELL: case ML_JOB_RESULTS:
+        if (ml_cellfile_load_done(NULL, x->cs, job->cell, x->dir, 1, NULL, 0)) return 1;
+        return x->cache && ml_cellfile_adopt(x->cache, x->cs, job->cell, x->adopt ? x->dir : NULL) == 1;
+    case ML_JOB_TRAIN: case ML_JOB_POINT:
+        return ml_cellfile_part_load(NULL, x->cache, job->hash, x->cs, job->cell);
+    case ML_JOB_BASE:
+        return cache_has(x->cache, job->hash);
+    default:
+        return 0;
+    }
+}
+
+/* ---- claims ---------------------------------------------------------------- */
+
+struct ml_jobs_claims {
+    const ml_jobs_ctx *x;
+    char dir[PATH_MAX];         /* CACHE/leases */
+    double ttl;
+    ml_lease *lease;            /* per job */
+    char *noted;                /* per job: its holder was named once */
+};
+
+int ml_jobs_claims_new(ml_jobs_claims **out, const ml_jobs_ctx *x) {
+    ml_jobs_claims *c = NULL;
+    int error;
+    *out = NULL;
+    if (!x->cache) return ml_error_set(ML_EINVALID, "claims on jobs need the store (the model cache)");
+    if ((error = ml_calloc((void **)&c, 1, sizeof(*c))) < 0) return error;
+    size_t n = (size_t)(x->g->n ? x->g->n : 1);
+    if ((error = ml_calloc((void **)&c->lease, n, sizeof(ml_lease))) < 0 ||
+        (error = ml_calloc((void **)&c->noted, n, 1)) < 0) {
+        ml_jobs_claims_free(c);
+        return error;
+    }
+    int len = snprintf(c->dir, sizeof(c->dir), "%s/leases", x->cache);
+    if (len < 0 || (size_t)len >= sizeof(c->dir)) {
+        ml_jobs_claims_free(c);
+        return ml_error_set(ML_EINVALID, "the store's path is too long: '%s'", x->cache);
+    }
+    c->x = x;
+    c->ttl = ml_lease_ttl();
+    *out = c;
+    return 0;
+}
+
+void ml_jobs_claims_free(ml_jobs_claims *c) {
+    if (!c) return;
+    for (int j = 0; c->lease && c->x && j < c->x->g->n; j++) ml_lease_release(&c->lease[j]);
+    free(c->lease);
+    free(c->noted);
+    free(c);
+}
+
+static void job_label(const ml_jobs_ctx *x, int j, char *buf, size_t size) {
+    char what[32];
+    const ml_job *job = &x->g->jobs[j];
+    ml_job_name(job, what, sizeof(what));
+    if (job->cell >= 0) snprintf(buf, size, "%s of %.200s", what, x->cs->cells[job->cell].name);
+    else snprintf(buf, size, "%s", what);
+}
+
+int ml_jobs_claim(ml_jobs_claims *c, int j) {
+    const ml_jobs_ctx *x = c->x;
+    char holder[256], label[256];
+    if (ml_jobs_done_one(x, j)) return ML_SCHED_DONE;
+    int got = ml_lease_claim(&c->lease[j], c->dir, x->g->jobs[j].hash, c->ttl, holder, sizeof(holder));
+    if (got < 0) return got;
+    if (got == 0) {
+        if (!c->noted[j]) {
+            job_label(x, j, label, sizeof(label));
+            note(x, "%s is being made by %s; waiting for it", label, holder[0] ? holder : "another process");
+            c->noted[j] = 1;
+        }
+        return ML_SCHED_HELD;
+    }
+    /* made between the look and the claim: nothing to run */
+    if (ml_jobs_done_one(x, j)) {
+        ml_lease_release(&c->lease[j]);
+        return ML_SCHED_DONE;
+    }
+    return ML_SCHED_RUN;
+}
+
+void ml_jobs_release(ml_jobs_claims *c, int j) {
+    if (c) ml_lease_release(&c->lease[j]);
+}
+
+void ml_jobs_renew(ml_jobs_claims *c) {
+    char label[256];
+    if (!c) return;
+    for (int j = 0; j < c->x->g->n; j++) {
+        ml_lease *l = &c->lease[j];
+        if (!l->held || l->lost) continue;
+        if (ml_lease_renew(l, c->ttl) == 1) {
+            job_label(c->x, j, label, sizeof(label));
+            note(c->x, "the lease of %s lapsed and another process took it over; both finish it, with the same output",
+                 label);
+        }
+    }
 }

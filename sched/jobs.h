@@ -42,6 +42,7 @@ typedef struct {
     const char *cache;          /* the model cache; NULL: none */
     const char *report;         /* the report job's folder; NULL: no report asked for */
     int verbose;                /* the protocols' detail lines, to log */
+    int adopt;                  /* ml_jobs_done copies a cell the store holds into dir (run; plan only counts it) */
     ml_jobs_run run;
     /* Callbacks, each may be NULL, all called with ctx. */
     /* a cell job's steps (runner.h's ml_progress_fn, with the job) */
@@ -68,8 +69,9 @@ int ml_job_exec(const ml_jobs_ctx *x, int j);
  * (x->cache, x->report), 0 when it is to run, -1 for a report job without
  * x->report (not requested):
  *   cell, results  the cell's file holds an "ok" result of its identity (a
- *                  failed cell is to run: a rerun retries it)
- *   train, point   the cell is done, or the part's record is there
+ *                  failed cell is to run: a rerun retries it), or the
+ *                  store holds one (copied into dir with x->adopt)
+ *   train, point   the cell is done, or the job's record is in the store
  *   base           its cache entry is there, or every cell that needs it
  *                  is done
  *   suite          every cell of the graph is done and DIR/<suite>.json
@@ -83,6 +85,25 @@ int ml_jobs_done(const ml_jobs_ctx *x, int *done);
  * file, the suite's results, the report's page), as a JSON array of
  * strings; in x->dir, x->cache and x->report as given. */
 cJSON *ml_jobs_outputs(const ml_jobs_ctx *x, int j);
+
+/* Claims on jobs in the store (store/lease.h), for a scheduler whose
+ * jobs other processes may be making too: another run sharing the store, a
+ * shard, an MPI rank of another run, a Slurm task. Needs x->cache. */
+typedef struct ml_jobs_claims ml_jobs_claims;
+int ml_jobs_claims_new(ml_jobs_claims **out, const ml_jobs_ctx *x);
+/* Releases every claim still held. NULL-safe. */
+void ml_jobs_claims_free(ml_jobs_claims *c);
+/* sched.h's claim for job j: ML_SCHED_DONE when its output is there now
+ * (made by someone else since the run began), ML_SCHED_RUN when this
+ * process now holds its lease, ML_SCHED_HELD when a live process holds it
+ * (said once per job through x->note), or a negative error. */
+int ml_jobs_claim(ml_jobs_claims *c, int j);
+void ml_jobs_release(ml_jobs_claims *c, int j);
+/* Renews the leases held (sched.h's tick); a lease taken over is noted. */
+void ml_jobs_renew(ml_jobs_claims *c);
+/* Whether job j's output is there now, by ml_jobs_done's rule for one job
+ * (a base: its cache entry; local jobs: 0). */
+int ml_jobs_done_one(const ml_jobs_ctx *x, int j);
 
 /* The clocks a job's and a run's seconds are measured on: monotonic wall
  * time and this process's CPU time. */

@@ -80,36 +80,20 @@ int ml_cellfile_load_done(cJSON **out, const ml_cellset *cs, int i, const char *
     return 1;
 }
 
-/* ---- parts --------------------------------------------------------------- */
+/* ---- records in the store ------------------------------------------------ */
 
-/* DIR/<suite>.cells/.parts/<cell>.<part>.json, the part named as graph.h
- * names its job: "train", "point1" (1-based) */
-void ml_cellfile_part_path(char *buf, size_t size, const char *dir, const ml_cellset *cs, int i, int point) {
-    char cell[PATH_MAX], what[32];
-    ml_store_cell_file(cell, sizeof(cell), dir, cs->suite->name, cs->cells[i].name);
-    char *slash = strrchr(cell, '/');
-    *slash = '\0';
-    int stem = (int)strlen(slash + 1) - 5;   /* without ".json" */
-    if (point < 0) snprintf(what, sizeof(what), "train");
-    else snprintf(what, sizeof(what), "point%d", point + 1);
-    int len = snprintf(buf, size, "%s/.parts/%.*s.%s.json", cell, stem, slash + 1, what);
+void ml_cellfile_record_path(char *buf, size_t size, const char *store, const char *hash) {
+    int len = snprintf(buf, size, "%s/jobs/%.64s.json", store, hash);
     if (len < 0 || (size_t)len >= size) buf[0] = '\0';
 }
 
-int ml_cellfile_part_write(const char *dir, const ml_cellset *cs, int i, int point, cJSON *result,
-                           const char *started, double wall, double cpu) {
+/* Writes rec (consumed) sealed as STORE/jobs/HASH.json, creating the folder. */
+static int record_write(const char *store, const char *hash, cJSON *rec) {
     char path[PATH_MAX], parent[PATH_MAX];
-    cJSON *rec = cJSON_CreateObject();
-    cJSON_AddStringToObject(rec, "id", cs->cells[i].id);
-    cJSON_AddStringToObject(rec, "started", started);
-    cJSON_AddNumberToObject(rec, "wall_seconds", wall);
-    cJSON_AddNumberToObject(rec, "cpu_seconds", cpu);
-    cJSON_AddItemToObject(rec, "result", result);
-    ml_cellfile_part_path(path, sizeof(path), dir, cs, i, point);
-    snprintf(parent, sizeof(parent), "%s", path);
-    char *slash = strrchr(parent, '/');
-    int error = slash ? 0 : ml_error_set(ML_EINVALID, "the part records' folder in '%s' is too long", dir);
-    if (slash) *slash = '\0';
+    ml_cellfile_record_path(path, sizeof(path), store, hash);
+    int len = snprintf(parent, sizeof(parent), "%s/jobs", store);
+    int error = path[0] && len > 0 && (size_t)len < sizeof(parent)
+                    ? 0 : ml_error_set(ML_EINVALID, "the store's path is too long: '%s'", store);
     if (error == 0) error = ml_fs_mkdir_p(parent);
     if (error == 0) error = ml_results_seal(rec);
     if (error == 0) error = ml_results_write(path, rec);
@@ -117,31 +101,79 @@ int ml_cellfile_part_write(const char *dir, const ml_cellset *cs, int i, int poi
     return error;
 }
 
-int ml_cellfile_part_load(cJSON **out, const char *dir, const ml_cellset *cs, int i, int point) {
+/* STORE/jobs/HASH.json when it is sealed and is a record of job hash for
+ * cell identity id: the document, else NULL (missing or damaged: to run). */
+static cJSON *record_load(const char *store, const char *hash, const char *id) {
     char path[PATH_MAX], *text = NULL;
     size_t len;
-    if (out) *out = NULL;
-    ml_cellfile_part_path(path, sizeof(path), dir, cs, i, point);
-    if (!ml_fs_exists(path) || ml_fs_read_all(&text, &len, path) < 0) return 0;
+    ml_cellfile_record_path(path, sizeof(path), store, hash);
+    if (!path[0] || !ml_fs_exists(path) || ml_fs_read_all(&text, &len, path) < 0) return NULL;
     cJSON *doc = cJSON_ParseWithLength(text, len);
     free(text);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    if (!doc || ml_results_seal_check(doc, path) < 0 || !cJSON_IsString(id) || strcmp(id->valuestring, cs->cells[i].id) ||
-        !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "result"))) {
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    const cJSON *job = cJSON_GetObjectItemCaseSensitive(doc, "job");
+    if (!doc || ml_results_seal_check(doc, path) < 0 || !cJSON_IsString(rid) || strcmp(rid->valuestring, id) ||
+        !cJSON_IsString(job) || strcmp(job->valuestring, hash)) {
         cJSON_Delete(doc);
-        return 0;
+        return NULL;
+    }
+    return doc;
+}
+
+int ml_cellfile_part_write(const char *store, const char *hash, const ml_cellset *cs, int i, cJSON *result,
+                           const char *started, double wall, double cpu) {
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "job", hash);
+    cJSON_AddStringToObject(rec, "id", cs->cells[i].id);
+    cJSON_AddStringToObject(rec, "started", started);
+    cJSON_AddNumberToObject(rec, "wall_seconds", wall);
+    cJSON_AddNumberToObject(rec, "cpu_seconds", cpu);
+    cJSON_AddItemToObject(rec, "result", result);
+    return record_write(store, hash, rec);
+}
+
+int ml_cellfile_part_load(cJSON **out, const char *store, const char *hash, const ml_cellset *cs, int i) {
+    if (out) *out = NULL;
+    cJSON *doc = store ? record_load(store, hash, cs->cells[i].id) : NULL;
+    if (doc && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "result"))) {
+        cJSON_Delete(doc);
+        doc = NULL;
     }
     if (out) *out = doc;
     else cJSON_Delete(doc);
-    return 1;
+    return doc != NULL;
 }
 
-void ml_cellfile_part_remove(const char *dir, const ml_cellset *cs, int i) {
-    char path[PATH_MAX];
-    for (int k = -1; k < cs->cells[i].suite->npoints; k++) {
-        ml_cellfile_part_path(path, sizeof(path), dir, cs, i, k);
-        if (path[0]) remove(path);
+int ml_cellfile_share(const char *store, const ml_cellset *cs, int i, const cJSON *cell) {
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cell, "status");
+    if (!store || !cJSON_IsString(st) || strcmp(st->valuestring, "ok")) return 0;   /* a failed cell is run again */
+    cJSON *rec = cJSON_Duplicate(cell, 1);
+    if (!rec) return ml_error_set(ML_ENOMEM, "out of memory sharing cell %s", cs->cells[i].name);
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "job");
+    cJSON_AddStringToObject(rec, "job", cs->cells[i].id);
+    return record_write(store, cs->cells[i].id, rec);
+}
+
+int ml_cellfile_adopt(const char *store, const ml_cellset *cs, int i, const char *dir) {
+    const ml_cell *c = &cs->cells[i];
+    cJSON *rec = store ? record_load(store, c->id, c->id) : NULL;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(rec, "status");
+    if (!rec || !cJSON_IsString(st) || strcmp(st->valuestring, "ok")) {
+        cJSON_Delete(rec);
+        return 0;
     }
+    if (!dir) {   /* only asked whether it is there */
+        cJSON_Delete(rec);
+        return 1;
+    }
+    /* the same identity under this suite's names (an identity leaves them out) */
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "job");
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "suite", cJSON_CreateString(cs->suite->name));
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "name", cJSON_CreateString(c->name));
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "group", cJSON_CreateString(c->group));
+    cJSON_ReplaceItemInObjectCaseSensitive(rec, "params", cJSON_Duplicate(c->params, 1));
+    int error = ml_cellfile_write(cs, i, dir, rec);
+    return error < 0 ? error : 1;
 }
 
 static double num_or0(const cJSON *o, const char *key) {

@@ -2,14 +2,13 @@
  * store/cellfile.h: the documents of a run folder DIR (store.h), as the
  * jobs of a run write and read them:
  *   DIR/<suite>.cells/<cell>.json                 a cell's file
- *   DIR/<suite>.cells/.parts/<cell>.<part>.json   a finished part of a cell
- *                                                  split into parts (train,
- *                                                  point1, point2, ...)
  *   DIR/<suite>.json                              the suite's results
+ * and the jobs' records in the shared store (STORE/jobs/<hash>.json).
  * Owns: a cell's file from its run's result or its failure, writing it,
- *       loading a finished cell with its identity checked; part records
- *       (their names, writing, loading, removing) and a cell's file put
- *       together from them; the suite's results document from every cell
+ *       loading a finished cell with its identity checked; the store's
+ *       records (parts of cells and finished cells: their names, writing,
+ *       loading, adopting one into a run folder) and a cell's file put
+ *       together from parts; the suite's results document from every cell
  *       file on disk, without its findings.
  * Not here: running anything (study/runner.h), the findings (analysis/,
  *       added by the suite job, sched/jobs.c), the schema and the atomic
@@ -42,19 +41,27 @@ int ml_cellfile_write(const ml_cellset *cs, int i, const char *dir, cJSON *cell)
 int ml_cellfile_load_done(cJSON **out, const ml_cellset *cs, int i, const char *dir, int want_ok, char *why,
                           size_t why_size);
 
-/* A part of cell i: its training (point -1) or the evaluation at
- * finetune.points[point]. Its record's path; "" when it does not fit (the
- * write then fails rather than use a cut path). */
-void ml_cellfile_part_path(char *buf, size_t size, const char *dir, const ml_cellset *cs, int i, int point);
-/* Writes the record {id, started, wall_seconds, cpu_seconds, result} of a
- * finished part (result consumed), creating the .parts folder. */
-int ml_cellfile_part_write(const char *dir, const ml_cellset *cs, int i, int point, cJSON *result,
+/* The store (the model cache's folder, shared by runs, hosts and shards)
+ * keeps every job's record by the job's hash (sched/graph.h):
+ *   STORE/jobs/<hash>.json   a finished part of a cell (its training, one
+ *                            point), or a finished cell (hash = its id)
+ * so a run in another folder, on another host or in another shard finds
+ * what was already computed. Its path; "" when it does not fit. */
+void ml_cellfile_record_path(char *buf, size_t size, const char *store, const char *hash);
+/* Writes the record {job, id, started, wall_seconds, cpu_seconds, result}
+ * of job hash, a finished part of cell i (result consumed). */
+int ml_cellfile_part_write(const char *store, const char *hash, const ml_cellset *cs, int i, cJSON *result,
                            const char *started, double wall, double cpu);
-/* The record of a finished part of cell i when it is there for cell i's
- * identity: 1 and *out (the caller frees; out may be NULL), else 0. */
-int ml_cellfile_part_load(cJSON **out, const char *dir, const ml_cellset *cs, int i, int point);
-/* Removes cell i's part records (its file holds everything once written). */
-void ml_cellfile_part_remove(const char *dir, const ml_cellset *cs, int i);
+/* The record of job hash for cell i's identity, when it is there and
+ * sealed: 1 and *out (the caller frees; out may be NULL), else 0. */
+int ml_cellfile_part_load(cJSON **out, const char *store, const char *hash, const ml_cellset *cs, int i);
+/* Keeps a copy of cell i's finished file (an "ok" one; a failed cell is
+ * not kept: it runs again) in the store under the cell's id. 0 or ML_E*. */
+int ml_cellfile_share(const char *store, const ml_cellset *cs, int i, const cJSON *cell);
+/* When the store holds a finished cell of cell i's identity, writes it as
+ * cell i's file in dir, with this suite's names: 1; 0 when it does not.
+ * With dir NULL it only says whether it is there. */
+int ml_cellfile_adopt(const char *store, const ml_cellset *cs, int i, const char *dir);
 /* Cell i's file from its parts' records (train, pts[0..npoints)) and run,
  * the result of the call that put them together (consumed; error as for
  * ml_cellfile_doc), which took wall and cpu seconds: the cell's time is its

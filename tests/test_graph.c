@@ -168,7 +168,7 @@ static void test_graph__sched_suite_after_failed_cell(void) {
     for (int workers = 1; workers <= 2; workers++) {
         fake f;
         fake_init(&f, &g, 1);
-        ml_sched_ops ops = { fake_run, fake_ended, fake_running, &f };
+        ml_sched_ops ops = { fake_run, fake_ended, fake_running, NULL, NULL, NULL, &f };
         int failed = ml_sched_run(&g, NULL, workers, &ops);
         int dropped_ok = 1, others_ok = 1, in_workers = 1;
         for (int j = 0; j < suite; j++) {
@@ -206,7 +206,7 @@ static void test_graph__sched_local_job_waits(void) {
     fake f;
     fake_init(&f, &g, -1);
     f.slow = 200;
-    ml_sched_ops ops = { fake_run, fake_ended, fake_running, &f };
+    ml_sched_ops ops = { fake_run, fake_ended, fake_running, NULL, NULL, NULL, &f };
     ML_ASSERT_EQ_INT(0, ml_sched_run(&g, done, 2, &ops));
     ML_ASSERT_EQ_INT(-1, f.rc[0]);   /* done: not run */
     ML_ASSERT(!f.here[1] && f.here[2] && f.here[3]);
@@ -230,11 +230,13 @@ static void test_graph__plan_command(void) {
     const cJSON *last = cJSON_GetArrayItem(jobs, n - 1);
     int ok = n == 3 && !strcmp(cJSON_GetObjectItemCaseSensitive(last, "kind")->valuestring, "report") &&
              strlen(cJSON_GetObjectItemCaseSensitive(last, "hash")->valuestring) == 64;
-    /* each job names what it writes: the cell its cache entries and file, the suite its results */
+    /* each job names what it writes: the cell its cache entries, its file and
+     * the store's copy of it (by its id), the suite its results */
     const cJSON *cell_out = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, 0), "outputs");
     const cJSON *suite_out = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, 1), "outputs");
-    int outputs_ok = cJSON_GetArraySize(cell_out) == 4 &&
+    int outputs_ok = cJSON_GetArraySize(cell_out) == 5 &&
                      !strcmp(cJSON_GetArrayItem(cell_out, 3)->valuestring, "DIR/smoke.cells/default.json") &&
+                     !strncmp(cJSON_GetArrayItem(cell_out, 4)->valuestring, "DIR/cache/jobs/", 15) &&
                      !strncmp(cJSON_GetArrayItem(cell_out, 0)->valuestring, "DIR/cache/", 10) &&
                      cJSON_GetArraySize(suite_out) == 1 && !strcmp(cJSON_GetArrayItem(suite_out, 0)->valuestring, "DIR/smoke.json");
     cJSON_Delete(doc);
