@@ -55,26 +55,33 @@ static void gen_path(char *buf, size_t size, const char *dir, const char *hash, 
     if (len < 0 || (size_t)len >= size) buf[0] = '\0';
 }
 
-/* Creates generation g: 1 ours, 0 someone created it first. */
+/* Creates generation g: 1 ours, 0 someone created it first. The lease is
+ * written whole under a name of its own, then linked to its name: link()
+ * fails with EEXIST when the name exists, atomically, on NFS too (where
+ * O_EXCL was not always), and a reader never sees a lease without its text. */
 static int create_gen(ml_lease *l, const char *dir, const char *hash, int g) {
-    char text[256], host[64] = "", when[32];
+    char text[256], host[64] = "", when[32], tmp[PATH_MAX + 96];
     time_t t = time(NULL);
     struct tm tm;
     gen_path(l->path, sizeof(l->path), dir, hash, g);
     gen_path(l->next, sizeof(l->next), dir, hash, g + 1);
     if (!l->path[0] || !l->next[0]) return ml_error_set(ML_EINVALID, "lease path too long in '%s'", dir);
-    int fd = open(l->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        if (errno == EEXIST) return 0;
-        return ml_error_set(ML_EOS, "%s: %s", l->path, strerror(errno));
-    }
     gethostname(host, sizeof(host) - 1);
+    snprintf(tmp, sizeof(tmp), "%s.new.%s.%ld", l->path, host, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return ml_error_set(ML_EOS, "%s: %s", tmp, strerror(errno));
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     int n = snprintf(text, sizeof(text), "%s pid %ld since %s\n", host, (long)getpid(), when);
     /* the text is for people; a lease without it is still a lease */
     if (write(fd, text, (size_t)n) < 0) (void)0;
     close(fd);
+    int linked = link(tmp, l->path), saved = errno;
+    unlink(tmp);
+    if (linked < 0) {
+        if (saved == EEXIST) return 0;
+        return ml_error_set(ML_EOS, "%s: %s", l->path, strerror(saved));
+    }
     l->held = 1;
     l->lost = 0;
     l->renewed = mono();

@@ -1,7 +1,7 @@
 /*
  * store/lease.h: claims on jobs in a store that several processes and
  * hosts share (an NFS-like folder): who is computing a job's output now.
- * A lease is a file DIR/HASH.G, generation G, created with O_EXCL (one
+ * A lease is a file DIR/HASH.G, generation G, made with link() (one
  * creator wins, on NFS too). Its holder touches it while it works; a lease
  * not touched for ttl seconds belongs to a holder that died (a killed
  * process, a lost host), and the next claimer creates HASH.G+1, which the

@@ -24,44 +24,13 @@
 #include <limits.h>
 #include <stdlib.h>
 
-/* tests/test_harness.c's tiny suite with its matrix left as MATRIX */
-static const char *const TINY =
-    "{\n"
-    "  \"name\": \"tiny\",\n"
-    "  \"seed\": 1,\n"
-    "  \"threads\": 1,\n"
-    "  \"data\": { \"dataset\": \"text\", \"train_docs\": 300, \"eval_docs\": 60 },\n"
-    "  \"model\": { \"type\": \"gpt\", \"n_layer\": 1, \"n_head\": 1, \"n_embd\": 16, \"context\": 16 },\n"
-    "  \"optimizer\": { \"name\": \"adamw\", \"lr\": 0.01, \"schedule\": \"cosine\", \"grad_clip\": 1.0 },\n"
-    "  \"batch_size\": 8,\n"
-    "  \"pretrain\": { \"data\": \"base\", \"steps\": 150 },\n"
-    "  \"finetune\": { \"steps\": 60, \"lr\": 0.005, \"train\": [\"mlp\"] },\n"
-    "  \"specialists\": [ { \"name\": \"math\", \"data\": \"math\" }, { \"name\": \"code\", \"data\": \"code\" } ],\n"
-    "  \"target\": { \"data\": \"target\" },\n"
-    "  \"merges\": [ { \"name\": \"average\", \"method\": \"average\" }, { \"name\": \"ensemble\", \"method\": \"ensemble\" } ],\n"
-    "  \"cka\": { \"every\": 10, \"probe_size\": 8 },\n"
-    "  \"eval\": { \"windows\": 16, \"exact_match\": 0 },\n"
-    "  \"gate\": [ { \"match\": \"*/loss\", \"direction\": \"lower\", \"atol\": 0.02, \"rtol\": 0.02 } ],\n"
-    "  \"matrix\": MATRIX\n"
-    "}\n";
-
 /* Two seeds, both fine. */
 #define SEEDS "{ \"seed\": [1, 2] }"
 /* Two learning rates; the second diverges (no clipping), so its cell fails. */
 #define LRS "{ \"finetune.lr\": [0.005, 1e30] }"
 
-/* The tiny suite with matrix written as dir/tiny.json, without gradient
- * clipping when unclipped, with finetune.points (cells in parts under
- * --jobs 2) when points; path gets its name. */
 static int write_suite(char *path, size_t size, const char *dir, const char *matrix, int unclipped, int points) {
-    char *a = ml_t_replace(TINY, "MATRIX", matrix);
-    char *b = a && unclipped ? ml_t_replace(a, "\"grad_clip\": 1.0", "\"grad_clip\": 0") : a;
-    char *c = b && points ? ml_t_replace(b, "\"lr\": 0.005,", "\"lr\": 0.005, \"points\": [20, 40],") : b;
-    int rc = c ? ml_t_write(path, size, dir, "tiny.json", c) : -1;
-    if (c != b) free(c);
-    if (b != a) free(b);
-    free(a);
-    return rc;
+    return ml_t_tiny_suite(path, size, dir, matrix, unclipped, points);
 }
 
 /* ---- the documents ------------------------------------------------------- */

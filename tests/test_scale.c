@@ -97,8 +97,92 @@ static void test_scale__lease_one_winner(void) {
     ML_ASSERT_MSG(winners == 1, "%d of %d racing claimers won the lease, want 1", winners, N);
 }
 
+/* ---- the shared store --------------------------------------------------- */
+
+#define SEEDS3 "{ \"seed\": [1, 2, 3] }"
+
+/* dir/ref: the suite run alone, in one process: what every engine must equal. */
+static int reference_run(const char *suite, const char *dir) {
+    char *out = NULL;
+    int rc = ml_t_cli(&out, "run %s -o %s/ref --quiet", suite, dir);
+    if (rc) fprintf(stderr, "    the reference run failed (%d): %s", rc, out);
+    free(out);
+    return rc;
+}
+
+static int file_has(const char *path, const char *needle) {
+    char *text = NULL;
+    int has = ml_fs_read_all(&text, NULL, path) == 0 && strstr(text, needle);
+    free(text);
+    return has;
+}
+
+/* Two runs at once in two folders with one store: each job is made once
+ * (one run waits for, or finds, what the other made), and both end
+ * bit-identical to a run alone. */
+static void test_scale__two_runs_one_store(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], la[PATH_MAX + 16], lb[PATH_MAX + 16], ra[PATH_MAX + 32], rb[PATH_MAX + 32],
+        ref[PATH_MAX + 32];
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "two-runs"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, SEEDS3, 0, 1));
+    ML_ASSERT_EQ_INT(0, reference_run(suite, dir));
+    snprintf(la, sizeof(la), "%s/a.log", dir);
+    snprintf(lb, sizeof(lb), "%s/b.log", dir);
+    pid_t a = ml_t_spawn(la, "run %s -o %s/a --cache %s/store --jobs 2", suite, dir, dir);
+    pid_t b = ml_t_spawn(lb, "run %s -o %s/b --cache %s/store --jobs 2", suite, dir, dir);
+    int rca = ml_t_wait(a), rcb = ml_t_wait(b);
+    snprintf(ra, sizeof(ra), "%s/a/tiny.json", dir);
+    snprintf(rb, sizeof(rb), "%s/b/tiny.json", dir);
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    int shared = file_has(la, "waiting for it") || file_has(lb, "waiting for it") || file_has(la, "made elsewhere") ||
+                 file_has(lb, "made elsewhere");
+    ML_ASSERT_MSG(rca == 0 && rcb == 0, "the two runs exited %d and %d", rca, rcb);
+    ML_ASSERT(ml_t_identical(ra, ref));
+    ML_ASSERT(ml_t_identical(rb, ref));
+    ML_ASSERT_MSG(shared, "neither run waited for or reused a job of the other (see %s, %s)", la, lb);
+    ml_t_rmrf(dir);
+}
+
+/* A run killed while it holds leases: a run started at once waits for
+ * them, takes them over when they lapse (2 s here), and ends identical. */
+static void test_scale__killed_holder_taken_over(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], la[PATH_MAX + 16], lb[PATH_MAX + 16], rb[PATH_MAX + 32], ref[PATH_MAX + 32],
+        leases[PATH_MAX + 32];
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "taken-over"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, SEEDS3, 0, 1));
+    ML_ASSERT_EQ_INT(0, reference_run(suite, dir));
+    setenv("MERGELAB_LEASE_SECONDS", "2", 1);
+    snprintf(la, sizeof(la), "%s/a.log", dir);
+    snprintf(lb, sizeof(lb), "%s/b.log", dir);
+    snprintf(leases, sizeof(leases), "%s/store/leases", dir);
+    pid_t a = ml_t_spawn(la, "run %s -o %s/a --cache %s/store --jobs 2", suite, dir, dir);
+    /* kill it once it holds a lease */
+    int held = 0;
+    for (int k = 0; k < 400 && !held; k++) {
+        char *out = NULL;
+        ml_t_sh(&out, "ls %s 2>/dev/null | grep -c '\\.[0-9]*$'", leases);
+        held = out && atoi(out) > 0;
+        free(out);
+        if (!held) usleep(10000);
+    }
+    kill(-a, SIGKILL);
+    ml_t_wait(a);
+    pid_t b = ml_t_spawn(lb, "run %s -o %s/b --cache %s/store --jobs 2", suite, dir, dir);
+    int rcb = ml_t_wait(b);
+    unsetenv("MERGELAB_LEASE_SECONDS");
+    snprintf(rb, sizeof(rb), "%s/b/tiny.json", dir);
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    ML_ASSERT_MSG(held, "the first run never held a lease");
+    ML_ASSERT_MSG(rcb == 0, "the second run exited %d (see %s)", rcb, lb);
+    ML_ASSERT_MSG(file_has(lb, "waiting for it"), "the second run did not wait for the dead run's lease (see %s)", lb);
+    ML_ASSERT(ml_t_identical(rb, ref));
+    ml_t_rmrf(dir);
+}
+
 const ml_test ml_tests_scale[] = {
     { "scale__lease_claims", test_scale__lease_claims, "unit" },
     { "scale__lease_one_winner", test_scale__lease_one_winner, "unit" },
+    { "scale__two_runs_one_store", test_scale__two_runs_one_store, "e2e" },
+    { "scale__killed_holder_taken_over", test_scale__killed_holder_taken_over, "e2e" },
     { NULL, NULL, NULL }
 };

@@ -51,6 +51,40 @@ int ml_t_cli(char **out, const char *fmt, ...) {
     return WEXITSTATUS(st);
 }
 
+pid_t ml_t_spawn(const char *log, const char *fmt, ...) {
+    char args[4096], cmd[8192];
+    const char *bin = getenv("ML_BIN");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "exec %s %s >'%s' 2>&1 </dev/null", bin ? bin : "build/mergelab", args, log);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0) setpgid(pid, pid);
+    return pid;
+}
+
+int ml_t_wait(pid_t pid) {
+    int status;
+    if (waitpid(pid, &status, 0) < 0) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int ml_t_identical(const char *results, const char *baseline) {
+    char *out = NULL;
+    int rc = ml_t_cli(&out, "check %s --baseline %s", results, baseline);
+    int same = rc == 0 && out && strstr(out, "bit-identical to the baseline");
+    if (!same) fprintf(stderr, "    %s vs %s: %s", results, baseline, out ? out : "(no output)\n");
+    free(out);
+    return same;
+}
+
 int ml_t_sh(char **out, const char *fmt, ...) {
     char cmd[4096], chunk[4096], *buf = NULL;
     size_t len = 0, n;
@@ -140,6 +174,39 @@ int ml_t_short_smoke(char *path, size_t size, const char *dir, const char *name,
     free(text);
     return rc;
 }
+
+/* A GPT of one layer on generated text: a run takes a fraction of a second. */
+static const char *const TINY =
+    "{\n"
+    "  \"name\": \"tiny\",\n"
+    "  \"seed\": 1,\n"
+    "  \"threads\": 1,\n"
+    "  \"data\": { \"dataset\": \"text\", \"train_docs\": 300, \"eval_docs\": 60 },\n"
+    "  \"model\": { \"type\": \"gpt\", \"n_layer\": 1, \"n_head\": 1, \"n_embd\": 16, \"context\": 16 },\n"
+    "  \"optimizer\": { \"name\": \"adamw\", \"lr\": 0.01, \"schedule\": \"cosine\", \"grad_clip\": 1.0 },\n"
+    "  \"batch_size\": 8,\n"
+    "  \"pretrain\": { \"data\": \"base\", \"steps\": 150 },\n"
+    "  \"finetune\": { \"steps\": 60, \"lr\": 0.005, \"train\": [\"mlp\"] },\n"
+    "  \"specialists\": [ { \"name\": \"math\", \"data\": \"math\" }, { \"name\": \"code\", \"data\": \"code\" } ],\n"
+    "  \"target\": { \"data\": \"target\" },\n"
+    "  \"merges\": [ { \"name\": \"average\", \"method\": \"average\" }, { \"name\": \"ensemble\", \"method\": \"ensemble\" } ],\n"
+    "  \"cka\": { \"every\": 10, \"probe_size\": 8 },\n"
+    "  \"eval\": { \"windows\": 16, \"exact_match\": 0 },\n"
+    "  \"gate\": [ { \"match\": \"*/loss\", \"direction\": \"lower\", \"atol\": 0.02, \"rtol\": 0.02 } ],\n"
+    "  \"matrix\": MATRIX\n"
+    "}\n";
+
+int ml_t_tiny_suite(char *path, size_t size, const char *dir, const char *matrix, int unclipped, int points) {
+    char *a = ml_t_replace(TINY, "MATRIX", matrix);
+    char *b = a && unclipped ? ml_t_replace(a, "\"grad_clip\": 1.0", "\"grad_clip\": 0") : a;
+    char *c = b && points ? ml_t_replace(b, "\"lr\": 0.005,", "\"lr\": 0.005, \"points\": [20, 40],") : b;
+    int rc = c ? ml_t_write(path, size, dir, "tiny.json", c) : -1;
+    if (c != b) free(c);
+    if (b != a) free(b);
+    free(a);
+    return rc;
+}
+
 
 const char *ml_t_run_once(const char *suite) {
     for (int i = 0; i < nruns; i++)

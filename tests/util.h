@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 /* A fresh directory under /tmp (mkdtemp); path has room for 256 bytes. */
@@ -20,6 +21,14 @@ int ml_t_cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 
  * stderr into *out (malloc'd, the caller frees; "" when it printed nothing), or
  * discarded when out is NULL. Returns the exit status, or -1 when it could not run
  * or did not exit normally. */
+/* Starts `mergelab ARGS` ($ML_BIN) in its own process group (kill(-pid)
+ * ends it with its workers), stdout and stderr to log; its pid. */
+pid_t ml_t_spawn(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Waits for pid: its exit code, or 128 + the signal that ended it. */
+int ml_t_wait(pid_t pid);
+/* `mergelab check results --baseline baseline` says bit-identical: 1; else
+ * 0, and what it said goes to stderr. */
+int ml_t_identical(const char *results, const char *baseline);
 int ml_t_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Replaces the first occurrence of `from` in src by `to`; NULL when absent. */
 char *ml_t_replace(const char *src, const char *from, const char *to);
@@ -32,6 +41,11 @@ int ml_t_write(char *path, size_t size, const char *dir, const char *name, const
  * Every merge method stays, so the same code runs, each loop fewer times. */
 int ml_t_short_smoke(char *path, size_t size, const char *dir, const char *name, int steps, int point, int router_steps,
                      int probe, int keep_findings);
+/* A tiny GPT suite (one layer, generated text; named "tiny") with the
+ * given matrix, as dir/tiny.json: without gradient clipping when
+ * unclipped, with finetune.points [20, 40] of its 60 steps when points (a
+ * cell of three parts). path gets its name. */
+int ml_t_tiny_suite(char *path, size_t size, const char *dir, const char *matrix, int unclipped, int points);
 /* Runs "$ML_BIN run SUITE -o <a temp dir> --quiet" once per suite in this
  * process and returns its results.json path, or NULL when the run failed
  * (its output goes to stderr). The temp dirs are removed at exit. */
