@@ -22,6 +22,8 @@ void ml_cli_join_args(char *buf, size_t size, int argc, char **argv);
 int ml_cli_int(const char *cmd, const char *opt, const char *val, int lo, int hi, int *out);
 
 int ml_cmd_run(int argc, char **argv);
+int ml_cmd_gather(int argc, char **argv);
+int ml_cmd_run_job(int argc, char **argv);
 int ml_cmd_list(int argc, char **argv);
 int ml_cmd_plan(int argc, char **argv);
 int ml_cmd_show(int argc, char **argv);

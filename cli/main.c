@@ -245,7 +245,7 @@ static int cmd_help(int argc, char **argv);
 
 static const ml_cmd cmds[] = {
     { "run", ml_cmd_run,
-      "run SUITE [-o DIR] [--results ROOT] [--jobs N] [--only GLOB] [--force] [--threads N] [--quiet|--verbose]\n"
+      "run SUITE [-o DIR] [--results ROOT] [--jobs N] [--shard K/N] [--only GLOB] [--force] [--threads N] [--quiet|--verbose]\n"
       "             [--report DIR] [--cache DIR|--no-cache] [--ignore-memory] [--commits A..B [--build CMD] [--bin PATH]]",
       "Runs every cell of a suite (its matrix: seeds x values x merges). Each cell's result is\n"
       "written atomically to DIR/<suite>.cells/ the moment it ends; DIR/<suite>.json gathers them.\n"
@@ -254,6 +254,9 @@ static const ml_cmd cmds[] = {
       "interrupted run resumes; --force reruns them. Trained phases (base, specialists, direct)\n"
       "are cached in ROOT/cache (DIR/cache with -o) and shared by cells with the same inputs.\n"
       "  --jobs N      N cells at once, each in its own process (results do not depend on N)\n"
+      "  --shard K/N   only the K-th of N disjoint shares of the jobs (and what they need first);\n"
+      "                shards run anywhere (GNU parallel, a CI matrix, Kubernetes), at once on one\n"
+      "                store or each on its own; then mergelab gather makes the suite's results\n"
       "  --only GLOB   only cells whose name matches (see: mergelab list SUITE)\n"
       "  --report DIR  write the HTML report of the results, as the run's last job\n"
       "  --ignore-memory  run even when --jobs cells at once need more than the machine's memory\n"
@@ -263,6 +266,23 @@ static const ml_cmd cmds[] = {
       "                commits already measured are skipped.\n"
       "A failed cell (NaN loss, I/O error) is recorded with its reason and the others go on.\n"
       "Exit 0, 2 on a bad suite or usage (or DIR locked by another run), 3 when a cell failed." },
+    { "gather", ml_cmd_gather,
+      "gather SUITE [-o DIR] [--cache STORE] [--from DIR|STORE]... [--report DIR] [--jobs N] [--threads N] [--quiet]",
+      "Assembles the suite's results from what its shards made (run --shard K/N) into DIR/<suite>.json,\n"
+      "bit-identical to a run on one machine. With one shared store (the shards ran with the same\n"
+      "--cache, or -o on a shared filesystem) nothing needs copying; shards that each had their own\n"
+      "store (a CI matrix) hand theirs over with --from (a shard's -o folder, or a store): their job\n"
+      "records, models and cell files are copied in first. Gather makes each cell's file and the\n"
+      "suite's; it never trains: an output no shard made is listed, with exit 3 (run that shard\n"
+      "again: it resumes). A cell a shard recorded as failed is listed as failed in the results." },
+    { "run-job", ml_cmd_run_job, "run-job SUITE HASH [-o DIR] [--cache STORE] [--report DIR] [--threads N] [--quiet]",
+      "Runs the one job of the suite's graph whose hash starts with HASH (see: mergelab plan SUITE),\n"
+      "once the jobs it needs are done, under a lease in the store (so tasks that run the same job\n"
+      "at once make it once, and a task that died is taken over). For Slurm job arrays (mergelab\n"
+      "slurm) and any engine that runs one command per job. Exit 0 when the job is done (also when\n"
+      "it was already, or when its cell failed: the failure is recorded and the suite's job lists\n"
+      "it), 3 when a job it needs is not done, or for the suite's job when a cell failed or is\n"
+      "missing; 2 bad usage." },
     { "list", ml_cmd_list, "list SUITE [-o DIR] [--threads N]",
       "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
       "whether each is done, failed or pending there." },

@@ -12,6 +12,7 @@
  * finished cell, the jobs' notes, the summary) and the exit code.
  */
 #include "cli/cli.h"
+#include "cli/scale.h"
 #include "suite/cells.h"
 #include "sched/graph.h"
 #include "sched/jobs.h"
@@ -34,8 +35,14 @@
 
 int ml_cli_commits(int argc, char **argv, const char *range);   /* cli_commits.c */
 
+/* run: the suite here; shard: its K-th of N shares (run --shard K/N);
+ * gather: the shares' results into the suite's; job: one job (run-job) */
+enum { MODE_RUN, MODE_SHARD, MODE_GATHER, MODE_JOB };
+
 typedef struct {
-    const char *suite_path, *outdir, *root, *only, *report, *cache, *commits;
+    const char *cmd, *suite_path, *outdir, *root, *only, *report, *cache, *commits, *job;
+    const char *from[256];
+    int mode, nfrom, shard_k, shard_n;
     int jobs, force, quiet, verbose, threads, no_cache, ignore_memory;
 } run_args;
 
@@ -69,6 +76,7 @@ typedef struct {
     double t0, last;           /* the scheduler's start, last status line */
     int shown;                 /* a status line is on screen */
     ml_jobs_claims *claims;    /* leases in the store; NULL without one */
+    int suite_ok;              /* the suite's file was written, complete, no cell failed */
 } run_state;
 
 static const char *cell_name(const run_state *s, int j) { return s->x->cs->cells[s->x->g->jobs[j].cell].name; }
@@ -198,6 +206,13 @@ static void job_wrote(void *ctx, int j, const char *path, const cJSON *doc) {
             printf("%-28s %10.4f\n", m->string, cJSON_IsNumber(m) ? m->valuedouble : NAN);
     }
     int complete = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "complete"));
+    int failed = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cells) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+        failed += !cJSON_IsString(st) || strcmp(st->valuestring, "ok") != 0;
+    }
+    s->suite_ok = complete && !failed;
     printf("wrote %s (%d cell%s: %d ran, %d reused, %d failed%s; %.1f s)\n", path, s->selected,
            s->selected == 1 ? "" : "s", s->total, s->reused, s->failed, complete ? "" : "; incomplete",
            ml_jobs_wall() - s->x->run.wall0);
@@ -205,39 +220,75 @@ static void job_wrote(void *ctx, int j, const char *path, const cJSON *doc) {
 
 /* ---- the command ------------------------------------------------------- */
 
-static int parse_run_args(run_args *a, int argc, char **argv) {
+static int parse_mode_arg(run_args *a, const char *cmd, const char *o, const char *val) {
+    if (!strcmp(o, "--shard") && a->mode == MODE_RUN) {
+        char *end;
+        long k = strtol(val, &end, 10), n = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+        if (*end || k < 1 || n < 1 || k > n || n > 100000) {
+            ml_cli_usage(cmd, "--shard K/N wants 1 <= K <= N, got '%s'", val);
+            return -1;
+        }
+        a->shard_k = (int)k;
+        a->shard_n = (int)n;
+        a->mode = MODE_SHARD;
+        return 1;
+    }
+    if (!strcmp(o, "--from") && a->mode == MODE_GATHER) {
+        if (a->nfrom == (int)(sizeof(a->from) / sizeof(a->from[0]))) {
+            ml_cli_usage(cmd, "at most 256 --from, got more at '%s'", val);
+            return -1;
+        }
+        a->from[a->nfrom++] = val;
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_run_args(run_args *a, int mode, const char *cmd, int argc, char **argv) {
     const char *build_opt = NULL;
     memset(a, 0, sizeof(*a));
+    a->mode = mode;
+    a->cmd = cmd;
     a->jobs = 1;
     a->root = ml_store_root();
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(o, "-o") && has) a->outdir = argv[++i];
+        int has = i + 1 < argc, m;
+        if (has && (m = parse_mode_arg(a, cmd, o, argv[i + 1])) != 0) {
+            if (m < 0) return -1;
+            i++;
+        } else if (!strcmp(o, "-o") && has) a->outdir = argv[++i];
         else if (!strcmp(o, "--results") && has) a->root = argv[++i];
         else if (!strcmp(o, "--only") && has) a->only = argv[++i];
         else if (!strcmp(o, "--report") && has) a->report = argv[++i];
         else if (!strcmp(o, "--cache") && has) a->cache = argv[++i];
-        else if (!strcmp(o, "--commits") && has) a->commits = argv[++i];
-        else if (!strcmp(o, "--no-cache")) a->no_cache = 1;
-        else if (!strcmp(o, "--force")) a->force = 1;
+        else if (!strcmp(o, "--commits") && has && mode == MODE_RUN) a->commits = argv[++i];
+        else if (!strcmp(o, "--no-cache") && mode == MODE_RUN) a->no_cache = 1;
+        else if (!strcmp(o, "--force") && mode == MODE_RUN) a->force = 1;
         else if (!strcmp(o, "--ignore-memory")) a->ignore_memory = 1;
         else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) a->quiet = 1;
         else if (!strcmp(o, "--verbose") || !strcmp(o, "-v")) a->verbose = 1;
         else if (!strcmp(o, "--jobs") && has) {
-            if (ml_cli_int("run", "--jobs", argv[++i], 1, 256, &a->jobs) < 0) return -1;
+            if (ml_cli_int(cmd, "--jobs", argv[++i], 1, 256, &a->jobs) < 0) return -1;
         } else if (!strcmp(o, "--threads") && has) {
-            if (ml_cli_int("run", "--threads", argv[++i], 1, 256, &a->threads) < 0) return -1;
-        } else if ((!strcmp(o, "--build") || !strcmp(o, "--bin")) && has) {
+            if (ml_cli_int(cmd, "--threads", argv[++i], 1, 256, &a->threads) < 0) return -1;
+        } else if ((!strcmp(o, "--build") || !strcmp(o, "--bin")) && has && mode == MODE_RUN) {
             i++;   /* used with --commits (cli_commits.c) */
             build_opt = o;
-        } else if (o[0] == '-') { ml_cli_usage("run", "unknown option '%s'", o); return -1; }
+        } else if (o[0] == '-') { ml_cli_usage(cmd, "unknown option '%s'", o); return -1; }
         else if (!a->suite_path) a->suite_path = o;
-        else { ml_cli_usage("run", "unexpected argument '%s'", o); return -1; }
+        else if (mode == MODE_JOB && !a->job) a->job = o;
+        else { ml_cli_usage(cmd, "unexpected argument '%s'", o); return -1; }
     }
-    if (!a->suite_path) { ml_cli_usage("run", "%s", "missing SUITE"); return -1; }
-    if (build_opt && !a->commits) { ml_cli_usage("run", "%s is only for --commits A..B", build_opt); return -1; }
-    if (a->quiet && a->verbose) { ml_cli_usage("run", "%s", "--quiet and --verbose exclude each other"); return -1; }
+    if (!a->suite_path) { ml_cli_usage(cmd, "%s", "missing SUITE"); return -1; }
+    if (mode == MODE_JOB && !a->job) { ml_cli_usage(cmd, "%s", "missing HASH (see: mergelab plan SUITE)"); return -1; }
+    if (build_opt && !a->commits) { ml_cli_usage(cmd, "%s is only for --commits A..B", build_opt); return -1; }
+    if (a->quiet && a->verbose) { ml_cli_usage(cmd, "%s", "--quiet and --verbose exclude each other"); return -1; }
+    if (a->commits && a->mode == MODE_SHARD) { ml_cli_usage(cmd, "%s", "--shard and --commits exclude each other"); return -1; }
+    if (a->report && a->mode == MODE_SHARD) {
+        ml_cli_usage(cmd, "%s", "a shard writes no report: give --report to mergelab gather");
+        return -1;
+    }
     return 0;
 }
 
@@ -249,106 +300,160 @@ static int select_cells(const ml_cellset *cs, const char *only, int *sel) {
     return n;
 }
 
-int ml_cmd_run(int argc, char **argv) {
+/* What a run holds from its start to its end. */
+typedef struct {
     run_args a;
-    ml_cellset *cs = NULL;
-    ml_graph g = { 0 };
-    cJSON *prov = NULL;
-    char dir[PATH_MAX], cache[PATH_MAX], path[PATH_MAX], cells_dir[PATH_MAX + 128], machine[128], commit[128],
-        cmdline[4096];
-    int *sel = NULL, *done = NULL, nsel, lock = -1, error, rc = EXIT_OK;
-    if (parse_run_args(&a, argc, argv) < 0) return EXIT_USAGE;
-    if (a.commits) return ml_cli_commits(argc, argv, a.commits);
+    ml_cellset *cs;
+    ml_graph g;
+    cJSON *prov;
+    char dir[PATH_MAX], cache[PATH_MAX], path[PATH_MAX], machine[128], cmdline[4096];
+    int *sel, *done, nsel, lock;
+    int job;                    /* run-job: the job, -1 when nothing is to run */
+    time_t t_start;
+    double w0, c0;
+} run_ctx;
 
-    if ((error = ml_cells_load(&cs, a.suite_path, a.threads)) < 0) return ml_cli_fail(error);
+/* Steps before the graph: the cells, the provenance, the folders, the lock. */
+static int run_open(run_ctx *r) {
+    run_args *a = &r->a;
+    char commit[128], cells_dir[PATH_MAX + 128];
+    int error, shared = a->mode == MODE_SHARD || a->mode == MODE_JOB;
+    if ((error = ml_cells_load(&r->cs, a->suite_path, a->threads)) < 0) return ml_cli_fail(error);
     /* --jobs cells at once must fit: refused now rather than killed or swapping later */
-    if ((error = ml_cells_check_memory(cs, a.jobs < cs->n ? a.jobs : cs->n, a.ignore_memory, "--ignore-memory")) < 0) {
-        ml_cells_free(cs);
+    if ((error = ml_cells_check_memory(r->cs, a->jobs < r->cs->n ? a->jobs : r->cs->n, a->ignore_memory,
+                                       "--ignore-memory")) < 0)
         return ml_cli_fail(error);
-    }
-    time_t t_start = time(NULL);
-    double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
-    if ((error = ml_provenance_collect(&prov, ".", ml_build_commit, ml_build_cc, ml_build_cflags)) < 0) {
-        rc = ml_cli_fail(error);
-        goto cleanup;
-    }
-    ml_store_machine(machine, sizeof(machine));
-    ml_store_commit_dir(commit, sizeof(commit), prov);
-    if (a.outdir) snprintf(dir, sizeof(dir), "%s", a.outdir);
-    else snprintf(dir, sizeof(dir), "%s/%s/%s", a.root, machine, commit);
-    if (a.cache) snprintf(cache, sizeof(cache), "%s", a.cache);
-    else if (a.outdir) snprintf(cache, sizeof(cache), "%s/cache", a.outdir);
-    else snprintf(cache, sizeof(cache), "%s/cache", a.root);
-    if (ml_cellfile_suite_path(path, sizeof(path), dir, cs) < 0) {
-        rc = ml_cli_usage("run", "output folder path too long: '%s'", dir);
-        goto cleanup;
-    }
-    if ((error = ml_store_lock(&lock, dir)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
-    snprintf(cells_dir, sizeof(cells_dir), "%s/%s.cells", dir, cs->suite->name);
-    ml_store_sweep_temps(dir, 1);
-    ml_store_sweep_temps(cells_dir, 1);
-    ml_store_sweep_temps(cache, 0);
+    r->t_start = time(NULL);
+    r->w0 = ml_jobs_wall();
+    r->c0 = ml_jobs_cpu();
+    if ((error = ml_provenance_collect(&r->prov, ".", ml_build_commit, ml_build_cc, ml_build_cflags)) < 0)
+        return ml_cli_fail(error);
+    ml_store_machine(r->machine, sizeof(r->machine));
+    ml_store_commit_dir(commit, sizeof(commit), r->prov);
+    if (a->outdir) snprintf(r->dir, sizeof(r->dir), "%s", a->outdir);
+    else snprintf(r->dir, sizeof(r->dir), "%s/%s/%s", a->root, r->machine, commit);
+    if (a->cache) snprintf(r->cache, sizeof(r->cache), "%s", a->cache);
+    else if (a->outdir) snprintf(r->cache, sizeof(r->cache), "%s/cache", a->outdir);
+    else snprintf(r->cache, sizeof(r->cache), "%s/cache", a->root);
+    if (ml_cellfile_suite_path(r->path, sizeof(r->path), r->dir, r->cs) < 0)
+        return ml_cli_usage(a->cmd, "output folder path too long: '%s'", r->dir);
+    /* shards and Slurm tasks share the folder; a run or a gather has it alone */
+    if ((error = shared ? ml_store_lock_shared(&r->lock, r->dir) : ml_store_lock(&r->lock, r->dir)) < 0)
+        return ml_cli_fail(error);
+    snprintf(cells_dir, sizeof(cells_dir), "%s/%s.cells", r->dir, r->cs->suite->name);
+    ml_store_sweep_temps(r->dir, !shared);
+    ml_store_sweep_temps(cells_dir, !shared);
+    ml_store_sweep_temps(r->cache, 0);
+    if (a->mode == MODE_GATHER &&
+        (error = ml_cli_import_stores(r->cache, r->dir, r->cs, a->from, a->nfrom, a->quiet)) < 0)
+        return ml_cli_fail(error);
+    return EXIT_OK;
+}
 
+/* The graph of the selected cells and what of it is done; the mode decides
+ * what is left to this process. */
+static int run_shape(run_ctx *r, ml_jobs_ctx *x) {
+    run_args *a = &r->a;
+    int error;
     /* the jobs of the selected cells, then the suite's file and the report; with
-     * several workers and the cache a cell with finetune.points runs in parts */
-    if ((error = ml_calloc((void **)&sel, (size_t)cs->n, sizeof(int))) < 0) { rc = ml_cli_fail(error); goto cleanup; }
-    if ((nsel = select_cells(cs, a.only, sel)) == 0) {
-        rc = ml_cli_usage("run", "--only '%s' matches no cell (see: mergelab list SUITE)", a.only);
-        goto cleanup;
+     * several workers and the cache, and always for another engine, a cell with
+     * finetune.points runs in parts */
+    if ((error = ml_calloc((void **)&r->sel, (size_t)r->cs->n, sizeof(int))) < 0) return ml_cli_fail(error);
+    if ((r->nsel = select_cells(r->cs, a->only, r->sel)) == 0)
+        return ml_cli_usage(a->cmd, "--only '%s' matches no cell (see: mergelab list SUITE)", a->only);
+    int ends = a->mode == MODE_SHARD ? 0 : ML_GRAPH_SUITE | (a->report || a->mode == MODE_JOB ? ML_GRAPH_REPORT : 0);
+    int split = !a->no_cache && (a->jobs > 1 || a->mode != MODE_RUN);
+    if ((error = ml_graph_build(&r->g, r->cs, r->sel, r->nsel, split, ends)) < 0 ||
+        (error = ml_calloc((void **)&r->done, (size_t)(r->g.n ? r->g.n : 1), sizeof(int))) < 0)
+        return ml_cli_fail(error);
+    /* what is left: the rule `plan -o` shows */
+    if (!a->force && (error = ml_jobs_done(x, r->done)) < 0) return ml_cli_fail(error);
+    switch (a->mode) {
+    case MODE_SHARD: return ml_cli_shard_mask(&r->g, a->shard_k, a->shard_n, r->done, a->quiet);
+    case MODE_GATHER: return ml_cli_gather_check(x, r->done);
+    case MODE_JOB: return ml_cli_job_mask(x, a->job, r->done, &r->job, a->quiet);
+    default:   /* the suite's file and the report are written again whatever it says, with this run's provenance */
+        for (int j = 0; j < r->g.n; j++)
+            if (r->g.jobs[j].cell < 0) r->done[j] = 0;
+        return EXIT_OK;
     }
-    int ends = ML_GRAPH_SUITE | (a.report ? ML_GRAPH_REPORT : 0);
-    if ((error = ml_graph_build(&g, cs, sel, nsel, a.jobs > 1 && !a.no_cache, ends)) < 0 ||
-        (error = ml_calloc((void **)&done, (size_t)g.n, sizeof(int))) < 0) {
-        rc = ml_cli_fail(error);
-        goto cleanup;
-    }
-    ml_cli_join_args(cmdline, sizeof(cmdline), argc, argv);
-    run_state s = { .a = &a, .tty = isatty(2), .selected = nsel };
-    ml_jobs_ctx x = { .cs = cs, .g = &g, .dir = dir, .cache = a.no_cache ? NULL : cache, .report = a.report,
-                      .verbose = a.verbose, .adopt = 1, .run = { prov, cmdline, machine, t_start, w0, c0, 0 },
-                      .progress = on_progress, .log = log_line, .note = note_line, .wrote = job_wrote, .ctx = &s };
-    s.x = &x;
-    /* what is left: the rule `plan -o` shows; the suite's file and the
-     * report are written again whatever it says, with this run's provenance */
-    if (!a.force && (error = ml_jobs_done(&x, done)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
-    for (int j = 0; j < g.n; j++) {
-        if (g.jobs[j].cell < 0) done[j] = 0;
-        else if (g.jobs[j].kind == ML_JOB_CELL || g.jobs[j].kind == ML_JOB_RESULTS) {
-            s.reused += done[j] > 0;   /* the job that ends a cell */
-            s.total += done[j] == 0;
-        }
-    }
-    x.run.reused = s.reused;
-    if (!a.quiet)
-        fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", cs->suite->name, nsel,
-                nsel == 1 ? "" : "s", s.total, s.reused, dir);
-    s.t0 = ml_jobs_wall();
-    ml_sched_ops ops = { job_run, job_ended, job_running, NULL, NULL, NULL, &s };
-    if (x.cache) {   /* other runs, hosts and shards may share the store */
-        if ((error = ml_jobs_claims_new(&s.claims, &x)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+}
+
+/* The scheduler over what is left, with leases in the store when there is one. */
+static int run_jobs(run_ctx *r, run_state *s, ml_jobs_ctx *x) {
+    ml_sched_ops ops = { job_run, job_ended, job_running, NULL, NULL, NULL, s };
+    int error;
+    if (x->cache) {   /* other runs, hosts and shards may share the store */
+        if ((error = ml_jobs_claims_new(&s->claims, x)) < 0) return error;
         ops.claim = job_claim;
         ops.release = job_release;
         ops.tick = job_tick;
     }
-    error = ml_sched_run(&g, done, a.jobs, &ops);
-    ml_jobs_claims_free(s.claims);
-    s.claims = NULL;
-    progress_clear(&s);
-    if (error < 0) { rc = ml_cli_fail(error); goto cleanup; }
-    if (s.failed) {
+    s->t0 = ml_jobs_wall();
+    error = ml_sched_run(&r->g, r->done, r->a.jobs, &ops);
+    ml_jobs_claims_free(s->claims);
+    s->claims = NULL;
+    progress_clear(s);
+    return error;
+}
+
+static int run_mode(int mode, const char *cmd, int argc, char **argv) {
+    run_ctx r;
+    int error, rc;
+    memset(&r, 0, sizeof(r));
+    r.lock = -1;
+    if (parse_run_args(&r.a, mode, cmd, argc, argv) < 0) return EXIT_USAGE;
+    mode = r.a.mode;   /* run --shard is a shard */
+    if (r.a.commits) return ml_cli_commits(argc, argv, r.a.commits);
+    if (r.a.no_cache && mode != MODE_RUN) return ml_cli_usage(cmd, "%s", "--no-cache: this needs the store");
+    if ((rc = run_open(&r)) != EXIT_OK) goto cleanup;
+    ml_cli_join_args(r.cmdline, sizeof(r.cmdline), argc, argv);
+    run_state s = { .a = &r.a, .tty = isatty(2) };
+    ml_jobs_ctx x = { .cs = r.cs, .g = &r.g, .dir = r.dir, .cache = r.a.no_cache ? NULL : r.cache,
+                      .report = r.a.report, .verbose = r.a.verbose, .adopt = 1,
+                      .run = { r.prov, r.cmdline, r.machine, r.t_start, r.w0, r.c0, 0 }, .progress = on_progress,
+                      .log = log_line, .note = note_line, .wrote = job_wrote, .ctx = &s };
+    s.x = &x;
+    if ((rc = run_shape(&r, &x)) != EXIT_OK) goto cleanup;
+    s.selected = r.nsel;
+    for (int j = 0; j < r.g.n; j++)
+        if (r.g.jobs[j].kind == ML_JOB_CELL || r.g.jobs[j].kind == ML_JOB_RESULTS) {
+            s.reused += r.done[j] > 0;   /* the job that ends a cell */
+            s.total += r.done[j] == 0;
+        }
+    x.run.reused = s.reused;
+    if (!r.a.quiet && mode == MODE_RUN)
+        fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", r.cs->suite->name,
+                r.nsel, r.nsel == 1 ? "" : "s", s.total, s.reused, r.dir);
+    if ((error = run_jobs(&r, &s, &x)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    if (mode == MODE_SHARD) {
+        if (!r.a.quiet)
+            fprintf(stderr, "mergelab: shard %d/%d ended (%d cell%s failed); when every shard has: mergelab gather %s -o "
+                    "DIR [--from SHARD_DIR]...\n", r.a.shard_k, r.a.shard_n, s.failed, s.failed == 1 ? "" : "s",
+                    r.a.suite_path);
+        rc = s.failed ? EXIT_FAILED : EXIT_OK;
+    } else if (mode == MODE_JOB) {
+        /* a cell that failed is recorded, and the jobs after it go on (Slurm's
+         * afterok); the suite's job says whether the whole suite holds */
+        rc = r.job >= 0 && r.g.jobs[r.job].kind == ML_JOB_SUITE && !s.suite_ok ? EXIT_FAILED : EXIT_OK;
+    } else if (s.failed) {
         fprintf(stderr, "mergelab: %d cell%s failed; their reasons are in %s (rerun to retry them)\n", s.failed,
-                s.failed == 1 ? "" : "s", path);
+                s.failed == 1 ? "" : "s", r.path);
         rc = EXIT_FAILED;
     }
 cleanup:
-    ml_store_unlock(lock);
-    free(sel);
-    free(done);
-    ml_graph_free(&g);
-    cJSON_Delete(prov);
-    ml_cells_free(cs);
+    ml_store_unlock(r.lock);
+    free(r.sel);
+    free(r.done);
+    ml_graph_free(&r.g);
+    cJSON_Delete(r.prov);
+    ml_cells_free(r.cs);
     return rc;
 }
+
+int ml_cmd_run(int argc, char **argv) { return run_mode(MODE_RUN, "run", argc, argv); }
+int ml_cmd_gather(int argc, char **argv) { return run_mode(MODE_GATHER, "gather", argc, argv); }
+int ml_cmd_run_job(int argc, char **argv) { return run_mode(MODE_JOB, "run-job", argc, argv); }
 
 int ml_cmd_list(int argc, char **argv) {
     const char *suite = NULL, *outdir = NULL;

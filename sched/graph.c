@@ -136,6 +136,51 @@ void ml_graph_free(ml_graph *g) {
     memset(g, 0, sizeof(*g));
 }
 
+/* A job's inputs always come before it (ml_graph_build adds them first),
+ * so one pass in index order sees every input's level before the job. */
+int ml_graph_levels(const ml_graph *g, int *level) {
+    int top = -1;
+    for (int i = 0; i < g->n; i++) {
+        const ml_job *j = &g->jobs[i];
+        level[i] = 0;
+        for (int k = 0; k < j->ninputs; k++)
+            if (level[j->inputs[k]] + 1 > level[i]) level[i] = level[j->inputs[k]] + 1;
+        if (level[i] > top) top = level[i];
+    }
+    return top + 1;
+}
+
+void ml_graph_share(const ml_graph *g, int k, int n, int *mine) {
+    int ncells = 0, leaf = 0, last_cell = -1;
+    for (int i = 0; i < g->n; i++) {
+        mine[i] = 0;
+        if (g->jobs[i].cell >= 0 && g->jobs[i].cell != last_cell) {
+            ncells++;
+            last_cell = g->jobs[i].cell;
+        }
+    }
+    /* whole cells when there are enough (no training repeated across
+     * shares), else points one by one */
+    int by_cell = ncells >= n, cell_ord = -1;
+    last_cell = -1;
+    for (int i = 0; i < g->n; i++) {
+        const ml_job *j = &g->jobs[i];
+        if (j->cell >= 0 && j->cell != last_cell) {
+            cell_ord++;
+            last_cell = j->cell;
+        }
+        if (j->kind != ML_JOB_CELL && j->kind != ML_JOB_POINT) continue;
+        int owner = by_cell ? cell_ord % n : leaf % n;
+        leaf++;
+        if (owner == k) mine[i] = 1;
+    }
+    /* what the owned jobs need first, back to the bases */
+    for (int i = g->n - 1; i >= 0; i--)
+        if (mine[i])
+            for (int e = 0; e < g->jobs[i].ninputs; e++)
+                if (!mine[g->jobs[i].inputs[e]]) mine[g->jobs[i].inputs[e]] = 2;
+}
+
 static const char *kind_name(ml_job_kind k) {
     static const char *const kinds[] = { "cell", "base", "train", "point", "results", "suite", "report" };
     return kinds[k];

@@ -78,6 +78,21 @@ enum {
 int ml_graph_build(ml_graph *out, const ml_cellset *cs, const int *cells, int ncells, int split, int ends);
 void ml_graph_free(ml_graph *g);
 
+/* level[j] for every job: 0 without inputs, else one more than its
+ * highest input's (base 0, train 1, point 2, results 3, ...). Returns the
+ * number of levels. A level's jobs need nothing of their own level, so
+ * each level is one Slurm job array. */
+int ml_graph_levels(const ml_graph *g, int *level);
+/* Share k (0-based) of n disjoint shares of the work: mine[j] is 1 for the
+ * jobs share k owns, 2 for those they need first (inputs, transitively;
+ * found done or made once under leases when shares run at once on one
+ * store, made again by each share that needs them when each has its own
+ * store), 0 for the rest. Owned are the leaves: cell and point jobs, by
+ * whole cells in turn when there are at least n cells, else point by
+ * point in turn. Results, suite and report belong to no share: `mergelab
+ * gather` makes them from the shares' records. */
+void ml_graph_share(const ml_graph *g, int k, int n, int *mine);
+
 /* "base", "train", "point3" (1-based), "results", "cell", "suite", "report" */
 const char *ml_job_name(const ml_job *j, char *buf, size_t size);
 /* Lower runs first among ready jobs: jobs that unblock most work (a cell's

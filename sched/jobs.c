@@ -399,9 +399,14 @@ int ml_jobs_done_one(const ml_jobs_ctx *x, int j) {
         return ml_cellfile_part_load(NULL, x->cache, job->hash, x->cs, job->cell);
     case ML_JOB_BASE:
         return cache_has(x->cache, job->hash);
-    default:
-        return 0;
+    case ML_JOB_SUITE: {   /* its file is there (complete or not: the report shows either) */
+        char path[PATH_MAX];
+        return ml_cellfile_suite_path(path, sizeof(path), x->dir, x->cs) == 0 && ml_fs_exists(path);
     }
+    case ML_JOB_REPORT:
+        return x->report && report_current(x);
+    }
+    return 0;
 }
 
 /* ---- claims ---------------------------------------------------------------- */

@@ -102,7 +102,7 @@ void ml_jobs_release(ml_jobs_claims *c, int j);
 /* Renews the leases held (sched.h's tick); a lease taken over is noted. */
 void ml_jobs_renew(ml_jobs_claims *c);
 /* Whether job j's output is there now, by ml_jobs_done's rule for one job
- * (a base: its cache entry; local jobs: 0). */
+ * (a base: its cache entry; the suite: its file, complete or not). */
 int ml_jobs_done_one(const ml_jobs_ctx *x, int j);
 
 /* The clocks a job's and a run's seconds are measured on: monotonic wall

@@ -101,8 +101,9 @@ static void holder_line(char *buf, size_t size) {
     snprintf(buf, size, "%ld on %s, since %s: %s\n", (long)getpid(), host, when, cmd[0] ? cmd : "mergelab");
 }
 
-int ml_store_lock(int *fd, const char *dir) {
+static int lock_dir(int *fd, const char *dir, int shared) {
     char path[4096], who[700];
+    int how = shared ? LOCK_SH : LOCK_EX;
     int error, f;
     *fd = -1;
     if ((error = ml_fs_mkdir_p(dir)) < 0) return error;
@@ -115,13 +116,13 @@ int ml_store_lock(int *fd, const char *dir) {
         close(f);
         return ml_error_set(ML_EINVALID, "cannot lock '%s': it is not a regular file", path);
     }
-    if (flock(f, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK && holder_gone(f)) {
+    if (flock(f, how | LOCK_NB) < 0 && errno == EWOULDBLOCK && holder_gone(f)) {
         /* the run that took the lock is dead, and the --jobs workers it
          * forked (which share its lock) are dying with it: a rerun right
          * after a kill -9 waits for them instead of failing */
-        for (int i = 0; i < 500 && flock(f, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK; i++) usleep(10000);
+        for (int i = 0; i < 500 && flock(f, how | LOCK_NB) < 0 && errno == EWOULDBLOCK; i++) usleep(10000);
     }
-    if (flock(f, LOCK_EX | LOCK_NB) < 0) {
+    if (flock(f, how | LOCK_NB) < 0) {
         int e = errno;
         holder_text(f, who, sizeof(who));
         close(f);
@@ -130,12 +131,15 @@ int ml_store_lock(int *fd, const char *dir) {
                                 "finish, or give this run another -o DIR", dir, who);
         return ml_error_set(ML_EOS, "cannot lock '%s': %s", path, strerror(e));
     }
-    /* the holder, for the message another run prints */
+    /* the holder, for the message another run prints (sharers leave it: they are many) */
     holder_line(who, sizeof(who));
-    if (ftruncate(f, 0) < 0 || pwrite(f, who, strlen(who), 0) < 0) { /* the lock holds regardless */ }
+    if (!shared && (ftruncate(f, 0) < 0 || pwrite(f, who, strlen(who), 0) < 0)) { /* the lock holds regardless */ }
     *fd = f;
     return 0;
 }
+
+int ml_store_lock(int *fd, const char *dir) { return lock_dir(fd, dir, 0); }
+int ml_store_lock_shared(int *fd, const char *dir) { return lock_dir(fd, dir, 1); }
 
 void ml_store_unlock(int fd) {
     if (fd >= 0) close(fd);

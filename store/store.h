@@ -31,6 +31,10 @@ void ml_store_cell_file(char *buf, size_t size, const char *dir, const char *sui
  * held). ML_EINVALID "DIR is being written by another mergelab run (pid N)"
  * when someone else holds it. *fd is closed by ml_store_unlock. */
 int ml_store_lock(int *fd, const char *dir);
+/* The same lock shared: shards and Slurm tasks of one suite write one
+ * folder together (their jobs' outputs never collide), and a run of its
+ * own is kept out while any of them works, as they are while it does. */
+int ml_store_lock_shared(int *fd, const char *dir);
 void ml_store_unlock(int fd);
 /* Removes "*.tmp.PID.N" files in dir (left by a kill -9 between write and
  * rename): all of them when any_writer (the caller holds the folder's lock,
