@@ -436,6 +436,9 @@ static int run_mode(int mode, const char *cmd, int argc, char **argv) {
         /* a cell that failed is recorded, and the jobs after it go on (Slurm's
          * afterok); the suite's job says whether the whole suite holds */
         rc = r.job >= 0 && r.g.jobs[r.job].kind == ML_JOB_SUITE && !s.suite_ok ? EXIT_FAILED : EXIT_OK;
+    } else if (mode == MODE_GATHER && !s.suite_ok) {   /* the shards' failures are recorded, not counted here */
+        fprintf(stderr, "mergelab: the results are incomplete or hold a failed cell; the reasons are in %s\n", r.path);
+        rc = EXIT_FAILED;
     } else if (s.failed) {
         fprintf(stderr, "mergelab: %d cell%s failed; their reasons are in %s (rerun to retry them)\n", s.failed,
                 s.failed == 1 ? "" : "s", r.path);

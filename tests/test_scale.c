@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "store/lease.h"
+#include "store/results.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -179,10 +180,134 @@ static void test_scale__killed_holder_taken_over(void) {
     ml_t_rmrf(dir);
 }
 
+/* ---- shards and gather ------------------------------------------------- */
+
+/* Three shards, each with its own store (a CI matrix: nothing shared), then
+ * gather --from each: bit-identical to a run alone. And the same three at
+ * once on one folder (GNU parallel on one machine), then gather. */
+static void test_scale__shards_and_gather(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], res[PATH_MAX + 32], ref[PATH_MAX + 32], log[PATH_MAX + 32];
+    char *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "shards"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, SEEDS3, 0, 1));
+    ML_ASSERT_EQ_INT(0, reference_run(suite, dir));
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    int rc = 0;
+    for (int k = 1; k <= 3; k++) {
+        rc = rc * 10 + ml_t_cli(&out, "run %s --shard %d/3 -o %s/own%d", suite, k, dir, k);
+        ML_ASSERT_STR_HAS(out, "of its own");
+        free(out);
+    }
+    ML_ASSERT_EQ_INT(0, rc);
+    /* one shard's outputs are not the suite's: gather says what is missing */
+    rc = ml_t_cli(&out, "gather %s -o %s/partial --from %s/own1", suite, dir, dir);
+    ML_ASSERT_EQ_INT(3, rc);
+    ML_ASSERT_STR_HAS(out, "has no output");
+    free(out);
+    rc = ml_t_cli(&out, "gather %s -o %s/g --from %s/own1 --from %s/own2 --from %s/own3", suite, dir, dir, dir, dir);
+    ML_ASSERT_MSG(rc == 0, "gather exited %d: %s", rc, out);
+    free(out);
+    snprintf(res, sizeof(res), "%s/g/tiny.json", dir);
+    ML_ASSERT(ml_t_identical(res, ref));
+    /* at once, one folder and store */
+    pid_t p[3];
+    for (int k = 0; k < 3; k++) {
+        snprintf(log, sizeof(log), "%s/par%d.log", dir, k + 1);
+        p[k] = ml_t_spawn(log, "run %s --shard %d/3 -o %s/par --quiet", suite, k + 1, dir);
+    }
+    for (int k = 0; k < 3; k++) rc = rc * 10 + ml_t_wait(p[k]);
+    ML_ASSERT_EQ_INT(0, rc);
+    rc = ml_t_cli(&out, "gather %s -o %s/par --quiet", suite, dir);
+    ML_ASSERT_MSG(rc == 0, "gather exited %d: %s", rc, out);
+    free(out);
+    snprintf(res, sizeof(res), "%s/par/tiny.json", dir);
+    ML_ASSERT(ml_t_identical(res, ref));
+    ml_t_rmrf(dir);
+}
+
+/* A failed cell in a shard is recorded by gather as failed (exit 3 from the shard, 0 from gather with the
+ * cell listed as failed), not taken for missing. */
+static void test_scale__shard_failed_cell(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], res[PATH_MAX + 32];
+    char *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "shard-fail"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, "{ \"finetune.lr\": [0.005, 1e30] }", 1, 1));
+    int r1 = ml_t_cli(&out, "run %s --shard 1/2 -o %s/s --quiet", suite, dir);
+    free(out);
+    int r2 = ml_t_cli(&out, "run %s --shard 2/2 -o %s/s --quiet", suite, dir);
+    free(out);
+    int rg = ml_t_cli(&out, "gather %s -o %s/s", suite, dir);
+    snprintf(res, sizeof(res), "%s/s/tiny.json", dir);
+    cJSON *doc = NULL;
+    int loaded = ml_results_load(&doc, res) == 0;
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 1), "status");
+    int failed_listed = loaded && cJSON_GetArraySize(cells) == 2 && cJSON_IsString(st) && !strcmp(st->valuestring, "failed");
+    cJSON_Delete(doc);
+    ML_ASSERT_MSG(r1 == 0 && r2 == 3, "the shards exited %d and %d, want 0 and 3 (the second's cell diverges)", r1, r2);
+    ML_ASSERT_MSG(rg == 3, "gather exited %d, want 3 (a cell failed): %s", rg, out);
+    ML_ASSERT_MSG(failed_listed, "gather's results do not list the diverged cell as failed: %s", out);
+    free(out);
+    ml_t_rmrf(dir);
+}
+
+/* run-job: a job whose inputs are not done exits 3 and names them; run
+ * level by level (what Slurm's arrays do), the suite's results are
+ * bit-identical to a run alone, and a report is written. */
+static void test_scale__run_job_levels(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], res[PATH_MAX + 32], ref[PATH_MAX + 32], index[PATH_MAX + 32];
+    char *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "run-job"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, SEEDS3, 0, 1));
+    ML_ASSERT_EQ_INT(0, reference_run(suite, dir));
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "plan %s --json", suite));
+    cJSON *plan = cJSON_Parse(out);
+    free(out);
+    const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(plan, "jobs");
+    int n = cJSON_GetArraySize(jobs), level[64] = { 0 }, top = 0, early = -1;
+    ML_ASSERT(n > 0 && n <= 64);
+    for (int j = 0; j < n; j++) {
+        const cJSON *in;
+        cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, j), "inputs"))
+            if (level[in->valueint] + 1 > level[j]) level[j] = level[in->valueint] + 1;
+        if (level[j] > top) top = level[j];
+    }
+    /* a training before its base: refused */
+    for (int j = 0; j < n && early < 0; j++) if (level[j] == 1) early = j;
+    const char *h = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, early), "hash")->valuestring;
+    int rc = ml_t_cli(&out, "run-job %s %.12s -o %s/rj", suite, h, dir);
+    ML_ASSERT_MSG(rc == 3 && strstr(out, "which is not done"), "a job before its input: exit %d: %s", rc, out);
+    free(out);
+    rc = ml_t_cli(&out, "run-job %s 0000000 -o %s/rj", suite, dir);
+    ML_ASSERT_MSG(rc == 2, "an unknown job: exit %d: %s", rc, out);
+    free(out);
+    int bad = 0;
+    for (int l = 0; l <= top; l++)
+        for (int j = 0; j < n; j++)
+            if (level[j] == l) {
+                h = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(jobs, j), "hash")->valuestring;
+                rc = ml_t_cli(&out, "run-job %s %s -o %s/rj --report %s/rj/report --quiet", suite, h, dir, dir);
+                if (rc) fprintf(stderr, "    run-job %.12s exited %d: %s", h, rc, out);
+                bad += rc != 0;
+                free(out);
+            }
+    cJSON_Delete(plan);
+    snprintf(res, sizeof(res), "%s/rj/tiny.json", dir);
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    snprintf(index, sizeof(index), "%s/rj/report/index.html", dir);
+    ML_ASSERT_EQ_INT(0, bad);
+    ML_ASSERT(ml_t_identical(res, ref));
+    ML_ASSERT(ml_fs_exists(index));
+    ml_t_rmrf(dir);
+}
+
 const ml_test ml_tests_scale[] = {
     { "scale__lease_claims", test_scale__lease_claims, "unit" },
     { "scale__lease_one_winner", test_scale__lease_one_winner, "unit" },
     { "scale__two_runs_one_store", test_scale__two_runs_one_store, "e2e" },
     { "scale__killed_holder_taken_over", test_scale__killed_holder_taken_over, "e2e" },
+    { "scale__shards_and_gather", test_scale__shards_and_gather, "e2e" },
+    { "scale__shard_failed_cell", test_scale__shard_failed_cell, "e2e" },
+    { "scale__run_job_levels", test_scale__run_job_levels, "e2e" },
     { NULL, NULL, NULL }
 };
