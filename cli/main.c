@@ -8,6 +8,7 @@
 #include "core/fault.h"
 #include "suite/cells.h"
 #include "cli/cli.h"
+#include "cli/scale.h"
 #include "analysis/gate.h"
 #include "store/provenance.h"
 #include "store/results.h"
@@ -283,6 +284,16 @@ static const ml_cmd cmds[] = {
       "it was already, or when its cell failed: the failure is recorded and the suite's job lists\n"
       "it), 3 when a job it needs is not done, or for the suite's job when a cell failed or is\n"
       "missing; 2 bad usage." },
+    { "slurm", ml_cmd_slurm,
+      "slurm SUITE -o DIR [--cache STORE] [--report DIR] [--threads N] [--partition P] [--account A]\n"
+      "             [--sbatch-arg ARG]... [--bin PATH] [--gflops G] [--time-factor F]",
+      "Writes DIR/slurm/: one sbatch script per level of the suite's job graph (bases, trainings,\n"
+      "points, cells' results, the suite's results, the report), each a job array of `mergelab\n"
+      "run-job` tasks, and submit.sh, which submits them chained with --dependency=afterok. DIR\n"
+      "(and --cache) must be on a filesystem every node sees. --cpus-per-task is the suite's\n"
+      "threads (pretrain.threads for a base); --time is estimated from the level's largest job\n"
+      "(suite/cost.c: its flops at G GFLOP/s per core, default 2, times F, default 3, plus 2 min).\n"
+      "Rerunning submit.sh after a failure resumes: tasks whose job is done end at once." },
     { "list", ml_cmd_list, "list SUITE [-o DIR] [--threads N]",
       "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
       "whether each is done, failed or pending there." },

@@ -201,6 +201,14 @@ int ml_merge_available(ml_family family, ml_merge_method m);
 /* Bytes one cell of s needs at its peak, estimated without allocating
  * (suite/memory.c), and the machine's physical memory (0 if unknown). */
 size_t ml_suite_memory(const ml_suite *s);
+
+/* Floating-point operations of one cell's jobs (suite/cost.c): its base,
+ * its training (both specialists and the direct model), one evaluation
+ * point, its results, and a whole cell in one job. Lower bounds. */
+typedef struct {
+    double base, train, point, results, cell;
+} ml_suite_cost;
+void ml_suite_cost_of(const ml_suite *s, ml_suite_cost *out);
 size_t ml_machine_memory(void);
 
 #endif
