@@ -2,6 +2,7 @@
  * tests/main.c: runs every registered test and prints "N passed, N failed".
  * Usage: mltest [--tier unit|e2e|check] [--list] [SUBSTRING...]
  *   --tier unit   only the fast in-process tests (sanitizer builds use it)
+ *   --tier scale  MPI and a real Slurm (make check-scale; they start their own)
  *   --tier check  the long ones (fault walks, kill trials), which only this
  *                 option runs: `make check` does
  *   SUBSTRING     only tests whose name contains one of them
@@ -51,7 +52,8 @@ int main(int argc, char **argv) {
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const ml_test *x = tables[t]; x->name; x++) {
             if (tier && strcmp(tier, x->tier)) continue;
-            if (!tier && !strcmp(x->tier, "check")) continue;   /* minutes long: make check runs them */
+            /* minutes long, or needing MPI and Slurm: make check and make check-scale run them */
+            if (!tier && (!strcmp(x->tier, "check") || !strcmp(x->tier, "scale"))) continue;
             int keep = nfilters == 0;
             for (int f = 0; f < nfilters; f++) keep |= strstr(x->name, filters[f]) != NULL;
             if (!keep) continue;

@@ -21,6 +21,10 @@ stop() {
         [ -f "$dir/$p.pid" ] && kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true
         rm -f "$dir/$p.pid"
     done
+    if [ -f "$dir/munge.dir" ]; then
+        case $(cat "$dir/munge.dir") in /tmp/mergelab-munge.*) rm -rf "$(cat "$dir/munge.dir")";; esac
+        rm -f "$dir/munge.dir"
+    fi
 }
 
 if [ "$cmd" = stop ]; then
@@ -33,23 +37,24 @@ for t in munged slurmctld slurmd sbatch squeue scontrol sinfo; do
     command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || { echo "slurm.sh: $t is missing" >&2; exit 2; }
 done
 PATH=$PATH:/usr/sbin
-mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
+mkdir -p "$dir/state" "$dir/spool"
 host=$(hostname -s)
 
-# munge: its own key and socket in DIR, run as the munge user
-chown munge:munge "$dir/munge" 2>/dev/null || true
-chmod 700 "$dir/munge"
-if [ ! -f "$dir/munge/munge.key" ]; then
-    dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 2>/dev/null
-    chown munge:munge "$dir/munge/munge.key" 2>/dev/null || true
-    chmod 400 "$dir/munge/munge.key"
-fi
+# munge: its own key and socket, run as the munge user, in a folder of its
+# own that user can reach (DIR may sit in a folder only root may enter)
+m=$(mktemp -d /tmp/mergelab-munge.XXXXXX)
+chmod 755 "$m"
+echo "$m" >"$dir/munge.dir"
+chown munge:munge "$m" 2>/dev/null || true
+dd if=/dev/urandom of="$m/munge.key" bs=1024 count=1 2>/dev/null
+chown munge:munge "$m/munge.key" 2>/dev/null || true
+chmod 400 "$m/munge.key"
 mkdir -p /run/munge
 chown munge:munge /run/munge 2>/dev/null || true
-sock=$dir/munge/munge.socket
-runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$sock" \
-    --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/seed" --force
-cp "$dir/munge/munged.pid" "$dir/munged.pid"
+sock=$m/munge.socket
+runuser -u munge -- munged --key-file="$m/munge.key" --socket="$sock" \
+    --pid-file="$m/munged.pid" --log-file="$m/munged.log" --seed-file="$m/seed" --force
+cp "$m/munged.pid" "$dir/munged.pid"
 
 cat >"$dir/slurm.conf" <<EOF
 ClusterName=mergelabtest
@@ -87,5 +92,6 @@ for i in $(seq 1 100); do
     sleep 0.2
 done
 echo "slurm.sh: the node did not become idle (state '$state'); see $dir/slurmctld.log and $dir/slurmd.log" >&2
+tail -5 "$dir/slurmctld.log" "$dir/slurmd.log" >&2 || true
 stop
 exit 3

@@ -301,6 +301,70 @@ static void test_scale__run_job_levels(void) {
     ml_t_rmrf(dir);
 }
 
+/* ---- engines: Slurm and MPI (tier "scale": make check-scale) -------------- */
+
+/* Tools a scale test needs: 1 when there; else 0 after a SKIP line (a
+ * failure under CI=true: CI never passes without running them). */
+static int have_tools(const char *what, const char *tools) {
+    char *out = NULL;
+    int rc = ml_t_sh(&out, "for t in %s; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || echo \"missing $t\"; done",
+                     tools);
+    int ok = rc == 0 && out && !strstr(out, "missing");
+    const char *ci = getenv("CI");
+    if (!ok && ci && !strcmp(ci, "true")) {
+        printf("    %s: %s(CI=true: make check-scale installs them)\n", what, out ? out : "");
+        ml_test_failed_now = 1;
+    } else if (!ok) printf("    SKIP: %s: %s", what, out ? out : "");
+    free(out);
+    return ok;
+}
+
+/* The suite's Slurm scripts, submitted to a real single-node Slurm that
+ * the test starts (tests/slurm.sh) and stops: bit-identical results and a
+ * report. */
+static void test_scale__slurm(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], res[PATH_MAX + 32], ref[PATH_MAX + 32], conf[PATH_MAX + 32], index[PATH_MAX + 32];
+    char *out = NULL;
+    if (!have_tools("Slurm", "munged slurmctld slurmd sbatch squeue scontrol sinfo")) return;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "slurm"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, SEEDS3, 0, 1));
+    ML_ASSERT_EQ_INT(0, reference_run(suite, dir));
+    int rc = ml_t_sh(&out, "sh tests/slurm.sh start %s/cluster", dir);
+    ML_ASSERT_MSG(rc == 0, "starting Slurm: %s", out);
+    free(out);
+    snprintf(conf, sizeof(conf), "%s/cluster/slurm.conf", dir);
+    setenv("SLURM_CONF", conf, 1);
+    rc = ml_t_cli(&out, "slurm %s -o %s/sl --report %s/sl/report", suite, dir, dir);
+    int wrote = rc == 0 && strstr(out, "levels");
+    fprintf(stderr, "%s", out);
+    free(out);
+    rc = wrote ? ml_t_sh(&out, "sh %s/sl/slurm/submit.sh", dir) : -1;
+    int submitted = rc == 0 && out && strstr(out, "last:");
+    if (!submitted) fprintf(stderr, "    submit.sh: %s", out ? out : "");
+    free(out);
+    int left = -1;
+    for (int k = 0; submitted && k < 600; k++) {   /* up to 5 minutes */
+        out = NULL;
+        ml_t_sh(&out, "squeue -h | wc -l");
+        left = out ? atoi(out) : -1;
+        free(out);
+        if (left == 0) break;
+        usleep(500000);
+    }
+    ml_t_sh(&out, "sh tests/slurm.sh stop %s/cluster", dir);
+    free(out);
+    unsetenv("SLURM_CONF");
+    snprintf(res, sizeof(res), "%s/sl/tiny.json", dir);
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    snprintf(index, sizeof(index), "%s/sl/report/index.html", dir);
+    ML_ASSERT_MSG(wrote && submitted, "mergelab slurm or submit.sh failed");
+    ML_ASSERT_MSG(left == 0, "Slurm still had %d jobs after 5 minutes", left);
+    ML_ASSERT_MSG(ml_fs_exists(res), "no results after Slurm ran every level (logs in %s/sl/slurm/logs)", dir);
+    ML_ASSERT(ml_t_identical(res, ref));
+    ML_ASSERT(ml_fs_exists(index));
+    ml_t_rmrf(dir);
+}
+
 const ml_test ml_tests_scale[] = {
     { "scale__lease_claims", test_scale__lease_claims, "unit" },
     { "scale__lease_one_winner", test_scale__lease_one_winner, "unit" },
@@ -309,5 +373,6 @@ const ml_test ml_tests_scale[] = {
     { "scale__shards_and_gather", test_scale__shards_and_gather, "e2e" },
     { "scale__shard_failed_cell", test_scale__shard_failed_cell, "e2e" },
     { "scale__run_job_levels", test_scale__run_job_levels, "e2e" },
+    { "scale__slurm", test_scale__slurm, "scale" },
     { NULL, NULL, NULL }
 };
