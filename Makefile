@@ -4,6 +4,8 @@
 #   make deps      check the C compiler, libraries, font and data; apt-get install them when root
 #   make deps-test deps plus the test-only tools (xmllint, poppler-utils, chromium)
 #   make check     make test plus the sanitizer builds' tests
+#   make check-scale  MPI, shards and a real Slurm (installs OpenMPI, Slurm, munge as root)
+#   make MPI=1     the program with MPI (mpirun -np N build-mpi/mergelab run SUITE --mpi)
 #   make bench     speed figures as ratios to the sgemm peak
 #   make paper     the paper's protocol at the default GPT size (suites/paper.json, 30 min)
 #   make paper-full the same without its cuts for time (suites/paper-full.json, 50 min)
@@ -13,6 +15,18 @@
 
 SHELL := /bin/bash
 CC    ?= cc
+
+# $(call install_or_say,PACKAGES): apt-get installs the (shell-expanded) list
+# as root, or prints exactly what to run and stops (exit 2); nothing when empty.
+install_or_say = if [ -z "$(1)" ]; then exit 0; fi; \
+	echo "mergelab: missing Debian packages:$(1)"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "mergelab: installing them with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $(1) >/dev/null 2>&1 \
+	    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(1) >/dev/null; } \
+	    || { echo "mergelab: apt-get install failed; run: apt-get update && apt-get install -y$(1)" >&2; exit 2; }; \
+	else echo "mergelab: not root; run as root:  apt-get update && apt-get install -y$(1)" >&2; exit 2; fi
 
 # Flags come in named parts so the saved settings below can tell a change.
 STD   := -std=c11 -D_GNU_SOURCE
@@ -39,12 +53,24 @@ else ifneq ($(SANITIZER),)
 $(error SANITIZER must be address or undefined, got '$(SANITIZER)')
 endif
 
+# MPI=1: the same program with the MPI executor (sched/mpi.c) in build-mpi/,
+# against Debian's OpenMPI (make deps-mpi). Its flags stay out of the build
+# stamp below: its numbers and its cells' identities are the default build's.
+ifeq ($(MPI),1)
+ifneq ($(SANITIZER),)
+$(error MPI=1 and SANITIZER exclude each other)
+endif
+BUILD      := build-mpi
+MPI_CFLAGS  = -DML_MPI $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS    = $(shell pkg-config --libs ompi-c 2>/dev/null)
+endif
+
 PKGS     := openblas libgit2 cairo libcjson libpng zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS_ALL = $(STD) $(WARN) $(OPT) $(VEC) -I. -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(LDSAN) $(PKG_LIBS) -lm -lpthread $(LDLIBS)
+CFLAGS_ALL = $(STD) $(WARN) $(OPT) $(VEC) -I. -I$(BUILD) $(PKG_CFLAGS) $(MPI_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(LDSAN) $(PKG_LIBS) $(MPI_LIBS) -lm -lpthread $(LDLIBS)
 
 LIB_SRC  := $(wildcard core/*.c kernels/*.c kernels/ref/*.c data/*.c suite/*.c study/*.c sched/*.c store/*.c analysis/*.c reports/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
@@ -288,6 +314,32 @@ deps-fuzz:
 	  echo "mergelab: not root; run as root:  apt-get update && apt-get install -y$$missing" >&2; exit 2; \
 	fi
 
+# Scale-out's tools: OpenMPI for make MPI=1, and a Slurm the scale tests start
+# on this machine (tests/slurm.sh): installed as root, else what to run.
+DEB_MPI   := openmpi-bin libopenmpi-dev
+DEB_SLURM := slurmctld slurmd slurm-client munge
+.PHONY: deps-mpi deps-scale check-scale
+deps-mpi: deps
+	@missing=""; \
+	command -v mpirun >/dev/null 2>&1 || missing="$$missing openmpi-bin"; \
+	pkg-config --exists ompi-c 2>/dev/null || missing="$$missing libopenmpi-dev"; \
+	$(call install_or_say,$$missing)
+
+deps-scale: deps-mpi deps-test
+	@missing=""; \
+	for t in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || missing="$$missing $${t#*:}"; \
+	done; \
+	$(call install_or_say,$$missing)
+
+# make check-scale: the suite under MPI (mpirun -np 3, oversubscribed), as
+# shards with gather, and as Slurm job arrays on a real single-node Slurm the
+# tests start and stop; each bit-identical to a run in one process.
+check-scale: deps-scale
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@$(MAKE) --no-print-directory MPI=1 build-mpi/mergelab
+	ML_BIN=$(BIN) ML_MPI_BIN=build-mpi/mergelab $(TESTBIN) --tier scale
+
 # The fuzz build stamps itself "fuzz": the target never writes a results file.
 $(FUZZ_BUILD)/ml_build_stamp.h:
 	@mkdir -p $(FUZZ_BUILD)
@@ -313,6 +365,6 @@ fuzz: deps deps-fuzz
 -include $(FUZZ_OBJ:.o=.d)
 
 clean:
-	rm -rf build build-asan build-ubsan build-fuzz out   # results/ (the store) is kept: it is data
+	rm -rf build build-asan build-ubsan build-mpi build-fuzz out   # results/ (the store) is kept: it is data
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d) $(CLI_SRC:%.c=$(BUILD)/%.d)

@@ -17,6 +17,7 @@
 #include "sched/graph.h"
 #include "sched/jobs.h"
 #include "sched/sched.h"
+#include "sched/mpi.h"
 #include "store/cellfile.h"
 #include "store/provenance.h"
 #include "store/results.h"
@@ -42,7 +43,7 @@ enum { MODE_RUN, MODE_SHARD, MODE_GATHER, MODE_JOB };
 typedef struct {
     const char *cmd, *suite_path, *outdir, *root, *only, *report, *cache, *commits, *job;
     const char *from[256];
-    int mode, nfrom, shard_k, shard_n;
+    int mode, nfrom, shard_k, shard_n, mpi;
     int jobs, force, quiet, verbose, threads, no_cache, ignore_memory;
 } run_args;
 
@@ -264,6 +265,7 @@ static int parse_run_args(run_args *a, int mode, const char *cmd, int argc, char
         else if (!strcmp(o, "--cache") && has) a->cache = argv[++i];
         else if (!strcmp(o, "--commits") && has && mode == MODE_RUN) a->commits = argv[++i];
         else if (!strcmp(o, "--no-cache") && mode == MODE_RUN) a->no_cache = 1;
+        else if (!strcmp(o, "--mpi") && mode == MODE_RUN) a->mpi = 1;
         else if (!strcmp(o, "--force") && mode == MODE_RUN) a->force = 1;
         else if (!strcmp(o, "--ignore-memory")) a->ignore_memory = 1;
         else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) a->quiet = 1;
@@ -285,6 +287,10 @@ static int parse_run_args(run_args *a, int mode, const char *cmd, int argc, char
     if (build_opt && !a->commits) { ml_cli_usage(cmd, "%s is only for --commits A..B", build_opt); return -1; }
     if (a->quiet && a->verbose) { ml_cli_usage(cmd, "%s", "--quiet and --verbose exclude each other"); return -1; }
     if (a->commits && a->mode == MODE_SHARD) { ml_cli_usage(cmd, "%s", "--shard and --commits exclude each other"); return -1; }
+    if (a->mpi && (a->mode != MODE_RUN || a->commits || a->no_cache || a->jobs > 1)) {
+        ml_cli_usage(cmd, "%s", "--mpi is a run of its own: not with --shard, --commits, --no-cache or --jobs (the ranks are the workers)");
+        return -1;
+    }
     if (a->report && a->mode == MODE_SHARD) {
         ml_cli_usage(cmd, "%s", "a shard writes no report: give --report to mergelab gather");
         return -1;
@@ -362,7 +368,7 @@ static int run_shape(run_ctx *r, ml_jobs_ctx *x) {
     if ((r->nsel = select_cells(r->cs, a->only, r->sel)) == 0)
         return ml_cli_usage(a->cmd, "--only '%s' matches no cell (see: mergelab list SUITE)", a->only);
     int ends = a->mode == MODE_SHARD ? 0 : ML_GRAPH_SUITE | (a->report || a->mode == MODE_JOB ? ML_GRAPH_REPORT : 0);
-    int split = !a->no_cache && (a->jobs > 1 || a->mode != MODE_RUN);
+    int split = !a->no_cache && (a->jobs > 1 || a->mode != MODE_RUN || a->mpi);
     if ((error = ml_graph_build(&r->g, r->cs, r->sel, r->nsel, split, ends)) < 0 ||
         (error = ml_calloc((void **)&r->done, (size_t)(r->g.n ? r->g.n : 1), sizeof(int))) < 0)
         return ml_cli_fail(error);
@@ -390,23 +396,93 @@ static int run_jobs(run_ctx *r, run_state *s, ml_jobs_ctx *x) {
         ops.tick = job_tick;
     }
     s->t0 = ml_jobs_wall();
-    error = ml_sched_run(&r->g, r->done, r->a.jobs, &ops);
+    error = r->a.mpi ? ml_mpi_run(&r->g, r->done, &ops, r->prov) : ml_sched_run(&r->g, r->done, r->a.jobs, &ops);
     ml_jobs_claims_free(s->claims);
     s->claims = NULL;
     progress_clear(s);
     return error;
 }
 
+static void run_free(run_ctx *r) {
+    ml_store_unlock(r->lock);
+    free(r->sel);
+    free(r->done);
+    ml_graph_free(&r->g);
+    cJSON_Delete(r->prov);
+    ml_cells_free(r->cs);
+}
+
+/* sched/mpi.h's fail: a job whose child died on a rank fails its cell */
+static int job_fail(void *ctx, int j, const char *why) { return ml_jobs_fail(((run_state *)ctx)->x, j, why); }
+
+/* An MPI rank other than 0: the same cells and graph as rank 0, in the run
+ * folder and store rank 0 chose; it runs the jobs rank 0 hands it. Rank 0
+ * prints what went wrong; a rank says only what is its own. */
+static int run_rank(run_ctx *r) {
+    char shared[2 * PATH_MAX];
+    int error, loaded = ml_cells_load(&r->cs, r->a.suite_path, r->a.threads) == 0;
+    shared[0] = '\0';
+    if ((error = ml_mpi_share(shared, (int)sizeof(shared))) < 0) return ml_cli_fail(error);
+    const char *cache = shared + strlen(shared) + 1;
+    if (loaded && ml_calloc((void **)&r->sel, (size_t)r->cs->n, sizeof(int)) < 0) loaded = 0;
+    if (!loaded || !shared[0] || select_cells(r->cs, r->a.only, r->sel) == 0) {
+        ml_mpi_serve(NULL, NULL, 0, NULL);   /* rank 0 stops, or learns this rank cannot run */
+        return EXIT_FAILED;
+    }
+    snprintf(r->dir, sizeof(r->dir), "%s", shared);
+    snprintf(r->cache, sizeof(r->cache), "%s", cache);
+    run_state s = { .a = &r->a };
+    ml_jobs_ctx x = { .cs = r->cs, .g = &r->g, .dir = r->dir, .cache = r->cache, .report = r->a.report,
+                      .verbose = r->a.verbose, .adopt = 1, .log = log_line, .note = note_line, .ctx = &s };
+    s.x = &x;
+    r->nsel = select_cells(r->cs, r->a.only, r->sel);
+    int ends = ML_GRAPH_SUITE | (r->a.report ? ML_GRAPH_REPORT : 0);
+    if ((error = ml_graph_build(&r->g, r->cs, r->sel, r->nsel, 1, ends)) < 0) {
+        ml_mpi_serve(NULL, NULL, 0, NULL);
+        return ml_cli_fail(error);
+    }
+    ml_sched_ops ops = { job_run, NULL, NULL, NULL, NULL, NULL, &s };
+    error = ml_mpi_serve(&r->g, &ops, r->cs->threads, job_fail);
+    return error < 0 ? ml_cli_fail(error) : EXIT_OK;
+}
+
+/* Rank 0 tells the others the run folder and the store ("" when it cannot run). */
+static int share_folders(run_ctx *r, int ok) {
+    char shared[2 * PATH_MAX];
+    memset(shared, 0, sizeof(shared));
+    if (ok) {
+        size_t n = strlen(r->dir);
+        snprintf(shared, sizeof(shared), "%s", r->dir);
+        if (n + 1 < sizeof(shared)) snprintf(shared + n + 1, sizeof(shared) - n - 1, "%s", r->cache);
+    }
+    return ml_mpi_share(shared, (int)sizeof(shared));
+}
+
 static int run_mode(int mode, const char *cmd, int argc, char **argv) {
     run_ctx r;
-    int error, rc;
+    int error, rc, rank = 0, size = 1, mpi_ran = 0;
     memset(&r, 0, sizeof(r));
     r.lock = -1;
     if (parse_run_args(&r.a, mode, cmd, argc, argv) < 0) return EXIT_USAGE;
     mode = r.a.mode;   /* run --shard is a shard */
     if (r.a.commits) return ml_cli_commits(argc, argv, r.a.commits);
     if (r.a.no_cache && mode != MODE_RUN) return ml_cli_usage(cmd, "%s", "--no-cache: this needs the store");
-    if ((rc = run_open(&r)) != EXIT_OK) goto cleanup;
+    if (r.a.mpi) {
+        if ((error = ml_mpi_init(NULL, NULL, &rank, &size)) < 0) return ml_cli_fail(error);
+        if (size < 2) {
+            ml_mpi_finalize();
+            return ml_cli_usage(cmd, "%s", "--mpi needs 2 or more ranks (rank 0 schedules): mpirun -np 3 mergelab run SUITE --mpi");
+        }
+        if (rank > 0) {
+            rc = run_rank(&r);
+            run_free(&r);
+            ml_mpi_finalize();
+            return rc;
+        }
+    }
+    rc = run_open(&r);
+    if (r.a.mpi && (error = share_folders(&r, rc == EXIT_OK)) < 0 && rc == EXIT_OK) rc = ml_cli_fail(error);
+    if (rc != EXIT_OK) goto cleanup;
     ml_cli_join_args(r.cmdline, sizeof(r.cmdline), argc, argv);
     run_state s = { .a = &r.a, .tty = isatty(2) };
     ml_jobs_ctx x = { .cs = r.cs, .g = &r.g, .dir = r.dir, .cache = r.a.no_cache ? NULL : r.cache,
@@ -425,6 +501,7 @@ static int run_mode(int mode, const char *cmd, int argc, char **argv) {
     if (!r.a.quiet && mode == MODE_RUN)
         fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", r.cs->suite->name,
                 r.nsel, r.nsel == 1 ? "" : "s", s.total, s.reused, r.dir);
+    mpi_ran = r.a.mpi;   /* ml_mpi_run stops the ranks, whatever happens */
     if ((error = run_jobs(&r, &s, &x)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
     if (mode == MODE_SHARD) {
         if (!r.a.quiet)
@@ -445,12 +522,9 @@ static int run_mode(int mode, const char *cmd, int argc, char **argv) {
         rc = EXIT_FAILED;
     }
 cleanup:
-    ml_store_unlock(r.lock);
-    free(r.sel);
-    free(r.done);
-    ml_graph_free(&r.g);
-    cJSON_Delete(r.prov);
-    ml_cells_free(r.cs);
+    if (r.a.mpi && !mpi_ran) ml_mpi_stop();
+    if (r.a.mpi) ml_mpi_finalize();
+    run_free(&r);
     return rc;
 }
 

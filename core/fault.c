@@ -13,7 +13,8 @@
 
 enum { MAX_SITES = 4096 };
 
-static int mode;                 /* 0 off, 1 alloc=N, 2 site=K, 3 io=N */
+static int mode;                 /* 0 off, 1 alloc=N, 2 site=K, 3 io=N, 4 crash=HASH */
+static char crash_hash[65];
 static long target, allocs, ios;
 static int io_errno;
 static const void *sites[MAX_SITES];
@@ -54,10 +55,15 @@ void ml_fault_init(void) {
     char err[16] = "";
     if (sscanf(f, "alloc=%ld", &target) == 1) mode = 1;
     else if (sscanf(f, "site=%ld", &target) == 1) mode = 2;
+    else if (sscanf(f, "crash=%64[0-9a-f]", crash_hash) == 1) mode = 4;
     else if (sscanf(f, "io=%ld:%15s", &target, err) >= 1) {
         mode = 3;
         io_errno = !strcmp(err, "EIO") ? EIO : ENOSPC;
     }
+}
+
+int ml_fault_crash(const char *job_hash) {
+    return mode == 4 && crash_hash[0] && !strncmp(job_hash, crash_hash, strlen(crash_hash));
 }
 
 int ml_fault_alloc(const void *site) {

@@ -7,6 +7,10 @@
  *                              distinct call site fails
  *   MERGELAB_FAULT=io=N:ERRNO  the Nth write, fsync or rename of an atomic
  *                              write fails with ERRNO (ENOSPC or EIO)
+ *   MERGELAB_FAULT=crash=HASH  a job whose hash starts with HASH dies of
+ *                              SIGKILL where it runs (a worker, an MPI
+ *                              rank's child), as a crash or the OOM killer
+ *                              would end it
  *   MERGELAB_FAULT_LOG=FILE    at exit, "allocs=A sites=S io=I" (the counts
  *                              a walk needs) is written to FILE
  * Owns: the counters, the decision, and the count of allocations that
@@ -26,6 +30,8 @@ void ml_fault_init(void);
 int ml_fault_alloc(const void *site);
 /* 0, or the errno the I/O step `op` ("write", "fsync", "rename") must fail with. */
 int ml_fault_io(const char *op);
+/* 1 when the job of this hash must die (crash=HASH). */
+int ml_fault_crash(const char *job_hash);
 /* Allocations that failed in this process (injected or real). */
 long ml_alloc_failures(void);
 void ml_alloc_failed(void);

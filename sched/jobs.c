@@ -236,6 +236,15 @@ static int job_report(const ml_jobs_ctx *x, int j) {
     return 0;
 }
 
+int ml_jobs_fail(const ml_jobs_ctx *x, int j, const char *why) {
+    const ml_job *job = &x->g->jobs[j];
+    char when[32];
+    if (job->cell < 0) return ml_error_set(ML_EINVALID, "job %d belongs to no cell", j);
+    ml_time_iso8601(when, sizeof(when), time(NULL));
+    int error = ml_error_set(ML_ERUN, "%s", why);
+    return ml_cellfile_write(x->cs, job->cell, x->dir, ml_cellfile_doc(x->cs, job->cell, NULL, error, when, 0.0, 0.0));
+}
+
 int ml_job_exec(const ml_jobs_ctx *x, int j) {
     switch (x->g->jobs[j].kind) {
     case ML_JOB_CELL: return job_cell(x, j);

@@ -65,6 +65,10 @@ typedef struct {
  * records why it failed. */
 int ml_job_exec(const ml_jobs_ctx *x, int j);
 
+/* Records job j's cell as failed with why (a job that died where it ran:
+ * a signal, a lost MPI rank), so the suite's results say so. */
+int ml_jobs_fail(const ml_jobs_ctx *x, int j, const char *why);
+
 /* done[j] for every job of x->g: 1 when its output is already in x->dir
  * (x->cache, x->report), 0 when it is to run, -1 for a report job without
  * x->report (not requested):

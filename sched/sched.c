@@ -9,6 +9,7 @@
  */
 #include "sched/sched.h"
 #include "core/error.h"
+#include "core/fault.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ static int inproc_room(const ml_sched_exec *e, int weight) { return e->running =
 /* ---- the fork executor ------------------------------------------------- */
 
 typedef struct {
+    const ml_graph *g;
     int workers, busy;          /* cores: given, taken by running jobs */
     pid_t pids[MAX_WORKERS];
     int jobof[MAX_WORKERS], weight[MAX_WORKERS];
@@ -95,6 +97,7 @@ static int fork_start(ml_sched_exec *e, const ml_sched_ops *ops, int j, int weig
         /* a worker dies with its parent: after a kill -9 of the run alone
          * no worker goes on holding the folder's lock */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (ml_fault_crash(f->g->jobs[j].hash)) raise(SIGKILL);   /* tests: a job that dies */
         int rc = getppid() != parent ? ML_ERROR : ops->run(ops->ctx, j, 1);   /* it died before prctl */
         fflush(NULL);
         _exit(ml_sched_exit_code(rc));
@@ -322,6 +325,7 @@ int ml_sched_run(const ml_graph *g, const int *done, int workers, const ml_sched
     int error;
     if ((error = ml_calloc((void **)&f, 1, sizeof(*f))) < 0) return error;
     f->workers = workers > MAX_WORKERS ? MAX_WORKERS : workers;
+    f->g = g;
     ml_sched_exec e = { fork_start, fork_poll, fork_room, 0, f };
     error = ml_sched_run_on(g, done, &e, ops);
     free(f);

@@ -6,6 +6,7 @@
 #include "core/fs.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,17 @@ static void read_holder(const char *path, char *holder, size_t size) {
     if (nl) *nl = '\0';
 }
 
+/* The holder ran on this host and its process is gone (a pid means
+ * something only on its own host: elsewhere the lease must lapse). */
+static int holder_dead_here(const char *path) {
+    char text[256], host[64] = "", mine[64] = "";
+    long pid = 0;
+    read_holder(path, text, sizeof(text));
+    gethostname(mine, sizeof(mine) - 1);
+    if (sscanf(text, "%63s pid %ld", host, &pid) != 2 || pid <= 0 || strcmp(host, mine)) return 0;
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 int ml_lease_claim(ml_lease *l, const char *dir, const char *hash, double ttl, char *holder, size_t holder_size) {
     char path[PATH_MAX];
     struct stat st, top = { 0 };
@@ -122,8 +134,8 @@ int ml_lease_claim(ml_lease *l, const char *dir, const char *hash, double ttl, c
         }
         double now = 0.0;
         if ((error = fs_now(&now, dir)) < 0) return error;
-        if (now - mtime_of(&top) <= ttl) {
-            gen_path(path, sizeof(path), dir, hash, g);
+        gen_path(path, sizeof(path), dir, hash, g);
+        if (now - mtime_of(&top) <= ttl && !holder_dead_here(path)) {
             read_holder(path, holder, holder_size);
             return 0;
         }

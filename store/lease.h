@@ -8,8 +8,10 @@
  * old holder sees as losing it.
  * Ages are measured on the filesystem's clock, never this host's: "now" is
  * the modification time of a file this process has just touched, so hosts
- * whose clocks disagree still agree on which lease is stale. Pids appear
- * only as text for people: they mean nothing on another host.
+ * whose clocks disagree still agree on which lease is stale. A lease's text
+ * names its holder ("host pid N since T"); a pid means something only on
+ * its own host, so only there is a lease whose process is gone taken over
+ * at once (a rerun right after a kill); elsewhere it lapses after ttl.
  * Why this is enough: every job's output is written atomically and is the
  * same bits whoever computes it, so a lease only saves work. When a lease
  * is wrongly taken over (a holder paused longer than ttl) the job runs
