@@ -426,7 +426,7 @@ static int run_rank(run_ctx *r) {
     const char *cache = shared + strlen(shared) + 1;
     if (loaded && ml_calloc((void **)&r->sel, (size_t)r->cs->n, sizeof(int)) < 0) loaded = 0;
     if (!loaded || !shared[0] || select_cells(r->cs, r->a.only, r->sel) == 0) {
-        ml_mpi_serve(NULL, NULL, 0, NULL);   /* rank 0 stops, or learns this rank cannot run */
+        ml_mpi_serve(NULL, NULL, 0, NULL, note_line);   /* rank 0 stops, or learns this rank cannot run */
         return EXIT_FAILED;
     }
     snprintf(r->dir, sizeof(r->dir), "%s", shared);
@@ -438,11 +438,11 @@ static int run_rank(run_ctx *r) {
     r->nsel = select_cells(r->cs, r->a.only, r->sel);
     int ends = ML_GRAPH_SUITE | (r->a.report ? ML_GRAPH_REPORT : 0);
     if ((error = ml_graph_build(&r->g, r->cs, r->sel, r->nsel, 1, ends)) < 0) {
-        ml_mpi_serve(NULL, NULL, 0, NULL);
+        ml_mpi_serve(NULL, NULL, 0, NULL, note_line);
         return ml_cli_fail(error);
     }
     ml_sched_ops ops = { job_run, NULL, NULL, NULL, NULL, NULL, &s };
-    error = ml_mpi_serve(&r->g, &ops, r->cs->threads, job_fail);
+    error = ml_mpi_serve(&r->g, &ops, r->cs->threads, job_fail, note_line);
     return error < 0 ? ml_cli_fail(error) : EXIT_OK;
 }
 

@@ -29,7 +29,8 @@ int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSO
 
 void ml_mpi_stop(void) {}
 
-int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why)) {
+int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why),
+                 void (*say)(void *ctx, const char *line)) {
     return no_mpi();
 }
 
@@ -42,6 +43,7 @@ int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,12 +195,32 @@ stop:
 /* ---- ranks 1..: serving jobs ---------------------------------------------- */
 
 /* Runs job j in a child; its exit code, or 1 after fail() recorded a crash. */
-static int run_child(const ml_graph *g, const ml_sched_ops *ops, int j, int rank, const char *host,
-                     int (*fail)(void *ctx, int j, const char *why)) {
+typedef struct {
+    const ml_graph *g;
+    const ml_sched_ops *ops;
+    int rank;
+    char host[64];
+    int (*fail)(void *ctx, int j, const char *why);
+    void (*say)(void *ctx, const char *line);
+} rank_ctx;
+
+__attribute__((format(printf, 2, 3))) static void say(const rank_ctx *r, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    if (!r->say) return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    r->say(r->ops ? r->ops->ctx : NULL, line);
+}
+
+static int run_child(const rank_ctx *r, int j) {
+    const ml_graph *g = r->g;
+    const ml_sched_ops *ops = r->ops;
     fflush(NULL);
     pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "mergelab: rank %d: fork: %s\n", rank, strerror(errno));
+        say(r, "rank %d: fork: %s", r->rank, strerror(errno));
         return 3;
     }
     if (pid == 0) {
@@ -214,23 +236,27 @@ static int run_child(const ml_graph *g, const ml_sched_ops *ops, int j, int rank
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     char why[256];
     snprintf(why, sizeof(why), "the job was killed by signal %d (%s) on MPI rank %d (%s)", WTERMSIG(status),
-             strsignal(WTERMSIG(status)), rank, host);
-    fprintf(stderr, "mergelab: %s\n", why);
-    if (g->jobs[j].cell >= 0 && fail && fail(ops->ctx, j, why) == 0) return 1;   /* its cell is recorded as failed */
+             strsignal(WTERMSIG(status)), r->rank, r->host);
+    say(r, "%s", why);
+    if (g->jobs[j].cell >= 0 && r->fail && r->fail(ops->ctx, j, why) == 0) return 1;   /* its cell is recorded as failed */
     return 3;
 }
 
-int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why)) {
+int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why),
+                 void (*say_fn)(void *ctx, const char *line)) {
     hello_msg h = { .threads = threads };
+    rank_ctx r = { .g = g, .ops = ops, .fail = fail, .say = say_fn };
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    r.rank = rank;
+    gethostname(r.host, sizeof(r.host) - 1);
     if (!g) {   /* rank 0 could not start the run (its stop comes), or this rank cannot (it is told so) */
         for (;;) {
             job_msg m;
             MPI_Recv(&m, (int)sizeof(m), MPI_BYTE, 0, TAG_JOB, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             if (m.j < 0) return 0;
             done_msg d = { .j = m.j, .rc = 2 };
-            fprintf(stderr, "mergelab: rank %d could not load the suite or its arguments; it runs no job\n", rank);
+            say(&r, "rank %d could not load the suite or its arguments; it runs no job", rank);
             MPI_Send(&d, (int)sizeof(d), MPI_BYTE, 0, TAG_DONE, MPI_COMM_WORLD);
         }
     }
@@ -246,9 +272,9 @@ int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*
         done_msg d = { .j = m.j, .rc = 2 };
         m.hash[64] = '\0';
         if (m.j >= g->n || strcmp(m.hash, g->jobs[m.j].hash))
-            fprintf(stderr, "mergelab: rank %d: job %d is not the job rank 0 means (%.12s): the ranks' suites or "
-                    "arguments differ\n", rank, m.j, m.hash);
-        else d.rc = run_child(g, ops, m.j, rank, h.host, fail);
+            say(&r, "rank %d: job %d is not the job rank 0 means (%.12s): the ranks' suites or arguments differ", rank,
+                m.j, m.hash);
+        else d.rc = run_child(&r, m.j);
         d.secs = now_mono() - t0;
         MPI_Send(&d, (int)sizeof(d), MPI_BYTE, 0, TAG_DONE, MPI_COMM_WORLD);
     }
