@@ -7,6 +7,7 @@
 #   make check-scale  MPI, shards and a real Slurm (installs OpenMPI, Slurm, munge as root)
 #   make MPI=1     the program with MPI (mpirun -np N build-mpi/mergelab run SUITE --mpi)
 #   make bench     speed figures as ratios to the sgemm peak
+#   make bench-scale  scale-out figures: MPI ranks, overhead per job (PAPER=1: paper-scale estimate)
 #   make paper     the paper's protocol at the default GPT size (suites/paper.json, 30 min)
 #   make paper-full the same without its cuts for time (suites/paper-full.json, 50 min)
 #   make clean
@@ -339,6 +340,16 @@ check-scale: deps-scale
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
 	@$(MAKE) --no-print-directory MPI=1 build-mpi/mergelab
 	ML_BIN=$(BIN) ML_MPI_BIN=build-mpi/mergelab $(TESTBIN) --tier scale
+
+# make bench-scale: the scale-out figures (bench/scale.sh): the demo suite's
+# wall time in one process and under MPI with 1, 2, 3 ranks running jobs, the
+# scheduling overhead per job of each engine; PAPER=1 adds the per-job costs
+# of suites/paper.json and the machines its full sweep needs for one hour.
+.PHONY: bench-scale
+bench-scale: deps-mpi
+	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory MPI=1 build-mpi/mergelab
+	ML_BIN=$(BIN) ML_MPI_BIN=build-mpi/mergelab PAPER=$(or $(PAPER),0) bash bench/scale.sh
 
 # The fuzz build stamps itself "fuzz": the target never writes a results file.
 $(FUZZ_BUILD)/ml_build_stamp.h:

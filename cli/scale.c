@@ -250,21 +250,6 @@ static long limit_minutes(const slurm_args *a, double flops, int cores) {
     return m < 5 ? 5 : m;
 }
 
-static double job_flops(const ml_graph *g, int j) {
-    const ml_job *job = &g->jobs[j];
-    ml_suite_cost c;
-    if (job->cell < 0) return 0.0;
-    ml_suite_cost_of(g->cs->cells[job->cell].suite, &c);
-    switch (job->kind) {
-    case ML_JOB_BASE: return c.base;
-    case ML_JOB_TRAIN: return c.train;
-    case ML_JOB_POINT: return c.point;
-    case ML_JOB_RESULTS: return c.results;
-    case ML_JOB_CELL: return c.cell;
-    default: return 0.0;
-    }
-}
-
 static int job_cores(const ml_graph *g, int j) {
     int t = g->cs->threads > 0 ? g->cs->threads : 1;
     return g->jobs[j].kind == ML_JOB_BASE && g->jobs[j].weight > t ? g->jobs[j].weight : t;
@@ -281,7 +266,7 @@ static int write_level(const slurm_args *a, const ml_graph *g, const int *level,
         if (level[j] != L) continue;
         ml_rbuf_printf(&jobs, "%s\n", g->jobs[j].hash);
         if (job_cores(g, j) > cores) cores = job_cores(g, j);
-        if (job_flops(g, j) > most) most = job_flops(g, j);
+        if (ml_job_flops(g, j) > most) most = ml_job_flops(g, j);
         n++;
     }
     long minutes = limit_minutes(a, most, cores);

@@ -181,6 +181,21 @@ void ml_graph_share(const ml_graph *g, int k, int n, int *mine) {
                 if (!mine[g->jobs[i].inputs[e]]) mine[g->jobs[i].inputs[e]] = 2;
 }
 
+double ml_job_flops(const ml_graph *g, int j) {
+    const ml_job *job = &g->jobs[j];
+    ml_suite_cost c;
+    if (job->cell < 0) return 0.0;
+    ml_suite_cost_of(g->cs->cells[job->cell].suite, &c);
+    switch (job->kind) {
+    case ML_JOB_BASE: return c.base;
+    case ML_JOB_TRAIN: return c.train;
+    case ML_JOB_POINT: return c.point;
+    case ML_JOB_RESULTS: return c.results;
+    case ML_JOB_CELL: return c.cell;
+    default: return 0.0;
+    }
+}
+
 static const char *kind_name(ml_job_kind k) {
     static const char *const kinds[] = { "cell", "base", "train", "point", "results", "suite", "report" };
     return kinds[k];
@@ -242,6 +257,7 @@ cJSON *ml_graph_json(const ml_graph *g, const int *done) {
         cJSON *in = cJSON_AddArrayToObject(o, "inputs");
         for (int k = 0; k < j->ninputs; k++) cJSON_AddItemToArray(in, cJSON_CreateNumber(j->inputs[k]));
         cJSON_AddNumberToObject(o, "weight", j->weight);
+        cJSON_AddNumberToObject(o, "flops", ml_job_flops(g, i));
         if (done && done[i] >= 0) cJSON_AddBoolToObject(o, "done", done[i]);
         else if (done) cJSON_AddNullToObject(o, "done");
         cJSON_AddItemToArray(jobs, o);

@@ -93,6 +93,10 @@ int ml_graph_levels(const ml_graph *g, int *level);
  * gather` makes them from the shares' records. */
 void ml_graph_share(const ml_graph *g, int k, int n, int *mine);
 
+/* The arithmetic job j does (suite/cost.c's estimate; 0 for suite and
+ * report): for time limits and sizing a cluster. */
+double ml_job_flops(const ml_graph *g, int j);
+
 /* "base", "train", "point3" (1-based), "results", "cell", "suite", "report" */
 const char *ml_job_name(const ml_job *j, char *buf, size_t size);
 /* Lower runs first among ready jobs: jobs that unblock most work (a cell's
@@ -101,7 +105,7 @@ int ml_job_rank(const ml_job *j);
 
 /* The graph for people (one line per job: index, kind, cell, short hash,
  * inputs) and as JSON ({"suite", "jobs": [{"index", "kind", "name", "cell",
- * "point", "hash", "inputs", "weight", "done"}]}). done (may be NULL): per
+ * "point", "hash", "inputs", "weight", "flops", "done"}]}). done (may be NULL): per
  * job, 1 when its output already exists, 0 when not, -1 when it was not
  * asked for (a report without a folder: "not requested", JSON null); the
  * caller decides (jobs.h's ml_jobs_done). */

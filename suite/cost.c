@@ -34,8 +34,12 @@ void ml_suite_cost_of(const ml_suite *s, ml_suite_cost *out) {
     double P, per_step, eval_items, router = 0;
     shape(s, &P, &per_step, &eval_items);
     double step = 6 * P * per_step, eval = 2 * P * eval_items;
+    /* a router's step runs the mixture forward and backward on its own batch */
     for (int m = 0; m < s->nmerges; m++)
-        if (s->merges[m].method == ML_MERGE_ROUTER) router += s->merges[m].steps;
+        if (s->merges[m].method == ML_MERGE_ROUTER) {
+            int b = s->merges[m].batch > 0 ? s->merges[m].batch : s->batch_size;
+            router += (double)s->merges[m].steps * b / (s->batch_size > 0 ? s->batch_size : 1);
+        }
     int npts = s->npoints > 0 ? s->npoints : 1;
     out->base = s->pretrain.steps * step;
     /* two specialists and the direct fine-tune */
