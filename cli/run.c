@@ -187,6 +187,9 @@ static void job_running(void *ctx, const int *jobs, int n, double f) {
     s->shown = 1;
 }
 
+/* sched.h's fail: a job that died where it ran (a worker, an MPI rank's child) fails its cell */
+static int job_fail(void *ctx, int j, const char *why) { return ml_jobs_fail(((run_state *)ctx)->x, j, why); }
+
 /* sched.h's claim, release and tick: leases in the shared store */
 static int job_claim(void *ctx, int j) { return ml_jobs_claim(((run_state *)ctx)->claims, j); }
 static void job_release(void *ctx, int j) { ml_jobs_release(((run_state *)ctx)->claims, j); }
@@ -387,7 +390,7 @@ static int run_shape(run_ctx *r, ml_jobs_ctx *x) {
 
 /* The scheduler over what is left, with leases in the store when there is one. */
 static int run_jobs(run_ctx *r, run_state *s, ml_jobs_ctx *x) {
-    ml_sched_ops ops = { job_run, job_ended, job_running, NULL, NULL, NULL, s };
+    ml_sched_ops ops = { job_run, job_ended, job_running, NULL, NULL, NULL, job_fail, s };
     int error;
     if (x->cache) {   /* other runs, hosts and shards may share the store */
         if ((error = ml_jobs_claims_new(&s->claims, x)) < 0) return error;
@@ -412,8 +415,6 @@ static void run_free(run_ctx *r) {
     ml_cells_free(r->cs);
 }
 
-/* sched/mpi.h's fail: a job whose child died on a rank fails its cell */
-static int job_fail(void *ctx, int j, const char *why) { return ml_jobs_fail(((run_state *)ctx)->x, j, why); }
 
 /* An MPI rank other than 0: the same cells and graph as rank 0, in the run
  * folder and store rank 0 chose; it runs the jobs rank 0 hands it. Rank 0
@@ -426,7 +427,7 @@ static int run_rank(run_ctx *r) {
     const char *cache = shared + strlen(shared) + 1;
     if (loaded && ml_calloc((void **)&r->sel, (size_t)r->cs->n, sizeof(int)) < 0) loaded = 0;
     if (!loaded || !shared[0] || select_cells(r->cs, r->a.only, r->sel) == 0) {
-        ml_mpi_serve(NULL, NULL, 0, NULL, note_line);   /* rank 0 stops, or learns this rank cannot run */
+        ml_mpi_serve(NULL, NULL, 0, note_line);   /* rank 0 stops, or learns this rank cannot run */
         return EXIT_FAILED;
     }
     snprintf(r->dir, sizeof(r->dir), "%s", shared);
@@ -438,11 +439,11 @@ static int run_rank(run_ctx *r) {
     r->nsel = select_cells(r->cs, r->a.only, r->sel);
     int ends = ML_GRAPH_SUITE | (r->a.report ? ML_GRAPH_REPORT : 0);
     if ((error = ml_graph_build(&r->g, r->cs, r->sel, r->nsel, 1, ends)) < 0) {
-        ml_mpi_serve(NULL, NULL, 0, NULL, note_line);
+        ml_mpi_serve(NULL, NULL, 0, note_line);
         return ml_cli_fail(error);
     }
-    ml_sched_ops ops = { job_run, NULL, NULL, NULL, NULL, NULL, &s };
-    error = ml_mpi_serve(&r->g, &ops, r->cs->threads, job_fail, note_line);
+    ml_sched_ops ops = { job_run, NULL, NULL, NULL, NULL, NULL, job_fail, &s };
+    error = ml_mpi_serve(&r->g, &ops, r->cs->threads, note_line);
     return error < 0 ? ml_cli_fail(error) : EXIT_OK;
 }
 

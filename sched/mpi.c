@@ -29,8 +29,7 @@ int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSO
 
 void ml_mpi_stop(void) {}
 
-int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why),
-                 void (*say)(void *ctx, const char *line)) {
+int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, void (*say)(void *ctx, const char *line)) {
     return no_mpi();
 }
 
@@ -200,7 +199,6 @@ typedef struct {
     const ml_sched_ops *ops;
     int rank;
     char host[64];
-    int (*fail)(void *ctx, int j, const char *why);
     void (*say)(void *ctx, const char *line);
 } rank_ctx;
 
@@ -238,14 +236,13 @@ static int run_child(const rank_ctx *r, int j) {
     snprintf(why, sizeof(why), "the job was killed by signal %d (%s) on MPI rank %d (%s)", WTERMSIG(status),
              strsignal(WTERMSIG(status)), r->rank, r->host);
     say(r, "%s", why);
-    if (g->jobs[j].cell >= 0 && r->fail && r->fail(ops->ctx, j, why) == 0) return 1;   /* its cell is recorded as failed */
+    if (g->jobs[j].cell >= 0 && ops->fail && ops->fail(ops->ctx, j, why) == 0) return 1;   /* its cell is recorded as failed */
     return 3;
 }
 
-int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why),
-                 void (*say_fn)(void *ctx, const char *line)) {
+int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, void (*say_fn)(void *ctx, const char *line)) {
     hello_msg h = { .threads = threads };
-    rank_ctx r = { .g = g, .ops = ops, .fail = fail, .say = say_fn };
+    rank_ctx r = { .g = g, .ops = ops, .say = say_fn };
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     r.rank = rank;

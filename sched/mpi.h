@@ -45,12 +45,11 @@ int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSO
 /* Rank 0, when it cannot run the graph after all: every rank stops. */
 void ml_mpi_stop(void);
 /* Ranks 1..: serves jobs of g with ops->run (in_worker 1, in a forked
- * child) until rank 0 says stop (g NULL: only waits for that). fail(ctx,
- * j, why) records a job whose child died (its cell's file says why);
+ * child) until rank 0 says stop (g NULL: only waits for that); a job
+ * whose child died is recorded by ops->fail (its cell's file says why);
  * threads: this rank's BLAS threads (set here), reported to rank 0;
  * say(ctx, line) (may be NULL) gets what the rank has to tell (a job that
  * died, a suite it could not load). */
-int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, int (*fail)(void *ctx, int j, const char *why),
-                 void (*say)(void *ctx, const char *line));
+int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, void (*say)(void *ctx, const char *line));
 
 #endif

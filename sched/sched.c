@@ -123,7 +123,7 @@ static int fork_poll(ml_sched_exec *e, double timeout, int *j, int *rc, double *
         while (w > 0 && r < e->running && f->pids[r] != w) r++;
         if (w > 0 && r < e->running) {
             *j = f->jobof[r];
-            *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+            *rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 3;
             *secs = now_mono() - f->started[r];
             f->busy -= f->weight[r];
             e->running--;
@@ -223,6 +223,16 @@ static void job_over(loop *l, int j, int rc, double secs, int claimed) {
     }
 }
 
+/* A worker killed by a signal (a crash, the OOM killer): its cell fails
+ * with the reason, recorded by ops->fail, and the other cells go on; 3
+ * (a broken run) when there is no cell to record it in. */
+static int killed(loop *l, int j, int sig) {
+    char why[160];
+    snprintf(why, sizeof(why), "the job was killed by signal %d (%s) in its worker process", sig, strsignal(sig));
+    if (l->g->jobs[j].cell >= 0 && l->ops->fail && l->ops->fail(l->ops->ctx, j, why) == 0) return 1;
+    return 3;
+}
+
 /* A local job, in this process, now that nothing else runs. */
 static int run_local(loop *l, int j) {
     double t0 = now_mono();
@@ -306,6 +316,7 @@ int ml_sched_run_on(const ml_graph *g, const int *done, ml_sched_exec *e, const 
             if (!l.error) l.error = got;
             break;
         }
+        if (got && rc >= 128) rc = killed(&l, j, rc - 128);
         if (got) job_over(&l, j, rc, secs, ops->claim != NULL);
     }
     free(l.state);

@@ -52,6 +52,11 @@ typedef struct {
     /* Called every poll (a few times a second) while jobs run or wait:
      * claims are renewed here. May be NULL. */
     void (*tick)(void *ctx);
+    /* Records that job j died where it ran (a worker or an MPI rank's
+     * child killed by a signal): its cell fails with why (0), and the
+     * scheduler goes on as for any failed cell. NULL: such a death stops
+     * the run as a broken one. */
+    int (*fail)(void *ctx, int j, const char *why);
     void *ctx;
 } ml_sched_ops;
 

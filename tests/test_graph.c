@@ -168,7 +168,7 @@ static void test_graph__sched_suite_after_failed_cell(void) {
     for (int workers = 1; workers <= 2; workers++) {
         fake f;
         fake_init(&f, &g, 1);
-        ml_sched_ops ops = { fake_run, fake_ended, fake_running, NULL, NULL, NULL, &f };
+        ml_sched_ops ops = { fake_run, fake_ended, fake_running, NULL, NULL, NULL, NULL, &f };
         int failed = ml_sched_run(&g, NULL, workers, &ops);
         int dropped_ok = 1, others_ok = 1, in_workers = 1;
         for (int j = 0; j < suite; j++) {
@@ -206,7 +206,7 @@ static void test_graph__sched_local_job_waits(void) {
     fake f;
     fake_init(&f, &g, -1);
     f.slow = 200;
-    ml_sched_ops ops = { fake_run, fake_ended, fake_running, NULL, NULL, NULL, &f };
+    ml_sched_ops ops = { fake_run, fake_ended, fake_running, NULL, NULL, NULL, NULL, &f };
     ML_ASSERT_EQ_INT(0, ml_sched_run(&g, done, 2, &ops));
     ML_ASSERT_EQ_INT(-1, f.rc[0]);   /* done: not run */
     ML_ASSERT(!f.here[1] && f.here[2] && f.here[3]);

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static void job_hash(char out[65], const char *suite, const char *kind, int nth);
+
 #define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* Sets path's modification time secs into the past (a holder gone quiet). */
@@ -82,35 +84,47 @@ static void test_scale__lease_claims(void) {
     ml_t_rmrf(dir);
 }
 
-/* Sixteen processes claim one job at the same moment: exactly one wins. */
+/* Sixteen processes claim one job at the same moment: exactly one wins.
+ * They stay alive until all have claimed (a holder whose process is gone
+ * would rightly be taken over). */
 static void test_scale__lease_one_winner(void) {
     char dir[PATH_MAX];
     enum { N = 16 };
     pid_t pids[N];
-    int go[2];
+    int go[2], said[2], hold[2];
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "lease-race"));
     ML_ASSERT_EQ_INT(0, pipe(go));
+    ML_ASSERT_EQ_INT(0, pipe(said));
+    ML_ASSERT_EQ_INT(0, pipe(hold));
     for (int k = 0; k < N; k++) {
         pids[k] = fork();
         if (pids[k] == 0) {
             char byte;
             close(go[1]);
+            close(hold[1]);
             if (read(go[0], &byte, 1) < 0) _exit(9);   /* all start together when the pipe closes */
             ml_lease l;
             int got = ml_lease_claim(&l, dir, HASH, 60.0, NULL, 0);
-            _exit(got == 1 ? 1 : got == 0 ? 0 : 9);
+            byte = got == 1 ? '1' : got == 0 ? '0' : 'e';
+            if (write(said[1], &byte, 1) < 0) _exit(9);
+            if (read(hold[0], &byte, 1) < 0) _exit(9);   /* until the parent has every answer */
+            _exit(0);
         }
     }
     close(go[0]);
     close(go[1]);
+    close(hold[0]);
     int winners = 0, errors = 0;
     for (int k = 0; k < N; k++) {
-        int status;
-        waitpid(pids[k], &status, 0);
-        int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 9;
-        winners += rc == 1;
-        errors += rc == 9;
+        char byte = 'e';
+        if (read(said[0], &byte, 1) != 1) byte = 'e';
+        winners += byte == '1';
+        errors += byte == 'e';
     }
+    close(hold[1]);
+    for (int k = 0; k < N; k++) waitpid(pids[k], NULL, 0);
+    close(said[0]);
+    close(said[1]);
     ml_t_rmrf(dir);
     ML_ASSERT_EQ_INT(0, errors);
     ML_ASSERT_MSG(winners == 1, "%d of %d racing claimers won the lease, want 1", winners, N);
@@ -324,6 +338,33 @@ static void test_scale__run_job_levels(void) {
     ml_t_rmrf(dir);
 }
 
+/* A worker killed by a signal (MERGELAB_FAULT=crash=HASH: SIGKILL, as the
+ * OOM killer would) fails its cell with the reason; the other cells end ok,
+ * and a rerun without the fault completes it, identical to a run alone. */
+static void test_scale__killed_worker_fails_cell(void) {
+    char dir[PATH_MAX], suite[PATH_MAX], hash[65], res[PATH_MAX + 32], ref[PATH_MAX + 32], env[128];
+    char *out = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "killed-worker"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, SEEDS3, 0, 1));
+    ML_ASSERT_EQ_INT(0, reference_run(suite, dir));
+    job_hash(hash, suite, "point", 2);
+    ML_ASSERT(hash[0]);
+    snprintf(env, sizeof(env), "crash=%.16s", hash);
+    setenv("MERGELAB_FAULT", env, 1);
+    int rc = ml_t_cli(&out, "run %s -o %s/k --jobs 2", suite, dir);
+    unsetenv("MERGELAB_FAULT");
+    int said = strstr(out, "killed by signal 9") != NULL;
+    free(out);
+    int rc2 = ml_t_cli(&out, "run %s -o %s/k --jobs 2 --quiet", suite, dir);
+    free(out);
+    snprintf(res, sizeof(res), "%s/k/tiny.json", dir);
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    ML_ASSERT_MSG(rc == 3 && said, "a killed worker: exit %d, reason given %d (want 3, 1)", rc, said);
+    ML_ASSERT_EQ_INT(0, rc2);
+    ML_ASSERT(ml_t_identical(res, ref));
+    ml_t_rmrf(dir);
+}
+
 /* Usage the engines refuse: --mpi in a build without MPI says how to get
  * it; --shard and --mpi with what they exclude; a bad K/N. All exit 2. */
 static void test_scale__usage(void) {
@@ -515,6 +556,7 @@ const ml_test ml_tests_scale[] = {
     { "scale__shards_and_gather", test_scale__shards_and_gather, "e2e" },
     { "scale__shard_failed_cell", test_scale__shard_failed_cell, "e2e" },
     { "scale__run_job_levels", test_scale__run_job_levels, "e2e" },
+    { "scale__killed_worker_fails_cell", test_scale__killed_worker_fails_cell, "e2e" },
     { "scale__usage", test_scale__usage, "e2e" },
     { "scale__mpi", test_scale__mpi, "scale" },
     { "scale__slurm", test_scale__slurm, "scale" },
