@@ -498,6 +498,15 @@ static int run_mode(int mode, const char *cmd, int argc, char **argv) {
             s.reused += r.done[j] > 0;   /* the job that ends a cell */
             s.total += r.done[j] == 0;
         }
+    if (mode == MODE_SHARD) {   /* a shard's cells: those it has a job of to run */
+        s.total = 0;
+        for (int i = 0; i < r.cs->n; i++) {
+            int todo = 0;
+            for (int j = 0; j < r.g.n && !todo; j++)   /* a shared base is no one cell's */
+                todo = r.g.jobs[j].cell == i && r.g.jobs[j].kind != ML_JOB_BASE && r.done[j] == 0;
+            s.total += todo;
+        }
+    }
     x.run.reused = s.reused;
     if (!r.a.quiet && mode == MODE_RUN)
         fprintf(stderr, "mergelab: %s: %d cell%s, %d to run, %d already done; writing %s\n", r.cs->suite->name,
