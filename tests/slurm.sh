@@ -69,6 +69,8 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+# the tests wait for every level in turn: schedule as soon as a job ends, not every minute
+SchedulerParameters=sched_interval=2,bf_interval=1,batch_sched_delay=0,sched_min_interval=0
 MpiDefault=none
 ReturnToService=2
 SlurmctldPort=16817
