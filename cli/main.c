@@ -246,7 +246,7 @@ static int cmd_help(int argc, char **argv);
 
 static const ml_cmd cmds[] = {
     { "run", ml_cmd_run,
-      "run SUITE [-o DIR] [--results ROOT] [--jobs N] [--shard K/N] [--only GLOB] [--force] [--threads N] [--quiet|--verbose]\n"
+      "run SUITE [-o DIR] [--results ROOT] [--jobs N|--mpi] [--shard K/N] [--only GLOB] [--force] [--threads N] [--quiet|--verbose]\n"
       "             [--report DIR] [--cache DIR|--no-cache] [--ignore-memory] [--commits A..B [--build CMD] [--bin PATH]]",
       "Runs every cell of a suite (its matrix: seeds x values x merges). Each cell's result is\n"
       "written atomically to DIR/<suite>.cells/ the moment it ends; DIR/<suite>.json gathers them.\n"
@@ -258,6 +258,8 @@ static const ml_cmd cmds[] = {
       "  --shard K/N   only the K-th of N disjoint shares of the jobs (and what they need first);\n"
       "                shards run anywhere (GNU parallel, a CI matrix, Kubernetes), at once on one\n"
       "                store or each on its own; then mergelab gather makes the suite's results\n"
+      "  --mpi         under mpirun, with a build of make MPI=1 (build-mpi/mergelab): rank 0 schedules,\n"
+      "                the other ranks run the jobs (DIR on a filesystem every rank sees)\n"
       "  --only GLOB   only cells whose name matches (see: mergelab list SUITE)\n"
       "  --report DIR  write the HTML report of the results, as the run's last job\n"
       "  --ignore-memory  run even when --jobs cells at once need more than the machine's memory\n"
