@@ -374,6 +374,8 @@ fuzz: deps deps-fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_DICT=$(FUZZ_DICT) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 -include $(FUZZ_OBJ:.o=.d)
+# the fuzz objects are kept: make would delete them as intermediates of fuzz_% and rebuild all next time
+.SECONDARY: $(FUZZ_OBJ)
 
 clean:
 	rm -rf build build-asan build-ubsan build-mpi build-fuzz out   # results/ (the store) is kept: it is data
