@@ -20,7 +20,7 @@
 set -euo pipefail
 BIN=${ML_BIN:-build/mergelab}
 MPIBIN=${ML_MPI_BIN:-build-mpi/mergelab}
-MPIRUN=(mpirun --allow-run-as-root --oversubscribe)
+MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none)   # a rank may use every core: its job sets its BLAS threads
 OUT=$(mktemp -d /tmp/mergelab-bench-scale.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 export OMPI_MCA_mpi_warn_on_fork=0
@@ -55,7 +55,7 @@ suite = {"name": "tiny", "seed": 1, "threads": 1,
          "specialists": [{"name": "math", "data": "math"}, {"name": "code", "data": "code"}],
          "target": {"data": "target"},
          "merges": [{"name": "average", "method": "average"}],
-         "cka": {"every": 2, "probe_size": 4}, "eval": {"windows": 4, "exact_match": 0},
+         "cka": {"every": 2, "probe_size": 8}, "eval": {"windows": 4, "exact_match": 0},
          "matrix": {"seed": [1, 2, 3, 4]}}
 json.dump(suite, open(sys.argv[1], "w"), indent=1)
 EOF

@@ -399,7 +399,7 @@ static int run_jobs(run_ctx *r, run_state *s, ml_jobs_ctx *x) {
         ops.tick = job_tick;
     }
     s->t0 = ml_jobs_wall();
-    error = r->a.mpi ? ml_mpi_run(&r->g, r->done, &ops, r->prov) : ml_sched_run(&r->g, r->done, r->a.jobs, &ops);
+    error = r->a.mpi ? ml_mpi_run(&r->g, r->done, &ops, r->prov, note_line) : ml_sched_run(&r->g, r->done, r->a.jobs, &ops);
     ml_jobs_claims_free(s->claims);
     s->claims = NULL;
     progress_clear(s);

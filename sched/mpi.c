@@ -25,7 +25,10 @@ void ml_mpi_finalize(void) {}
 
 int ml_mpi_share(char *buf, int size) { return no_mpi(); }
 
-int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSON *prov) { return no_mpi(); }
+int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSON *prov,
+               void (*say)(void *ctx, const char *line)) {
+    return no_mpi();
+}
 
 void ml_mpi_stop(void) {}
 
@@ -41,6 +44,7 @@ int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, void (
 #include <mpi.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +70,7 @@ typedef struct {
 typedef struct {
     char host[64];
     int threads;
+    int cores;                  /* the CPUs the rank may run on (mpirun's binding) */
 } hello_msg;
 
 static double now_mono(void) {
@@ -162,9 +167,10 @@ void ml_mpi_stop(void) {
     }
 }
 
-int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSON *prov) {
+int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSON *prov,
+               void (*say)(void *ctx, const char *line)) {
     ranks_exec x = { .g = g };
-    int error = 0;
+    int error = 0, squeezed = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &x.size);
     if ((error = ml_calloc((void **)&x.busy, (size_t)x.size, sizeof(int))) < 0) goto stop;
     for (int r = 0; r < x.size; r++) x.busy[r] = -1;
@@ -179,7 +185,12 @@ int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSO
         cJSON_AddNumberToObject(w, "rank", r);
         cJSON_AddStringToObject(w, "host", h.host);
         cJSON_AddNumberToObject(w, "blas_threads", h.threads);
+        cJSON_AddNumberToObject(w, "cores", h.cores);
         cJSON_AddItemToArray(workers, w);
+        if (h.cores > 0 && h.cores < h.threads && !squeezed++ && say)
+            say(ops->ctx, "an MPI rank may run on fewer cores than the suite's BLAS threads (mpirun binds ranks to "
+                          "cores): its jobs run slower, with the same results; give each rank a job's cores with "
+                          "mpirun --map-by slot:PE=THREADS, or --bind-to none");
     }
     if (prov) cJSON_AddItemToObject(prov, "mpi", doc);
     else cJSON_Delete(doc);
@@ -259,6 +270,8 @@ int ml_mpi_serve(const ml_graph *g, const ml_sched_ops *ops, int threads, void (
     }
     ml_blas_set_threads(threads);   /* each job sets its own too: this is what the rank reports */
     h.threads = ml_blas_threads();
+    cpu_set_t set;
+    h.cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
     gethostname(h.host, sizeof(h.host) - 1);
     MPI_Send(&h, (int)sizeof(h), MPI_BYTE, 0, TAG_HELLO, MPI_COMM_WORLD);
     for (;;) {

@@ -38,10 +38,13 @@ void ml_mpi_finalize(void);
 int ml_mpi_share(char *buf, int size);
 /* Rank 0: runs g on ranks 1..size-1 (ml_sched_run_on with the MPI
  * executor; ops->run runs only the local jobs, here). prov (may be NULL)
- * gets "mpi": {"ranks": N, "workers": [{"rank", "host", "blas_threads"}]}
- * before any job starts. Tells every rank to stop before returning,
- * whatever happened. */
-int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSON *prov);
+ * gets "mpi": {"ranks": N, "workers": [{"rank", "host", "blas_threads",
+ * "cores"}]} before any job starts; say (may be NULL) is told once when a
+ * rank may use fewer cores than the suite's BLAS threads (mpirun binds
+ * ranks to cores: slower, same results). Tells every rank to stop before
+ * returning, whatever happened. */
+int ml_mpi_run(const ml_graph *g, const int *done, const ml_sched_ops *ops, cJSON *prov,
+               void (*say)(void *ctx, const char *line));
 /* Rank 0, when it cannot run the graph after all: every rank stops. */
 void ml_mpi_stop(void);
 /* Ranks 1..: serves jobs of g with ops->run (in_worker 1, in a forked
