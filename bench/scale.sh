@@ -15,6 +15,7 @@
 #      from them how many 2-core machines run the full paper sweep in one
 #      hour, at this model size and at d=256 with 8 layers (scaled by
 #      suite/cost.c's arithmetic, routers k=1..8).
+# PARTS="2 3" measures only those parts.
 # Needs build/mergelab and build-mpi/mergelab (make check-scale builds both)
 # and mpirun. Prints a table; the numbers go into the README and the issues.
 set -euo pipefail
@@ -33,6 +34,10 @@ same() {   # results file, reference: "bit-identical" or what check said
 }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+PARTS=${PARTS:-1 2 3}   # which of the three to measure
+part() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
+
+if part 1; then
 echo "== 1. suites/demo.json (9 cells), wall seconds"
 t=$(now); "$BIN" run suites/demo.json -o "$OUT/d1" --quiet >/dev/null; d1=$(since "$t")
 printf "  %-44s %7s s\n" "one process (--jobs 1)" "$d1"
@@ -43,6 +48,9 @@ for np in 2 3 4; do
     printf "  %-44s %7s s  %s\n" "MPI, $((np - 1)) rank(s) running jobs (-np $np)" "$s" "$(same "$OUT/m$np/demo.json" "$OUT/d1/demo.json")"
 done
 
+fi
+
+if part 2; then
 echo "== 2. scheduling overhead: 26 jobs that do almost nothing"
 python3 - "$OUT/tiny.json" <<'EOF'
 import json, sys
@@ -56,6 +64,7 @@ suite = {"name": "tiny", "seed": 1, "threads": 1,
          "target": {"data": "target"},
          "merges": [{"name": "average", "method": "average"}],
          "cka": {"every": 2, "probe_size": 8}, "eval": {"windows": 4, "exact_match": 0},
+         "gate": [{"match": "*/loss", "direction": "lower", "atol": 0.02, "rtol": 0.02}],
          "matrix": {"seed": [1, 2, 3, 4]}}
 json.dump(suite, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -80,6 +89,9 @@ s=$(since "$t")
 printf "  %-44s %7s s  %5s ms/job\n" "one process per job (run-job, as Slurm runs)" "$s" "$(per "$s")"
 for o in o2 o3 o4; do printf "  %-44s %s\n" "$o vs one process" "$(same "$OUT/$o/tiny.json" "$OUT/o1/tiny.json")"; done
 
+fi
+
+part 3 || exit 0
 [ "${PAPER:-0}" = 1 ] || { echo "== 3. skipped (PAPER=1 measures suites/paper.json's per-job costs, about 12 min)"; exit 0; }
 echo "== 3. suites/paper.json: per-job costs (cell seed=1 in parts, 2 workers)"
 "$BIN" run suites/paper.json --only 'seed=1' --jobs 2 -o "$OUT/p" 2>"$OUT/p.log" >/dev/null
