@@ -294,7 +294,7 @@ static const ml_cmd cmds[] = {
       "run-job` tasks, and submit.sh, which submits them chained with --dependency=afterok. DIR\n"
       "(and --cache) must be on a filesystem every node sees. --cpus-per-task is the suite's\n"
       "threads (pretrain.threads for a base); --time is estimated from the level's largest job\n"
-      "(suite/cost.c: its flops at G GFLOP/s per core, default 2, times F, default 3, plus 2 min).\n"
+      "(suite/cost.c: its flops at G GFLOP/s per core, default 20, times F, default 3, plus 2 min).\n"
       "Rerunning submit.sh after a failure resumes: tasks whose job is done end at once." },
     { "list", ml_cmd_list, "list SUITE [-o DIR] [--threads N]",
       "Prints the cells the suite's matrix expands into, with their identities; with -o DIR,\n"
