@@ -362,9 +362,9 @@ int ml_jobs_done(const ml_jobs_ctx *x, int *done) {
                 goto cleanup;
             }
             cell[i] = got;
-            if (got) why[0] = '\0';
         }
-        if (why[0]) note(x, "%s; running the cell again", why);
+        /* a damaged file is said once: replaced by the store's sealed copy, or run again */
+        if (why[0]) note(x, "%s; %s", why, cell[i] ? "the store's copy of the cell replaces it" : "running the cell again");
     }
     for (int j = 0; j < g->n; j++) {
         const ml_job *job = &g->jobs[j];

@@ -411,13 +411,27 @@ static void test_harness__damaged_files(void) {
     snprintf(cell, sizeof(cell), "%s/out/tiny.cells/seed=2,finetune.steps=30.json", dir);
     ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, &len, cell));
     ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(cell, text, len / 2));
+    /* the store keeps a sealed copy of every finished cell: it replaces the damaged file */
     int rc = ml_t_cli(&out, "run %s -o %s/out", ref_suite, dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_STR_HAS(out, "not a mergelab results file (invalid or truncated JSON); the store's copy of the cell replaces it");
+    ML_ASSERT_STR_HAS(out, "4 cells: 0 ran, 4 reused, 0 failed");
+    free(out);
+    snprintf(path, sizeof(path), "%s/out/tiny.json", dir);
+    char *again = stable_text(path);
+    ML_ASSERT(again && !strcmp(again, ref_text));
+    free(again);
+    /* with the store's copies damaged too, the cell runs again */
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(cell, text, len / 2));
+    char *none = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_sh(&none, "for f in %s/out/cache/jobs/*.json; do head -c 100 \"$f\" > \"$f.cut\" && mv \"$f.cut\" \"$f\"; done", dir));
+    free(none);
+    rc = ml_t_cli(&out, "run %s -o %s/out", ref_suite, dir);
     ML_ASSERT_EQ_INT(0, rc);
     ML_ASSERT_STR_HAS(out, "not a mergelab results file (invalid or truncated JSON); running the cell again");
     ML_ASSERT_STR_HAS(out, "4 cells: 1 ran, 3 reused, 0 failed");
     free(out);
-    snprintf(path, sizeof(path), "%s/out/tiny.json", dir);
-    char *again = stable_text(path);
+    again = stable_text(path);
     ML_ASSERT(again && !strcmp(again, ref_text));
     free(again);
     free(text);
