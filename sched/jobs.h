@@ -2,10 +2,13 @@
  * sched/jobs.h: what each job of the graph (graph.h) does, one function
  * call per job, and which jobs' outputs are already there.
  *   base, train, point   one call of the study protocol (runner.h) at that
- *                        stage; train and point leave a part record
- *                        (store/cellfile.h), base its cache entry
- *   results              the cell's file from its part records
- *   cell                 a whole cell in one call, and its file
+ *                        stage; train and point leave their record in
+ *                        the store by the job's hash (store/cellfile.h),
+ *                        base its cache entry
+ *   results              the cell's file from its parts' records (and its
+ *                        copy in the store)
+ *   cell                 a whole cell in one call, its file and the
+ *                        store's copy
  *   suite                the suite's results file: every cell file on
  *                        disk, the run's provenance, the findings
  *                        (analysis/findings.h), written atomically

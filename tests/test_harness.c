@@ -783,8 +783,8 @@ static void test_harness__mlp_parts(void) {
  * training, each point, its results): the results equal those of running
  * each cell whole (--jobs 1), pretrain.seed makes one base for both seeds
  * (trained on pretrain.threads = 2, taking both slots),
- * no part records are left, and a run killed at any moment resumes to the
- * same results. */
+ * the store keeps each job's record by its hash (10 for 2 cells of 3
+ * points), and a run killed at any moment resumes to the same results. */
 static void test_harness__parts(void) {
     enum { TRIALS = 6 };
     char dir[256], suite[512], path[700], out_dir[600], *out = NULL;
