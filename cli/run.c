@@ -430,8 +430,13 @@ static int run_rank(run_ctx *r) {
         ml_mpi_serve(NULL, NULL, 0, note_line);   /* rank 0 stops, or learns this rank cannot run */
         return EXIT_FAILED;
     }
-    snprintf(r->dir, sizeof(r->dir), "%s", shared);
-    snprintf(r->cache, sizeof(r->cache), "%s", cache);
+    size_t nd = strlen(shared), nc = strlen(cache);
+    if (nd >= sizeof(r->dir) || nc >= sizeof(r->cache)) {   /* rank 0 checked them: never, in practice */
+        ml_mpi_serve(NULL, NULL, 0, note_line);
+        return EXIT_FAILED;
+    }
+    memcpy(r->dir, shared, nd + 1);
+    memcpy(r->cache, cache, nc + 1);
     run_state s = { .a = &r->a };
     ml_jobs_ctx x = { .cs = r->cs, .g = &r->g, .dir = r->dir, .cache = r->cache, .report = r->a.report,
                       .verbose = r->a.verbose, .adopt = 1, .log = log_line, .note = note_line, .ctx = &s };
