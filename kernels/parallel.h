@@ -6,9 +6,9 @@
  * bit-identical results (a different count can change the last bits of a
  * product: see kernels/gemm.c).
  * OpenBLAS runs single-threaded underneath: each worker calls sgemm on its
- * own block of output rows. Workers sleep on a condition variable between
- * jobs (no spinning: on a 2-core machine a spinning helper steals the core
- * the work needs).
+ * own block of output rows. Between jobs workers poll for at most 30 us,
+ * then sleep on a condition variable (a longer spin would steal the core
+ * the work needs when the machine runs more threads than it has cores).
  * Not here: what the kernels compute.
  */
 #ifndef ML_KERNELS_PARALLEL_H
