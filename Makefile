@@ -6,7 +6,7 @@
 #   make check     make test plus the sanitizer builds' tests
 #   make check-scale  MPI, shards and a real Slurm (installs OpenMPI, Slurm, munge as root)
 #   make MPI=1     the program with MPI (mpirun -np N build-mpi/mergelab run SUITE --mpi)
-#   make bench     speed figures as ratios to the sgemm peak
+#   make bench     speed figures as ratios to PyTorch and to the sgemm peak, measured in the same run
 #   make bench-scale  scale-out figures: MPI ranks, overhead per job (PAPER=1: paper-scale estimate)
 #   make paper     the paper's protocol at the default GPT size (suites/paper.json, 30 min)
 #   make paper-full the same without its cuts for time (suites/paper-full.json, 50 min)
@@ -215,10 +215,18 @@ $(TESTBIN): $(TEST_OBJ) $(BUILD)/libmergelab.a
 $(BENCHBIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libmergelab.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
 
-# Speed, as ratios to OpenBLAS's sgemm peak measured in the same run.
-bench: deps
-	@$(MAKE) --no-print-directory $(BENCHBIN)
-	$(BENCHBIN) --threads $(or $(THREADS),2)
+# Speed, as ratios to references measured in the same run: PyTorch on the
+# same model (Debian's python3-torch, bench/torch_gpt.py) and OpenBLAS's sgemm
+# peak. BENCH_ARGS=--gate makes a line short of its target exit 1.
+.PHONY: deps-bench
+deps-bench: deps
+	@missing=""; \
+	/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing=" python3-torch"; \
+	$(call install_or_say,$$missing)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory $(BIN) $(BENCHBIN)
+	$(BIN) bench --threads $(or $(THREADS),2) $(BENCH_ARGS)
 
 # suites/demo.json: the paper's study in miniature (GPT, 3 seeds x 3 fine-tuning
 # lengths, findings F1-F4), two cells at a time. The results go to the store
@@ -243,7 +251,7 @@ paper-full: deps
 	@echo "mergelab: open out/paper-full/report/index.html"
 
 test: deps-test
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN)
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) $(BENCHBIN)
 	ML_BIN=$(BIN) $(TESTBIN)
 
 # Longer tier: every test again under AddressSanitizer (with LeakSanitizer) and UBSan.
@@ -260,9 +268,9 @@ deps-check: deps-test
 	fi
 
 check: deps-check test
-	$(MAKE) --no-print-directory SANITIZER=address build-asan/mltest build-asan/mergelab
+	$(MAKE) --no-print-directory SANITIZER=address build-asan/mltest build-asan/mergelab build-asan/mlbench
 	ML_BIN=build-asan/mergelab ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/mltest
-	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab
+	$(MAKE) --no-print-directory SANITIZER=undefined build-ubsan/mltest build-ubsan/mergelab build-ubsan/mlbench
 	ML_BIN=build-ubsan/mergelab build-ubsan/mltest
 	@# the long tests: every allocation site and every write failed once, kill -9 trials
 	ML_BIN=$(BIN) $(TESTBIN) --tier check

@@ -19,6 +19,8 @@
  * Usage: mlbench [--threads N] [--rounds N] [--steps N] [--gate] [--only WHAT]
  *   WHAT: step (mergelab's step alone, for profiling), torch, gpt, cka, router.
  * --gate: exit 1 when a line falls short of its target (2 bad usage, 3 failed).
+ * --targets-times F: every target F times harder, so a test sees the gate
+ * fail (F = 1000) and pass (F = 0.001).
  */
 #include "kernels/cka.h"
 #include "kernels/adamw.h"
@@ -86,9 +88,12 @@ static double sgemm_peak(void) {
 
 /* Lines that fall short of their target, for --gate. */
 static int n_short;
+/* --targets-times F makes every target F times harder (tests use it to see
+ * the gate fail and pass) */
+static double target_times = 1.0;
 
 static const char *verdict(double value, double target, int at_least) {
-    int met = at_least ? value >= target : value <= target;
+    int met = at_least ? value >= target * target_times : value <= target / target_times;
     n_short += !met;
     return met ? "met" : "NOT met";
 }
@@ -551,14 +556,22 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--targets-times") && i + 1 < argc) target_times = atof(argv[++i]);
         else {
             fprintf(stderr, "mlbench: unknown option '%s'\nusage: mlbench [--threads N] [--rounds N] [--steps N] "
-                            "[--gate] [--only step|torch|gpt|cka|router] [--split-bits] [--peak-only]\n", argv[i]);
+                            "[--gate] [--targets-times F] [--only step|torch|gpt|cka|router] [--split-bits] [--peak-only]\n", argv[i]);
             return 2;
         }
     }
-    if (threads < 1 || steps < 1 || rounds < 1) {
-        fprintf(stderr, "mlbench: --threads, --steps and --rounds want numbers >= 1\n");
+    if (threads < 1 || steps < 1 || rounds < 1 || !(target_times > 0)) {
+        fprintf(stderr, "mlbench: --threads, --steps and --rounds want numbers >= 1, --targets-times one > 0\n");
+        return 2;
+    }
+    static const char *const whats[] = { "", "step", "torch", "gpt", "cka", "router" };
+    int known = 0;
+    for (size_t i = 0; i < sizeof(whats) / sizeof(whats[0]); i++) known |= !strcmp(only, whats[i]);
+    if (!known) {
+        fprintf(stderr, "mlbench: --only '%s': want step, torch, gpt, cka or router\n", only);
         return 2;
     }
     ml_blas_set_threads(threads);

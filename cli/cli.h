@@ -29,6 +29,7 @@ int ml_cmd_plan(int argc, char **argv);
 int ml_cmd_show(int argc, char **argv);
 int ml_cmd_compare(int argc, char **argv);
 int ml_cmd_history(int argc, char **argv);
+int ml_cmd_bench(int argc, char **argv);
 int ml_cmd_report(int argc, char **argv);
 int ml_cmd_findings(int argc, char **argv);
 

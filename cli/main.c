@@ -356,6 +356,13 @@ static const ml_cmd cmds[] = {
       "on REV's first-parent line (default HEAD), oldest first, as mean and 95% interval across\n"
       "seeds, marking a commit REGRESSED when it is worse than the one before by the gate's rule\n"
       "(beyond tolerance, and beyond noise with two or more seeds); --plot draws it." },
+    { "bench", ml_cmd_bench, "bench [--gate] [--threads N] [--rounds N] [--steps N] [--only step|torch|gpt|cka|router]",
+      "Runs the speed benchmark (build/mlbench, made by make bench): PyTorch on the same GPT, first\n"
+      "checked on mergelab's own weights (same loss to 1e-5, same gradients, same matmul FLOPs),\n"
+      "then raced in alternating rounds at d=128 and d=256; each step's GFLOP/s against the sgemm\n"
+      "peak of the same run; two-thread scaling; forward-only evaluation; the router step; CKA.\n"
+      "Every line gives its value, its reference, the ratio, the target and met or NOT met.\n"
+      "--gate: exit 1 when a line falls short (for CI). Exit 2 when mlbench is not built." },
     { "help", cmd_help, "help [COMMAND]", "Shows the commands, or one command's usage." },
     { 0 }
 };

@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -464,6 +465,19 @@ static int share_folders(run_ctx *r, int ok) {
     return ml_mpi_share(shared, (int)sizeof(shared));
 }
 
+/* The largest process's peak RSS (this one, or the largest worker it
+ * waited for) beside the live tensors the largest cell needs at once, as
+ * suite/memory.c counts them: how much the allocator, the libraries and
+ * the buffers outside the count add. */
+static void print_memory(const ml_cellset *cs) {
+    struct rusage self, kids;
+    if (getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &kids) < 0) return;
+    double peak = 1024.0 * (double)(self.ru_maxrss > kids.ru_maxrss ? self.ru_maxrss : kids.ru_maxrss);
+    double tensors = (double)ml_cells_tensor_bytes(cs);
+    fprintf(stderr, "mergelab: memory: peak RSS %.0f MB (the largest process), live tensors of one cell %.0f MB "
+            "(suite/memory.c): %.2fx\n", peak / 1e6, tensors / 1e6, tensors > 0 ? peak / tensors : 0.0);
+}
+
 static int run_mode(int mode, const char *cmd, int argc, char **argv) {
     run_ctx r;
     int error, rc, rank = 0, size = 1, mpi_ran = 0;
@@ -518,6 +532,7 @@ static int run_mode(int mode, const char *cmd, int argc, char **argv) {
                 r.nsel, r.nsel == 1 ? "" : "s", s.total, s.reused, r.dir);
     mpi_ran = r.a.mpi;   /* ml_mpi_run stops the ranks, whatever happens */
     if ((error = run_jobs(&r, &s, &x)) < 0) { rc = ml_cli_fail(error); goto cleanup; }
+    if (!r.a.quiet && mode == MODE_RUN && s.total > 0) print_memory(r.cs);
     if (mode == MODE_SHARD) {
         if (!r.a.quiet)
             fprintf(stderr, "mergelab: shard %d/%d ended (%d cell%s failed); when every shard has: mergelab gather %s -o "

@@ -52,6 +52,8 @@ void ml_cells_free(ml_cellset *cs);
  * the figures, when `parallel` such cells at once exceed the machine's
  * physical memory, unless force; the message names the override flag. */
 size_t ml_cells_memory(const ml_cellset *cs);
+/* The largest cell's live tensors alone (ml_suite_tensor_bytes). */
+size_t ml_cells_tensor_bytes(const ml_cellset *cs);
 int ml_cells_check_memory(const ml_cellset *cs, int parallel, int force, const char *override);
 
 #endif

@@ -60,14 +60,27 @@ static size_t mlp_cell(const ml_suite *s) {
  * gpt-smoke run measured 293 MB of RSS against 270 MB of tensors) */
 #define PROCESS_BYTES ((size_t)128 << 20)
 
+size_t ml_suite_tensor_bytes(const ml_suite *s) {
+    return s->family == ML_FAMILY_GPT ? gpt_cell(s) : mlp_cell(s);
+}
+
 size_t ml_suite_memory(const ml_suite *s) {
-    size_t n = s->family == ML_FAMILY_GPT ? gpt_cell(s) : mlp_cell(s);
+    size_t n = ml_suite_tensor_bytes(s);
     return n + n / 10 + PROCESS_BYTES;
 }
 
 size_t ml_machine_memory(void) {
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
     return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : 0;
+}
+
+size_t ml_cells_tensor_bytes(const ml_cellset *cs) {
+    size_t most = 0;
+    for (int i = 0; i < cs->n; i++) {
+        size_t n = ml_suite_tensor_bytes(cs->cells[i].suite);
+        if (n > most) most = n;
+    }
+    return most;
 }
 
 size_t ml_cells_memory(const ml_cellset *cs) {

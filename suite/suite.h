@@ -201,6 +201,8 @@ int ml_merge_available(ml_family family, ml_merge_method m);
 /* Bytes one cell of s needs at its peak, estimated without allocating
  * (suite/memory.c), and the machine's physical memory (0 if unknown). */
 size_t ml_suite_memory(const ml_suite *s);
+/* The tensors alone in that estimate: no margin, no process overhead. */
+size_t ml_suite_tensor_bytes(const ml_suite *s);
 
 /* Floating-point operations of one cell's jobs (suite/cost.c): its base,
  * its training (both specialists and the direct model), one evaluation

@@ -22,11 +22,11 @@ extern const ml_test ml_tests_core[], ml_tests_kernels[], ml_tests_cka[],
     ml_tests_data[], ml_tests_suite[], ml_tests_reports[], ml_tests_provenance[], ml_tests_checkpoint[],
     ml_tests_gpt[], ml_tests_text[], ml_tests_gpt_tasks[], ml_tests_mlp_mix[],
     ml_tests_merge[], ml_tests_gpt_mix[], ml_tests_parallel[], ml_tests_mlp_router[],
-    ml_tests_e2e[], ml_tests_stats[], ml_tests_harness[], ml_tests_schema[], ml_tests_report_page[], ml_tests_figures[], ml_tests_browser[], ml_tests_findings[], ml_tests_gate_holes[], ml_tests_platform[], ml_tests_verdict[], ml_tests_layout[], ml_tests_graph[], ml_tests_jobs[], ml_tests_hostile[], ml_tests_faults[], ml_tests_scale[];
+    ml_tests_e2e[], ml_tests_stats[], ml_tests_harness[], ml_tests_schema[], ml_tests_report_page[], ml_tests_figures[], ml_tests_browser[], ml_tests_findings[], ml_tests_gate_holes[], ml_tests_platform[], ml_tests_verdict[], ml_tests_layout[], ml_tests_graph[], ml_tests_jobs[], ml_tests_hostile[], ml_tests_faults[], ml_tests_scale[], ml_tests_bench[];
 
 static const ml_test *const tables[] = {
     ml_tests_core, ml_tests_kernels, ml_tests_cka, ml_tests_data,
-    ml_tests_suite, ml_tests_reports, ml_tests_provenance, ml_tests_checkpoint, ml_tests_gpt, ml_tests_text, ml_tests_mlp_mix, ml_tests_merge, ml_tests_gpt_mix, ml_tests_parallel, ml_tests_mlp_router, ml_tests_e2e, ml_tests_gpt_tasks, ml_tests_stats, ml_tests_harness, ml_tests_schema, ml_tests_report_page, ml_tests_figures, ml_tests_browser, ml_tests_findings, ml_tests_gate_holes, ml_tests_platform, ml_tests_verdict, ml_tests_layout, ml_tests_graph, ml_tests_jobs, ml_tests_hostile, ml_tests_faults, ml_tests_scale,
+    ml_tests_suite, ml_tests_reports, ml_tests_provenance, ml_tests_checkpoint, ml_tests_gpt, ml_tests_text, ml_tests_mlp_mix, ml_tests_merge, ml_tests_gpt_mix, ml_tests_parallel, ml_tests_mlp_router, ml_tests_e2e, ml_tests_gpt_tasks, ml_tests_stats, ml_tests_harness, ml_tests_schema, ml_tests_report_page, ml_tests_figures, ml_tests_browser, ml_tests_findings, ml_tests_gate_holes, ml_tests_platform, ml_tests_verdict, ml_tests_layout, ml_tests_graph, ml_tests_jobs, ml_tests_hostile, ml_tests_faults, ml_tests_scale, ml_tests_bench,
 };
 
 static double now_s(void) {

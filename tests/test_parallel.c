@@ -1,7 +1,8 @@
 /*
  * tests/test_parallel.c: the worker pool. Chunks cover [0, n) exactly once
  * whatever the thread count; a forked child (tests fork to catch crashes)
- * can still use the pool.
+ * can still use the pool; jobs handed out back to back (the workers still
+ * polling) and after pauses (the workers asleep) each run exactly once.
  */
 #include "tests/test.h"
 #include "kernels/gemm.h"
@@ -9,6 +10,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +30,31 @@ static void test_parallel__chunks_cover_once(void) {
     }
     ml_par_set_threads(before);
     free(hits);
+    ML_ASSERT_EQ_INT(0, bad);
+}
+
+static void count_each(void *ctx, long lo, long hi) {
+    long *c = ctx;
+    for (long i = lo; i < hi; i++) __atomic_add_fetch(&c[i], 1, __ATOMIC_RELAXED);
+}
+
+/* 4,000 jobs per thread count, most back to back (caught while polling),
+ * every 200th after a 200 us pause (the workers have gone to sleep): a
+ * lost wake-up would hang here, a job run twice or skipped miscounts. */
+static void test_parallel__jobs_run_once_polling_or_asleep(void) {
+    enum { JOBS = 4000 };
+    long counts[4];
+    int before = ml_par_threads(), bad = 0;
+    for (int t = 2; t <= 4; t++) {
+        ml_par_set_threads(t);
+        memset(counts, 0, sizeof(counts));
+        for (int k = 0; k < JOBS; k++) {
+            ml_par_for(t, 1, count_each, counts);
+            if (k % 200 == 0) usleep(200);
+        }
+        for (int i = 0; i < t; i++) bad += counts[i] != JOBS;
+    }
+    ml_par_set_threads(before);
     ML_ASSERT_EQ_INT(0, bad);
 }
 
@@ -68,5 +95,6 @@ const ml_test ml_tests_parallel[] = {
     { "parallel__chunks_cover_once", test_parallel__chunks_cover_once, "unit" },
     { "parallel__gemm_split_is_exact", test_parallel__gemm_split_is_exact, "unit" },
     { "parallel__fork_child_can_use_pool", test_parallel__fork_child_can_use_pool, "unit" },
+    { "parallel__jobs_run_once_polling_or_asleep", test_parallel__jobs_run_once_polling_or_asleep, "unit" },
     { 0 }
 };

@@ -240,6 +240,14 @@ int ml_t_rerun_identical(const char *suite, const char *first, const char *metri
     ta = cJSON_Print(a);
     tb = cJSON_Print(b);
     result = !strcmp(ta, tb);
+    if (!result) {   /* say where, so a rare difference can be traced */
+        const char *x = ta, *y = tb;
+        int line = 1;
+        while (*x && *x == *y) { line += *x == '\n'; x++; y++; }
+        while (x > ta && x[-1] != '\n') { x--; y--; }
+        fprintf(stderr, "    first difference at line %d of the stripped results:\n    first: %.160s\n    rerun: %.160s\n",
+                line, x, y);
+    }
     if (metric) {
         cJSON *m = cJSON_GetObjectItemCaseSensitive(ml_t_metrics(b), metric);
         if (!cJSON_IsNumber(m)) { result = -2; goto cleanup; }
