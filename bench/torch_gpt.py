@@ -18,7 +18,11 @@ none on biases and LayerNorms) after clipping the gradient norm to 1.
                             one line each; mlbench alternates these rounds with
                             its own so a slow spell of the machine hits both.
 Run with OMP_WAIT_POLICY=PASSIVE (mlbench sets it), as PyTorch is fastest so here.
+THREADS bounds OpenBLAS's own threads as well as PyTorch's: Debian's PyTorch
+does its matrix products in OpenBLAS, whose thread pool torch.set_num_threads
+does not touch, so "1 thread" would otherwise run its products on every core.
 """
+import ctypes
 import math
 import struct
 import sys
@@ -166,7 +170,25 @@ def check(path):
     return 0 if ok_loss and ok_grad and ok_flops else 1
 
 
+def openblas_libraries():
+    """The OpenBLAS libraries this process has loaded (PyTorch's BLAS)."""
+    libs = []
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "blas" in line and line.split()[-1].startswith("/")})
+    for p in paths:
+        try:
+            lib = ctypes.CDLL(p)
+            lib.openblas_set_num_threads.argtypes = [ctypes.c_int]
+            libs.append(lib)
+        except (OSError, AttributeError):
+            pass
+    return libs
+
+
 def serve():
+    blas = openblas_libraries()
+    if not blas:
+        sys.exit("torch_gpt.py: PyTorch loaded no OpenBLAS, so its BLAS threads cannot be bounded")
     models = {}
     for line in sys.stdin:
         w = line.split()
@@ -177,6 +199,8 @@ def serve():
             continue
         threads, steps, V, T, L, NH, C, B = map(int, w[1:])
         torch.set_num_threads(threads)
+        for lib in blas:
+            lib.openblas_set_num_threads(threads)
         key = (V, T, L, NH, C, B)
         if key not in models:
             torch.manual_seed(1)
