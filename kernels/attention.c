@@ -30,6 +30,47 @@ static long y_offset(const attn_job *j, long bh) {
     return (long)b * j->T * j->C + (long)h * (j->C / j->NH);
 }
 
+/* One row of the causal softmax: exp(s - max) over j <= i, divided by
+ * their sum (in double, in column order), and 0 beyond i. */
+static void softmax_row(float *row, int i, int T) {
+    float mx = row[0];
+    for (int jj = 1; jj <= i; jj++) if (row[jj] > mx) mx = row[jj];
+    double sum = 0.0;
+    for (int jj = 0; jj <= i; jj++) row[jj] = ml_fast_expf(row[jj] - mx);
+    for (int jj = 0; jj <= i; jj++) sum += row[jj];
+    float inv = (float)(1.0 / sum);
+    for (int jj = 0; jj <= i; jj++) row[jj] *= inv;
+    for (int jj = i + 1; jj < T; jj++) row[jj] = 0.0f;   /* causal: no future */
+}
+
+/* The softmax of every row of S (T,T), four rows at a time: the sums of
+ * the four run as four chains, each in column order, so the bits are
+ * softmax_row's while the latency of the double additions is hidden. */
+static void causal_softmax(float *S, int T) {
+    int i = 0;
+    for (; i + 4 <= T; i += 4) {
+        float *r0 = S + (long)i * T, *r1 = r0 + T, *r2 = r1 + T, *r3 = r2 + T;
+        float *r[4] = { r0, r1, r2, r3 };
+        for (int k = 0; k < 4; k++) {
+            float mx = r[k][0];
+            for (int jj = 1; jj <= i + k; jj++) if (r[k][jj] > mx) mx = r[k][jj];
+            for (int jj = 0; jj <= i + k; jj++) r[k][jj] = ml_fast_expf(r[k][jj] - mx);
+        }
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int jj = 0; jj <= i; jj++) { s0 += r0[jj]; s1 += r1[jj]; s2 += r2[jj]; s3 += r3[jj]; }
+        s1 += r1[i + 1];
+        s2 += r2[i + 1]; s2 += r2[i + 2];
+        s3 += r3[i + 1]; s3 += r3[i + 2]; s3 += r3[i + 3];
+        double sum[4] = { s0, s1, s2, s3 };
+        for (int k = 0; k < 4; k++) {
+            float inv = (float)(1.0 / sum[k]);
+            for (int jj = 0; jj <= i + k; jj++) r[k][jj] *= inv;
+            for (int jj = i + k + 1; jj < T; jj++) r[k][jj] = 0.0f;
+        }
+    }
+    for (; i < T; i++) softmax_row(S + (long)i * T, i, T);
+}
+
 /* heads lo..hi of the flattened (b, h) range */
 static void forward_heads(void *ctx, long lo, long hi) {
     const attn_job *j = ctx;
@@ -41,16 +82,7 @@ static void forward_heads(void *ctx, long lo, long hi) {
         float *yo = j->y + y_offset(j, bh);
         /* S = scale * q k^T  (T,T) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, S, T);
-        for (int i = 0; i < T; i++) {
-            float *row = S + (long)i * T, mx = row[0];
-            for (int jj = 1; jj <= i; jj++) if (row[jj] > mx) mx = row[jj];
-            double sum = 0.0;
-            for (int jj = 0; jj <= i; jj++) row[jj] = ml_fast_expf(row[jj] - mx);
-            for (int jj = 0; jj <= i; jj++) sum += row[jj];
-            float inv = (float)(1.0 / sum);
-            for (int jj = 0; jj <= i; jj++) row[jj] *= inv;
-            for (int jj = i + 1; jj < T; jj++) row[jj] = 0.0f;   /* causal: no future */
-        }
+        causal_softmax(S, T);
         /* y_h = P v  (T,hs), written into its head's columns of y */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, C3, 0.0f, yo, C);
     }
@@ -59,6 +91,44 @@ static void forward_heads(void *ctx, long lo, long hi) {
 void ml_attention_forward(float *y, float *att, const float *qkv, int B, int T, int C, int NH) {
     attn_job j = { y, att, NULL, NULL, qkv, NULL, NULL, B, T, C, NH };
     ml_par_for((long)B * NH, 1, forward_heads, &j);
+}
+
+/* Softmax backward of one row, in place: d = p (d - sum_j p d) * scale over
+ * j <= i (the sum in double, in column order), 0 beyond i. */
+static void softmax_back_row(float *d, const float *p, int i, int T, float scale, double s) {
+    for (int jj = 0; jj <= i; jj++) d[jj] = p[jj] * (d[jj] - (float)s) * scale;
+    for (int jj = i + 1; jj < T; jj++) d[jj] = 0.0f;
+}
+
+/* dS = P (dP - rowsum(P dP)) * scale for every row, the row sums four at a
+ * time as in causal_softmax (the same bits as one row at a time). */
+static void causal_softmax_backward(float *dS, const float *P, int T, float scale) {
+    int i = 0;
+    for (; i + 4 <= T; i += 4) {
+        const float *p0 = P + (long)i * T, *p1 = p0 + T, *p2 = p1 + T, *p3 = p2 + T;
+        float *d0 = dS + (long)i * T, *d1 = d0 + T, *d2 = d1 + T, *d3 = d2 + T;
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int jj = 0; jj <= i; jj++) {
+            s0 += (double)p0[jj] * d0[jj];
+            s1 += (double)p1[jj] * d1[jj];
+            s2 += (double)p2[jj] * d2[jj];
+            s3 += (double)p3[jj] * d3[jj];
+        }
+        s1 += (double)p1[i + 1] * d1[i + 1];
+        s2 += (double)p2[i + 1] * d2[i + 1]; s2 += (double)p2[i + 2] * d2[i + 2];
+        s3 += (double)p3[i + 1] * d3[i + 1]; s3 += (double)p3[i + 2] * d3[i + 2]; s3 += (double)p3[i + 3] * d3[i + 3];
+        softmax_back_row(d0, p0, i, T, scale, s0);
+        softmax_back_row(d1, p1, i + 1, T, scale, s1);
+        softmax_back_row(d2, p2, i + 2, T, scale, s2);
+        softmax_back_row(d3, p3, i + 3, T, scale, s3);
+    }
+    for (; i < T; i++) {
+        const float *p = P + (long)i * T;
+        float *d = dS + (long)i * T;
+        double s = 0.0;
+        for (int jj = 0; jj <= i; jj++) s += (double)p[jj] * d[jj];
+        softmax_back_row(d, p, i, T, scale, s);
+    }
 }
 
 static void backward_heads(void *ctx, long lo, long hi) {
@@ -75,14 +145,7 @@ static void backward_heads(void *ctx, long lo, long hi) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dyo, C, v, C3, 0.0f, dS, T);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, dyo, C, 1.0f, dv, C3);
         /* softmax backward, in place: dS = P (dP - rowsum(P dP)) * scale */
-        for (int i = 0; i < T; i++) {
-            const float *p = P + (long)i * T;
-            float *d = dS + (long)i * T;
-            double s = 0.0;
-            for (int jj = 0; jj <= i; jj++) s += (double)p[jj] * d[jj];
-            for (int jj = 0; jj <= i; jj++) d[jj] = p[jj] * (d[jj] - (float)s) * scale;
-            for (int jj = i + 1; jj < T; jj++) d[jj] = 0.0f;
-        }
+        causal_softmax_backward(dS, P, T, scale);
         /* dq += dS k;  dk += dS^T q */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, C3, 1.0f, dq, C3);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3, 1.0f, dk, C3);

@@ -22,11 +22,13 @@
 #include "kernels/gpt.h"
 #include "kernels/mlp.h"
 #include "kernels/layers.h"
+#include "kernels/parallel.h"
 #include "kernels/params.h"
 #include "kernels/rng.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1177,6 +1179,33 @@ static void test_gpt__bytes_match_allocation(void) {
     ML_ASSERT(ml_mlp_bytes(&mc, 34) != mwant);
 }
 
+/* LayerNorm does rows four at a time (kernels/layernorm.c); each row must
+ * come out with the bits it has when done alone (the tail path), forward
+ * and backward, or results would depend on where a row falls in a group.
+ * 11 rows: two groups of four and a tail of three, on one thread. */
+static void test_gpt__layernorm_rows_grouped_exact(void) {
+    enum { N = 11, C = 37 };
+    float x[N * C], w[C], b[C], dy[N * C], y1[N * C], yN[N * C], m1[N], mN[N], r1[N], rN[N];
+    float dx1[N * C], dxN[N * C];
+    ml_t_fill_uniform(x, N * C, 7, 1, 1000.0f, 1001.0f);   /* a large offset: a mean one bit off shows */
+    ml_t_fill_uniform(w, C, 7, 2, 0.5f, 1.5f);
+    ml_t_fill_uniform(b, C, 7, 3, -0.5f, 0.5f);
+    ml_t_fill_uniform(dy, N * C, 7, 4, -1.0f, 1.0f);
+    int before = ml_par_threads();
+    ml_par_set_threads(1);
+    ml_layernorm_forward(yN, mN, rN, x, w, b, N, C);
+    for (int i = 0; i < N; i++) ml_layernorm_forward(y1 + i * C, m1 + i, r1 + i, x + i * C, w, b, 1, C);
+    memset(dx1, 0, sizeof(dx1));
+    memset(dxN, 0, sizeof(dxN));
+    ml_layernorm_backward(dxN, NULL, NULL, dy, x, w, mN, rN, N, C);
+    for (int i = 0; i < N; i++)
+        ml_layernorm_backward(dx1 + i * C, NULL, NULL, dy + i * C, x + i * C, w, m1 + i, r1 + i, 1, C);
+    ml_par_set_threads(before);
+    ML_ASSERT(memcmp(y1, yN, sizeof(y1)) == 0);
+    ML_ASSERT(memcmp(m1, mN, sizeof(m1)) == 0 && memcmp(r1, rN, sizeof(r1)) == 0);
+    ML_ASSERT(memcmp(dx1, dxN, sizeof(dx1)) == 0);
+}
+
 const ml_test ml_tests_gpt[] = {
     { "gpt__bytes_match_allocation", test_gpt__bytes_match_allocation, "unit" },
     { "gpt__layernorm_forward_matches_formula", test_gpt__layernorm_forward_matches_formula, "unit" },
@@ -1185,6 +1214,7 @@ const ml_test ml_tests_gpt[] = {
     { "gpt__layernorm_fd_rejects_flipped_sign", test_gpt__layernorm_fd_rejects_flipped_sign, "unit" },
     { "gpt__layernorm_backward_accumulates", test_gpt__layernorm_backward_accumulates, "unit" },
     { "gpt__layernorm_backward_null_dw_db", test_gpt__layernorm_backward_null_dw_db, "unit" },
+    { "gpt__layernorm_rows_grouped_exact", test_gpt__layernorm_rows_grouped_exact, "unit" },
     { "gpt__embedding_forward_values", test_gpt__embedding_forward_values, "unit" },
     { "gpt__embedding_backward_sums_repeated_tokens", test_gpt__embedding_backward_sums_repeated_tokens, "unit" },
     { "gpt__embedding_backward_accumulates", test_gpt__embedding_backward_accumulates, "unit" },
