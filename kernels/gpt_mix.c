@@ -214,12 +214,13 @@ static void add_inplace(float *y, const float *x, long n) {
 
 /* ---- forward ------------------------------------------------------------ */
 
-float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T) {
+static float mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T, int eval_only) {
     int C = m->C, L = m->L, E = m->E, NH = m->NH, V = m->V, N = B * T;
     size_t cap = (size_t)m->B * m->T, attcap = (size_t)m->B * NH * m->T * m->T;
     m->last_B = B;
     m->last_T = T;
     m->had_targets = targets != NULL;
+    m->eval_only = eval_only;
     ml_embedding_forward(m->res, tokens, m->wte, m->wpe, B, T, C);
     for (int l = 0; l < L; l++) {
         const float *const *bp = m->bp + (size_t)l * B_PER_LAYER;
@@ -247,8 +248,10 @@ float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
                 float *fch = m->fch + ((size_t)l * E + e) * cap * 4 * C;
                 float *ye = m->ey + ((size_t)l * E + e) * cap * C;
                 ml_linear_forward(fch, u, xp[X_FCW], xp[X_FCB], N, C, 4 * C);
-                /* the backward needs only GELU's slope there: keep it in place of fch */
-                ml_gelu_forward_slope(m->gel, fch, fch, (long)N * 4 * C);
+                /* the backward needs only GELU's slope there: keep it in place of fch
+                 * (the same GELU bits as ml_gelu_forward, which scoring uses) */
+                if (eval_only) ml_gelu_forward(m->gel, fch, (long)N * 4 * C);
+                else ml_gelu_forward_slope(m->gel, fch, fch, (long)N * 4 * C);
                 ml_linear_forward(ye, m->gel, xp[X_PW], xp[X_PB], N, 4 * C, C);
             }
             /* out = mid + sum_e w_e y_e (N,C) */
@@ -278,6 +281,14 @@ float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
     return ml_softmax_ce_forward(m->probs, m->losses, m->logits, targets, N, V);
 }
 
+float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T) {
+    return mix_forward(m, tokens, targets, B, T, 0);
+}
+
+float ml_gpt_mix_forward_eval(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T) {
+    return mix_forward(m, tokens, targets, B, T, 1);
+}
+
 /* ---- backward ----------------------------------------------------------- */
 
 /* d loss / d w of the router reading u (rows g (N,E), weights p (N,E)):
@@ -296,6 +307,7 @@ int ml_gpt_mix_backward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *tar
     size_t cap = (size_t)m->B * m->T, attcap = (size_t)m->B * NH * m->T * m->T;
     ML_CHECK_ARG(m->kind == ML_MIX_ROUTER, "gpt mix backward: a FIXED mixture has no parameters to train");
     ML_CHECK_ARG(targets != NULL && m->had_targets, "gpt mix backward: needs the forward's targets");
+    ML_CHECK_ARG(!m->eval_only, "gpt mix backward: the last forward was ml_gpt_mix_forward_eval (no slopes kept)");
     /* head: CE -> tied projection -> final LayerNorm, activation gradients only */
     ml_par_zero(m->dlogits, (long)N * V);
     ml_softmax_ce_backward(m->dlogits, m->probs, targets, N, V);

@@ -80,6 +80,7 @@ typedef struct {
     float *grads;
     int    B, T;             /* capacity */
     int    last_B, last_T, had_targets;
+    int    eval_only;   /* the last forward kept no GELU slopes: no backward after it */
     int    ablate;           /* ML_MIX_ABLATE_* bits, 0 normally */
     /* cached tensor pointers (into base or experts) */
     const float *wte, *wpe, *lnf_w, *lnf_b;
@@ -128,6 +129,10 @@ int ml_gpt_mix_set_alpha(ml_gpt_mix *m, double alpha);
 /* tokens (B,T), targets (B,T) or NULL (ids or ML_IGNORE) -> mean loss over
  * non-ignored targets (0 when targets is NULL). B, T within capacity. */
 float ml_gpt_mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T);
+/* The same loss and logits, bit for bit, for scoring only: the experts'
+ * GELU slopes the backward needs are not computed (a tenth of a router's
+ * evaluation time), and ml_gpt_mix_backward refuses to follow it. */
+float ml_gpt_mix_forward_eval(ml_gpt_mix *m, const int32_t *tokens, const int32_t *targets, int B, int T);
 /* ROUTER only: accumulates d(mean loss)/d router params into m->grads for
  * the last forward (the caller zeroes them: ml_gpt_mix_zero_grad). The
  * gradient runs through the frozen experts, attention and LayerNorms to the

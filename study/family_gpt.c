@@ -121,7 +121,7 @@ typedef struct {
 static float sc_forward(scorer *sc, const int32_t *x, const int32_t *y, int B, int T) {
     sc->lastT = T;
     if (sc->gpt) return ml_gpt_forward(sc->gpt, x, y, B, T, -1, NULL);
-    if (sc->mix) return ml_gpt_mix_forward(sc->mix, x, y, B, T);
+    if (sc->mix) return ml_gpt_mix_forward_eval(sc->mix, x, y, B, T);
     long rows = (long)B * T, n = rows * sc->V;
     ml_gpt_forward(sc->ens[0], x, NULL, B, T, -1, NULL);
     memcpy(sc->ens_a, sc->ens[0]->logits, (size_t)n * sizeof(float));

@@ -427,6 +427,36 @@ static void test_gpt_mix__router_matches_layerwise_reference(void) {
     trio_free(&t);
 }
 
+/* Scoring's forward (no GELU slopes kept) gives the training forward's
+ * loss and logits bit for bit, and a backward after it is refused. */
+static void test_gpt_mix__eval_forward_same_bits_no_backward(void) {
+    trio t;
+    ml_expert x[2 * 3];
+    int ok = trio_new(&t, &cfg2) == 0;
+    const float *ps[3] = { ok ? t.a->params : NULL, ok ? t.b->params : NULL, ok ? t.base->params : NULL };
+    if (!ok) { trio_free(&t); ML_ASSERT_MSG(0, "setup failed"); }
+    per_layer_experts(x, 2, 3, ps);
+    ml_gpt_mix *m = router_make(&t, x, 3, 2, 0);
+    if (!m) { trio_free(&t); ML_ASSERT_MSG(0, "ml_gpt_mix_new: %s", ml_error_last()->message); }
+    ml_t_fill_uniform(m->params, (long)m->layout.total, GM_SEED, 577, -1.0f, 1.0f);
+    size_t n = (size_t)MB * MT * m->V;
+    float *lg = malloc(n * sizeof(float));
+    float l1 = ml_gpt_mix_forward(m, t.tokens, t.targets, MB, MT);
+    if (lg) memcpy(lg, m->logits, n * sizeof(float));
+    float l2 = ml_gpt_mix_forward_eval(m, t.tokens, t.targets, MB, MT);
+    int same = lg && memcmp(&l1, &l2, sizeof(float)) == 0 && memcmp(lg, m->logits, n * sizeof(float)) == 0;
+    ml_gpt_mix_zero_grad(m);
+    int refused = ml_gpt_mix_backward(m, t.tokens, t.targets) < 0;
+    ml_gpt_mix_forward(m, t.tokens, t.targets, MB, MT);
+    int allowed = ml_gpt_mix_backward(m, t.tokens, t.targets) == 0;
+    free(lg);
+    ml_gpt_mix_free(m);
+    trio_free(&t);
+    ML_ASSERT_MSG(same, "eval forward: loss %.9g vs %.9g, or logits differ", l2, l1);
+    ML_ASSERT_MSG(refused, "a backward after the eval forward was accepted");
+    ML_ASSERT_MSG(allowed, "a backward after the training forward was refused");
+}
+
 /* top-1 puts weight exactly 1 on the argmax expert of R u, 0 elsewhere;
  * with a zero router (every logit exactly tied) top-1 picks expert 0 and
  * top-2 gives (0.5, 0.5, 0): ties go to the lower index. */
@@ -855,6 +885,7 @@ const ml_test ml_tests_gpt_mix[] = {
     { "gpt_mix__router_zero_init_is_uniform", test_gpt_mix__router_zero_init_is_uniform, "unit" },
     { "gpt_mix__dense_router_identical_experts_is_plain_model", test_gpt_mix__dense_router_identical_experts_is_plain_model, "unit" },
     { "gpt_mix__router_matches_layerwise_reference", test_gpt_mix__router_matches_layerwise_reference, "unit" },
+    { "gpt_mix__eval_forward_same_bits_no_backward", test_gpt_mix__eval_forward_same_bits_no_backward, "unit" },
     { "gpt_mix__topk1_selects_argmax_and_ties_go_low", test_gpt_mix__topk1_selects_argmax_and_ties_go_low, "unit" },
     { "gpt_mix__router_backward_fd", test_gpt_mix__router_backward_fd, "unit" },
     { "gpt_mix__router_fd_rejects_broken_grads", test_gpt_mix__router_fd_rejects_broken_grads, "unit" },
