@@ -9,7 +9,7 @@
 #   make bench     speed figures as ratios to PyTorch and to the sgemm peak, measured in the same run
 #   make bench-scale  scale-out figures: MPI ranks, overhead per job (PAPER=1: paper-scale estimate)
 #   make paper     the paper's protocol at the default GPT size (suites/paper.json, 30 min)
-#   make paper-full the same without its cuts for time (suites/paper-full.json, 50 min)
+#   make paper-full the same without its cuts for time (suites/paper-full.json, 35 min)
 #   make clean
 # Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
 #          THREADS=N (BLAS threads for make bench).
@@ -244,7 +244,7 @@ paper: deps
 	$(BIN) run suites/paper.json --jobs 2 --report out/paper/report
 	@echo "mergelab: open out/paper/report/index.html"
 
-# suites/paper-full.json: the same without paper.json's three cuts for time (about 50 min)
+# suites/paper-full.json: the same without paper.json's three cuts for time (about 35 min)
 paper-full: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) run suites/paper-full.json --jobs 2 --report out/paper-full/report
