@@ -252,15 +252,21 @@ static int peak_only(void) {
     return 0;
 }
 
+/* This program's path into buf; 1, or 0 (buf "") when it cannot be read. */
+static int self_path(char *buf, size_t size) {
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0;
+}
+
 /* What the pin costs: the sgemm peak here (pinned, or as chosen) against
  * OpenBLAS's own choice for this CPU, measured in a child process because
  * OpenBLAS picks its kernels once, when it is loaded. */
 static void pin_cost(int threads) {
     char cmd[4200], self[4096], line[128], core[64] = "?";
     double native = NAN, p[5];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);   /* in popen's shell it would name sh */
-    self[n > 0 ? n : 0] = '\0';
-    snprintf(cmd, sizeof(cmd), "'%s' --blas-core native --peak-only --threads %d", n > 0 ? self : "build/mlbench", threads);
+    int n = self_path(self, sizeof(self));   /* in popen's shell /proc/self/exe would name sh */
+    snprintf(cmd, sizeof(cmd), "'%s' --blas-core native --peak-only --threads %d", n ? self : "build/mlbench", threads);
     FILE *f = popen(cmd, "r");
     if (f && fgets(line, sizeof(line), f)) sscanf(line, "%lf %63s", &native, core);
     if (f) pclose(f);
@@ -341,11 +347,10 @@ static double rig_ms(gpt_rig *r, int threads, int steps, int forward_only) {
  * that has Debian's python3-torch */
 static void torch_paths(char *script, size_t n, const char **python) {
     char self[4096];
-    ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    self[k > 0 ? k : 0] = '\0';
+    int k = self_path(self, sizeof(self));
     char *slash = strrchr(self, '/');
     if (slash) *slash = '\0';
-    snprintf(script, n, "%s/../bench/torch_gpt.py", k > 0 ? self : ".");
+    snprintf(script, n, "%s/../bench/torch_gpt.py", k ? self : ".");
     *python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 

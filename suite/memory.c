@@ -64,10 +64,10 @@ size_t ml_suite_tensor_bytes(const ml_suite *s) {
     return s->family == ML_FAMILY_GPT ? gpt_cell(s) : mlp_cell(s);
 }
 
-size_t ml_suite_memory(const ml_suite *s) {
-    size_t n = ml_suite_tensor_bytes(s);
-    return n + n / 10 + PROCESS_BYTES;
-}
+/* tensors plus the 10% margin for small things and the process itself */
+static size_t with_margin(size_t tensors) { return tensors + tensors / 10 + PROCESS_BYTES; }
+
+size_t ml_suite_memory(const ml_suite *s) { return with_margin(ml_suite_tensor_bytes(s)); }
 
 size_t ml_machine_memory(void) {
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
@@ -83,14 +83,8 @@ size_t ml_cells_tensor_bytes(const ml_cellset *cs) {
     return most;
 }
 
-size_t ml_cells_memory(const ml_cellset *cs) {
-    size_t most = 0;
-    for (int i = 0; i < cs->n; i++) {
-        size_t n = ml_suite_memory(cs->cells[i].suite);
-        if (n > most) most = n;
-    }
-    return most;
-}
+/* the margin grows with the tensors, so the largest cell's is the largest */
+size_t ml_cells_memory(const ml_cellset *cs) { return with_margin(ml_cells_tensor_bytes(cs)); }
 
 int ml_cells_check_memory(const ml_cellset *cs, int parallel, int force, const char *override) {
     size_t need = ml_cells_memory(cs) * (size_t)(parallel > 1 ? parallel : 1), have = ml_machine_memory();
