@@ -536,12 +536,15 @@ static int bench_gpt(gpt_shape s, int threads, int rounds, int steps, double ste
     return 0;
 }
 
-/* --only step: mergelab's training step alone, for perf record */
-static int step_only(int threads, int steps) {
+/* --only step / forward: mergelab's training step or evaluation forward
+ * alone, for perf record */
+static int step_only(int threads, int steps, int forward_only) {
     gpt_rig r;
     gpt_shape s = { 128, 4, 4 };
     if (rig_new(&r, s) < 0) return 3;
-    for (int k = 0; k < 5; k++) printf("gpt step d=128, %d threads: %.1f ms\n", threads, rig_ms(&r, threads, steps, 0));
+    for (int k = 0; k < 5; k++)
+        printf("gpt %s d=128, %d threads: %.1f ms\n", forward_only ? "forward" : "step", threads,
+               rig_ms(&r, threads, steps, forward_only));
     rig_free(&r);
     return 0;
 }
@@ -564,7 +567,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--targets-times") && i + 1 < argc) target_times = atof(argv[++i]);
         else {
             fprintf(stderr, "mlbench: unknown option '%s'\nusage: mlbench [--threads N] [--rounds N] [--steps N] "
-                            "[--gate] [--targets-times F] [--only step|torch|gpt|cka|router] [--split-bits] [--peak-only]\n", argv[i]);
+                            "[--gate] [--targets-times F] [--only step|forward|torch|gpt|cka|router] [--split-bits] "
+                            "[--peak-only]\n", argv[i]);
             return 2;
         }
     }
@@ -572,16 +576,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mlbench: --threads, --steps and --rounds want numbers >= 1, --targets-times one > 0\n");
         return 2;
     }
-    static const char *const whats[] = { "", "step", "torch", "gpt", "cka", "router" };
+    static const char *const whats[] = { "", "step", "forward", "torch", "gpt", "cka", "router" };
     int known = 0;
     for (size_t i = 0; i < sizeof(whats) / sizeof(whats[0]); i++) known |= !strcmp(only, whats[i]);
     if (!known) {
-        fprintf(stderr, "mlbench: --only '%s': want step, torch, gpt, cka or router\n", only);
+        fprintf(stderr, "mlbench: --only '%s': want step, forward, torch, gpt, cka or router\n", only);
         return 2;
     }
     ml_blas_set_threads(threads);
     if (peak) return peak_only();
-    if (!strcmp(only, "step")) return step_only(threads, steps);
+    if (!strcmp(only, "step") || !strcmp(only, "forward")) return step_only(threads, steps, !strcmp(only, "forward"));
     printf("mergelab bench: %s (%s), %d threads\n", openblas_get_config(), openblas_get_corename(), ml_blas_threads());
     int all = !*only, rc = 0, torch_ok = 0;
     if (all) pin_cost(threads);

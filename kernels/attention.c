@@ -9,6 +9,7 @@
 #include "kernels/fastmath.h"
 #include "kernels/layers.h"
 #include "kernels/parallel.h"
+#include "kernels/variants.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -30,11 +31,25 @@ static long y_offset(const attn_job *j, long bh) {
     return (long)b * j->T * j->C + (long)h * (j->C / j->NH);
 }
 
+/* max of r[0..n-1] (n >= 1) in eight lanes: a maximum is the same value in
+ * any order (a NaN makes the whole row NaN either way), so the bits are a
+ * left-to-right scan's while the loop runs on vector max instructions */
+static inline __attribute__((always_inline)) float row_max(const float *r, int n) {
+    float m[8];
+    int jj = 0;
+    for (int k = 0; k < 8; k++) m[k] = r[0];
+    for (; jj + 8 <= n; jj += 8)
+        for (int k = 0; k < 8; k++) m[k] = r[jj + k] > m[k] ? r[jj + k] : m[k];
+    for (; jj < n; jj++) m[0] = r[jj] > m[0] ? r[jj] : m[0];
+    float mx = m[0];
+    for (int k = 1; k < 8; k++) mx = m[k] > mx ? m[k] : mx;
+    return mx;
+}
+
 /* One row of the causal softmax: exp(s - max) over j <= i, divided by
  * their sum (in double, in column order), and 0 beyond i. */
-static void softmax_row(float *row, int i, int T) {
-    float mx = row[0];
-    for (int jj = 1; jj <= i; jj++) if (row[jj] > mx) mx = row[jj];
+static inline __attribute__((always_inline)) void softmax_row(float *row, int i, int T) {
+    float mx = row_max(row, i + 1);
     double sum = 0.0;
     for (int jj = 0; jj <= i; jj++) row[jj] = ml_fast_expf(row[jj] - mx);
     for (int jj = 0; jj <= i; jj++) sum += row[jj];
@@ -46,14 +61,13 @@ static void softmax_row(float *row, int i, int T) {
 /* The softmax of every row of S (T,T), four rows at a time: the sums of
  * the four run as four chains, each in column order, so the bits are
  * softmax_row's while the latency of the double additions is hidden. */
-static void causal_softmax(float *S, int T) {
+static inline __attribute__((always_inline)) void causal_softmax(float *S, int T) {
     int i = 0;
     for (; i + 4 <= T; i += 4) {
         float *r0 = S + (long)i * T, *r1 = r0 + T, *r2 = r1 + T, *r3 = r2 + T;
         float *r[4] = { r0, r1, r2, r3 };
         for (int k = 0; k < 4; k++) {
-            float mx = r[k][0];
-            for (int jj = 1; jj <= i + k; jj++) if (r[k][jj] > mx) mx = r[k][jj];
+            float mx = row_max(r[k], i + k + 1);
             for (int jj = 0; jj <= i + k; jj++) r[k][jj] = ml_fast_expf(r[k][jj] - mx);
         }
         double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
@@ -71,8 +85,9 @@ static void causal_softmax(float *S, int T) {
     for (; i < T; i++) softmax_row(S + (long)i * T, i, T);
 }
 
-/* heads lo..hi of the flattened (b, h) range */
-static void forward_heads(void *ctx, long lo, long hi) {
+/* heads lo..hi of the flattened (b, h) range; the softmax loops inline
+ * into each ISA variant (kernels/variants.h), so AVX2 runs 8 lanes */
+ML_BODY forward_heads_body(void *ctx, long lo, long hi) {
     const attn_job *j = ctx;
     int T = j->T, C = j->C, NH = j->NH, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
@@ -88,21 +103,23 @@ static void forward_heads(void *ctx, long lo, long hi) {
     }
 }
 
+ML_VARIANTS(forward_heads)
+
 void ml_attention_forward(float *y, float *att, const float *qkv, int B, int T, int C, int NH) {
     attn_job j = { y, att, NULL, NULL, qkv, NULL, NULL, B, T, C, NH };
-    ml_par_for((long)B * NH, 1, forward_heads, &j);
+    ml_par_for((long)B * NH, 1, forward_heads_pick(), &j);
 }
 
 /* Softmax backward of one row, in place: d = p (d - sum_j p d) * scale over
  * j <= i (the sum in double, in column order), 0 beyond i. */
-static void softmax_back_row(float *d, const float *p, int i, int T, float scale, double s) {
+static inline __attribute__((always_inline)) void softmax_back_row(float *d, const float *p, int i, int T, float scale, double s) {
     for (int jj = 0; jj <= i; jj++) d[jj] = p[jj] * (d[jj] - (float)s) * scale;
     for (int jj = i + 1; jj < T; jj++) d[jj] = 0.0f;
 }
 
 /* dS = P (dP - rowsum(P dP)) * scale for every row, the row sums four at a
  * time as in causal_softmax (the same bits as one row at a time). */
-static void causal_softmax_backward(float *dS, const float *P, int T, float scale) {
+static inline __attribute__((always_inline)) void causal_softmax_backward(float *dS, const float *P, int T, float scale) {
     int i = 0;
     for (; i + 4 <= T; i += 4) {
         const float *p0 = P + (long)i * T, *p1 = p0 + T, *p2 = p1 + T, *p3 = p2 + T;
@@ -131,7 +148,7 @@ static void causal_softmax_backward(float *dS, const float *P, int T, float scal
     }
 }
 
-static void backward_heads(void *ctx, long lo, long hi) {
+ML_BODY backward_heads_body(void *ctx, long lo, long hi) {
     const attn_job *j = ctx;
     int T = j->T, C = j->C, NH = j->NH, hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
@@ -151,9 +168,10 @@ static void backward_heads(void *ctx, long lo, long hi) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3, 1.0f, dk, C3);
     }
 }
+ML_VARIANTS(backward_heads)
 
 void ml_attention_backward(float *dqkv, float *datt, const float *dy, const float *qkv,
                            const float *att, int B, int T, int C, int NH) {
     attn_job j = { NULL, NULL, dqkv, datt, qkv, dy, att, B, T, C, NH };
-    ml_par_for((long)B * NH, 1, backward_heads, &j);
+    ml_par_for((long)B * NH, 1, backward_heads_pick(), &j);
 }

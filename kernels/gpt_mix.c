@@ -249,8 +249,9 @@ static float mix_forward(ml_gpt_mix *m, const int32_t *tokens, const int32_t *ta
                 float *ye = m->ey + ((size_t)l * E + e) * cap * C;
                 ml_linear_forward(fch, u, xp[X_FCW], xp[X_FCB], N, C, 4 * C);
                 /* the backward needs only GELU's slope there: keep it in place of fch
-                 * (the same GELU bits as ml_gelu_forward, which scoring uses) */
-                if (eval_only) ml_gelu_forward(m->gel, fch, (long)N * 4 * C);
+                 * (the same GELU bits as ml_gelu_forward, which scoring uses); block
+                 * 0's experts are never differentiated (see the backward), so no slope */
+                if (eval_only || l == 0) ml_gelu_forward(m->gel, fch, (long)N * 4 * C);
                 else ml_gelu_forward_slope(m->gel, fch, fch, (long)N * 4 * C);
                 ml_linear_forward(ye, m->gel, xp[X_PW], xp[X_PB], N, 4 * C, C);
             }

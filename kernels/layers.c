@@ -8,6 +8,7 @@
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
 #include "kernels/platform.h"
+#include "kernels/variants.h"
 
 #include <math.h>
 #include <string.h>
@@ -61,22 +62,8 @@ void ml_relu_backward(float *dx, const float *dy, const float *x, long n) {
 typedef struct { float *out; const float *a, *b; } ew_job;
 
 /* Each element-wise loop is written once, as an always-inline body, and
- * compiled twice: for AVX2 (8 lanes) and for the x86-64 baseline (4); the
- * variant is picked per call from kernels/platform.h, so a test can force
- * each one. No FMA contraction in either (ISO C mode) and no reordered
- * sums, so both give the same bits (tests/test_kernels.c: kernels__isa_*). */
-#define ML_BODY static inline __attribute__((always_inline)) void
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ML_VARIANTS(name) \
-    __attribute__((target("avx2"))) static void name##_avx2(void *ctx, long lo, long hi) { name##_body(ctx, lo, hi); } \
-    static void name##_base(void *ctx, long lo, long hi) { name##_body(ctx, lo, hi); } \
-    static ml_range_fn name##_pick(void) { return ml_isa_level() == ML_ISA_AVX2 ? name##_avx2 : name##_base; }
-#else
-#define ML_VARIANTS(name) \
-    static void name##_base(void *ctx, long lo, long hi) { name##_body(ctx, lo, hi); } \
-    static ml_range_fn name##_pick(void) { return name##_base; }
-#endif
-typedef void (*ml_range_fn)(void *ctx, long lo, long hi);
+ * compiled for AVX2 and for the x86-64 baseline (kernels/variants.h): the
+ * same bits from both (tests/test_platform.c: platform__isa_*). */
 
 ML_BODY gelu_fwd_body(void *ctx, long lo, long hi) {
     const ew_job *j = ctx;

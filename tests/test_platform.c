@@ -94,6 +94,45 @@ static void test_platform__isa_variants_bit_identical(void) {
     free(x); free(dy); free(ref); free(got);
 }
 
+/* attention's softmax loops are ISA variants too (kernels/attention.c):
+ * forward and backward of odd shapes, with a large score in each row
+ * (the max) and the causal tails, give the same bits under each variant */
+static void attention_all(float *out, const float *qkv, const float *dy, int B, int T, int C, int NH) {
+    long n = (long)B * T * C, a = (long)B * NH * T * T;
+    float *y = out, *att = out + n, *dqkv = att + a, *datt = dqkv + 3 * n;
+    memset(dqkv, 0, sizeof(float) * 3 * (size_t)n);   /* the backward accumulates */
+    ml_attention_forward(y, att, qkv, B, T, C, NH);
+    ml_attention_backward(dqkv, datt, dy, qkv, att, B, T, C, NH);
+}
+
+static void test_platform__isa_attention_bit_identical(void) {
+    enum { B = 2, T = 37, C = 24, NH = 3 };
+    long n = (long)B * T * C, a = (long)B * NH * T * T, tot = n + a + 3 * n + a;
+    float *qkv = malloc(sizeof(float) * 3 * (size_t)n), *dy = malloc(sizeof(float) * (size_t)n);
+    float *ref = malloc(sizeof(float) * (size_t)tot), *got = malloc(sizeof(float) * (size_t)tot);
+    int tried = 0;
+    ML_ASSERT(qkv && dy && ref && got);
+    ml_t_fill_uniform(qkv, 3 * n, 15, 1, -3.0f, 3.0f);
+    ml_t_fill_uniform(dy, n, 15, 2, -1.0f, 1.0f);
+    for (long i = 0; i < 3 * n; i += 29) qkv[i] = 9.0f;   /* scores far above the rest: max and exp's range */
+    ML_ASSERT_EQ_INT(0, ml_isa_force(ML_ISA_BASELINE));
+    attention_all(ref, qkv, dy, B, T, C, NH);
+    for (int level = 0; level < ML_ISA_COUNT; level++) {
+        if (!ml_isa_supported(level)) continue;
+        ML_ASSERT_EQ_INT(0, ml_isa_force(level));
+        attention_all(got, qkv, dy, B, T, C, NH);
+        for (long i = 0; i < tot; i++)
+            ML_ASSERT_MSG(!memcmp(&ref[i], &got[i], sizeof(float)), "%s: attention output %ld: %.9g vs %.9g",
+                          ml_isa_name(level), i, ref[i], got[i]);
+        tried++;
+    }
+    ml_isa_force(-1);
+    got[n + 5] = nextafterf(got[n + 5], 2.0f);   /* negative test: one ulp is seen */
+    ML_ASSERT(memcmp(ref, got, sizeof(float) * (size_t)tot) != 0);
+    fprintf(stderr, "    attention under %d ISA variant%s compared bit for bit\n", tried, tried == 1 ? "" : "s");
+    free(qkv); free(dy); free(ref); free(got);
+}
+
 static void test_platform__isa_force_refuses_unknown(void) {
     ML_ASSERT(ml_isa_force(ML_ISA_COUNT) < 0);
     ML_ASSERT(ml_isa_force(-1) == 0);
@@ -280,6 +319,7 @@ static void test_platform__deps_installs_compiler(void) {
 
 const ml_test ml_tests_platform[] = {
     { "platform__isa_variants_bit_identical", test_platform__isa_variants_bit_identical, "unit" },
+    { "platform__isa_attention_bit_identical", test_platform__isa_attention_bit_identical, "unit" },
     { "platform__isa_force_refuses_unknown", test_platform__isa_force_refuses_unknown, "unit" },
     { "platform__bad_choice_is_usage", test_platform__bad_choice_is_usage, "e2e" },
     { "platform__deps_installs_compiler", test_platform__deps_installs_compiler, "e2e" },
