@@ -23,8 +23,8 @@
 typedef struct {
     const char *name;
     double length;                    /* its finetune.steps when a matrix axis sets it, else NaN */
-    const cJSON *cells[MAX_SEEDS];    /* finished cells, one per seed */
-    double seeds[MAX_SEEDS];
+    const cJSON *cells[MAX_SEEDS];    /* finished cells, one per (base, seed) replicate */
+    double seeds[MAX_SEEDS], bases[MAX_SEEDS];   /* the cell's seed and its base's (pretrain_seed) */
     int n;
 } group;
 
@@ -34,7 +34,7 @@ typedef struct {
     char name[128];
     double length;                    /* the specialists' fine-tuning steps there; NaN unknown */
     const cJSON *metrics[MAX_SEEDS];  /* per seed */
-    double seeds[MAX_SEEDS], cka[MAX_SEEDS];   /* cka: mean over layers there */
+    double seeds[MAX_SEEDS], bases[MAX_SEEDS], cka[MAX_SEEDS];   /* cka: mean over layers there */
     int n;
 } unit;
 
@@ -52,6 +52,8 @@ typedef struct {
 typedef struct {
     const cJSON *doc;
     const char *metric;
+    char sel_metric[64];              /* the metric's validation counterpart: choices are made on it */
+    int chose[2];                     /* this finding chose among models on: [0] test, [1] validation */
     double sign;                      /* +1: higher is better, -1: lower */
     group g[MAX_GROUPS];
     int ng;
@@ -83,10 +85,51 @@ static double mval(const cJSON *cell, const char *model_name, const char *metric
     return mv(cJSON_GetObjectItemCaseSensitive(cell, "metrics"), model_name, metric);
 }
 
-static ml_summary summarize(const double *x, int n) {
-    ml_summary s = { 0, NAN, NAN, NAN, NAN, NAN };
-    ml_stats_summary(&s, x, n);
-    return s;
+/* A summary over replicates. With one base (or a base per seed) it is the t interval
+ * over the replicates. With several bases each fine-tuned from several seeds, the
+ * replicates are not independent: the effect is averaged over each base's seeds first,
+ * and the interval is over the bases (S - 1 degrees of freedom), so it covers the choice
+ * of base; the spread between bases and the pooled spread between seeds of one base are
+ * kept beside it. n counts what the interval is over: bases, or seeds. */
+typedef struct {
+    ml_summary s;
+    int nbases;                       /* distinct bases with a finite value */
+    double sd_bases, sd_seeds;        /* NaN unless several bases, some with two or more seeds */
+} rsummary;
+
+static rsummary summarize(const double *x, const double *base, int n) {
+    rsummary r = { { 0, NAN, NAN, NAN, NAN, NAN }, 0, NAN, NAN };
+    double ub[MAX_SEEDS], mb[MAX_SEEDS];
+    int cnt[MAX_SEEDS], S = 0, multi = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) continue;
+        int b = 0;
+        while (b < S && ub[b] != base[i]) b++;
+        if (b == S) { ub[S] = base[i]; mb[S] = 0; cnt[S++] = 0; }
+        mb[b] += x[i];
+        multi |= ++cnt[b] > 1;
+    }
+    r.nbases = S;
+    if (S < 2 || !multi) {
+        ml_stats_summary(&r.s, x, n);
+        return r;
+    }
+    double ss = 0;
+    int df = 0;
+    for (int b = 0; b < S; b++) {
+        mb[b] /= cnt[b];
+        df += cnt[b] - 1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) continue;
+        int b = 0;
+        while (ub[b] != base[i]) b++;
+        ss += (x[i] - mb[b]) * (x[i] - mb[b]);
+    }
+    ml_stats_summary(&r.s, mb, S);
+    r.sd_bases = r.s.sd;
+    r.sd_seeds = df > 0 ? sqrt(ss / df) : NAN;
+    return r;
 }
 
 static const char *verdict_of(const ml_summary *s) {
@@ -96,8 +139,9 @@ static const char *verdict_of(const ml_summary *s) {
     return "inconclusive";
 }
 
-static void add(ctx *c, const char *id, const char *statement, const char *verdict, const ml_summary *s,
+static void add(ctx *c, const char *id, const char *statement, const char *verdict, const rsummary *rs,
                 const char *detail) {
+    const ml_summary *s = rs ? &rs->s : NULL;
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "id", id);
     cJSON_AddStringToObject(f, "statement", statement);
@@ -110,9 +154,35 @@ static void add(ctx *c, const char *id, const char *statement, const char *verdi
     if (s && isfinite(s->hi)) cJSON_AddNumberToObject(f, "ci_hi", s->hi);
     else cJSON_AddNullToObject(f, "ci_hi");
     cJSON_AddNumberToObject(f, "n", s ? s->n : 0);
+    /* several bases: n counts bases, and the two spreads are shown apart */
+    if (rs && rs->nbases > 1 && isfinite(rs->sd_bases)) {
+        cJSON_AddNumberToObject(f, "bases", rs->nbases);
+        cJSON_AddNumberToObject(f, "sd_between_bases", rs->sd_bases);
+        if (isfinite(rs->sd_seeds)) cJSON_AddNumberToObject(f, "sd_within_base", rs->sd_seeds);
+        else cJSON_AddNullToObject(f, "sd_within_base");
+    }
     cJSON_AddStringToObject(f, "metric", c->metric);
-    cJSON_AddStringToObject(f, "detail", detail);
+    /* where this finding's choices among models were made (none: it made none) */
+    const char *on = c->chose[1] && c->chose[0] ? "validation and test" : c->chose[1] ? "validation"
+                   : c->chose[0] ? "test" : "none";
+    cJSON_AddStringToObject(f, "selected_on", on);
+    char full[1280], spread[160] = "";
+    if (rs && rs->nbases > 1 && isfinite(rs->sd_bases))
+        snprintf(spread, sizeof(spread), "; interval over %d bases (each the mean of its seeds): sd between bases %.4g, "
+                 "between seeds of one base %.4g", rs->nbases, rs->sd_bases, rs->sd_seeds);
+    char body[1100];
+    snprintf(body, sizeof(body), "%s%s", detail, spread);
+    detail = body;
+    if (c->chose[0])
+        snprintf(full, sizeof(full), "%s; models chosen on the TEST split where the results lack %s (older results)",
+                 detail, c->sel_metric);
+    else if (c->chose[1])
+        snprintf(full, sizeof(full), "%s; models chosen on the validation split (%s), reported on test", detail,
+                 c->sel_metric);
+    else snprintf(full, sizeof(full), "%s", detail);
+    cJSON_AddStringToObject(f, "detail", full);
     cJSON_AddItemToArray(c->out, f);
+    c->chose[0] = c->chose[1] = 0;
 }
 
 /* ---- gathering --------------------------------------------------------------------- */
@@ -152,6 +222,7 @@ static int make_units(ctx *c) {
                 if (np && (!cp || val(cJSON_GetObjectItemCaseSensitive(cp, "step")) != step)) continue;
                 u->metrics[u->n] = cJSON_GetObjectItemCaseSensitive(np ? cp : g->cells[i], "metrics");
                 u->seeds[u->n] = g->seeds[i];
+                u->bases[u->n] = g->bases[i];
                 u->cka[u->n] = cka_at(g->cells[i], np ? step : NAN);
                 u->n++;
             }
@@ -178,6 +249,8 @@ static int gather(ctx *c) {
         group *g = &c->g[k];
         if (g->n == MAX_SEEDS) return ml_error_set(ML_EINVALID, "findings: more than %d seeds in group %s", MAX_SEEDS, gname);
         g->seeds[g->n] = num(cell, "seed");
+        /* older results lack pretrain_seed: then each cell is its own base */
+        g->bases[g->n] = isfinite(num(cell, "pretrain_seed")) ? num(cell, "pretrain_seed") : g->seeds[g->n];
         g->cells[g->n++] = cell;
     }
     /* the models, from the first finished cell: every cell of a suite has the same ones */
@@ -202,22 +275,32 @@ static int gather(ctx *c) {
 }
 
 /* The mean over a unit's seeds of a model's metric. */
-static double gmean(const ctx *c, const unit *g, const char *name) {
+static double gmean(const ctx *c, const unit *g, const char *name, const char *metric) {
     double v[MAX_SEEDS];
-    for (int i = 0; i < g->n; i++) v[i] = mv(g->metrics[i], name, c->metric);
-    return summarize(v, g->n).mean;
+    (void)c;
+    for (int i = 0; i < g->n; i++) v[i] = mv(g->metrics[i], name, metric);
+    return summarize(v, g->bases, g->n).s.mean;
 }
 
-/* The best model (by mean, in the better direction) among those `take` accepts; -1 if none. */
-static int best_of(const ctx *c, const unit *g, int (*take)(const model *, const void *), const void *arg) {
-    int best = -1;
+/* The best model (by mean, in the better direction) among those `take` accepts; -1 if
+ * none. The choice is made on the validation split when every candidate has its
+ * validation metric there, else (older results) on test; a choice among two or more is
+ * noted in c->chose, and add() says where it was made. */
+static int best_of(ctx *c, const unit *g, int (*take)(const model *, const void *), const void *arg) {
+    int best = -1, cand = 0, on_valid = 1;
+    for (int i = 0; i < c->nm; i++) {
+        if (!take(&c->m[i], arg) || !isfinite(gmean(c, g, c->m[i].name, c->metric))) continue;
+        cand++;
+        if (!isfinite(gmean(c, g, c->m[i].name, c->sel_metric))) on_valid = 0;
+    }
+    const char *metric = on_valid ? c->sel_metric : c->metric;
     double bv = NAN;
     for (int i = 0; i < c->nm; i++) {
-        if (!take(&c->m[i], arg)) continue;
-        double v = gmean(c, g, c->m[i].name);
-        if (!isfinite(v)) continue;
+        if (!take(&c->m[i], arg) || !isfinite(gmean(c, g, c->m[i].name, c->metric))) continue;
+        double v = gmean(c, g, c->m[i].name, metric);
         if (best < 0 || c->sign * v > c->sign * bv) { best = i; bv = v; }
     }
+    if (cand > 1) c->chose[on_valid] = 1;
     return best;
 }
 
@@ -230,15 +313,18 @@ static int router_k(const model *m, const void *arg) {
 }
 
 /* Per seed, sign * (a - b) in one unit: how much better a is than b. */
-static ml_summary margin(const ctx *c, const unit *g, const char *a, const char *b) {
+static rsummary margin(const ctx *c, const unit *g, const char *a, const char *b) {
     double v[MAX_SEEDS];
     for (int i = 0; i < g->n; i++) v[i] = c->sign * (mv(g->metrics[i], a, c->metric) - mv(g->metrics[i], b, c->metric));
-    return summarize(v, g->n);
+    return summarize(v, g->bases, g->n);
 }
 
 /* ---- F1 ---------------------------------------------------------------------------- */
 
-static void f1(ctx *c) {
+/* F1 on one CKA curve of the results: "over_steps" (linear CKA with the biased HSIC, the
+ * paper's) or "over_steps_debiased" (the unbiased HSIC_1, which a probe small for the
+ * width does not inflate); both verdicts are reported. */
+static void f1_on(ctx *c, const char *id, const char *curve, const char *what) {
     static const char *const stmt = "CKA between the specialists falls as fine-tuning goes on";
     char detail[512];
     const group *g = NULL;
@@ -248,13 +334,13 @@ static void f1(ctx *c) {
         const cJSON *last = steps ? cJSON_GetArrayItem(steps, cJSON_GetArraySize(steps) - 1) : NULL;
         if (cJSON_IsNumber(last) && last->valuedouble > longest) { longest = last->valuedouble; g = &c->g[k]; }
     }
-    if (!g) { add(c, "F1", stmt, "inconclusive", NULL, "no CKA track in the results"); return; }
+    if (!g) { add(c, id, stmt, "inconclusive", NULL, "no CKA track in the results"); return; }
     double eff[MAX_SEEDS], slope[MAX_SEEDS], first_v[MAX_SEEDS], last_v[MAX_SEEDS];
     double s_first = NAN, s_last = NAN;
     int L = 0;
     for (int i = 0; i < g->n; i++) {
         const cJSON *cka = cJSON_GetObjectItemCaseSensitive(g->cells[i], "cka");
-        const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cka, "steps"), *over = cJSON_GetObjectItemCaseSensitive(cka, "over_steps");
+        const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cka, "steps"), *over = cJSON_GetObjectItemCaseSensitive(cka, curve);
         int S = cJSON_GetArraySize(steps), s1 = -1;
         L = cJSON_GetArraySize(over);
         for (int s = 0; s < S && s1 < 0; s++)
@@ -280,23 +366,31 @@ static void f1(ctx *c) {
         double den = np * sxx - sx * sx;
         slope[i] = den > 0 ? 1000.0 * (np * sxy - sx * sy) / den : NAN;
     }
-    ml_summary e = summarize(eff, g->n), sl = summarize(slope, g->n);
-    ml_summary fv = summarize(first_v, g->n), lv = summarize(last_v, g->n);
-    if (e.n == 0) {
-        add(c, "F1", stmt, "inconclusive", NULL, "needs CKA measured at two or more steps after step 0");
+    rsummary e = summarize(eff, g->bases, g->n);
+    ml_summary sl = summarize(slope, g->bases, g->n).s;
+    ml_summary fv = summarize(first_v, g->bases, g->n).s, lv = summarize(last_v, g->bases, g->n).s;
+    if (e.s.n == 0) {
+        add(c, id, stmt, "inconclusive", NULL,
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(g->cells[0], "cka"), curve)
+                ? "needs CKA measured at two or more steps after step 0" : "the results have no such CKA curve (older results)");
         return;
     }
     snprintf(detail, sizeof(detail),
-             "mean linear CKA over %d layers, group %s: %.4f at step %g, %.4f at step %g (the effect is the fall); "
+             "mean %s over %d layers, group %s: %.4f at step %g, %.4f at step %g (the effect is the fall); "
              "least-squares slope %.4f per 1000 steps over the steps after 0; %d seed%s",
-             L, g->name, fv.mean, s_first, lv.mean, s_last, sl.mean, e.n, e.n == 1 ? "" : "s");
-    add(c, "F1", stmt, verdict_of(&e), &e, detail);
+             what, L, g->name, fv.mean, s_first, lv.mean, s_last, sl.mean, e.s.n, e.s.n == 1 ? "" : "s");
+    add(c, id, stmt, verdict_of(&e.s), &e, detail);
+}
+
+static void f1(ctx *c) {
+    f1_on(c, "F1", "over_steps", "linear CKA (biased HSIC)");
+    f1_on(c, "F1 debiased", "over_steps_debiased", "linear CKA (unbiased HSIC_1)");
 }
 
 /* ---- F2 and F3: per group, all groups must agree ----------------------------------- */
 
 typedef struct {
-    ml_summary worst;        /* the pair that decides the verdict (see across_add) */
+    rsummary worst;          /* the pair that decides the verdict (see across_add) */
     char worst_what[256];
     int any, held_all, not_held_any;
 } across;
@@ -311,7 +405,8 @@ static void across_init(across *a) {
  * pair with the lowest lower bound (with one seed, no interval: the smallest effect). */
 static double weakness(const ml_summary *s) { return isnan(s->lo) ? s->mean : s->lo; }
 
-static void across_add(across *a, const ml_summary *s, const char *what) {
+static void across_add(across *a, const rsummary *rs, const char *what) {
+    const ml_summary *s = &rs->s;
     if (s->n == 0 || isnan(s->mean)) return;
     const char *v = verdict_of(s);
     int contra = !strcmp(v, "not held");
@@ -319,12 +414,12 @@ static void across_add(across *a, const ml_summary *s, const char *what) {
     int replace = !a->any;
     if (a->any) {
         if (contra && !a->not_held_any) replace = 1;
-        else if (contra) replace = s->hi < a->worst.hi;
-        else if (!a->not_held_any) replace = weakness(s) < weakness(&a->worst);
+        else if (contra) replace = s->hi < a->worst.s.hi;
+        else if (!a->not_held_any) replace = weakness(s) < weakness(&a->worst.s);
     }
     a->not_held_any |= contra;
     if (replace) {
-        a->worst = *s;
+        a->worst = *rs;
         snprintf(a->worst_what, sizeof(a->worst_what), "%s", what);
     }
     a->any = 1;
@@ -347,7 +442,7 @@ static void f2(ctx *c) {
         if (d < 0) continue;
         for (int i = 0; i < c->nm; i++) {
             if (c->m[i].role != 0) continue;
-            ml_summary s = margin(c, &c->u[k], c->m[d].name, c->m[i].name);
+            rsummary s = margin(c, &c->u[k], c->m[d].name, c->m[i].name);
             snprintf(what, sizeof(what), "%s at %s", c->m[i].name, c->u[k].name);
             across_add(&a, &s, what);
             nmerge++;
@@ -374,20 +469,20 @@ static void f3(ctx *c) {
         const unit *g = &c->u[k];
         int r = best_of(c, g, is_router, NULL), f = best_of(c, g, is_fixed_merge, NULL);
         if (r >= 0 && f >= 0) {
-            ml_summary s = margin(c, g, c->m[r].name, c->m[f].name);
+            rsummary s = margin(c, g, c->m[r].name, c->m[f].name);
             snprintf(what, sizeof(what), "%s over %s at %s", c->m[r].name, c->m[f].name, g->name);
             across_add(&a, &s, what);
         }
         int one = 1, r1 = best_of(c, g, router_k, &one), rk = kmax > 1 ? best_of(c, g, router_k, &kmax) : -1;
         if (r1 >= 0 && rk >= 0) {
-            ml_summary s = margin(c, g, c->m[rk].name, c->m[r1].name);
+            rsummary s = margin(c, g, c->m[rk].name, c->m[r1].name);
             snprintf(what, sizeof(what), "%s (k = %d) over %s (k = 1) at %s", c->m[rk].name, kmax, c->m[r1].name, g->name);
             across_add(&b, &s, what);
         }
     }
     if (!a.any) add(c, "F3a", stmt_a, "inconclusive", NULL, "needs a router and an interpolation or weight-averaging merge");
     else {
-        snprintf(detail, sizeof(detail), "the best router's margin over the best fixed merge (each chosen by its mean), "
+        snprintf(detail, sizeof(detail), "the best router's margin over the best fixed merge (each chosen by its mean over seeds), "
                  "per seed; weakest: %s", a.worst_what);
         add(c, "F3a", stmt_a, across_verdict(&a), &a.worst, detail);
     }
@@ -405,9 +500,10 @@ static int cmp_len(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-static int seed_index(const unit *u, double seed) {
+/* the same replicate (base and seed) in another unit: the pairing of F4 */
+static int seed_index(const unit *u, double seed, double base) {
     for (int i = 0; i < u->n; i++)
-        if (u->seeds[i] == seed) return i;
+        if (u->seeds[i] == seed && u->bases[i] == base) return i;
     return -1;
 }
 
@@ -440,23 +536,23 @@ static void f4(ctx *c) {
         int m0 = best_of(c, g0, is_family, &fam), m1 = best_of(c, g1, is_family, &fam);
         int b0 = best_of(c, g0, is_role, &base_role), b1 = best_of(c, g1, is_role, &base_role);
         int s0 = best_of(c, g0, is_role, &spec_role), s1 = best_of(c, g1, is_role, &spec_role);
-        double worse[MAX_SEEDS], rel_base[MAX_SEEDS], rel_spec[MAX_SEEDS], z[MAX_SEEDS];
+        double worse[MAX_SEEDS], rel_base[MAX_SEEDS], rel_spec[MAX_SEEDS], z[MAX_SEEDS], wb[MAX_SEEDS], zb[MAX_SEEDS];
         int n = 0, nz = 0;
         for (int i = 0; i < g0->n && m0 >= 0 && m1 >= 0; i++) {
-            int j = seed_index(g1, g0->seeds[i]);
+            int j = seed_index(g1, g0->seeds[i], g0->bases[i]);
             if (j < 0) continue;
             const cJSON *a = g0->metrics[i], *b = g1->metrics[j];
             double va = mv(a, c->m[m0].name, c->metric), vb = mv(b, c->m[m1].name, c->metric);
             worse[n] = c->sign * (va - vb);
             rel_base[n] = b0 >= 0 && b1 >= 0 ? c->sign * ((va - mv(a, c->m[b0].name, c->metric)) - (vb - mv(b, c->m[b1].name, c->metric))) : NAN;
             rel_spec[n] = s0 >= 0 && s1 >= 0 ? c->sign * ((va - mv(a, c->m[s0].name, c->metric)) - (vb - mv(b, c->m[s1].name, c->metric))) : NAN;
-            n++;
+            wb[n++] = g0->bases[i];
             /* quality (sign * metric) against CKA across every length, for this seed */
             if (nl >= 3) {
                 double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
                 int np = 0;
                 for (int l = 0; l < nl; l++) {
-                    int jl = seed_index(by_len[l], g0->seeds[i]), ml = best_of(c, by_len[l], is_family, &fam);
+                    int jl = seed_index(by_len[l], g0->seeds[i], g0->bases[i]), ml = best_of(c, by_len[l], is_family, &fam);
                     if (jl < 0 || ml < 0) continue;
                     double x = by_len[l]->cka[jl], y = c->sign * mv(by_len[l]->metrics[jl], c->m[ml].name, c->metric);
                     if (!isfinite(x) || !isfinite(y)) continue;
@@ -467,11 +563,13 @@ static void f4(ctx *c) {
                     double r = (np * sxy - sx * sy) / sqrt(vx * vy);
                     if (r > 0.999999) r = 0.999999;
                     if (r < -0.999999) r = -0.999999;
+                    zb[nz] = g0->bases[i];
                     z[nz++] = atanh(r);
                 }
             }
         }
-        ml_summary w = summarize(worse, n), rb = summarize(rel_base, n), rs = summarize(rel_spec, n), zz = summarize(z, nz);
+        rsummary wr = summarize(worse, wb, n);
+        ml_summary w = wr.s, rb = summarize(rel_base, wb, n).s, rs = summarize(rel_spec, wb, n).s, zz = summarize(z, zb, nz).s;
         char corr[160] = "correlation with CKA: needs three or more lengths";
         if (zz.n >= 2) snprintf(corr, sizeof(corr), "correlation of quality with CKA across %d lengths r = %.3f [%.3f, %.3f]",
                                 nl, tanh(zz.mean), tanh(zz.lo), tanh(zz.hi));
@@ -482,7 +580,7 @@ static void f4(ctx *c) {
                  "relative to the best specialist by %.4g [%.4g, %.4g]; %s",
                  fam_names[f], m0 >= 0 ? c->m[m0].name : "-", g0->length, m1 >= 0 ? c->m[m1].name : "-", g1->length,
                  w.mean, rb.mean, rb.lo, rb.hi, rs.mean, rs.lo, rs.hi, corr);
-        add(c, id, stmt, verdict_of(&w), n ? &w : NULL, detail);
+        add(c, id, stmt, verdict_of(&w), n ? &wr : NULL, detail);
     }
 }
 
@@ -499,6 +597,9 @@ int ml_findings_eval(cJSON **out, const cJSON *doc, const ml_findings_spec *spec
     /* the metric: the suite's choice, else the target loss of the family */
     c->metric = spec->metric[0] ? spec->metric : NULL;
     if (!c->metric) c->metric = c->ng && isfinite(mval(c->g[0].cells[0], "direct", "loss")) ? "loss" : "test_loss";
+    /* choices on the validation counterpart: loss and test_loss -> valid_loss, test_acc -> valid_acc */
+    snprintf(c->sel_metric, sizeof(c->sel_metric), "valid_%s",
+             !strncmp(c->metric, "test_", 5) ? c->metric + 5 : c->metric);
     char key[64];
     snprintf(key, sizeof(key), "direct/%s", c->metric);
     const char *dir = str(ml_gate_rule_for(cJSON_GetObjectItemCaseSensitive(doc, "gate"), key), "direction");

@@ -28,6 +28,7 @@ enum {
     ML_STREAM_PROBE   = 2000,
     ML_STREAM_VALID   = 2001,  /* the held-out validation subset */
     ML_STREAM_STATS   = 2100,  /* + specialist: examples for Fisher and RegMean statistics */
+    ML_STREAM_ROUTER  = 2200,  /* + merge index * 64 + router tensor: a router's initial weights */
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include "kernels/router.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
+#include "kernels/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,15 @@ int ml_router_layout_add(ml_layout *layout, int shared, int l, int E, int I) {
     if (shared) snprintf(name, sizeof(name), "router");
     else snprintf(name, sizeof(name), "router.%d", l);
     return ml_layout_add(layout, name, 2, shape, 1);
+}
+
+void ml_router_init_kaiming(float *flat, const ml_layout *layout, uint64_t seed, uint64_t stream) {
+    for (int t = 0; t < layout->n; t++) {
+        const ml_tensor_info *ti = &layout->tensors[t];
+        float bound = (float)(1.0 / sqrt((double)ti->shape[ti->ndim - 1]));
+        for (size_t i = 0; i < ti->numel; i++)
+            flat[ti->offset + i] = (2.0f * ml_rng_uniform(seed, stream + (uint64_t)t, i) - 1.0f) * bound;
+    }
 }
 
 float *ml_router_at(const ml_layout *layout, float *flat, int shared, int l) {

@@ -22,6 +22,8 @@
 
 #include "kernels/params.h"
 
+#include <stdint.h>
+
 #include <stddef.h>
 
 /* top_k / E limit of every routine here (keep-masks live on the stack) */
@@ -30,6 +32,11 @@
 /* Adds router tensor l to layout: "router" (shared, one router for every
  * layer) or "router.<l>", shape (E,I), decayed. Returns 0 or ML_E*. */
 int ml_router_layout_add(ml_layout *layout, int shared, int l, int E, int I);
+/* Every router tensor (E,I) of layout in flat <- uniform in [-1/sqrt(I),
+ * 1/sqrt(I)): PyTorch's default for a bias-free Linear (Kaiming-uniform
+ * with a = sqrt(5)), which the paper's code starts its routers from. Tensor
+ * t draws from stream + t, element i from counter i (kernels/rng.h). */
+void ml_router_init_kaiming(float *flat, const ml_layout *layout, uint64_t seed, uint64_t stream);
 /* Router l's (E,I) block of flat (params or grads of that layout); with
  * shared, always the one router (tensor 0). */
 float *ml_router_at(const ml_layout *layout, float *flat, int shared, int l);

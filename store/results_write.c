@@ -134,7 +134,8 @@ static cJSON *cka_main(cJSON *res, const ml_cka_track *t, const char *a, const c
 }
 
 cJSON *ml_results_cka(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
-                      const char *const *layer_names, const int *steps, const char *representation, int probe_size) {
+                      const char *const *layer_names, const int *steps, const char *representation, int probe_size,
+                      double rbf_bandwidth) {
     int L = t->L, last = t->nck - 1;
     cJSON *cka = cka_main(res, t, a, b, layer_names, steps);
     cJSON_AddItemToObject(cka, "over_steps_debiased", curves(t->debiased, L, t->nck));
@@ -174,6 +175,7 @@ cJSON *ml_results_cka(cJSON *res, cJSON *metrics, const ml_cka_track *t, const c
     }
     if (representation) cJSON_AddStringToObject(cka, "representation", representation);
     cJSON_AddNumberToObject(cka, "probe_size", probe_size);
+    cJSON_AddNumberToObject(cka, "rbf_bandwidth", rbf_bandwidth);   /* sigma over the median distance */
     return cka;
 }
 
@@ -185,6 +187,8 @@ void ml_results_router(cJSON *info, const ml_merge_spec *ms, int layers, int exp
     cJSON_AddNumberToObject(r, "top_k", ms->top_k ? ms->top_k : experts);
     cJSON_AddBoolToObject(r, "shared", ms->shared);
     cJSON_AddBoolToObject(r, "base_expert", ms->base_expert);
+    cJSON_AddStringToObject(r, "init", ms->kaiming_init ? "kaiming" : "zero");
+    cJSON_AddNumberToObject(r, "weight_decay", ms->weight_decay);
     cJSON_AddNumberToObject(r, "steps", ms->steps);
     cJSON_AddNumberToObject(r, "batch_size", batch);
     cJSON_AddNumberToObject(r, "selected_step", selected_step);

@@ -28,7 +28,7 @@ typedef struct {
     double *linear;       /* (L, nck) linear CKA, biased HSIC (the paper's) */
     double *debiased;     /* (L, nck) linear CKA, unbiased HSIC_1 (Song et al. 2012) */
     double *vs_base[2];   /* (L, nck) linear CKA of each specialist against the base */
-    double *rbf;          /* (L) RBF CKA (bandwidth = median distance) at the last point */
+    double *rbf;          /* (L) RBF CKA (sigma = cka.rbf_bandwidth x the median distance) at the last point */
     double *heat;         /* (L, L) linear CKA of A's layer i vs B's layer j at the last point */
     double *heat_base[2]; /* (L, L) linear CKA of A's (B's) layer i vs the base's layer j there */
     double *heat_steps;   /* (nck, L, L) A's layer i vs B's layer j at every step: early and late heatmaps */
@@ -77,9 +77,11 @@ void ml_results_metric(cJSON *metrics, const char *model, const char *what, doub
 void ml_results_timing(cJSON *res, const double t[5], const int cached[3], int pretrain_steps, int finetune_steps);
 /* res["cka"] with every curve of t and the final values as metrics cka/<layer>,
  * cka/<layer>_debiased, cka/<layer>_rbf, cka/<spec>_vs_base/<layer> (and
- * cka/<layer>_token with t->token). representation may be NULL. */
+ * cka/<layer>_token with t->token). representation may be NULL; probe_size and
+ * rbf_bandwidth (sigma over the median distance) are recorded beside the curves. */
 cJSON *ml_results_cka(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
-                      const char *const *layer_names, const int *steps, const char *representation, int probe_size);
+                      const char *const *layer_names, const int *steps, const char *representation, int probe_size,
+                      double rbf_bandwidth);
 /* info["router"]: a trained router's shape and its selection on validation
  * loss: val_steps (nv), val_loss (nv), the step kept. */
 void ml_results_router(cJSON *info, const ml_merge_spec *ms, int layers, int experts, int batch, int selected_step,

@@ -25,6 +25,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gpt.h"
 #include "kernels/gpt_mix.h"
+#include "kernels/router.h"
 #include "kernels/layers.h"
 #include "kernels/parallel.h"
 #include "kernels/rng.h"
@@ -301,7 +302,8 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
         ml_results_interpolation(extra, ms, bi, spec[0].name, vl, NULL, NULL);
     } else {
         /* router: the experts of layer i are both specialists' MLPs from k
-         * blocks (k = 1: the single-layer router), plus the base's own */
+         * blocks (k = 1: the single-layer router), and with base_expert the
+         * base's own MLP of block i as one more */
         int k = ms->k_layers, pool = 2 * k;
         if (k > L) return ml_error_set(ML_EINVALID, "router layers %d exceeds the model's %d blocks", k, L);
         E = pool + (ms->base_expert ? 1 : 0);
@@ -318,13 +320,15 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
         }
         free(tmp);
         ml_mix_options mo = { ML_MIX_ROUTER, NULL, ms->top_k, ms->shared };
-        ml_adamw_config oc = { (float)ms->lr, (float)s->beta1, (float)s->beta2, (float)s->eps, (float)s->weight_decay };
+        ml_adamw_config oc = { (float)ms->lr, (float)s->beta1, (float)s->beta2, (float)s->eps, (float)ms->weight_decay };
         if ((error = ml_gpt_mix_new(&m, base->model, experts, E, &mo, B, T)) < 0 ||
             (error = ml_adamw_new(&opt, &m->layout, &oc)) < 0 ||
             (error = ml_malloc((void **)&best, m->layout.total * sizeof(float))) < 0 ||
             (error = ml_malloc((void **)&x, (size_t)B * T * sizeof(int32_t))) < 0 ||
             (error = ml_malloc((void **)&y, (size_t)B * T * sizeof(int32_t))) < 0)
             goto cleanup;
+        if (ms->kaiming_init)
+            ml_router_init_kaiming(m->params, &m->layout, s->seed, ML_STREAM_ROUTER + 64 * (uint64_t)(ms - s->merges));
         sc.mix = m;
         sc.capB = B;
         sc.V = s->gpt.vocab_size;
@@ -596,7 +600,8 @@ static int gpt_mixture(ml_study *st, int g, cJSON *info) {
                          &f->train[s->target.domain], f->vx, f->vy, f->nvw, s->batch_size, s->gpt.max_T, st->opt);
 }
 
-/* Loss and exact match on the target's test split, and the loss on each
+/* Loss and exact match on the target's test split, its loss on the
+ * validation windows (where the findings make their choices), and the loss on each
  * specialist's own domain (specialisation and forgetting; for the merges
  * too unless eval.merge_domain_losses is false). */
 static int gpt_score(ml_study *st, const ml_study_model *m, int is_merge, const char *name, cJSON *me, cJSON *metrics) {
@@ -621,8 +626,11 @@ static int gpt_score(ml_study *st, const ml_study_model *m, int is_merge, const 
         sc->ens_prob = m->ms->prob_ensemble;
     }
     double loss = eval_loss(sc, f->wx[tg], f->wy[tg], f->nw[tg], T);
+    /* the same on the validation windows: what the findings choose on */
+    double vloss = eval_loss(sc, f->vx, f->vy, f->nvw, T);
     if ((error = exact_match(&em, sc, &f->test[tg], s->exact_match, T, f->ex)) < 0) return error;
     ml_results_score(me, metrics, name, "loss", loss, 1);
+    ml_results_score(me, metrics, name, "valid_loss", vloss, 1);
     ml_results_score(me, metrics, name, "exact_match", em, s->exact_match > 0);   /* NaN: not measured */
     for (int k = 0; k < 2 && (!is_merge || s->merge_domain_losses); k++) {
         int d = s->specialists[k].domain;

@@ -18,6 +18,7 @@
 #include "kernels/layers.h"
 #include "kernels/mlp.h"
 #include "kernels/mlp_mix.h"
+#include "kernels/router.h"
 #include "kernels/rng.h"
 
 #include <math.h>
@@ -206,11 +207,13 @@ static int mlp_router(ml_mlp_mix **out, cJSON *info, const ml_merge_spec *ms, co
     *out = NULL;
     if ((E = ml_mlp_mix_pool_single_layer(experts, nl, specs, 2, ms->base_expert ? base->params : NULL)) < 0)
         return E;
-    ml_adamw_config oc = { (float)ms->lr, (float)s->beta1, (float)s->beta2, (float)s->eps, (float)s->weight_decay };
+    ml_adamw_config oc = { (float)ms->lr, (float)s->beta1, (float)s->beta2, (float)s->eps, (float)ms->weight_decay };
     if ((error = ml_mlp_mix_new(&m, &s->model, experts, E, ms->top_k, ms->shared, B > 1000 ? B : 1000)) < 0 ||
         (error = ml_adamw_new(&opt, &m->layout, &oc)) < 0 ||
         (error = ml_malloc((void **)&best, m->layout.total * sizeof(float))) < 0)
         goto cleanup;
+    if (ms->kaiming_init)
+        ml_router_init_kaiming(m->params, &m->layout, s->seed, ML_STREAM_ROUTER + 64 * (uint64_t)(ms - s->merges));
     double acc, vl;
     int every = ms->steps / ms->checkpoints > 0 ? ms->steps / ms->checkpoints : 1;
     ml_run__selector sel;
@@ -505,27 +508,39 @@ static int mlp_mixture(ml_study *st, int g, cJSON *info) {
 }
 
 /* Test accuracy and loss on the target's classes. */
-static int mlp_score(ml_study *st, const ml_study_model *m, int is_merge, const char *name, cJSON *me, cJSON *metrics) {
+/* Accuracy and loss of a model on one evaluation set. */
+static int mlp_eval_on(ml_study *st, const ml_study_model *m, const eval_set *t, double *acc, double *loss) {
     mlp_state *f = MLP(st);
-    const eval_set *t = &f->test_set;
-    double acc = NAN, loss = NAN;
-    int error = 0;
-    (void)is_merge;
+    *acc = *loss = NAN;
     if (m->kind == ML_STUDY_PARAMS) {
         if (m->params != f->scratch->params) memcpy(f->scratch->params, m->params, st->np * sizeof(float));
-        ml_mlp_evaluate(f->scratch, t->x, t->y, t->n, &acc, &loss);
+        ml_mlp_evaluate(f->scratch, t->x, t->y, t->n, acc, loss);
     } else if (m->kind == ML_STUDY_ENSEMBLE) {
-        error = eval_ensemble(f->run[ML_RUN_A].model, f->run[ML_RUN_B].model, m->ms->weights, m->ms->prob_ensemble, t->x,
-                              t->y, t->n, &acc, &loss);
+        return eval_ensemble(f->run[ML_RUN_A].model, f->run[ML_RUN_B].model, m->ms->weights, m->ms->prob_ensemble, t->x,
+                             t->y, t->n, acc, loss);
     } else if (f->router) {
-        ml_mlp_mix_evaluate(f->router, t->x, t->y, t->n, &acc, &loss);
+        ml_mlp_mix_evaluate(f->router, t->x, t->y, t->n, acc, loss);
     } else {
         const ml_mlp *pair[2] = { f->run[ML_RUN_A].model, f->run[ML_RUN_B].model };
-        ml_mlp_evaluate_mix(f->scratch, pair, f->mix_w, 2, t->x, t->y, t->n, &acc, &loss);
+        ml_mlp_evaluate_mix(f->scratch, pair, f->mix_w, 2, t->x, t->y, t->n, acc, loss);
     }
-    if (error < 0) return error;
+    return 0;
+}
+
+/* Test accuracy and loss (reported), and the same on the validation
+ * examples held out of the target's training split: what the findings'
+ * choices (the best router, the best of a family) are made on. */
+static int mlp_score(ml_study *st, const ml_study_model *m, int is_merge, const char *name, cJSON *me, cJSON *metrics) {
+    mlp_state *f = MLP(st);
+    double acc, loss;
+    int error;
+    (void)is_merge;
+    if ((error = mlp_eval_on(st, m, &f->test_set, &acc, &loss)) < 0) return error;
     ml_results_score(me, metrics, name, "test_acc", acc, 1);
     ml_results_score(me, metrics, name, "test_loss", loss, 1);
+    if ((error = mlp_eval_on(st, m, &f->val_set, &acc, &loss)) < 0) return error;
+    ml_results_score(me, metrics, name, "valid_acc", acc, 1);
+    ml_results_score(me, metrics, name, "valid_loss", loss, 1);
     return 0;
 }
 

@@ -111,7 +111,7 @@ static int train_specialists(ml_study *st) {
         ml_run__progress(st->opt, "finetune", step + 1, s->finetune.steps, loss);
     }
     /* the probes hold the last point: the layer x layer matrices and the RBF kernel there */
-    return ml_run__cka_final(&st->track, st->rep[0], st->rep[1], st->rep[2], st->dims, s->probe_size);
+    return ml_run__cka_final(&st->track, st->rep[0], st->rep[1], st->rep[2], st->dims, s->probe_size, s->rbf_bandwidth);
 }
 
 static int probes_new(ml_study *st) {
@@ -306,7 +306,8 @@ static void phase_report(cJSON *res, ml_study *st) {
         lnames[l] = names[l];
     }
     ml_results_cka(res, ml_results_metrics(res), &st->track, s->specialists[0].name,
-                   s->specialists[1].name, lnames, s->cka_steps, st->fam->representation, s->probe_size);
+                   s->specialists[1].name, lnames, s->cka_steps, st->fam->representation, s->probe_size,
+                   s->rbf_bandwidth);
     if (st->mask) ml_results_finetune(res, s, st->frozen);
     st->fam->describe(st, ml_results_data(res));
     ml_results_seeds(res, s, ml_blas_threads());

@@ -81,7 +81,8 @@ int ml_run__cka_token_point(ml_cka_track *t, int ck, float *const *a, float *con
     return 0;
 }
 
-int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n) {
+int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n,
+                      double rbf_bandwidth) {
     int error;
     for (int i = 0; i < t->L; i++) {
         for (int j = 0; j < t->L; j++)
@@ -89,7 +90,7 @@ int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *
                 (error = ml_cka_linear(&t->heat_base[0][i * t->L + j], a[i], base[j], n, dims[i], dims[j])) < 0 ||
                 (error = ml_cka_linear(&t->heat_base[1][i * t->L + j], b[i], base[j], n, dims[i], dims[j])) < 0)
                 return error;
-        if (ml_cka_rbf(&t->rbf[i], a[i], b[i], n, dims[i], dims[i], 1.0) < 0) t->rbf[i] = NAN;
+        if (ml_cka_rbf(&t->rbf[i], a[i], b[i], n, dims[i], dims[i], rbf_bandwidth) < 0) t->rbf[i] = NAN;
     }
     return 0;
 }

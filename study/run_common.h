@@ -56,8 +56,10 @@ void ml_run__cka_track_free(ml_cka_track *t);
  * of A, B and the base on the same n probe examples. */
 int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b, float *const *base, const int *dims,
                       int n);
-/* At the last point: the heatmaps (A vs B, each vs the base) and the RBF CKA. */
-int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n);
+/* At the last point: the heatmaps (A vs B, each vs the base) and the RBF CKA
+ * with sigma = rbf_bandwidth x the median distance. */
+int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n,
+                      double rbf_bandwidth);
 /* Per-token linear CKA of A vs B at point ck: a[l], b[l] (rows, dims[l]). */
 int ml_run__cka_token_point(ml_cka_track *t, int ck, float *const *a, float *const *b, const int *dims, int rows);
 

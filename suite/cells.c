@@ -196,7 +196,9 @@ static int build_cell(ml_cell *cell, const ml_cellset *cs, const cJSON *root, in
         }
         used += (size_t)snprintf(cell->name + used, used < sizeof(cell->name) ? sizeof(cell->name) - used : 0,
                                  "%s%s=%s", used ? "," : "", ax->path, val);
-        if (ax->kind != ML_AXIS_SEED)
+        /* seeds and bases (pretrain.seed) are replicates, not conditions: cells that
+         * differ only in them form one group, which the findings pair by (base, seed) */
+        if (ax->kind != ML_AXIS_SEED && strcmp(ax->path, "pretrain.seed"))
             gused += (size_t)snprintf(cell->group + gused, gused < sizeof(cell->group) ? sizeof(cell->group) - gused : 0,
                                       "%s%s=%s", gused ? "," : "", ax->path, val);
     }

@@ -322,7 +322,7 @@ static const char *const *merge_keys(ml_merge_method m) {
     static const char *const interp[] = { "name", "method", "alphas", NULL };
     static const char *const ens[] = { "name", "method", "weights", "space", NULL };
     static const char *const router[] = { "name", "method", "layers", "top_k", "shared", "base_expert", "steps", "lr",
-                                          "batch_size", "checkpoints", NULL };
+                                          "batch_size", "checkpoints", "init", "weight_decay", NULL };
     static const char *const *const all[ML_MERGE_COUNT] = { avg, slerp, ta, ties, dare, fisher, regmean, interp, ens,
                                                             router };
     return all[m];
@@ -364,6 +364,7 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
     m->k_layers = 1;
     m->steps = 150;
     m->checkpoints = 5;
+    m->weight_decay = s->weight_decay;
     m->lr = 5e-3;
     if ((error = get(c, e, p, "weights", 0, &v)) < 0) return error;
     if (v) {
@@ -395,8 +396,15 @@ static int parse_merge(const pctx *c, const cJSON *e, const char *p, ml_merge_sp
         (error = opt_int(c, e, p, "steps", 1, 10000000, &m->steps)) < 0 ||
         (error = opt_int(c, e, p, "batch_size", 1, s->batch_size, &m->batch)) < 0 ||
         (error = opt_int(c, e, p, "checkpoints", 1, 63, &m->checkpoints)) < 0 ||
+        (error = opt_num(c, e, p, "weight_decay", 0.0, 10.0, &m->weight_decay)) < 0 ||
         (error = opt_num(c, e, p, "lr", 1e-12, 10.0, &m->lr)) < 0)
         return error;
+    if ((error = get(c, e, p, "init", 0, &v)) < 0) return error;
+    if (v) {
+        static const char *const INITS[] = { "zero", "kaiming", NULL };
+        join(q, sizeof(q), p, "init");
+        if ((error = read_enum(c, v, q, "router initialisation", INITS, &m->kaiming_init)) < 0) return error;
+    }
     m->seed = (uint64_t)seed;
     if ((error = get(c, e, p, "combine", 0, &v)) < 0) return error;
     if (v) {
@@ -780,11 +788,16 @@ static int parse_cka(const pctx *c, const cJSON *root, ml_suite *s) {
     char q[256];
     int error;
     /* cka: "every": K (0, K, 2K, ... and the last step), or "steps": [...] */
-    static const char *const CKA_KEYS[] = { "every", "steps", "probe_size", NULL };
+    static const char *const CKA_KEYS[] = { "every", "steps", "probe_size", "rbf_bandwidth", NULL };
     const cJSON *every, *steps;
+    /* biased CKA is inflated when the probe has few examples for the width
+     * (n < d), so the default probe is 4 d windows (GPT) or 1000 examples */
+    s->probe_size = s->family == ML_FAMILY_GPT ? 4 * s->gpt.n_embd : 1000;
+    s->rbf_bandwidth = 1.0;
     if ((error = get(c, root, "$", "cka", 1, &o)) < 0 || (error = want_object(c, o, "$.cka")) < 0 ||
         (error = check_keys(c, o, "$.cka", CKA_KEYS)) < 0 ||
-        (error = req_int(c, o, "$.cka", "probe_size", 8, 10000, &s->probe_size)) < 0)
+        (error = opt_int(c, o, "$.cka", "probe_size", 8, 10000, &s->probe_size)) < 0 ||
+        (error = opt_num(c, o, "$.cka", "rbf_bandwidth", 1e-3, 1e3, &s->rbf_bandwidth)) < 0)
         return error;
     every = cJSON_GetObjectItemCaseSensitive(o, "every");
     steps = cJSON_GetObjectItemCaseSensitive(o, "steps");

@@ -86,6 +86,8 @@ typedef struct {
     int    steps;                          /* router training */
     int    batch;                          /* router: windows (examples) per step, <= batch_size; 0 = batch_size */
     int    checkpoints;                    /* router: validation checks over training (the best is kept); 5 */
+    int    kaiming_init;                   /* router: 0 starts at zero (every expert equal), 1 as PyTorch's Linear */
+    double weight_decay;                   /* router: AdamW decay; the optimizer's when not given */
     double lr;
 } ml_merge_spec;
 
@@ -160,7 +162,9 @@ typedef struct {
     ml_merge_spec merges[ML_MAX_MERGES];
     int      ncka;                  /* fine-tuning steps at which CKA is measured, increasing */
     int      cka_steps[ML_MAX_CKA_STEPS];
-    int      probe_size;            /* examples (MLP) or sequences (GPT) in the fixed CKA probe set */
+    int      probe_size;            /* examples (MLP) or sequences (GPT) in the fixed CKA probe set;
+                                       default 4 * n_embd windows (GPT), 1000 examples (MLP) */
+    double   rbf_bandwidth;         /* RBF CKA's sigma as a fraction of the median distance; 1 */
     int      eval_windows;          /* GPT: held-out target windows for the loss */
     int      exact_match;           /* GPT: target documents decoded greedily for exact match */
     int      merge_domain_losses;   /* GPT: merges also scored on each specialist's domain (1, the

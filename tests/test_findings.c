@@ -28,6 +28,7 @@ static const char *const mmethod[NM] = { NULL, NULL, NULL, NULL, "average", "int
 typedef struct {
     double (*loss)(int m, int l, int k);
     double (*cka)(int s, int l, int k);
+    double (*valid)(int m, int l, int k);   /* the validation loss, or NULL: results without it */
 } scenario;
 
 static cJSON *make_doc(const scenario *sc, int nlen, int nseed) {
@@ -66,16 +67,23 @@ static cJSON *make_doc(const scenario *sc, int nlen, int nseed) {
                 cJSON_AddItemToArray(models, mo);
                 snprintf(key, sizeof(key), "%s/loss", mname[m]);
                 cJSON_AddNumberToObject(met, key, sc->loss(m, l, k));
+                if (sc->valid) {
+                    snprintf(key, sizeof(key), "%s/valid_loss", mname[m]);
+                    cJSON_AddNumberToObject(met, key, sc->valid(m, l, k));
+                }
             }
             if (sc->cka) {
                 cJSON *cka = cJSON_AddObjectToObject(c, "cka");
                 double steps[3] = { 0, 50, len };
                 cJSON_AddItemToObject(cka, "steps", cJSON_CreateDoubleArray(steps, 3));
                 cJSON *over = cJSON_AddArrayToObject(cka, "over_steps");
+                cJSON *deb = cJSON_AddArrayToObject(cka, "over_steps_debiased");   /* a little lower */
                 for (int layer = 0; layer < 2; layer++) {
                     double row[3];
                     for (int s = 0; s < 3; s++) row[s] = sc->cka(s, l, k) - 0.05 * layer * (s > 0);
                     cJSON_AddItemToArray(over, cJSON_CreateDoubleArray(row, 3));
+                    for (int s = 0; s < 3; s++) row[s] -= 0.01 * (s > 0);
+                    cJSON_AddItemToArray(deb, cJSON_CreateDoubleArray(row, 3));
                 }
             }
             cJSON_AddItemToArray(cells, c);
@@ -115,6 +123,7 @@ static cJSON *make_doc_points(const scenario *sc, int nlen, int nseed) {
         for (int layer = 0; layer < 2; layer++) cJSON_AddItemToArray(over, rows[layer]);
         cJSON *cka = cJSON_GetObjectItemCaseSensitive(c, "cka");
         cJSON_ReplaceItemInObject(cka, "steps", cJSON_CreateDoubleArray(steps, nlen + 1));
+        cJSON_ReplaceItemInObject(cka, "over_steps_debiased", cJSON_Duplicate(over, 1));
         cJSON_ReplaceItemInObject(cka, "over_steps", over);
         cJSON_AddItemToArray(cells, c);
     }
@@ -139,10 +148,10 @@ static double field(const cJSON *rows, const char *id, const char *key) {
     return cJSON_IsNumber(j) ? j->valuedouble : NAN;
 }
 
-/* How many of the eight rows every test suite here produces do not read `want`
+/* How many of the nine rows every test suite here produces do not read `want`
  * (each printed). */
 static int count_other(const cJSON *rows, const char *want) {
-    static const char *const ids[] = { "F1", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
+    static const char *const ids[] = { "F1", "F1 debiased", "F2", "F3a", "F3b", "F4 weight averaging", "F4 interpolation",
                                        "F4 single-layer router", "F4 multi-layer router" };
     int bad = 0;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
@@ -172,7 +181,7 @@ static double good_loss(int m, int l, int k) {
 static double good_cka(int s, int l, int k) { return s == 0 ? 1.0 : s == 1 ? 0.97 - 0.003 * k : 0.9 - 0.1 * l - 0.002 * k; }
 
 static void test_findings__paper_picture_holds(void) {
-    scenario sc = { good_loss, good_cka };
+    scenario sc = { good_loss, good_cka, NULL };
     cJSON *rows = eval_all(&sc, 3, 3);
     ML_ASSERT_MSG(rows != NULL, "%s", ml_error_last()->message);
     int bad = count_other(rows, "held");
@@ -193,7 +202,7 @@ static void test_findings__paper_picture_holds(void) {
 /* The same study from points kept inside one run per seed gives the same F2-F4 verdicts
  * and effects as one run per length. */
 static void test_findings__points_inside_a_run(void) {
-    scenario sc = { good_loss, good_cka };
+    scenario sc = { good_loss, good_cka, NULL };
     ml_findings_spec spec = { .n = 3, .ids = { "F2", "F3", "F4" } };
     cJSON *a = make_doc(&sc, 3, 3), *b = make_doc_points(&sc, 3, 3), *ra = NULL, *rb = NULL;
     ML_ASSERT_EQ_INT(0, ml_findings_eval(&ra, a, &spec));
@@ -228,7 +237,7 @@ static double bad_loss(int m, int l, int k) {
 static double bad_cka(int s, int l, int k) { return s == 0 ? 1.0 : s == 1 ? 0.8 - 0.004 * k : 0.9 + 0.01 * l - 0.001 * k; }
 
 static void test_findings__contradicted_is_not_held(void) {
-    scenario sc = { bad_loss, bad_cka };
+    scenario sc = { bad_loss, bad_cka, NULL };
     cJSON *rows = eval_all(&sc, 3, 3);
     ML_ASSERT_MSG(rows != NULL, "%s", ml_error_last()->message);
     int bad = count_other(rows, "not held");
@@ -239,7 +248,7 @@ static void test_findings__contradicted_is_not_held(void) {
 /* ---- one seed, noise, and a hand-computed interval ------------------------------------- */
 
 static void test_findings__one_seed_is_inconclusive(void) {
-    scenario sc = { good_loss, good_cka };
+    scenario sc = { good_loss, good_cka, NULL };
     cJSON *rows = eval_all(&sc, 3, 1);
     ML_ASSERT(rows != NULL);
     int bad = 0;
@@ -262,7 +271,7 @@ static double hand_loss(int m, int l, int k) {
 }
 
 static void test_findings__hand_computed_interval(void) {
-    scenario sc = { hand_loss, NULL };
+    scenario sc = { hand_loss, NULL, NULL };
     ml_findings_spec spec = { .n = 2, .ids = { "F2", "F1" } };
     cJSON *doc = make_doc(&sc, 1, 3), *rows = NULL;
     ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
@@ -311,7 +320,7 @@ static double spread_loss(int m, int l, int k) {
 }
 
 static void test_findings__row_agrees_with_verdict(void) {
-    scenario sc = { spread_loss, NULL };
+    scenario sc = { spread_loss, NULL, NULL };
     ml_findings_spec spec = { .n = 1, .ids = { "F2" } };
     cJSON *doc = make_doc(&sc, 1, 3), *rows = NULL;
     ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
@@ -329,6 +338,103 @@ static void test_findings__row_agrees_with_verdict(void) {
 }
 
 /* ---- the suite key ----------------------------------------------------------------------- */
+
+/* ---- choices on the validation split ---------------------------------------------------- */
+
+/* One length, where the validation and test orderings disagree: on test the best router is
+ * router_k1 (1.3) and the best fixed merge interpolate (1.7); on validation they are
+ * router_k2 and average. F3a must compare the validation choices on test:
+ * 1.9 - 1.4 = 0.5 (the test choices would give 1.7 - 1.3 = 0.4). */
+static double sel_test(int m, int l, int k) {
+    static const double v[NM] = { 2.0, 2.6, 2.7, 1.0, 1.9, 1.7, 1.3, 1.4 };
+    (void)l;
+    return v[m] + 0.01 * k;
+}
+static double sel_valid(int m, int l, int k) {
+    static const double v[NM] = { 2.0, 2.6, 2.7, 1.0, 1.75, 1.9, 1.5, 1.2 };
+    (void)l;
+    return v[m] + 0.01 * k;
+}
+
+static void test_findings__choices_on_validation(void) {
+    ml_findings_spec spec = { .n = 1, .ids = { "F3" } };
+    scenario sc = { sel_test, NULL, sel_valid };
+    cJSON *doc = make_doc(&sc, 1, 3), *rows = NULL;
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    cJSON_Delete(doc);
+    double e = field(rows, "F3a", "effect");
+    const cJSON *f = row(rows, "F3a");
+    char *detail = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "detail")));
+    char *on = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "selected_on")));
+    cJSON_Delete(rows);
+    /* negative control: the same results without validation losses choose on test, and say so */
+    scenario old = { sel_test, NULL, NULL };
+    doc = make_doc(&old, 1, 3);
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    cJSON_Delete(doc);
+    double e_test = field(rows, "F3a", "effect");
+    char *on_test = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F3a"), "selected_on")));
+    char *detail_test = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F3a"), "detail")));
+    cJSON_Delete(rows);
+    ML_ASSERT_NEAR(0.5, e, 1e-12, 0);
+    ML_ASSERT_MSG(strstr(detail, "router_k2 over average") != NULL, "F3a compared %s", detail);
+    ML_ASSERT_MSG(!strcmp(on, "validation") && strstr(detail, "validation split"), "selected on %s: %s", on, detail);
+    ML_ASSERT_NEAR(0.4, e_test, 1e-12, 0);
+    ML_ASSERT_MSG(!strcmp(on_test, "test") && strstr(detail_test, "TEST split"), "selected on %s: %s", on_test,
+                  detail_test);
+    free(detail); free(on); free(on_test); free(detail_test);
+}
+
+/* ---- several bases ---------------------------------------------------------------------- */
+
+/* 3 bases x 2 seeds: direct 1.0, the average 1.1 + 0.1 b + 0.01 s (every other merge far
+ * worse), so direct's margin per replicate is 0.1 + 0.1 b + 0.01 s. Per base: 0.215, 0.315,
+ * 0.415; the interval is over those three means: 0.315 +- t(0.975, 2) 0.1 / sqrt(3), with
+ * sd 0.1 between bases and sqrt(6 * 0.005^2 / 3) = 0.0070711 between seeds of a base. */
+static double bases_loss(int m, int l, int k) {
+    (void)l;
+    if (m == M_DIRECT) return 1.0;
+    if (m == M_AVG) return 1.1 + 0.1 * (k / 2 + 1) + 0.01 * (k % 2 + 1);
+    return 3.0;
+}
+
+static void test_findings__bases_interval_covers_the_base(void) {
+    ml_findings_spec spec = { .n = 1, .ids = { "F2" } };
+    scenario sc = { bases_loss, NULL, NULL };
+    cJSON *doc = make_doc(&sc, 1, 6), *rows = NULL;
+    int k = 0;
+    for (cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "cells")->child; c; c = c->next, k++) {
+        cJSON_ReplaceItemInObject(c, "seed", cJSON_CreateNumber(k % 2 + 1));
+        cJSON_AddNumberToObject(c, "pretrain_seed", k / 2 + 1);
+    }
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    double e = field(rows, "F2", "effect"), lo = field(rows, "F2", "ci_lo"), hi = field(rows, "F2", "ci_hi");
+    double n = field(rows, "F2", "n"), nb = field(rows, "F2", "bases");
+    double sdb = field(rows, "F2", "sd_between_bases"), sdw = field(rows, "F2", "sd_within_base");
+    cJSON_Delete(rows);
+    /* negative control: the same numbers as six independent seeds (no pretrain_seed) give
+     * the narrower interval that ignores the base */
+    for (cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "cells")->child; c; c = c->next)
+        cJSON_DeleteItemFromObjectCaseSensitive(c, "pretrain_seed");
+    k = 0;
+    for (cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "cells")->child; c; c = c->next, k++)
+        cJSON_ReplaceItemInObject(c, "seed", cJSON_CreateNumber(k + 1));
+    ML_ASSERT_EQ_INT(0, ml_findings_eval(&rows, doc, &spec));
+    double lo6 = field(rows, "F2", "ci_lo"), n6 = field(rows, "F2", "n"), nb6 = field(rows, "F2", "bases");
+    cJSON_Delete(rows);
+    cJSON_Delete(doc);
+    double half = T975_2 * 0.1 / sqrt(3.0);
+    ML_ASSERT_NEAR(0.315, e, 1e-12, 1e-12);
+    ML_ASSERT_NEAR(0.315 - half, lo, 1e-9, 1e-9);
+    ML_ASSERT_NEAR(0.315 + half, hi, 1e-9, 1e-9);
+    ML_ASSERT_NEAR(3, n, 0, 0);
+    ML_ASSERT_NEAR(3, nb, 0, 0);
+    ML_ASSERT_NEAR(0.1, sdb, 1e-9, 1e-9);
+    ML_ASSERT_NEAR(0.0070710678, sdw, 1e-9, 1e-6);
+    ML_ASSERT_NEAR(6, n6, 0, 0);
+    ML_ASSERT(isnan(nb6));                   /* one base per seed: no spreads */
+    ML_ASSERT(lo6 > lo + 0.1);
+}
 
 static void test_findings__suite_key(void) {
     char *src = NULL, dir[256], path[512];
@@ -374,6 +480,8 @@ const ml_test ml_tests_findings[] = {
     { "findings__one_seed_is_inconclusive", test_findings__one_seed_is_inconclusive, "unit" },
     { "findings__hand_computed_interval", test_findings__hand_computed_interval, "unit" },
     { "findings__row_agrees_with_verdict", test_findings__row_agrees_with_verdict, "unit" },
+    { "findings__choices_on_validation", test_findings__choices_on_validation, "unit" },
+    { "findings__bases_interval_covers_the_base", test_findings__bases_interval_covers_the_base, "unit" },
     { "findings__suite_key", test_findings__suite_key, "unit" },
     { 0 }
 };

@@ -25,9 +25,12 @@
 #include "kernels/layers.h"
 #include "kernels/params.h"
 #include "kernels/rng.h"
+#include "kernels/router.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GM_SEED 90210517u
 
@@ -369,6 +372,39 @@ static void test_gpt_mix__router_zero_init_is_uniform(void) {
     ML_ASSERT_MSG(zero, "router parameters do not start at zero");
     ML_ASSERT_MSG(names, "router layout names or shapes are wrong");
     ML_ASSERT_MSG(uniform, "a zero router does not weight every expert exactly 1/E");
+}
+
+/* "init": "kaiming": every router tensor (E, I) uniform in [-1/sqrt(I), 1/sqrt(I)] as a
+ * bias-free nn.Linear starts, the same numbers on every call, different per tensor and per
+ * stream, and spread over the range (a zeroed or constant fill fails each check). */
+static void test_gpt_mix__router_kaiming_init(void) {
+    ml_layout lay = { 0 };
+    enum { E = 6, I = 48 };
+    float *a = NULL, *b = NULL, *c = NULL;
+    int ok = ml_router_layout_add(&lay, 0, 0, E, I) == 0 && ml_router_layout_add(&lay, 0, 1, E, I) == 0;
+    if (ok) ok = (a = malloc(lay.total * sizeof(float))) && (b = malloc(lay.total * sizeof(float))) &&
+                 (c = malloc(lay.total * sizeof(float)));
+    if (!ok) { ml_layout_free(&lay); free(a); free(b); free(c); ML_ASSERT_MSG(0, "setup failed"); }
+    ml_router_init_kaiming(a, &lay, 7, ML_STREAM_ROUTER);
+    ml_router_init_kaiming(b, &lay, 7, ML_STREAM_ROUTER);
+    ml_router_init_kaiming(c, &lay, 7, ML_STREAM_ROUTER + 64);
+    double bound = 1.0 / sqrt((double)I), lo = 1, hi = -1, sum = 0;
+    int inside = 1;
+    for (size_t i = 0; i < lay.total; i++) {
+        inside &= fabs(a[i]) <= bound;
+        if (a[i] < lo) lo = a[i];
+        if (a[i] > hi) hi = a[i];
+        sum += a[i];
+    }
+    int same = !memcmp(a, b, lay.total * sizeof(float)), other_stream = memcmp(a, c, lay.total * sizeof(float)) != 0;
+    int per_tensor = memcmp(a, a + E * I, E * I * sizeof(float)) != 0;
+    size_t n = lay.total;
+    ml_layout_free(&lay);
+    free(a); free(b); free(c);
+    ML_ASSERT_MSG(inside, "a value lies outside +-1/sqrt(%d)", I);
+    ML_ASSERT_MSG(lo < -0.8 * bound && hi > 0.8 * bound, "values span [%g, %g] of +-%g", lo, hi, bound);
+    ML_ASSERT_MSG(fabs(sum / n) < 0.1 * bound, "mean %g is far from 0", sum / n);
+    ML_ASSERT_MSG(same && other_stream && per_tensor, "not a pure function of (seed, stream, tensor, index)");
 }
 
 /* Dense routers (per-layer and shared) with random parameters over three
@@ -883,6 +919,7 @@ const ml_test ml_tests_gpt_mix[] = {
     { "gpt_mix__fixed_simplex_matches_layerwise_reference", test_gpt_mix__fixed_simplex_matches_layerwise_reference, "unit" },
     { "gpt_mix__layerwise_reference_rejects_wrong_weights", test_gpt_mix__layerwise_reference_rejects_wrong_weights, "unit" },
     { "gpt_mix__router_zero_init_is_uniform", test_gpt_mix__router_zero_init_is_uniform, "unit" },
+    { "gpt_mix__router_kaiming_init", test_gpt_mix__router_kaiming_init, "unit" },
     { "gpt_mix__dense_router_identical_experts_is_plain_model", test_gpt_mix__dense_router_identical_experts_is_plain_model, "unit" },
     { "gpt_mix__router_matches_layerwise_reference", test_gpt_mix__router_matches_layerwise_reference, "unit" },
     { "gpt_mix__eval_forward_same_bits_no_backward", test_gpt_mix__eval_forward_same_bits_no_backward, "unit" },

@@ -107,6 +107,39 @@ static void test_graph__paper_suite(void) {
     ML_ASSERT(caught);
 }
 
+/* suites/paper-bases.json: bases as a matrix axis (pretrain.seed 1..3 x seed 1..3) give
+ * 9 cells in one group, 3 base jobs, and each training needs its own base */
+static void test_graph__bases_axis(void) {
+    ml_cellset *cs = NULL;
+    ml_graph g;
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper-bases.json", 0));
+    int ncells = cs->n, one_group = 1, shared = 1;
+    for (int i = 0; i < cs->n; i++) {
+        one_group &= !strcmp(cs->cells[i].group, "default");
+        for (int j = 0; j < cs->n; j++) {
+            int same_base = cs->cells[i].suite->pretrain_seed == cs->cells[j].suite->pretrain_seed;
+            shared &= same_base == !strcmp(cs->cells[i].key_base, cs->cells[j].key_base);
+        }
+    }
+    ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE));
+    int nbase = count(&g, ML_JOB_BASE), ntrain = count(&g, ML_JOB_TRAIN), edges = 1;
+    for (int i = 0; i < g.n; i++) {
+        const ml_job *j = &g.jobs[i];
+        if (j->kind != ML_JOB_TRAIN) continue;
+        const ml_job *b = &g.jobs[j->inputs[0]];
+        edges &= b->kind == ML_JOB_BASE &&
+                 cs->cells[b->cell].suite->pretrain_seed == cs->cells[j->cell].suite->pretrain_seed;
+    }
+    ml_graph_free(&g);
+    ml_cells_free(cs);
+    ML_ASSERT_EQ_INT(9, ncells);
+    ML_ASSERT_MSG(one_group, "bases and seeds are replicates: one group");
+    ML_ASSERT_MSG(shared, "cells share a base exactly when their pretrain.seed is the same");
+    ML_ASSERT_EQ_INT(3, nbase);
+    ML_ASSERT_EQ_INT(9, ntrain);
+    ML_ASSERT_MSG(edges, "a training does not start from its own base");
+}
+
 /* ---- the scheduler on fake jobs ------------------------------------------ */
 
 #define MAX_FAKE 64
@@ -258,6 +291,7 @@ static void test_graph__plan_command(void) {
 
 const ml_test ml_tests_graph[] = {
     { "graph__paper_suite", test_graph__paper_suite, "unit" },
+    { "graph__bases_axis", test_graph__bases_axis, "unit" },
     { "graph__sched_suite_after_failed_cell", test_graph__sched_suite_after_failed_cell, "unit" },
     { "graph__sched_local_job_waits", test_graph__sched_local_job_waits, "unit" },
     { "graph__plan_command", test_graph__plan_command, "e2e" },

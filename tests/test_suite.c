@@ -84,7 +84,7 @@ static void test_suite__unknown_key_did_you_mean(void) {
 
 static void test_suite__unknown_key_lists_allowed(void) {
     ML_ASSERT(rejects("\"cka\": {", "\"cka\": { \"zzzzzz\": 1,",
-                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, steps, probe_size)"));
+                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, steps, probe_size, rbf_bandwidth)"));
 }
 
 static void test_suite__wrong_type(void) {
@@ -191,6 +191,61 @@ static void test_suite__cka_steps(void) {
                       "t.json: $.cka: give exactly one of \"every\" (a step interval) or \"steps\" (a list)"));
 }
 
+/* the protocol switches of issue 19: router initialisation and decay, the RBF bandwidth,
+ * and the probe's default size */
+static ml_suite *parse_edit(const char *from, const char *to) {
+    ml_suite *s = NULL;
+    char *src = smoke_src(), *alt = src ? ml_t_replace(src, from, to) : NULL;
+    int rc = alt ? ml_suite_parse(&s, "t.json", alt, strlen(alt)) : -1;
+    if (rc) fprintf(stderr, "    %s\n", ml_error_last()->message);
+    free(src);
+    free(alt);
+    return rc ? NULL : s;
+}
+
+static void test_suite__protocol_switches(void) {
+    ml_suite *s = parse_edit("\"method\": \"average\", \"weights\": [0.5, 0.5]",
+                             "\"method\": \"router\", \"init\": \"kaiming\", \"weight_decay\": 0.25");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_EQ_INT(1, s->merges[0].kaiming_init);
+    ML_ASSERT_NEAR(0.25, s->merges[0].weight_decay, 0, 0);
+    ml_suite_free(s);
+    /* the defaults: a zero router, the optimizer's decay */
+    s = parse_edit("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\"");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_EQ_INT(0, s->merges[0].kaiming_init);
+    ML_ASSERT_NEAR(s->weight_decay, s->merges[0].weight_decay, 0, 0);
+    ML_ASSERT_NEAR(1.0, s->rbf_bandwidth, 0, 0);
+    ml_suite_free(s);
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\", \"init\": \"normal\"",
+                      "t.json: $.merges[0].init: unknown router initialisation \"normal\" (expected one of: zero, kaiming)"));
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\", \"weight_decay\": -1",
+                      "t.json: $.merges[0].weight_decay: -1 is out of range [0, 10]"));
+    ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"average\", \"init\": \"zero\"",
+                      "t.json: $.merges[0].init: unknown key \"init\""));
+    s = parse_edit("\"every\": 50", "\"every\": 50, \"rbf_bandwidth\": 0.5");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_NEAR(0.5, s->rbf_bandwidth, 0, 0);
+    ml_suite_free(s);
+    ML_ASSERT(rejects("\"every\": 50", "\"every\": 50, \"rbf_bandwidth\": 0", "t.json: $.cka.rbf_bandwidth: 0 is out of range"));
+    /* without probe_size: 1000 examples on the MLP, 4 d windows on the GPT */
+    s = parse_edit("\"every\": 50, \"probe_size\": 1000", "\"every\": 50");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_EQ_INT(1000, s->probe_size);
+    ml_suite_free(s);
+    char *src = NULL, *alt;
+    size_t len;
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/gpt-smoke.json"));
+    alt = ml_t_replace(src, "\"every\": 20,\n    \"probe_size\": 32", "\"every\": 20");
+    free(src);
+    ML_ASSERT_MSG(alt != NULL, "suites/gpt-smoke.json's cka block changed: update this test");
+    int rc = ml_suite_parse(&s, "t.json", alt, strlen(alt));
+    free(alt);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(4 * s->gpt.n_embd, s->probe_size);
+    ml_suite_free(s);
+}
+
 static void test_suite__method_not_in_family(void) {
     /* an MLP's layers differ in width: a router across layers is refused */
     ML_ASSERT(rejects("\"method\": \"average\", \"weights\": [0.5, 0.5]", "\"method\": \"router\", \"layers\": 2",
@@ -230,6 +285,7 @@ const ml_test ml_tests_suite[] = {
     { "suite__gate_direction", test_suite__gate_direction, "unit" },
     { "suite__merge_keys_per_method", test_suite__merge_keys_per_method, "unit" },
     { "suite__cka_steps", test_suite__cka_steps, "unit" },
+    { "suite__protocol_switches", test_suite__protocol_switches, "unit" },
     { "suite__method_not_in_family", test_suite__method_not_in_family, "unit" },
     { "suite__negative_rejects_checker", test_suite__negative_rejects_checker, "unit" },
     { 0 }
