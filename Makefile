@@ -8,8 +8,8 @@
 #   make MPI=1     the program with MPI (mpirun -np N build-mpi/mergelab run SUITE --mpi)
 #   make bench     speed figures as ratios to PyTorch and to the sgemm peak, measured in the same run
 #   make bench-scale  scale-out figures: MPI ranks, overhead per job (PAPER=1: paper-scale estimate)
-#   make paper     the paper's protocol at the default GPT size, uncut (suites/paper.json, about 33 min)
-#   make paper-quick the same with three cuts for a 30-minute budget (suites/paper-quick.json)
+#   make paper     the paper's protocol at the default GPT size, uncut (suites/paper.json, 34 min)
+#   make paper-quick the same with three cuts for a 30-minute budget (suites/paper-quick.json, 23 min)
 #   make clean
 # Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
 #          THREADS=N (BLAS threads for make bench).

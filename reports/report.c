@@ -128,6 +128,8 @@ cleanup:
     return error;
 }
 
+#define ML_MAX_SWEEP_LABELS 16   /* suite.h's ML_MAX_PROBE_SWEEP */
+
 /* ---- CKA over steps ---------------------------------------------------------------- */
 
 static int cka_steps(ctx *c, const ml_rep_group *g, const char *stem) {
@@ -181,6 +183,64 @@ static int cka_steps(ctx *c, const ml_rep_group *g, const char *stem) {
 cleanup:
     free(buf);
     free(ser);
+    ml_rbuf_free(&b);
+    return error;
+}
+
+/* ---- CKA against the probe's size --------------------------------------------------- */
+
+/* cka.probe_sweep: biased and debiased linear CKA (mean over layers) on the first n
+ * probe examples at the last step; the x axis is categorical (n doubles, usually). */
+static int cka_probe(ctx *c, const ml_rep_group *g, const char *stem) {
+    char title[256], path[PATH_MAX], labels[ML_MAX_SWEEP_LABELS][24];
+    const char *xl[ML_MAX_SWEEP_LABELS];
+    int N = g->nsweep, error = 0;
+    double x[ML_MAX_SWEEP_LABELS], y[2][ML_MAX_SWEEP_LABELS], lo[2][ML_MAX_SWEEP_LABELS], hi[2][ML_MAX_SWEEP_LABELS];
+    ml_rbuf b = {0};
+    ml_rep_fig *f;
+    if (N == 0 || N > ML_MAX_SWEEP_LABELS) return 0;
+    snprintf(title, sizeof(title), "CKA between specialists against the probe's size");
+    if (!(f = new_fig(c, stem, title))) return 0;
+    snprintf(f->caption, sizeof(f->caption),
+             "Linear CKA between the two specialists at step %g, mean over %d layers, computed on the first n "
+             "probe examples, with the biased HSIC (the paper's) and the unbiased HSIC_1; group \"%s\", "
+             "the mean over %d seed%s%s. Biased CKA is inflated when n is small for the width; where the two "
+             "curves meet, the probe is large enough.",
+             g->sweep_step, g->nlayers, g->name, g->ncells, g->ncells == 1 ? "" : "s",
+             g->ncells > 1 ? " with its 95% t interval shaded" : "");
+    ml_rbuf_puts(&b, "group,model_a,model_b,step,n,hsic,cka_mean,ci95_lo,ci95_hi,n_cells\n");
+    for (int i = 0; i < N; i++) {
+        x[i] = i;
+        snprintf(labels[i], sizeof(labels[i]), "%g", g->sweep_n[i]);
+        xl[i] = labels[i];
+        for (int k = 0; k < 2; k++) {
+            ml_rep_stat st = (k ? g->sweep_debiased : g->sweep_linear)[i];
+            y[k][i] = st.mean;
+            lo[k][i] = st.lo;
+            hi[k][i] = st.hi;
+            csv_str(&b, g->name, ",");
+            csv_str(&b, g->pair[0], ",");
+            csv_str(&b, g->pair[1], ",");
+            ml_rbuf_num(&b, g->sweep_step, ",");
+            ml_rbuf_num(&b, g->sweep_n[i], ",");
+            ml_rbuf_puts(&b, k ? "unbiased," : "biased,");
+            csv_stat(&b, st);
+            ml_rbuf_puts(&b, "\n");
+        }
+    }
+    ml_fig_series ser[2] = {
+        {.name = "biased HSIC (the paper's)", .y = y[0], .lo = lo[0], .hi = hi[0]},
+        {.name = "unbiased HSIC_1 (debiased)", .y = y[1], .lo = lo[1], .hi = hi[1]},
+    };
+    ml_fig_panel p = {.ylabel = "linear CKA, mean over layers", .series = ser, .nseries = 2, .ref_y = NAN};
+    for (int k = 0; k < 3; k++) {
+        if (!(c->formats & fmts[k])) continue;
+        if ((error = join(path, sizeof(path), c->dir, stem, ext[k])) < 0 ||
+            (error = ml_fig_panels(path, fmts[k], title, "probe size n (examples)", x, N, xl, &p, 1, &c->fig)) < 0)
+            goto cleanup;
+    }
+    error = write_csv(c, stem, &b);
+cleanup:
     ml_rbuf_free(&b);
     return error;
 }
@@ -615,6 +675,8 @@ static int suite_figures(ctx *c, const ml_rep_suite *s, ml_rep_section *sec) {
         if (!g->nlayers) continue;
         snprintf(stem, sizeof(stem), "%s_cka_steps%s", s->prefix, sfx);
         if ((error = cka_steps(c, g, stem)) < 0) return error;
+        snprintf(stem, sizeof(stem), "%s_cka_probe%s", s->prefix, sfx);
+        if ((error = cka_probe(c, g, stem)) < 0) return error;
         snprintf(stem, sizeof(stem), "%s_cka_heatmap%s", s->prefix, sfx);
         if ((error = heatmap(c, g, &g->heat, stem, "at the end of fine-tuning")) < 0) return error;
         snprintf(stem, sizeof(stem), "%s_cka_heatmap_early%s", s->prefix, sfx);

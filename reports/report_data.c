@@ -481,6 +481,53 @@ static int read_heat(ml_rep_suite *s, ml_rep_group *g, ml_rep_heat *h, const cJS
     return 0;
 }
 
+/* cka.probe_sweep of every cell: per n, the mean over layers (of the finite values), then
+ * the statistics over the group's cells. Every cell must have the same sizes. */
+static int read_sweep(ml_rep_suite *s, ml_rep_group *g, const cJSON *cka0, double *tmp) {
+    static const char *const kinds[2] = { "linear", "debiased" };
+    const cJSON *sw0 = cJSON_GetObjectItemCaseSensitive(cka0, "probe_sweep");
+    const cJSON *n0 = cJSON_GetObjectItemCaseSensitive(sw0, "n");
+    int N = cJSON_IsArray(n0) ? cJSON_GetArraySize(n0) : 0, L = g->nlayers, nc = g->ncells, error = 0;
+    double *m = NULL, *v = NULL;
+    char path[200];
+    if (!cJSON_IsObject(sw0) || N == 0) return 0;
+    if ((error = ml_calloc((void **)&g->sweep_n, (size_t)N, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&g->sweep_linear, (size_t)N, sizeof(ml_rep_stat))) < 0 ||
+        (error = ml_calloc((void **)&g->sweep_debiased, (size_t)N, sizeof(ml_rep_stat))) < 0 ||
+        (error = ml_calloc((void **)&m, (size_t)L * N, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&v, (size_t)nc * N, sizeof(double))) < 0)
+        goto cleanup;
+    snprintf(path, sizeof(path), "$.cells[%d].cka.probe_sweep.n", g->cells[0]);
+    if ((error = num_row(s, n0, path, N, g->sweep_n)) < 0) goto cleanup;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(sw0, "step");
+    g->sweep_step = cJSON_IsNumber(st) ? st->valuedouble : NAN;
+    for (int k = 0; k < 2; k++) {
+        ml_rep_stat *out = k ? g->sweep_debiased : g->sweep_linear;
+        for (int c = 0; c < nc; c++) {
+            const cJSON *sw = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(s->cells[g->cells[c]], "cka"), "probe_sweep");
+            snprintf(path, sizeof(path), "$.cells[%d].cka.probe_sweep.%s", g->cells[c], kinds[k]);
+            if ((error = num_matrix(s, cJSON_GetObjectItemCaseSensitive(sw, kinds[k]), path, L, N, m)) < 0) goto cleanup;
+            for (int i = 0; i < N; i++) {
+                double sum = 0;
+                int cnt = 0;
+                for (int l = 0; l < L; l++)
+                    if (isfinite(m[l * N + i])) { sum += m[l * N + i]; cnt++; }
+                v[c * N + i] = cnt ? sum / cnt : NAN;
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            for (int c = 0; c < nc; c++) tmp[c] = v[c * N + i];
+            out[i] = ml_rep_stat_of(tmp, nc);
+        }
+    }
+    g->nsweep = N;
+cleanup:
+    free(m);
+    free(v);
+    return error;
+}
+
 static int read_cka(ml_rep_suite *s, ml_rep_group *g) {
     double **buf = NULL, *tmp = NULL;
     const cJSON **src = NULL;
@@ -598,6 +645,7 @@ static int read_cka(ml_rep_suite *s, ml_rep_group *g) {
             if ((error = read_heat(s, g, &g->heat_early, src, what, buf, tmp)) < 0) goto cleanup;
         }
     }
+    if ((error = read_sweep(s, g, cka0, tmp)) < 0) goto cleanup;
 cleanup:
     for (int c = 0; buf && c < nc; c++) free(buf[c]);
     free(buf);
@@ -635,6 +683,9 @@ void ml_rep_suite_free(ml_rep_suite *s) {
         free(gr->layers);
         free(gr->steps);
         free(gr->over_steps);
+        free(gr->sweep_n);
+        free(gr->sweep_linear);
+        free(gr->sweep_debiased);
         free(gr->heat.cells);
         free(gr->heat_early.cells);
         free(gr->heat_base[0].cells);

@@ -71,6 +71,12 @@ typedef struct {
     ml_rep_heat heat;            /* A vs B; cells NULL when not recorded */
     ml_rep_heat heat_early;      /* A vs B at the first point (or first step after 0); NULL when not recorded */
     ml_rep_heat heat_base[2];    /* each specialist vs the base; cells NULL when not recorded */
+    /* cka.probe_sweep: CKA (mean over layers) on the first n probe examples at the last
+     * step, over the group's cells (nsweep == 0: not recorded) */
+    int nsweep;
+    double sweep_step;
+    double *sweep_n;             /* (nsweep) */
+    ml_rep_stat *sweep_linear, *sweep_debiased;   /* (nsweep) biased and unbiased HSIC */
     ml_rep_curves alpha;         /* the first interpolation's validation loss over alpha */
     ml_rep_curves router_k;      /* the headline metric of the routers over k */
 } ml_rep_group;

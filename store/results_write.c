@@ -135,7 +135,7 @@ static cJSON *cka_main(cJSON *res, const ml_cka_track *t, const char *a, const c
 
 cJSON *ml_results_cka(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
                       const char *const *layer_names, const int *steps, const char *representation, int probe_size,
-                      double rbf_bandwidth) {
+                      double rbf_bandwidth, const int *sweep) {
     int L = t->L, last = t->nck - 1;
     cJSON *cka = cka_main(res, t, a, b, layer_names, steps);
     cJSON_AddItemToObject(cka, "over_steps_debiased", curves(t->debiased, L, t->nck));
@@ -176,6 +176,14 @@ cJSON *ml_results_cka(cJSON *res, cJSON *metrics, const ml_cka_track *t, const c
     if (representation) cJSON_AddStringToObject(cka, "representation", representation);
     cJSON_AddNumberToObject(cka, "probe_size", probe_size);
     cJSON_AddNumberToObject(cka, "rbf_bandwidth", rbf_bandwidth);   /* sigma over the median distance */
+    if (t->nsweep > 0) {
+        /* CKA on the first n probe examples at the last step: how large a probe must be */
+        cJSON *sw = cJSON_AddObjectToObject(cka, "probe_sweep");
+        cJSON_AddNumberToObject(sw, "step", steps[t->nck - 1]);
+        cJSON_AddItemToObject(sw, "n", cJSON_CreateIntArray(sweep, t->nsweep));
+        cJSON_AddItemToObject(sw, "linear", curves(t->sweep_linear, L, t->nsweep));
+        cJSON_AddItemToObject(sw, "debiased", curves(t->sweep_debiased, L, t->nsweep));
+    }
     return cka;
 }
 

@@ -33,6 +33,8 @@ typedef struct {
     double *heat_base[2]; /* (L, L) linear CKA of A's (B's) layer i vs the base's layer j there */
     double *heat_steps;   /* (nck, L, L) A's layer i vs B's layer j at every step: early and late heatmaps */
     double *token;        /* (L, nck) per-token linear CKA beside pooled curves, or NULL */
+    int nsweep;           /* cka.probe_sweep: A vs B at the last point on the first n probe examples */
+    double *sweep_linear, *sweep_debiased;   /* (L, nsweep) biased and unbiased linear CKA, or NULL */
 } ml_cka_track;
 
 /* A new model entry: {"name", "role"} (role: base, specialist, direct, merge). */
@@ -81,7 +83,7 @@ void ml_results_timing(cJSON *res, const double t[5], const int cached[3], int p
  * rbf_bandwidth (sigma over the median distance) are recorded beside the curves. */
 cJSON *ml_results_cka(cJSON *res, cJSON *metrics, const ml_cka_track *t, const char *a, const char *b,
                       const char *const *layer_names, const int *steps, const char *representation, int probe_size,
-                      double rbf_bandwidth);
+                      double rbf_bandwidth, const int *sweep);
 /* info["router"]: a trained router's shape and its selection on validation
  * loss: val_steps (nv), val_loss (nv), the step kept. */
 void ml_results_router(cJSON *info, const ml_merge_spec *ms, int layers, int experts, int batch, int selected_step,

@@ -111,7 +111,8 @@ static int train_specialists(ml_study *st) {
         ml_run__progress(st->opt, "finetune", step + 1, s->finetune.steps, loss);
     }
     /* the probes hold the last point: the layer x layer matrices and the RBF kernel there */
-    return ml_run__cka_final(&st->track, st->rep[0], st->rep[1], st->rep[2], st->dims, s->probe_size, s->rbf_bandwidth);
+    return ml_run__cka_final(&st->track, st->rep[0], st->rep[1], st->rep[2], st->dims, s->probe_size, s->rbf_bandwidth,
+                             s->sweep);
 }
 
 static int probes_new(ml_study *st) {
@@ -133,7 +134,8 @@ static int phase_specialists(ml_study *st) {
     int error;
     for (int k = 0; k < 2; k++)
         if ((error = st->fam->run_new(st, ML_RUN_A + k, base)) < 0) return error;
-    if ((error = ml_run__cka_track_new(&st->track, st->L, s->ncka, st->tokrows > 0)) < 0 || (error = probes_new(st)) < 0)
+    if ((error = ml_run__cka_track_new(&st->track, st->L, s->ncka, st->tokrows > 0, s->nsweep)) < 0 ||
+        (error = probes_new(st)) < 0)
         return error;
     nextra = ml_run__track_size(&st->track);
     /* cached: both specialists at every point, and the CKA track */
@@ -307,7 +309,7 @@ static void phase_report(cJSON *res, ml_study *st) {
     }
     ml_results_cka(res, ml_results_metrics(res), &st->track, s->specialists[0].name,
                    s->specialists[1].name, lnames, s->cka_steps, st->fam->representation, s->probe_size,
-                   s->rbf_bandwidth);
+                   s->rbf_bandwidth, s->sweep);
     if (st->mask) ml_results_finetune(res, s, st->frozen);
     st->fam->describe(st, ml_results_data(res));
     ml_results_seeds(res, s, ml_blas_threads());

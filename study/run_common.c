@@ -25,11 +25,12 @@ double ml_run__now(void) {
 
 
 
-int ml_run__cka_track_new(ml_cka_track *t, int L, int nck, int token) {
+int ml_run__cka_track_new(ml_cka_track *t, int L, int nck, int token, int nsweep) {
     int error;
     memset(t, 0, sizeof(*t));
     t->L = L;
     t->nck = nck;
+    t->nsweep = nsweep;
     size_t n = (size_t)L * nck;
     if ((error = ml_calloc((void **)&t->linear, n, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->debiased, n, sizeof(double))) < 0 ||
@@ -40,7 +41,9 @@ int ml_run__cka_track_new(ml_cka_track *t, int L, int nck, int token) {
         (error = ml_calloc((void **)&t->heat_base[0], (size_t)L * L, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->heat_base[1], (size_t)L * L, sizeof(double))) < 0 ||
         (error = ml_calloc((void **)&t->heat_steps, (size_t)nck * L * L, sizeof(double))) < 0 ||
-        (token && (error = ml_calloc((void **)&t->token, n, sizeof(double))) < 0))
+        (token && (error = ml_calloc((void **)&t->token, n, sizeof(double))) < 0) ||
+        (nsweep && ((error = ml_calloc((void **)&t->sweep_linear, (size_t)L * nsweep, sizeof(double))) < 0 ||
+                    (error = ml_calloc((void **)&t->sweep_debiased, (size_t)L * nsweep, sizeof(double))) < 0)))
         ml_run__cka_track_free(t);
     return error;
 }
@@ -49,6 +52,7 @@ void ml_run__cka_track_free(ml_cka_track *t) {
     free(t->linear); free(t->debiased); free(t->vs_base[0]); free(t->vs_base[1]); free(t->rbf); free(t->heat);
     free(t->heat_base[0]); free(t->heat_base[1]); free(t->heat_steps);
     free(t->token);
+    free(t->sweep_linear); free(t->sweep_debiased);
     memset(t, 0, sizeof(*t));
 }
 
@@ -82,8 +86,16 @@ int ml_run__cka_token_point(ml_cka_track *t, int ck, float *const *a, float *con
 }
 
 int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n,
-                      double rbf_bandwidth) {
+                      double rbf_bandwidth, const int *sweep) {
     int error;
+    /* the probe's rows are its examples, so the first m of them are a probe of size m */
+    for (int l = 0; l < t->L; l++)
+        for (int i = 0; i < t->nsweep; i++) {
+            double *lin = &t->sweep_linear[l * t->nsweep + i], *deb = &t->sweep_debiased[l * t->nsweep + i];
+            int m = sweep[i] < n ? sweep[i] : n;
+            if ((error = ml_cka_linear(lin, a[l], b[l], m, dims[l], dims[l])) < 0) return error;
+            if (ml_cka_linear_debiased(deb, a[l], b[l], m, dims[l], dims[l]) < 0) *deb = NAN;
+        }
     for (int i = 0; i < t->L; i++) {
         for (int j = 0; j < t->L; j++)
             if ((error = ml_cka_linear(&t->heat[i * t->L + j], a[i], b[j], n, dims[i], dims[j])) < 0 ||
@@ -177,8 +189,12 @@ void ml_run__phase_abort(ml_run__phase *ph) {
 }
 
 size_t ml_run__track_size(const ml_cka_track *t) {
-    return (size_t)t->L * t->nck * (4 + (t->token ? 1 : 0)) + (size_t)t->L + (size_t)t->L * t->L * (3 + (size_t)t->nck);
+    return (size_t)t->L * t->nck * (4 + (t->token ? 1 : 0)) + (size_t)t->L + (size_t)t->L * t->L * (3 + (size_t)t->nck) +
+           (size_t)2 * t->L * t->nsweep;
 }
+
+/* where the probe sweep sits: after everything else, so a track without it keeps its layout */
+static size_t sweep_at(const ml_cka_track *t) { return ml_run__track_size(t) - (size_t)2 * t->L * t->nsweep; }
 
 void ml_run__track_pack(double *dst, const ml_cka_track *t) {
     size_t c = (size_t)t->L * t->nck;
@@ -193,6 +209,11 @@ void ml_run__track_pack(double *dst, const ml_cka_track *t) {
     memcpy(dst + 4 * c + t->L + (size_t)3 * t->L * t->L, t->heat_steps, (size_t)t->nck * t->L * t->L * sizeof(double));
     /* the per-token curves last: a track without them has the same layout */
     if (t->token) memcpy(dst + 4 * c + t->L + (size_t)(3 + t->nck) * t->L * t->L, t->token, c * sizeof(double));
+    if (t->nsweep) {
+        size_t w = (size_t)t->L * t->nsweep;
+        memcpy(dst + sweep_at(t), t->sweep_linear, w * sizeof(double));
+        memcpy(dst + sweep_at(t) + w, t->sweep_debiased, w * sizeof(double));
+    }
 }
 
 void ml_run__track_unpack(ml_cka_track *t, const double *src) {
@@ -207,6 +228,11 @@ void ml_run__track_unpack(ml_cka_track *t, const double *src) {
         memcpy(t->heat_base[k], src + 4 * c + t->L + (size_t)(k + 1) * t->L * t->L, (size_t)t->L * t->L * sizeof(double));
     memcpy(t->heat_steps, src + 4 * c + t->L + (size_t)3 * t->L * t->L, (size_t)t->nck * t->L * t->L * sizeof(double));
     if (t->token) memcpy(t->token, src + 4 * c + t->L + (size_t)(3 + t->nck) * t->L * t->L, c * sizeof(double));
+    if (t->nsweep) {
+        size_t w = (size_t)t->L * t->nsweep;
+        memcpy(t->sweep_linear, src + sweep_at(t), w * sizeof(double));
+        memcpy(t->sweep_debiased, src + sweep_at(t) + w, w * sizeof(double));
+    }
 }
 
 

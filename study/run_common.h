@@ -50,16 +50,17 @@ void ml_run__select_point(ml_run__selector *sel, int step, double loss, const fl
  * suite's steps, on one kind of representation per layer. */
 
 /* token: also the per-token curves (t->token) */
-int  ml_run__cka_track_new(ml_cka_track *t, int L, int nck, int token);
+int  ml_run__cka_track_new(ml_cka_track *t, int L, int nck, int token, int nsweep);
 void ml_run__cka_track_free(ml_cka_track *t);
 /* One point: a[l], b[l], base[l] (n, dims[l]) are the layer-l representations
  * of A, B and the base on the same n probe examples. */
 int ml_run__cka_point(ml_cka_track *t, int ck, float *const *a, float *const *b, float *const *base, const int *dims,
                       int n);
-/* At the last point: the heatmaps (A vs B, each vs the base) and the RBF CKA
+/* At the last point: the heatmaps (A vs B, each vs the base), the probe sweep
+ * (A vs B on the first sweep[i] of the n examples, t->nsweep sizes) and the RBF CKA
  * with sigma = rbf_bandwidth x the median distance. */
 int ml_run__cka_final(ml_cka_track *t, float *const *a, float *const *b, float *const *base, const int *dims, int n,
-                      double rbf_bandwidth);
+                      double rbf_bandwidth, const int *sweep);
 /* Per-token linear CKA of A vs B at point ck: a[l], b[l] (rows, dims[l]). */
 int ml_run__cka_token_point(ml_cka_track *t, int ck, float *const *a, float *const *b, const int *dims, int rows);
 

@@ -788,7 +788,7 @@ static int parse_cka(const pctx *c, const cJSON *root, ml_suite *s) {
     char q[256];
     int error;
     /* cka: "every": K (0, K, 2K, ... and the last step), or "steps": [...] */
-    static const char *const CKA_KEYS[] = { "every", "steps", "probe_size", "rbf_bandwidth", NULL };
+    static const char *const CKA_KEYS[] = { "every", "steps", "probe_size", "rbf_bandwidth", "probe_sweep", NULL };
     const cJSON *every, *steps;
     /* biased CKA is inflated when the probe has few examples for the width
      * (n < d), so the default probe is 4 d windows (GPT) or 1000 examples */
@@ -799,6 +799,20 @@ static int parse_cka(const pctx *c, const cJSON *root, ml_suite *s) {
         (error = opt_int(c, o, "$.cka", "probe_size", 8, 10000, &s->probe_size)) < 0 ||
         (error = opt_num(c, o, "$.cka", "rbf_bandwidth", 1e-3, 1e3, &s->rbf_bandwidth)) < 0)
         return error;
+    /* probe_sweep: how CKA depends on the probe's size, at the last step */
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(o, "probe_sweep");
+    s->nsweep = 0;
+    if (sw) {
+        if (!cJSON_IsArray(sw) || cJSON_GetArraySize(sw) < 1 || cJSON_GetArraySize(sw) > ML_MAX_PROBE_SWEEP)
+            return FAIL(c, "$.cka.probe_sweep", "expected an array of 1..%d probe sizes", ML_MAX_PROBE_SWEEP);
+        s->nsweep = cJSON_GetArraySize(sw);
+        for (int i = 0; i < s->nsweep; i++) {
+            join_index(q, sizeof(q), "$.cka.probe_sweep", i);
+            if ((error = read_int(c, cJSON_GetArrayItem(sw, i), q, 4, s->probe_size, &s->sweep[i])) < 0) return error;
+            if (i > 0 && s->sweep[i] <= s->sweep[i - 1])
+                return FAIL(c, q, "sizes must increase (%d after %d)", s->sweep[i], s->sweep[i - 1]);
+        }
+    }
     every = cJSON_GetObjectItemCaseSensitive(o, "every");
     steps = cJSON_GetObjectItemCaseSensitive(o, "steps");
     if (!every == !steps) return FAIL(c, "$.cka", "give exactly one of \"every\" (a step interval) or \"steps\" (a list)");

@@ -20,6 +20,7 @@
 #define ML_MAX_MERGES 16
 #define ML_MAX_GATE 32
 #define ML_MAX_CKA_STEPS 256
+#define ML_MAX_PROBE_SWEEP 16
 #define ML_MAX_CLASSES 10
 #define ML_MAX_AXES 8
 #define ML_MAX_AXIS_VALUES 64
@@ -165,6 +166,8 @@ typedef struct {
     int      probe_size;            /* examples (MLP) or sequences (GPT) in the fixed CKA probe set;
                                        default 4 * n_embd windows (GPT), 1000 examples (MLP) */
     double   rbf_bandwidth;         /* RBF CKA's sigma as a fraction of the median distance; 1 */
+    int      nsweep;                /* cka.probe_sweep: CKA at the end on the first n probe examples, */
+    int      sweep[ML_MAX_PROBE_SWEEP];   /* for each n (increasing, at most probe_size); 0 = none */
     int      eval_windows;          /* GPT: held-out target windows for the loss */
     int      exact_match;           /* GPT: target documents decoded greedily for exact match */
     int      merge_domain_losses;   /* GPT: merges also scored on each specialist's domain (1, the

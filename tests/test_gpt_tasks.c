@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* A tiny GPT overfits 4 target documents; the teacher-forced check and
  * step-by-step greedy decoding must agree on every document, seen (they
@@ -190,14 +191,46 @@ static void test_gpt_tasks__smoke_gates_against_baseline(void) {
     free(out);
 }
 
+/* cka.probe_sweep: on the whole probe (n = probe_size) the sweep's CKA is the track's at
+ * the last step, biased and debiased, bit for bit; on fewer examples biased CKA differs */
+static void test_gpt_tasks__probe_sweep_matches_track(void) {
+    const char *path = gpt_smoke();
+    cJSON *doc = NULL;
+    ML_ASSERT(path != NULL);
+    ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
+    const cJSON *cka = cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "cka");
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(cka, "probe_sweep");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(sw, "n");
+    int N = cJSON_GetArraySize(n), L = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cka, "layers")), same = 1,
+        moved = 0, probe = (int)cJSON_GetObjectItemCaseSensitive(cka, "probe_size")->valuedouble;
+    for (int l = 0; l < L && N > 0; l++) {
+        const cJSON *lin = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sw, "linear"), l);
+        const cJSON *deb = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sw, "debiased"), l);
+        const cJSON *ol = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cka, "over_steps"), l);
+        const cJSON *od = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cka, "over_steps_debiased"), l);
+        same &= cJSON_GetArrayItem(lin, N - 1)->valuedouble == cJSON_GetArrayItem(ol, cJSON_GetArraySize(ol) - 1)->valuedouble;
+        same &= cJSON_GetArrayItem(deb, N - 1)->valuedouble == cJSON_GetArrayItem(od, cJSON_GetArraySize(od) - 1)->valuedouble;
+        moved |= cJSON_GetArrayItem(lin, 0)->valuedouble != cJSON_GetArrayItem(lin, N - 1)->valuedouble;
+    }
+    int last_n = N > 0 ? (int)cJSON_GetArrayItem(n, N - 1)->valuedouble : -1;
+    cJSON_Delete(doc);
+    ML_ASSERT_EQ_INT(3, N);
+    ML_ASSERT_EQ_INT(probe, last_n);
+    ML_ASSERT_MSG(same, "the sweep at n = probe_size differs from the CKA track at the last step");
+    ML_ASSERT_MSG(moved, "CKA on 8 examples equals CKA on 32: the sweep did not use fewer examples");
+}
+
 static void test_gpt_tasks__report(void) {
     const char *path = gpt_smoke();
-    char dir[256], *out = NULL;
+    char dir[256], *out = NULL, png[512];
     ML_ASSERT(path != NULL);
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "gptreport"));
     int rc = ml_t_cli(&out, "report %s -o %s", path, dir);
+    snprintf(png, sizeof(png), "%s/gpt-smoke_cka_probe.png", dir);
+    int sweep_fig = access(png, F_OK) == 0;
     ml_t_rmrf(dir);
     ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_MSG(sweep_fig, "the report has no CKA-against-probe-size figure (%s)", png);
     free(out);
 }
 
@@ -208,6 +241,7 @@ const ml_test ml_tests_gpt_tasks[] = {
     { "gpt_tasks__smoke_merges_complete", test_gpt_tasks__smoke_merges_complete, "e2e" },
     { "gpt_tasks__smoke_reproducible", test_gpt_tasks__smoke_reproducible, "e2e" },
     { "gpt_tasks__smoke_gates_against_baseline", test_gpt_tasks__smoke_gates_against_baseline, "e2e" },
+    { "gpt_tasks__probe_sweep_matches_track", test_gpt_tasks__probe_sweep_matches_track, "e2e" },
     { "gpt_tasks__report", test_gpt_tasks__report, "e2e" },
     { 0 }
 };

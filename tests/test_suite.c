@@ -84,7 +84,7 @@ static void test_suite__unknown_key_did_you_mean(void) {
 
 static void test_suite__unknown_key_lists_allowed(void) {
     ML_ASSERT(rejects("\"cka\": {", "\"cka\": { \"zzzzzz\": 1,",
-                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, steps, probe_size, rbf_bandwidth)"));
+                      "t.json: $.cka.zzzzzz: unknown key \"zzzzzz\" (allowed: every, steps, probe_size, rbf_bandwidth, probe_sweep)"));
 }
 
 static void test_suite__wrong_type(void) {
@@ -228,6 +228,18 @@ static void test_suite__protocol_switches(void) {
     ML_ASSERT_NEAR(0.5, s->rbf_bandwidth, 0, 0);
     ml_suite_free(s);
     ML_ASSERT(rejects("\"every\": 50", "\"every\": 50, \"rbf_bandwidth\": 0", "t.json: $.cka.rbf_bandwidth: 0 is out of range"));
+    /* probe_sweep: increasing sizes up to probe_size */
+    s = parse_edit("\"every\": 50", "\"every\": 50, \"probe_sweep\": [10, 100, 1000]");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_EQ_INT(3, s->nsweep);
+    ML_ASSERT_EQ_INT(1000, s->sweep[2]);
+    ml_suite_free(s);
+    ML_ASSERT(rejects("\"every\": 50", "\"every\": 50, \"probe_sweep\": [100, 10]",
+                      "t.json: $.cka.probe_sweep[1]: sizes must increase (10 after 100)"));
+    ML_ASSERT(rejects("\"every\": 50", "\"every\": 50, \"probe_sweep\": [2000]",
+                      "t.json: $.cka.probe_sweep[0]: 2000 is out of range 4..1000"));
+    ML_ASSERT(rejects("\"every\": 50", "\"every\": 50, \"probe_sweep\": []",
+                      "t.json: $.cka.probe_sweep: expected an array of 1..16 probe sizes"));
     /* without probe_size: 1000 examples on the MLP, 4 d windows on the GPT */
     s = parse_edit("\"every\": 50, \"probe_size\": 1000", "\"every\": 50");
     ML_ASSERT(s != NULL);
@@ -236,7 +248,7 @@ static void test_suite__protocol_switches(void) {
     char *src = NULL, *alt;
     size_t len;
     ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/gpt-smoke.json"));
-    alt = ml_t_replace(src, "\"every\": 20,\n    \"probe_size\": 32", "\"every\": 20");
+    alt = ml_t_replace(src, "\"every\": 20,\n    \"probe_size\": 32,", "\"every\": 20,");
     free(src);
     ML_ASSERT_MSG(alt != NULL, "suites/gpt-smoke.json's cka block changed: update this test");
     int rc = ml_suite_parse(&s, "t.json", alt, strlen(alt));
