@@ -221,8 +221,10 @@ static int cka_probe(ctx *c, const ml_rep_group *g, const char *stem) {
             csv_str(&b, g->name, ",");
             csv_str(&b, g->pair[0], ",");
             csv_str(&b, g->pair[1], ",");
-            ml_rbuf_num(&b, g->sweep_step, ",");
-            ml_rbuf_num(&b, g->sweep_n[i], ",");
+            ml_rbuf_num(&b, g->sweep_step, "");
+            ml_rbuf_puts(&b, ",");
+            ml_rbuf_num(&b, g->sweep_n[i], "");
+            ml_rbuf_puts(&b, ",");
             ml_rbuf_puts(&b, k ? "unbiased," : "biased,");
             csv_stat(&b, st);
             ml_rbuf_puts(&b, "\n");
