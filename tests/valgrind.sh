@@ -23,7 +23,7 @@ s['name'] = 'vg'
 s['model'].update({'n_embd': 32, 'context': 32})
 s['data'].update({'train_docs': 400, 'eval_docs': 60})
 s['pretrain']['steps'] = 10; s['finetune']['steps'] = 10; s['finetune']['points'] = [5]
-s['cka'].update({'every': 5, 'probe_size': 8}); s['eval'].update({'windows': 4, 'exact_match': 0})
+s['cka'].update({'every': 5, 'probe_size': 8, 'probe_sweep': [4, 8]}); s['eval'].update({'windows': 4, 'exact_match': 0})
 for m in s['merges']:
     if 'steps' in m: m['steps'] = 4
     if 'examples' in m: m['examples'] = 4
