@@ -100,14 +100,17 @@ typedef struct {
 static rsummary summarize(const double *x, const double *base, int n) {
     rsummary r = { { 0, NAN, NAN, NAN, NAN, NAN }, 0, NAN, NAN };
     double ub[MAX_SEEDS], mb[MAX_SEEDS];
-    int cnt[MAX_SEEDS], S = 0, multi = 0;
+    int cnt[MAX_SEEDS], at[MAX_SEEDS], S = 0, multi = 0;
     for (int i = 0; i < n; i++) {
+        at[i] = -1;
         if (!isfinite(x[i])) continue;
         int b = 0;
-        while (b < S && ub[b] != base[i]) b++;
+        /* a base that is not a number (a cell without seeds) is a base of its own */
+        while (b < S && !(ub[b] == base[i])) b++;
         if (b == S) { ub[S] = base[i]; mb[S] = 0; cnt[S++] = 0; }
         mb[b] += x[i];
         multi |= ++cnt[b] > 1;
+        at[i] = b;
     }
     r.nbases = S;
     if (S < 2 || !multi) {
@@ -120,12 +123,8 @@ static rsummary summarize(const double *x, const double *base, int n) {
         mb[b] /= cnt[b];
         df += cnt[b] - 1;
     }
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(x[i])) continue;
-        int b = 0;
-        while (ub[b] != base[i]) b++;
-        ss += (x[i] - mb[b]) * (x[i] - mb[b]);
-    }
+    for (int i = 0; i < n; i++)
+        if (at[i] >= 0) ss += (x[i] - mb[at[i]]) * (x[i] - mb[at[i]]);
     ml_stats_summary(&r.s, mb, S);
     r.sd_bases = r.s.sd;
     r.sd_seeds = df > 0 ? sqrt(ss / df) : NAN;
