@@ -15,7 +15,8 @@
 
 #define MAX_ATTEMPTS 4096   /* draws per document before giving up (a bug) */
 
-static const char *const domain_names[ML_DOMAIN_COUNT] = { "base", "math", "code", "target" };
+static const char *const domain_names[ML_DOMAIN_COUNT] = { "base", "math", "code", "target",
+                                                                 "target_prefix" };
 
 const char *ml_domain_name(ml_domain d) {
     return (unsigned)d < ML_DOMAIN_COUNT ? domain_names[d] : "?";
@@ -24,7 +25,7 @@ const char *ml_domain_name(ml_domain d) {
 int ml_domain_parse(ml_domain *out, const char *name) {
     for (int d = 0; d < ML_DOMAIN_COUNT; d++)
         if (name && !strcmp(name, domain_names[d])) { *out = (ml_domain)d; return 0; }
-    return ml_error_set(ML_EINVALID, "unknown text domain \"%s\" (expected one of: base, math, code, target)",
+    return ml_error_set(ML_EINVALID, "unknown text domain \"%s\" (expected one of: base, math, code, target, target_prefix)",
                         name ? name : "(null)");
 }
 

@@ -1,7 +1,7 @@
 /*
  * data/text.h: the character-level text domains of the GPT study, made by
  * seeded generators (no files, no downloads).
- * Owns: the four domains (base, math, code, target), the 96-symbol
+ * Owns: the five domains (base, math, code, target, target_prefix), the 96-symbol
  *       vocabulary, corpus generation with its train/validation/test
  *       splits, and cutting a corpus into training batches and evaluation
  *       windows.
@@ -23,13 +23,19 @@
  *           "Q: <as math>\nA:\npens = 7\npens = pens + 5\nprint(pens)\n"
  *           (a gsm-hard style "def solution(): ... return" wrapper, or a
  *           two-step story, does not fit ML_TEXT_DOC_MAX next to the question)
+ *   target_prefix  the same one-step questions answered in a format neither
+ *           specialist writes, a prefix (Lisp-like) expression and its value:
+ *           "Q: <as math>\nA: (+ 7 5) => 12\n". It tests whether merges
+ *           behave differently when the target's answers are not one
+ *           specialist's format (issue 19).
  * Each document has a prompt and an answer part. The prompt is, for math,
  * everything up to and including "A:" (so the answer starts " 7 + 5"); for
- * target, up to and including "A:\n"; for code, the program up to and
+ * target, up to and including "A:\n"; for target_prefix, up to and including
+ * "A:" (as math); for code, the program up to and
  * including its print(...) line (the answer is the "# N" line); a base
  * paragraph is all prompt. The text is doc0 "\n" doc1 "\n" ... docN-1 "\n": every document
  * is followed by one separator newline, so documents are split by blank
- * lines. Math, code and target documents are at most ML_TEXT_DOC_MAX
+ * lines. Math, code and target(_prefix) documents are at most ML_TEXT_DOC_MAX
  * characters (longer draws are rejected and redrawn).
  *
  * Splits: every document belongs to exactly one split, decided by a hash of
@@ -53,15 +59,16 @@
 #define ML_TEXT_GENERATOR "mergelab-text-1"  /* bump when any generator's output changes */
 #define ML_VOCAB_SIZE     96                 /* '\n' -> 0, ' '..'~' (32..126) -> 1..95 */
 #define ML_TEXT_DOC_MAX   120                /* max chars of a math/code/target document */
-#define ML_STREAM_TEXT    0x54455854u        /* "TEXT": first RNG stream of the text generators (+0..63), far from rng.h's */
+#define ML_STREAM_TEXT    0x54455854u        /* "TEXT": first RNG stream of the text generators (+0..16*ML_DOMAIN_COUNT-1), far from rng.h's */
 
 typedef enum {
-    ML_DOMAIN_BASE = 0, ML_DOMAIN_MATH, ML_DOMAIN_CODE, ML_DOMAIN_TARGET, ML_DOMAIN_COUNT
+    ML_DOMAIN_BASE = 0, ML_DOMAIN_MATH, ML_DOMAIN_CODE, ML_DOMAIN_TARGET, ML_DOMAIN_TARGET_PREFIX,
+    ML_DOMAIN_COUNT
 } ml_domain;
 
 enum { ML_SPLIT_TRAIN = 0, ML_SPLIT_VALID = 1, ML_SPLIT_TEST = 2, ML_SPLIT_COUNT = 3 };
 
-/* "base", "math", "code", "target"; "?" for anything else. */
+/* "base", "math", "code", "target", "target_prefix"; "?" for anything else. */
 const char *ml_domain_name(ml_domain d);
 /* Sets *out from a name above; ML_EINVALID (and *out untouched) otherwise. */
 int ml_domain_parse(ml_domain *out, const char *name);
@@ -145,7 +152,7 @@ typedef struct {
     int  overflow;  /* set when the writer ran out of buffer: a bug */
 } ml_text__doc;
 
-/* Writes one document of kind `kind` (BASE, MATH, CODE or TARGET) from the
+/* Writes one document of kind `kind` (any ml_domain) from the
  * draws of r into *g. */
 void ml_text__write(ml_text__doc *g, ml_domain kind, ml_text__rng *r);
 

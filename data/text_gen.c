@@ -2,7 +2,8 @@
  * data/text_gen.c: the document writers of the text domains (see text.h):
  * a small English grammar (base), arithmetic word problems with worked
  * answers (math), small Python-like programs with their printed result
- * (code), and word problems answered by a program (target).
+ * (code), and word problems answered by a program (target) or by a prefix
+ * expression (target_prefix).
  * Not here: splits, rejection of long or wrong-split draws, the corpus
  * layout (data/text.c). Every writer takes all its randomness from
  * ml_text__rng and computes its numeric answer in C, apart from the text.
@@ -215,6 +216,22 @@ static void write_target(ml_text__doc *g, ml_text__rng *r) {
     put(g, s.thing); put(g, " = "); put_int(g, swap ? s.b : s.a); put(g, "\n");
     put(g, s.thing); put(g, " = "); put(g, s.thing); put(g, pyop[s.kind]); put_int(g, swap ? s.a : s.b); put(g, "\n");
     put(g, "print("); put(g, s.thing); put(g, ")\n");
+    g->answer = s.result;
+}
+
+/* " (+ 7 5) => 12\n": the story's one step as a prefix expression in the
+ * question's order, then its value; neither specialist writes this format. */
+static void write_target_prefix(ml_text__doc *g, ml_text__rng *r) {
+    static const char op[STORY_ONE_STEP] = { '+', '-', '*', '/' };
+    char head[4] = { '(', 0, ' ', 0 };
+    story s;
+    story_draw(&s, r, 1);
+    story_question(g, &s);
+    put(g, "A:");
+    g->prompt = g->len;
+    head[1] = op[s.kind];
+    put(g, " "); put(g, head); put_int(g, s.a); put(g, " "); put_int(g, s.b);
+    put(g, ") => "); put_int(g, s.result); put(g, "\n");
     g->answer = s.result;
 }
 
@@ -501,6 +518,7 @@ void ml_text__write(ml_text__doc *g, ml_domain kind, ml_text__rng *r) {
     case ML_DOMAIN_MATH:   write_math(g, r); break;
     case ML_DOMAIN_CODE:   write_code(g, r); break;
     case ML_DOMAIN_TARGET: write_target(g, r); break;
+    case ML_DOMAIN_TARGET_PREFIX: write_target_prefix(g, r); break;
     default:               write_base(g, r); break;
     }
 }

@@ -99,7 +99,7 @@ static int gtrain_step(gtrainer *t, const ml_suite *s, const ml_phase *ph, int s
         for (size_t i = 0; i < m->layout.total; i++) m->grads[i] *= inv;
     }
     if (s->grad_clip > 0.0) ml_clip_grad_norm(m->grads, m->layout.total, s->grad_clip);
-    float lr = ml_lr_at((float)ph->lr, step, ph->steps, s->warmup, s->schedule == ML_SCHED_COSINE,
+    float lr = ml_lr_at((float)ph->lr, step, ph->steps, ph->warmup, s->schedule == ML_SCHED_COSINE,
                         (float)s->min_lr_ratio);
     ml_adamw_step(t->opt, m->params, m->grads, lr, mask);
     if (loss_out) *loss_out = (float)(total / k);

@@ -128,7 +128,7 @@ static void next_batch(trainer *t, const ml_dataset *d, int B, uint64_t seed) {
 }
 
 /* One optimiser step; ML_ERUN when the loss is not finite. */
-static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, double base_lr, int step, int total,
+static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, const ml_phase *ph, int step,
                       const char *phase, float *loss_out) {
     ml_mlp *m = t->model;
     next_batch(t, d, s->batch_size, t->seed);
@@ -139,7 +139,8 @@ static int train_step(trainer *t, const ml_suite *s, const ml_dataset *d, double
     memset(m->grads, 0, m->layout.total * sizeof(float));
     ml_mlp_backward(m, t->xb, t->yb, s->batch_size);
     if (s->grad_clip > 0.0) ml_clip_grad_norm(m->grads, m->layout.total, s->grad_clip);
-    ml_adamw_step(t->opt, m->params, m->grads, ml_lr_at((float)base_lr, step, total, s->warmup, s->schedule == ML_SCHED_COSINE, (float)s->min_lr_ratio), NULL);
+    ml_adamw_step(t->opt, m->params, m->grads,
+                  ml_lr_at((float)ph->lr, step, ph->steps, ph->warmup, s->schedule == ML_SCHED_COSINE, (float)s->min_lr_ratio), NULL);
     if (loss_out) *loss_out = loss;
     return 0;
 }
@@ -409,7 +410,7 @@ static float *mlp_params(ml_study *st, int r) {
 static const ml_layout *mlp_layout(ml_study *st) { return &MLP(st)->scratch->layout; }
 
 static int mlp_step(ml_study *st, int r, const ml_phase *ph, int step, const char *phase, float *loss) {
-    return train_step(&MLP(st)->run[r], st->s, &MLP(st)->train, ph->lr, step, ph->steps, phase, loss);
+    return train_step(&MLP(st)->run[r], st->s, &MLP(st)->train, ph, step, phase, loss);
 }
 
 static void mlp_probe(ml_study *st, int r, float **rep, float **tok) {

@@ -227,7 +227,7 @@ static int parse_split(const pctx *c, const cJSON *obj, const char *path, ml_spl
     if (fam == ML_FAMILY_MLP) return parse_classes(c, obj, path, s);
     if ((error = get(c, obj, path, "data", 1, &v)) < 0) return error;
     join(p, sizeof(p), path, "data");
-    static const char *const DOMAINS[] = { "base", "math", "code", "target", NULL };
+    static const char *const DOMAINS[] = { "base", "math", "code", "target", "target_prefix", NULL };   /* ml_domain order */
     int k;
     if ((error = read_enum(c, v, p, "text domain", DOMAINS, &k)) < 0) return error;
     s->domain = k;
@@ -236,9 +236,9 @@ static int parse_split(const pctx *c, const cJSON *obj, const char *path, ml_spl
 
 static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_phase *ph, double default_lr,
                        ml_split *split, ml_suite *s) {
-    static const char *const pre_mlp[] = { "steps", "lr", "seed", "threads", "classes", NULL };
-    static const char *const pre_gpt[] = { "steps", "lr", "seed", "threads", "data", NULL };
-    static const char *const ft[] = { "steps", "lr", "train", "points", NULL };
+    static const char *const pre_mlp[] = { "steps", "lr", "warmup", "seed", "threads", "classes", NULL };
+    static const char *const pre_gpt[] = { "steps", "lr", "warmup", "seed", "threads", "data", NULL };
+    static const char *const ft[] = { "steps", "lr", "warmup", "train", "points", NULL };
     const cJSON *obj, *v;
     char p[256], q[256];
     int error;
@@ -247,8 +247,10 @@ static int parse_phase(const pctx *c, const cJSON *root, const char *key, ml_pha
         (error = check_keys(c, obj, p, !split ? ft : s->family == ML_FAMILY_MLP ? pre_mlp : pre_gpt)) < 0)
         return error;
     ph->lr = default_lr;
+    ph->warmup = s->warmup;   /* a phase may warm up differently (the paper's fine-tuning has none) */
     if ((error = req_int(c, obj, p, "steps", 0, 1000000, &ph->steps)) < 0 ||
-        (error = opt_num(c, obj, p, "lr", 1e-12, 1e30, &ph->lr)) < 0)
+        (error = opt_num(c, obj, p, "lr", 1e-12, 1e30, &ph->lr)) < 0 ||
+        (error = opt_int(c, obj, p, "warmup", 0, 1000000, &ph->warmup)) < 0)
         return error;
     if (split) {
         /* pretrain.seed: the base no longer depends on the cell's seed, so every

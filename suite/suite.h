@@ -46,6 +46,7 @@ typedef enum { ML_SCHED_CONSTANT = 0, ML_SCHED_COSINE = 1 } ml_schedule;
 typedef struct {
     int    steps;
     double lr;
+    int    warmup;   /* linear warmup steps (default: optimizer.warmup) */
 } ml_phase;
 
 typedef enum {
@@ -147,7 +148,7 @@ typedef struct {
     int      batch_size;
     double   beta1, beta2, eps, weight_decay, grad_clip, min_lr_ratio;
     ml_schedule schedule;
-    int      warmup;                /* linear warmup steps of every phase */
+    int      warmup;                /* optimizer.warmup: each phase's default (ml_phase.warmup) */
     int      grad_accum;            /* micro-batches of batch_size per optimiser step (GPT) */
     ml_phase pretrain;
     ml_split pretrain_split;

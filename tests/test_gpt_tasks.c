@@ -14,7 +14,9 @@
 #include "kernels/layers.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* A tiny GPT overfits 4 target documents; the teacher-forced check and
@@ -220,6 +222,76 @@ static void test_gpt_tasks__probe_sweep_matches_track(void) {
     ML_ASSERT_MSG(moved, "CKA on 8 examples equals CKA on 32: the sweep did not use fewer examples");
 }
 
+/* The cell of a results document named `name`, or NULL. */
+static const cJSON *cell_named(const cJSON *doc, const char *name) {
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cells")) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) return c;
+    }
+    return NULL;
+}
+static double cell_metric(const cJSON *cell, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cell, "metrics"), name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* finetune.warmup is used by fine-tuning: warmup 0 equals the optimizer's
+ * (0 in the tiny suite) bit for bit, 60 of 60 steps trains other
+ * specialists; and a suite whose target is target_prefix runs, scoring
+ * every merge on that domain. */
+static void test_gpt_tasks__finetune_warmup_and_prefix_target(void) {
+    char dir[256], sub[300], suite[512], path[600], *out = NULL, *text = NULL, *alt = NULL;
+    cJSON *doc = NULL, *plain = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "warmup"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, "{ \"finetune.warmup\": [0, 60] }", 0, 0));
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, NULL, suite));
+    char *prefix = ml_t_replace(text, "\"data\": \"target\"", "\"data\": \"target_prefix\"");
+    free(text);
+    ML_ASSERT(prefix != NULL);
+    /* an axis replaces a value the suite has */
+    alt = ml_t_replace(prefix, "\"finetune\": { \"steps\": 60,", "\"finetune\": { \"steps\": 60, \"warmup\": 0,");
+    ML_ASSERT(alt != NULL);
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(suite, alt, strlen(alt)));
+    free(alt);
+    int rc = ml_t_cli(&out, "run %s -o %s/a --quiet", suite, dir);
+    if (rc) fprintf(stderr, "    %s\n", out);
+    free(out);
+    out = NULL;
+    snprintf(sub, sizeof(sub), "%s/a", dir);
+    ml_t_results_path(path, sizeof(path), sub, suite);
+    int loaded = rc == 0 && ml_results_load(&doc, path) == 0;
+    /* the same suite without the axis: the optimizer's warmup */
+    alt = ml_t_replace(prefix, "{ \"finetune.warmup\": [0, 60] }", "{ \"seed\": [1] }");
+    free(prefix);
+    ML_ASSERT(alt != NULL);
+    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(suite, alt, strlen(alt)));
+    free(alt);
+    int rc2 = ml_t_cli(&out, "run %s -o %s/b --quiet", suite, dir);
+    if (rc2) fprintf(stderr, "    %s\n", out);
+    free(out);
+    snprintf(sub, sizeof(sub), "%s/b", dir);
+    ml_t_results_path(path, sizeof(path), sub, suite);
+    int loaded2 = rc2 == 0 && ml_results_load(&plain, path) == 0;
+    ml_t_rmrf(dir);
+    ML_ASSERT_EQ_INT(0, rc);
+    ML_ASSERT_EQ_INT(0, rc2);
+    ML_ASSERT(loaded && loaded2);
+    const cJSON *w0 = cell_named(doc, "finetune.warmup=0"), *w60 = cell_named(doc, "finetune.warmup=60");
+    const cJSON *def = cell_named(plain, "seed=1");
+    ML_ASSERT(w0 && w60 && def);
+    double m0 = cell_metric(w0, "math/math_loss"), m60 = cell_metric(w60, "math/math_loss");
+    double md = cell_metric(def, "math/math_loss"), avg = cell_metric(w0, "average/loss");
+    double base = cell_metric(w0, "base/loss");
+    cJSON_Delete(doc);
+    cJSON_Delete(plain);
+    fprintf(stderr, "    math loss: warmup 0 %.6f, default %.6f, warmup 60 %.6f; target_prefix loss: base %.4f average %.4f\n",
+            m0, md, m60, base, avg);
+    ML_ASSERT(isfinite(m0) && isfinite(m60) && isfinite(avg) && isfinite(base));
+    ML_ASSERT_MSG(m0 == md, "finetune.warmup 0 differs from the optimizer's warmup 0");
+    ML_ASSERT_MSG(m0 != m60, "finetune.warmup 60 trained the same specialists as warmup 0: the key is not used");
+}
+
 static void test_gpt_tasks__report(void) {
     const char *path = gpt_smoke();
     char dir[256], *out = NULL, png[512];
@@ -243,5 +315,6 @@ const ml_test ml_tests_gpt_tasks[] = {
     { "gpt_tasks__smoke_gates_against_baseline", test_gpt_tasks__smoke_gates_against_baseline, "e2e" },
     { "gpt_tasks__probe_sweep_matches_track", test_gpt_tasks__probe_sweep_matches_track, "e2e" },
     { "gpt_tasks__report", test_gpt_tasks__report, "e2e" },
+    { "gpt_tasks__finetune_warmup_and_prefix_target", test_gpt_tasks__finetune_warmup_and_prefix_target, "e2e" },
     { 0 }
 };

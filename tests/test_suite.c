@@ -245,6 +245,19 @@ static void test_suite__protocol_switches(void) {
     ML_ASSERT(s != NULL);
     ML_ASSERT_EQ_INT(1000, s->probe_size);
     ml_suite_free(s);
+    /* a phase's warmup: the optimizer's unless the phase sets its own */
+    s = parse_edit("\"min_lr_ratio\": 0.1 },", "\"min_lr_ratio\": 0.1, \"warmup\": 7 },");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_EQ_INT(7, s->pretrain.warmup);
+    ML_ASSERT_EQ_INT(7, s->finetune.warmup);
+    ml_suite_free(s);
+    s = parse_edit("\"finetune\": { \"steps\": 600,", "\"finetune\": { \"steps\": 600, \"warmup\": 5,");
+    ML_ASSERT(s != NULL);
+    ML_ASSERT_EQ_INT(5, s->finetune.warmup);
+    ML_ASSERT_EQ_INT(0, s->pretrain.warmup);
+    ml_suite_free(s);
+    ML_ASSERT(rejects("\"finetune\": { \"steps\": 600,", "\"finetune\": { \"steps\": 600, \"warmup\": -3,",
+                      "t.json: $.finetune.warmup: -3 is out of range"));
     char *src = NULL, *alt;
     size_t len;
     ML_ASSERT_EQ_INT(0, ml_fs_read_all(&src, &len, "suites/gpt-smoke.json"));

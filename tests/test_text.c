@@ -363,6 +363,32 @@ static int check_target(const char *d, int len, int prompt, long gen_answer, cha
     return 0;
 }
 
+/* "Q: ...?\nA:" then " (op X Y) => Z\n": the question's two numbers in its order,
+ * Z their value, which must be the question's answer. */
+static int check_target_prefix(const char *d, int len, int prompt, long gen_answer, char *why, size_t nwhy) {
+    char ans[128], op;
+    long x, y, z, q;
+    int used = -1;
+    if (strncmp(d, "Q: ", 3) || prompt < 6 || strncmp(d + prompt - 3, "\nA:", 3) || memchr(d, '\n', (size_t)prompt - 3))
+        { snprintf(why, nwhy, "prompt is not one \"Q: ...\" line then \"A:\""); return -1; }
+    if (len - prompt >= (int)sizeof(ans)) { snprintf(why, nwhy, "bad answer length"); return -1; }
+    memcpy(ans, d + prompt, (size_t)(len - prompt)); ans[len - prompt] = '\0';
+    if (sscanf(ans, " (%c %ld %ld) => %ld%n", &op, &x, &y, &z, &used) != 4 || strcmp(ans + used, "\n") ||
+        strncmp(ans, " (", 2))
+        { snprintf(why, nwhy, "answer is not \" (op X Y) => Z\": \"%.100s\"", ans); return -1; }
+    long want = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : op == '/' && y && x % y == 0 ? x / y : -999999;
+    if (want != z) { snprintf(why, nwhy, "(%c %ld %ld) is %ld, the answer says %ld", op, x, y, want, z); return -1; }
+    int rc = question_expect(d + 3, prompt - 6, &q, why, nwhy);
+    if (rc < 0) return -1;
+    if (rc > 0) { snprintf(why, nwhy, "target question is not one-step"); return -1; }
+    if (q != z) { snprintf(why, nwhy, "the expression gives %ld, the question's answer is %ld", z, q); return -1; }
+    const char *first = d + 3;
+    while (first < d + prompt && !isdigit((unsigned char)*first)) first++;
+    if (strtol(first, NULL, 10) != x) { snprintf(why, nwhy, "the expression does not take the question's numbers in order"); return -1; }
+    if (z != gen_answer) { snprintf(why, nwhy, "text says %ld, generator says %ld", z, gen_answer); return -1; }
+    return 0;
+}
+
 /* Any document of a corpus, by the generator that wrote it. */
 static int check_doc(const ml_corpus *c, int i, char *why, size_t nwhy) {
     const char *d = DOC(c, i);
@@ -371,6 +397,7 @@ static int check_doc(const ml_corpus *c, int i, char *why, size_t nwhy) {
     case ML_DOMAIN_MATH:   return check_math(d, len, p, c->doc_answer[i], why, nwhy);
     case ML_DOMAIN_CODE:   return check_code(d, len, p, c->doc_answer[i], why, nwhy);
     case ML_DOMAIN_TARGET: return check_target(d, len, p, c->doc_answer[i], why, nwhy);
+    case ML_DOMAIN_TARGET_PREFIX: return check_target_prefix(d, len, p, c->doc_answer[i], why, nwhy);
     default:
         if (p != len) { snprintf(why, nwhy, "a base paragraph has an answer part"); return -1; }
         return 0;
@@ -479,7 +506,7 @@ static void test_text__domain_names(void) {
     }
     ML_ASSERT(!strcmp(ml_domain_name(ML_DOMAIN_TARGET), "target"));
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_domain_parse(&d, "maths"));
-    ML_ASSERT_STR_HAS(ml_error_last()->message, "unknown text domain \"maths\" (expected one of: base, math, code, target)");
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "unknown text domain \"maths\" (expected one of: base, math, code, target, target_prefix)");
 }
 
 static void test_text__bad_arguments(void) {
@@ -491,7 +518,7 @@ static void test_text__bad_arguments(void) {
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate(&c, ML_DOMAIN_MATH, 1, 0, 0));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "ndocs must be >= 1, got 0");
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate(&c, ML_DOMAIN_COUNT, 1, 0, 5));
-    ML_ASSERT_STR_HAS(ml_error_last()->message, "text domain 4 out of range");
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "text domain 5 out of range");
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate_opts(&c, ML_DOMAIN_BASE, 1, 0, 5, &bad));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "base mix fractions must be >= 0 with a sum <= 1, got math 0.7 code 0.5");
     ml_corpus_free(NULL);
@@ -528,6 +555,7 @@ static void test_text__golden_hashes(void) {
         "42c9392932a6cd27d0184604b693eb8a87f96d3367b7dc979fb59663f21903cd",   /* math */
         "71d2e2e944a2655e382c7525d45946249e785f29c7436002f5df5e7f5a00548e",   /* code */
         "00bf7ac66b201cdba30f386d77b808f67a647095925e160de315f5cf7bdfcccf",   /* target */
+        "07f360a01d436121a69c603715d5ec032c6099c7aa3d00bf83756cc3facb0d93",   /* target_prefix */
     };
     ML_ASSERT(!strcmp(ML_TEXT_GENERATOR, "mergelab-text-1"));
     int changed = 0;
@@ -779,6 +807,34 @@ static void test_text__target_checker_negative(void) {
     ML_ASSERT_STR_HAS(why, "program computes 12, generator says 11");
 }
 
+static int prefix_of(const char *doc, long gen, char *why) {
+    int len = (int)strlen(doc), p = (int)(strstr(doc, "\nA:") - doc) + 3;
+    return check_target_prefix(doc, len, p, gen, why, 256);
+}
+
+static void test_text__target_prefix_checker_negative(void) {
+    char why[256];
+    const char *q = "Q: Mia has 7 pens. She buys 5 more. How many pens now?\nA:";
+    char doc[256];
+    snprintf(doc, sizeof(doc), "%s (+ 7 5) => 12\n", q);
+    ML_ASSERT_EQ_INT(0, prefix_of(doc, 12, why));
+    snprintf(doc, sizeof(doc), "%s (+ 7 5) => 13\n", q);
+    ML_ASSERT_EQ_INT(-1, prefix_of(doc, 13, why));
+    ML_ASSERT_STR_HAS(why, "(+ 7 5) is 12, the answer says 13");
+    snprintf(doc, sizeof(doc), "%s (- 7 5) => 2\n", q);
+    ML_ASSERT_EQ_INT(-1, prefix_of(doc, 2, why));
+    ML_ASSERT_STR_HAS(why, "the expression gives 2, the question's answer is 12");
+    snprintf(doc, sizeof(doc), "%s (+ 5 7) => 12\n", q);
+    ML_ASSERT_EQ_INT(-1, prefix_of(doc, 12, why));
+    ML_ASSERT_STR_HAS(why, "the question's numbers in order");
+    snprintf(doc, sizeof(doc), "%s 7 + 5 = 12\n", q);
+    ML_ASSERT_EQ_INT(-1, prefix_of(doc, 12, why));
+    ML_ASSERT_STR_HAS(why, "answer is not \" (op X Y) => Z\"");
+    snprintf(doc, sizeof(doc), "%s (+ 7 5) => 12\n", q);
+    ML_ASSERT_EQ_INT(-1, prefix_of(doc, 11, why));
+    ML_ASSERT_STR_HAS(why, "text says 12, generator says 11");
+}
+
 static void test_text__split_checker_negative(void) {
     ml_corpus a, b;
     ML_ASSERT_EQ_INT(0, ml_corpus_generate(&a, ML_DOMAIN_TARGET, 1, 0, 50));
@@ -833,6 +889,7 @@ const ml_test ml_tests_text[] = {
     { "text__batch_windows",            test_text__batch_windows,            "unit" },
     { "text__eval_windows",             test_text__eval_windows,             "unit" },
     { "text__math_checker_negative",    test_text__math_checker_negative,    "unit" },
+    { "text__target_prefix_checker_negative", test_text__target_prefix_checker_negative, "unit" },
     { "text__code_interpreter",         test_text__code_interpreter,         "unit" },
     { "text__code_checker_negative",    test_text__code_checker_negative,    "unit" },
     { "text__target_checker_negative",  test_text__target_checker_negative,  "unit" },
