@@ -274,9 +274,8 @@ static int gather(ctx *c) {
 }
 
 /* The mean over a unit's seeds of a model's metric. */
-static double gmean(const ctx *c, const unit *g, const char *name, const char *metric) {
+static double gmean(const unit *g, const char *name, const char *metric) {
     double v[MAX_SEEDS];
-    (void)c;
     for (int i = 0; i < g->n; i++) v[i] = mv(g->metrics[i], name, metric);
     return summarize(v, g->bases, g->n).s.mean;
 }
@@ -288,15 +287,15 @@ static double gmean(const ctx *c, const unit *g, const char *name, const char *m
 static int best_of(ctx *c, const unit *g, int (*take)(const model *, const void *), const void *arg) {
     int best = -1, cand = 0, on_valid = 1;
     for (int i = 0; i < c->nm; i++) {
-        if (!take(&c->m[i], arg) || !isfinite(gmean(c, g, c->m[i].name, c->metric))) continue;
+        if (!take(&c->m[i], arg) || !isfinite(gmean(g, c->m[i].name, c->metric))) continue;
         cand++;
-        if (!isfinite(gmean(c, g, c->m[i].name, c->sel_metric))) on_valid = 0;
+        if (!isfinite(gmean(g, c->m[i].name, c->sel_metric))) on_valid = 0;
     }
     const char *metric = on_valid ? c->sel_metric : c->metric;
     double bv = NAN;
     for (int i = 0; i < c->nm; i++) {
-        if (!take(&c->m[i], arg) || !isfinite(gmean(c, g, c->m[i].name, c->metric))) continue;
-        double v = gmean(c, g, c->m[i].name, metric);
+        if (!take(&c->m[i], arg) || !isfinite(gmean(g, c->m[i].name, c->metric))) continue;
+        double v = gmean(g, c->m[i].name, metric);
         if (best < 0 || c->sign * v > c->sign * bv) { best = i; bv = v; }
     }
     if (cand > 1) c->chose[on_valid] = 1;

@@ -128,7 +128,6 @@ cleanup:
     return error;
 }
 
-#define ML_MAX_SWEEP_LABELS 16   /* suite.h's ML_MAX_PROBE_SWEEP */
 
 /* ---- CKA over steps ---------------------------------------------------------------- */
 
@@ -192,15 +191,24 @@ cleanup:
 /* cka.probe_sweep: biased and debiased linear CKA (mean over layers) on the first n
  * probe examples at the last step; the x axis is categorical (n doubles, usually). */
 static int cka_probe(ctx *c, const ml_rep_group *g, const char *stem) {
-    char title[256], path[PATH_MAX], labels[ML_MAX_SWEEP_LABELS][24];
-    const char *xl[ML_MAX_SWEEP_LABELS];
+    char title[256], path[PATH_MAX], (*labels)[24] = NULL;
+    const char **xl = NULL;
     int N = g->nsweep, error = 0;
-    double x[ML_MAX_SWEEP_LABELS], y[2][ML_MAX_SWEEP_LABELS], lo[2][ML_MAX_SWEEP_LABELS], hi[2][ML_MAX_SWEEP_LABELS];
+    double *x = NULL, *y[2], *lo[2], *hi[2];   /* (N) each, in one block: as many sizes as the results hold */
     ml_rbuf b = {0};
     ml_rep_fig *f;
-    if (N == 0 || N > ML_MAX_SWEEP_LABELS) return 0;
+    if (N == 0) return 0;
+    if ((error = ml_calloc((void **)&x, (size_t)N * 7, sizeof(double))) < 0 ||
+        (error = ml_calloc((void **)&labels, (size_t)N, sizeof(*labels))) < 0 ||
+        (error = ml_calloc((void **)&xl, (size_t)N, sizeof(*xl))) < 0)
+        goto cleanup;
+    for (int k = 0; k < 2; k++) {
+        y[k] = x + (size_t)N * (1 + k);
+        lo[k] = x + (size_t)N * (3 + k);
+        hi[k] = x + (size_t)N * (5 + k);
+    }
     snprintf(title, sizeof(title), "CKA between specialists against the probe's size");
-    if (!(f = new_fig(c, stem, title))) return 0;
+    if (!(f = new_fig(c, stem, title))) goto cleanup;
     snprintf(f->caption, sizeof(f->caption),
              "Linear CKA between the two specialists at step %g, mean over %d layers, computed on the first n "
              "probe examples, with the biased HSIC (the paper's) and the unbiased HSIC_1; group \"%s\", "
@@ -244,6 +252,9 @@ static int cka_probe(ctx *c, const ml_rep_group *g, const char *stem) {
     error = write_csv(c, stem, &b);
 cleanup:
     ml_rbuf_free(&b);
+    free(x);
+    free(labels);
+    free(xl);
     return error;
 }
 

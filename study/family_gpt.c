@@ -268,7 +268,7 @@ static int gpt_grams(float **grams, const gpt_linear *lin, int nlin, gtrainer *t
 /* Builds the mixture for an interpolation or router merge and selects it on
  * the validation windows: the alpha of the sweep, or the router checkpoint
  * with the lowest validation loss. Curves and choices go into extra. */
-static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms, const ml_suite *s,
+static int feature_merge(ml_gpt_mix **out, double *valid_loss, cJSON *extra, const ml_merge_spec *ms, const ml_suite *s,
                          const gtrainer *base, const gtrainer *spec, const ml_corpus *target_train, const int32_t *vx,
                          const int32_t *vy, int nvw, int B, int T, const ml_run_options *ro) {
     int L = s->gpt.n_layer, E, error = 0;
@@ -279,6 +279,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
     int32_t *x = NULL, *y = NULL;
     scorer sc = { 0 };
     *out = NULL;
+    *valid_loss = NAN;
     if (ms->method == ML_MERGE_INTERPOLATE) {
         ml_mix_options mo = { ML_MIX_FIXED, NULL, 0, 0 };
         double vl[ML_MAX_ALPHAS];
@@ -299,6 +300,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
             if (vl[a] < vl[bi]) bi = a;
         }
         ml_gpt_mix_set_alpha(m, ms->alphas[bi]);
+        *valid_loss = vl[bi];
         ml_results_interpolation(extra, ms, bi, spec[0].name, vl, NULL, NULL);
     } else {
         /* router: the experts of layer i are both specialists' MLPs from k
@@ -357,6 +359,7 @@ static int feature_merge(ml_gpt_mix **out, cJSON *extra, const ml_merge_spec *ms
             }
         }
         memcpy(m->params, best, m->layout.total * sizeof(float));
+        *valid_loss = sel.best_loss;
         ml_results_router(extra, ms, k, E, Br, sel.best_step, sel.steps, sel.loss, sel.nv);
     }
     *out = m;
@@ -384,6 +387,7 @@ typedef struct {
     gtrainer run[ML_NRUNS];            /* base, A, B, direct */
     ml_gpt *scratch;                   /* merges are written into it and models scored in it */
     ml_gpt_mix *mix;                   /* the current mixture (interpolation, router) */
+    double mix_valid_loss;             /* its validation loss, measured when it was chosen */
     unsigned char *mask;               /* (layout.n) tensors the fine-tuning trains */
     scorer sc;
 } gpt_state;
@@ -596,7 +600,7 @@ static int gpt_mixture(ml_study *st, int g, cJSON *info) {
     gpt_state *f = GPT(st);
     ml_gpt_mix_free(f->mix);
     f->mix = NULL;
-    return feature_merge(&f->mix, info, &s->merges[g], s, &f->run[ML_RUN_BASE], &f->run[ML_RUN_A],
+    return feature_merge(&f->mix, &f->mix_valid_loss, info, &s->merges[g], s, &f->run[ML_RUN_BASE], &f->run[ML_RUN_A],
                          &f->train[s->target.domain], f->vx, f->vy, f->nvw, s->batch_size, s->gpt.max_T, st->opt);
 }
 
@@ -626,8 +630,9 @@ static int gpt_score(ml_study *st, const ml_study_model *m, int is_merge, const 
         sc->ens_prob = m->ms->prob_ensemble;
     }
     double loss = eval_loss(sc, f->wx[tg], f->wy[tg], f->nw[tg], T);
-    /* the same on the validation windows: what the findings choose on */
-    double vloss = eval_loss(sc, f->vx, f->vy, f->nvw, T);
+    /* the same on the validation windows: what the findings choose on (a mixture's
+     * was measured when its alpha or router checkpoint was chosen, on these windows) */
+    double vloss = m->kind == ML_STUDY_MIXTURE ? f->mix_valid_loss : eval_loss(sc, f->vx, f->vy, f->nvw, T);
     if ((error = exact_match(&em, sc, &f->test[tg], s->exact_match, T, f->ex)) < 0) return error;
     ml_results_score(me, metrics, name, "loss", loss, 1);
     ml_results_score(me, metrics, name, "valid_loss", vloss, 1);
