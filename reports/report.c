@@ -128,7 +128,6 @@ cleanup:
     return error;
 }
 
-
 /* ---- CKA over steps ---------------------------------------------------------------- */
 
 static int cka_steps(ctx *c, const ml_rep_group *g, const char *stem) {

@@ -152,7 +152,7 @@ static void test_gpt_tasks__smoke_runs_and_learns(void) {
 static void test_gpt_tasks__smoke_merges_complete(void) {
     const char *path = gpt_smoke();
     cJSON *doc = NULL;
-    int nonfinite = 0, merges = 0, routers = 0, interp_ok = 0;
+    int nonfinite = 0, merges = 0, routers = 0, interp_ok = 0, chosen_ok = 0;
     ML_ASSERT(path != NULL);
     ML_ASSERT_EQ_INT(0, ml_results_load(&doc, path));
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(ml_t_cell0(doc), "models");
@@ -167,12 +167,30 @@ static void test_gpt_tasks__smoke_merges_complete(void) {
             routers++;
         const cJSON *vl = cJSON_GetObjectItemCaseSensitive(m, "val_loss");
         if (cJSON_GetObjectItemCaseSensitive(m, "alpha") && cJSON_GetArraySize(vl) == 11) interp_ok++;
+        /* a mixture's valid_loss is its curve's value at the choice: the alpha's, the checkpoint's */
+        double got = cJSON_GetObjectItemCaseSensitive(m, "valid_loss")->valuedouble, want = NAN;
+        if (r) {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "val_steps");
+            int sel = (int)cJSON_GetObjectItemCaseSensitive(r, "selected_step")->valuedouble;
+            for (int i = 0; i < cJSON_GetArraySize(st); i++)
+                if ((int)cJSON_GetArrayItem(st, i)->valuedouble == sel)
+                    want = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "val_loss"), i)->valuedouble;
+        } else if (cJSON_GetArraySize(vl) == 11) {
+            for (int i = 0; i < 11; i++)
+                if (!(cJSON_GetArrayItem(vl, i)->valuedouble >= want)) want = cJSON_GetArrayItem(vl, i)->valuedouble;
+        } else {
+            continue;
+        }
+        if (got == want) chosen_ok++;
+        else fprintf(stderr, "    %s: valid_loss %.9g, its curve at the choice %.9g\n",
+                     cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring, got, want);
     }
     cJSON_Delete(doc);
     ML_ASSERT_EQ_INT(0, nonfinite);
     ML_ASSERT_EQ_INT(12, merges);   /* the 12 merges gpt-smoke declares */
     ML_ASSERT_EQ_INT(2, routers);
     ML_ASSERT_EQ_INT(1, interp_ok);
+    ML_ASSERT_EQ_INT(3, chosen_ok);   /* the interpolation and both routers */
 }
 
 static void test_gpt_tasks__smoke_reproducible(void) {
