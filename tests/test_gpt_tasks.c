@@ -254,47 +254,47 @@ static double cell_metric(const cJSON *cell, const char *name) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+/* Writes text as the suite file, runs it into dir/tag and loads its results
+ * into *doc; 0, or -1 after saying why. */
+static int run_variant(cJSON **doc, const char *suite, const char *text, const char *dir, const char *tag) {
+    char sub[300], path[600], *out = NULL;
+    if (!text || ml_fs_write_atomic(suite, text, strlen(text)) < 0) return -1;
+    int rc = ml_t_cli(&out, "run %s -o %s/%s --quiet", suite, dir, tag);
+    if (rc) fprintf(stderr, "    %s: exit %d\n%s\n", tag, rc, out);
+    free(out);
+    snprintf(sub, sizeof(sub), "%s/%s", dir, tag);
+    ml_t_results_path(path, sizeof(path), sub, suite);
+    return rc == 0 && ml_results_load(doc, path) == 0 ? 0 : -1;
+}
+
 /* finetune.warmup is used by fine-tuning: warmup 0 equals the optimizer's
  * (0 in the tiny suite) bit for bit, 60 of 60 steps trains other
  * specialists; and a suite whose target is target_prefix runs, scoring
  * every merge on that domain. */
 static void test_gpt_tasks__finetune_warmup_and_prefix_target(void) {
-    char dir[256], sub[300], suite[512], path[600], *out = NULL, *text = NULL, *alt = NULL;
+    char dir[256], suite[512], *text = NULL;
     cJSON *doc = NULL, *plain = NULL;
     ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "warmup"));
     ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(suite, sizeof(suite), dir, "{ \"finetune.warmup\": [0, 60] }", 0, 0));
     ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, NULL, suite));
     char *prefix = ml_t_replace(text, "\"data\": \"target\"", "\"data\": \"target_prefix\"");
-    free(text);
-    ML_ASSERT(prefix != NULL);
     /* an axis replaces a value the suite has */
-    alt = ml_t_replace(prefix, "\"finetune\": { \"steps\": 60,", "\"finetune\": { \"steps\": 60, \"warmup\": 0,");
-    ML_ASSERT(alt != NULL);
-    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(suite, alt, strlen(alt)));
-    free(alt);
-    int rc = ml_t_cli(&out, "run %s -o %s/a --quiet", suite, dir);
-    if (rc) fprintf(stderr, "    %s\n", out);
-    free(out);
-    out = NULL;
-    snprintf(sub, sizeof(sub), "%s/a", dir);
-    ml_t_results_path(path, sizeof(path), sub, suite);
-    int loaded = rc == 0 && ml_results_load(&doc, path) == 0;
+    char *axis = prefix ? ml_t_replace(prefix, "\"finetune\": { \"steps\": 60,", "\"finetune\": { \"steps\": 60, \"warmup\": 0,") : NULL;
     /* the same suite without the axis: the optimizer's warmup */
-    alt = ml_t_replace(prefix, "{ \"finetune.warmup\": [0, 60] }", "{ \"seed\": [1] }");
+    char *none = prefix ? ml_t_replace(prefix, "{ \"finetune.warmup\": [0, 60] }", "{ \"seed\": [1] }") : NULL;
+    int ra = run_variant(&doc, suite, axis, dir, "a");
+    int rb = run_variant(&plain, suite, none, dir, "b");
+    free(text);
     free(prefix);
-    ML_ASSERT(alt != NULL);
-    ML_ASSERT_EQ_INT(0, ml_fs_write_atomic(suite, alt, strlen(alt)));
-    free(alt);
-    int rc2 = ml_t_cli(&out, "run %s -o %s/b --quiet", suite, dir);
-    if (rc2) fprintf(stderr, "    %s\n", out);
-    free(out);
-    snprintf(sub, sizeof(sub), "%s/b", dir);
-    ml_t_results_path(path, sizeof(path), sub, suite);
-    int loaded2 = rc2 == 0 && ml_results_load(&plain, path) == 0;
+    free(axis);
+    free(none);
     ml_t_rmrf(dir);
-    ML_ASSERT_EQ_INT(0, rc);
-    ML_ASSERT_EQ_INT(0, rc2);
-    ML_ASSERT(loaded && loaded2);
+    if (ra || rb) {
+        cJSON_Delete(doc);
+        cJSON_Delete(plain);
+    }
+    ML_ASSERT_EQ_INT(0, ra);
+    ML_ASSERT_EQ_INT(0, rb);
     const cJSON *w0 = cell_named(doc, "finetune.warmup=0"), *w60 = cell_named(doc, "finetune.warmup=60");
     const cJSON *def = cell_named(plain, "seed=1");
     ML_ASSERT(w0 && w60 && def);
