@@ -94,8 +94,10 @@ fi
 
 part 3 || exit 0
 [ "${PAPER:-0}" = 1 ] || { echo "== 3. skipped (PAPER=1 measures suites/paper.json's per-job costs, about 12 min)"; exit 0; }
-echo "== 3. suites/paper.json: per-job costs (cell seed=1 in parts, 2 workers)"
-"$BIN" run suites/paper.json --only 'seed=1' --jobs 2 -o "$OUT/p" 2>"$OUT/p.log" >/dev/null
+# one cell of the 3 bases x 3 seeds: the first base, the first seed
+CELL='pretrain.seed=1,seed=1'
+echo "== 3. suites/paper.json: per-job costs (cell $CELL in parts, 2 workers)"
+"$BIN" run suites/paper.json --only "$CELL" --jobs 2 -o "$OUT/p" 2>"$OUT/p.log" >/dev/null
 "$BIN" plan suites/paper.json --json >"$OUT/paper-plan.json"
 python3 - suites/paper.json "$OUT/paper256.json" <<'EOF'
 import json, sys
@@ -108,17 +110,18 @@ d["merges"] = [m for m in d["merges"] if m["method"] != "router"] + \
 json.dump(d, open(sys.argv[2], "w"), indent=1)
 EOF
 "$BIN" plan "$OUT/paper256.json" --json >"$OUT/paper256-plan.json"
-python3 - "$OUT/p.log" "$OUT/p/paper.json" "$OUT/paper-plan.json" "$OUT/paper256-plan.json" <<'EOF'
+python3 - "$OUT/p.log" "$OUT/p/paper.json" "$OUT/paper-plan.json" "$OUT/paper256-plan.json" "$CELL" <<'EOF'
 import json, math, re, sys
 log, res, plan = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+name = sys.argv[5]
 t = {}
-for kind, secs in re.findall(r"seed=1: (base|train|point\d+) done \(([\d.]+) s\)", log):
+for kind, secs in re.findall(re.escape(name) + r": (base|train|point\d+) done \(([\d.]+) s\)", log):
     t.setdefault(re.sub(r"\d+$", "", kind), []).append(float(secs))
 cell = res["cells"][0]
 t["results"] = [cell["timing"]["parts"]["results_seconds"]]
 flops = {}
 for j in plan["jobs"]:
-    if j["cell"] == "seed=1": flops.setdefault(j["kind"], j["flops"])
+    if j["cell"] == name: flops.setdefault(j["kind"], j["flops"])
 print("  %-8s %9s %12s %10s" % ("job", "seconds", "flops", "GFLOP/s"))
 for k in ("base", "train", "point", "results"):
     s = sum(t[k]) / len(t[k])
@@ -144,7 +147,7 @@ machines(base, train, point, results, "d=128, 4 layers (paper.json)")
 big = json.load(open(sys.argv[4]))
 bf = {}
 for j in big["jobs"]:
-    if j["cell"] == "seed=1": bf.setdefault(j["kind"], j["flops"])
+    if j["cell"] == name: bf.setdefault(j["kind"], j["flops"])
 sc = {k: bf[k] / flops[k] for k in ("base", "train", "point", "results")}
 machines(base * sc["base"], train * sc["train"], point * sc["point"], results * sc["results"], "d=256, 8 layers")
 print("  (time per job scaled by its arithmetic: base x%.1f, train x%.1f, point x%.1f)" % (sc["base"], sc["train"], sc["point"]))

@@ -1,6 +1,6 @@
 /*
  * tests/test_graph.c: the job graph (sched/graph.h) and `mergelab plan`.
- * - suites/paper.json (3 seeds, 6 points, one base shared by the seeds)
+ * - suites/paper-quick.json (3 seeds, 6 points, one base shared by the seeds)
  *   expands into 1 base, 3 train, 18 point, 3 results, suite and report,
  *   with the edges the protocol needs, in an order where every input comes
  *   first (a checker that is shown to catch a bad order);
@@ -58,7 +58,7 @@ static void test_graph__paper_suite(void) {
     ml_cellset *cs = NULL;
     ml_graph g;
     char why[128] = "";
-    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper.json", 0));
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper-quick.json", 0));
     ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
     int ok = well_formed(&g, why, sizeof(why));
     int base = -1, nbase = count(&g, ML_JOB_BASE), ntrain = count(&g, ML_JOB_TRAIN), npoint = count(&g, ML_JOB_POINT),
@@ -107,12 +107,12 @@ static void test_graph__paper_suite(void) {
     ML_ASSERT(caught);
 }
 
-/* suites/paper-bases.json: bases as a matrix axis (pretrain.seed 1..3 x seed 1..3) give
+/* suites/paper.json: bases as a matrix axis (pretrain.seed 1..3 x seed 1..3) give
  * 9 cells in one group, 3 base jobs, and each training needs its own base */
 static void test_graph__bases_axis(void) {
     ml_cellset *cs = NULL;
     ml_graph g;
-    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper-bases.json", 0));
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper.json", 0));
     int ncells = cs->n, one_group = 1, shared = 1;
     for (int i = 0; i < cs->n; i++) {
         one_group &= !strcmp(cs->cells[i].group, "default");
@@ -188,13 +188,13 @@ static void fake_init(fake *f, const ml_graph *g, int fail_cell) {
     for (int i = 0; i < MAX_FAKE; i++) f->rc[i] = -1;
 }
 
-/* The paper suite in parts; cell 1's training fails. Whatever the workers,
+/* The one-base paper suite in parts; cell 1's training fails. Whatever the workers,
  * cell 1's points and results never run, the other cells end, and the
  * suite and report jobs run here, last, in that order. */
 static void test_graph__sched_suite_after_failed_cell(void) {
     ml_cellset *cs = NULL;
     ml_graph g;
-    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper.json", 0));
+    ML_ASSERT_EQ_INT(0, ml_cells_load(&cs, "suites/paper-quick.json", 0));
     ML_ASSERT_EQ_INT(0, ml_graph_build(&g, cs, NULL, 0, 1, ML_GRAPH_SUITE | ML_GRAPH_REPORT));
     ML_ASSERT(g.n <= MAX_FAKE);
     int suite = g.n - 2, report = g.n - 1;
@@ -251,7 +251,7 @@ static void test_graph__sched_local_job_waits(void) {
 static void test_graph__plan_command(void) {
     char *out = NULL;
     ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "plan suites/paper.json"));
-    ML_ASSERT_STR_HAS(out, "suite paper: 27 jobs (0 cell, 1 base, 3 train, 18 point, 3 results, 1 suite, 1 report)");
+    ML_ASSERT_STR_HAS(out, "suite paper: 77 jobs (0 cell, 3 base, 9 train, 54 point, 9 results, 1 suite, 1 report)");
     ML_ASSERT_STR_HAS(out, "point6");
     free(out);
     ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "plan suites/smoke.json --json"));
