@@ -517,8 +517,13 @@ static void test_text__bad_arguments(void) {
     ML_ASSERT(c.text == NULL && c.ndocs == 0);
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate(&c, ML_DOMAIN_MATH, 1, 0, 0));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "ndocs must be >= 1, got 0");
+    /* the first value past the table, whatever the number of domains */
+    char past[64];
+    snprintf(past, sizeof(past), "text domain %d out of range", (int)ML_DOMAIN_COUNT);
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate(&c, ML_DOMAIN_COUNT, 1, 0, 5));
-    ML_ASSERT_STR_HAS(ml_error_last()->message, "text domain 5 out of range");
+    ML_ASSERT_STR_HAS(ml_error_last()->message, past);
+    ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate(&c, (ml_domain)-1, 1, 0, 5));
+    ML_ASSERT_STR_HAS(ml_error_last()->message, "text domain -1 out of range");
     ML_ASSERT_EQ_INT(ML_EINVALID, ml_corpus_generate_opts(&c, ML_DOMAIN_BASE, 1, 0, 5, &bad));
     ML_ASSERT_STR_HAS(ml_error_last()->message, "base mix fractions must be >= 0 with a sum <= 1, got math 0.7 code 0.5");
     ml_corpus_free(NULL);
