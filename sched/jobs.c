@@ -150,12 +150,12 @@ static int job_results(const ml_jobs_ctx *x, int j) {
     const cJSON *done[ML_MAX_POINTS] = { 0 };
     double w0 = ml_jobs_wall(), c0 = ml_jobs_cpu();
     /* inputs: the training, then each point in order (graph.c) */
-    if (!ml_cellfile_part_load(&train, x->cache, x->g->jobs[job->inputs[0]].hash, x->cs, i)) {
+    if (!ml_cellfile_part_load(&train, x->cache, x->g->jobs[job->inputs[0]].hash)) {
         error = ml_error_set(ML_ERUN, "cell %s: its training record is missing; run the suite again", c->name);
         goto cleanup;
     }
     for (int k = 0; k < npts; k++) {
-        if (!ml_cellfile_part_load(&pts[k], x->cache, x->g->jobs[job->inputs[1 + k]].hash, x->cs, i)) {
+        if (!ml_cellfile_part_load(&pts[k], x->cache, x->g->jobs[job->inputs[1 + k]].hash)) {
             error = ml_error_set(ML_ERUN, "cell %s: the record of point %d is missing; run the suite again", c->name, k + 1);
             goto cleanup;
         }
@@ -374,7 +374,7 @@ int ml_jobs_done(const ml_jobs_ctx *x, int *done) {
             cells_done &= done[j];
             break;
         case ML_JOB_TRAIN: case ML_JOB_POINT:
-            done[j] = cell[job->cell] || ml_cellfile_part_load(NULL, x->cache, job->hash, cs, job->cell);
+            done[j] = cell[job->cell] || ml_cellfile_part_load(NULL, x->cache, job->hash);
             if (job->kind == ML_JOB_TRAIN && !cell[job->cell]) base_needed[job->inputs[0]] = 1;
             break;
         case ML_JOB_BASE:
@@ -405,7 +405,7 @@ int ml_jobs_done_one(const ml_jobs_ctx *x, int j) {
         if (ml_cellfile_load_done(NULL, x->cs, job->cell, x->dir, 1, NULL, 0)) return 1;
         return x->cache && ml_cellfile_adopt(x->cache, x->cs, job->cell, x->adopt ? x->dir : NULL) == 1;
     case ML_JOB_TRAIN: case ML_JOB_POINT:
-        return ml_cellfile_part_load(NULL, x->cache, job->hash, x->cs, job->cell);
+        return ml_cellfile_part_load(NULL, x->cache, job->hash);
     case ML_JOB_BASE:
         return cache_has(x->cache, job->hash);
     case ML_JOB_SUITE: {   /* its file is there (complete or not: the report shows either) */

@@ -101,8 +101,9 @@ static int record_write(const char *store, const char *hash, cJSON *rec) {
     return error;
 }
 
-/* STORE/jobs/HASH.json when it is sealed and is a record of job hash for
- * cell identity id: the document, else NULL (missing or damaged: to run). */
+/* STORE/jobs/HASH.json when it is sealed and is a record of job hash (and,
+ * when id is not NULL, of cell identity id): the document, else NULL
+ * (missing or damaged: to run). */
 static cJSON *record_load(const char *store, const char *hash, const char *id) {
     char path[PATH_MAX], *text = NULL;
     size_t len;
@@ -112,7 +113,7 @@ static cJSON *record_load(const char *store, const char *hash, const char *id) {
     free(text);
     const cJSON *rid = cJSON_GetObjectItemCaseSensitive(doc, "id");
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(doc, "job");
-    if (!doc || ml_results_seal_check(doc, path) < 0 || !cJSON_IsString(rid) || strcmp(rid->valuestring, id) ||
+    if (!doc || ml_results_seal_check(doc, path) < 0 || !cJSON_IsString(rid) || (id && strcmp(rid->valuestring, id)) ||
         !cJSON_IsString(job) || strcmp(job->valuestring, hash)) {
         cJSON_Delete(doc);
         return NULL;
@@ -132,9 +133,11 @@ int ml_cellfile_part_write(const char *store, const char *hash, const ml_cellset
     return record_write(store, hash, rec);
 }
 
-int ml_cellfile_part_load(cJSON **out, const char *store, const char *hash, const ml_cellset *cs, int i) {
+int ml_cellfile_part_load(cJSON **out, const char *store, const char *hash) {
     if (out) *out = NULL;
-    cJSON *doc = store ? record_load(store, hash, cs->cells[i].id) : NULL;
+    /* not checked against the cell: a part's hash covers all it depends on,
+     * and a training is one job for every cell (of any suite) that shares it */
+    cJSON *doc = store ? record_load(store, hash, NULL) : NULL;
     if (doc && !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "result"))) {
         cJSON_Delete(doc);
         doc = NULL;

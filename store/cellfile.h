@@ -52,9 +52,12 @@ void ml_cellfile_record_path(char *buf, size_t size, const char *store, const ch
  * of job hash, a finished part of cell i (result consumed). */
 int ml_cellfile_part_write(const char *store, const char *hash, const ml_cellset *cs, int i, cJSON *result,
                            const char *started, double wall, double cpu);
-/* The record of job hash for cell i's identity, when it is there and
- * sealed: 1 and *out (the caller frees; out may be NULL), else 0. */
-int ml_cellfile_part_load(cJSON **out, const char *store, const char *hash, const ml_cellset *cs, int i);
+/* The record of job hash, when it is there and sealed: 1 and *out (the
+ * caller frees; out may be NULL), else 0. Whichever cell wrote it: a
+ * training's hash is its specialists' and direct fine-tune's keys, shared
+ * by every cell with that training, and a point's hash includes its cell's
+ * id; so a record is never tied to the cell that happened to make it. */
+int ml_cellfile_part_load(cJSON **out, const char *store, const char *hash);
 /* Keeps a copy of cell i's finished file (an "ok" one; a failed cell is
  * not kept: it runs again) in the store under the cell's id. 0 or ML_E*. */
 int ml_cellfile_share(const char *store, const ml_cellset *cs, int i, const cJSON *cell);

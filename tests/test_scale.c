@@ -176,6 +176,77 @@ static void test_scale__two_runs_one_store(void) {
     ml_t_rmrf(dir);
 }
 
+/* The train hash of the cell of a one-cell suite, from `plan --json`. */
+static int train_hash(char out[65], const char *suite) {
+    char *text = NULL;
+    out[0] = '\0';
+    int rc = ml_t_cli(&text, "plan %s --json", suite);
+    cJSON *plan = rc == 0 ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *j;
+    cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(plan, "jobs"))
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(j, "kind")->valuestring, "train"))
+            snprintf(out, 65, "%s", cJSON_GetObjectItemCaseSensitive(j, "hash")->valuestring);
+    cJSON_Delete(plan);
+    return out[0] ? 0 : -1;
+}
+
+/* Two suites whose cells differ only in a merge share one training (one
+ * train job hash). Suite A trains in parts (run-job), suite B then runs
+ * whole on the same store, then A finishes: B finds the training done
+ * instead of making it again, and A's results still find their training
+ * record (once, B's run rewrote that record under its own cell and A's
+ * results failed with "its training record is missing"). A ends identical
+ * to a run of A alone. */
+static void test_scale__training_shared_by_two_suites(void) {
+    char dir[PATH_MAX], sa[PATH_MAX], sb[PATH_MAX], ha[65], hb[65], ra[PATH_MAX + 32], ref[PATH_MAX + 32];
+    char *out = NULL, *text = NULL, *b1 = NULL, *b2 = NULL;
+    ML_ASSERT_EQ_INT(0, ml_t_tmpdir(dir, sizeof(dir), "shared-train"));
+    ML_ASSERT_EQ_INT(0, ml_t_tiny_suite(sa, sizeof(sa), dir, "{ \"seed\": [1] }", 0, 1));
+    ML_ASSERT_EQ_INT(0, ml_fs_read_all(&text, NULL, sa));
+    b1 = ml_t_replace(text, "\"name\": \"tiny\"", "\"name\": \"tinyb\"");
+    b2 = b1 ? ml_t_replace(b1, "\"method\": \"average\"", "\"method\": \"average\", \"weights\": [0.7, 0.3]") : NULL;
+    free(text);
+    free(b1);
+    ML_ASSERT(b2 != NULL);
+    int wrote = ml_t_write(sb, sizeof(sb), dir, "tinyb.json", b2);
+    free(b2);
+    ML_ASSERT_EQ_INT(0, wrote);
+    ML_ASSERT_EQ_INT(0, train_hash(ha, sa));
+    ML_ASSERT_EQ_INT(0, train_hash(hb, sb));
+    ML_ASSERT_MSG(!strcmp(ha, hb), "the two suites do not share their training: %.12s, %.12s", ha, hb);
+    ML_ASSERT_EQ_INT(0, reference_run(sa, dir));
+    /* A: its base, then its training, alone */
+    ML_ASSERT_EQ_INT(0, ml_t_cli(&out, "plan %s --json", sa));
+    cJSON *plan = cJSON_Parse(out);
+    free(out);
+    int rc = 0;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(plan, "jobs")) {
+        const char *kind = cJSON_GetObjectItemCaseSensitive(j, "kind")->valuestring;
+        if (strcmp(kind, "base") && strcmp(kind, "train")) continue;
+        rc |= ml_t_cli(&out, "run-job %s %s -o %s/a --cache %s/store --quiet", sa,
+                       cJSON_GetObjectItemCaseSensitive(j, "hash")->valuestring, dir, dir);
+        free(out);
+    }
+    cJSON_Delete(plan);
+    ML_ASSERT_EQ_INT(0, rc);
+    /* B whole, on the same store */
+    rc = ml_t_cli(&out, "run %s -o %s/b --cache %s/store --jobs 2", sb, dir, dir);
+    int retrained = out && strstr(out, ": train done") != NULL;
+    ML_ASSERT_MSG(rc == 0, "suite B exited %d: %s", rc, out);
+    ML_ASSERT_MSG(!retrained, "suite B ran the training A had made: %s", out);
+    free(out);
+    /* A's points and results */
+    rc = ml_t_cli(&out, "run %s -o %s/a --cache %s/store --jobs 2", sa, dir, dir);
+    ML_ASSERT_MSG(rc == 0, "suite A, finished after B, exited %d: %s", rc, out);
+    free(out);
+    snprintf(ra, sizeof(ra), "%s/a/tiny.json", dir);
+    snprintf(ref, sizeof(ref), "%s/ref/tiny.json", dir);
+    ML_ASSERT(ml_t_identical(ra, ref));
+    ml_t_rmrf(dir);
+}
+
 /* A run killed while it holds leases: a run started at once on the same
  * host sees their holder is gone and takes them over without waiting for
  * them to lapse (30 s here), and ends identical. */
@@ -552,6 +623,7 @@ const ml_test ml_tests_scale[] = {
     { "scale__lease_claims", test_scale__lease_claims, "unit" },
     { "scale__lease_one_winner", test_scale__lease_one_winner, "unit" },
     { "scale__two_runs_one_store", test_scale__two_runs_one_store, "e2e" },
+    { "scale__training_shared_by_two_suites", test_scale__training_shared_by_two_suites, "e2e" },
     { "scale__killed_holder_taken_over", test_scale__killed_holder_taken_over, "e2e" },
     { "scale__shards_and_gather", test_scale__shards_and_gather, "e2e" },
     { "scale__shard_failed_cell", test_scale__shard_failed_cell, "e2e" },
