@@ -8,8 +8,8 @@
 #   make MPI=1     the program with MPI (mpirun -np N build-mpi/mergelab run SUITE --mpi)
 #   make bench     speed figures as ratios to PyTorch and to the sgemm peak, measured in the same run
 #   make bench-scale  scale-out figures: MPI ranks, overhead per job (PAPER=1: paper-scale estimate)
-#   make paper     the paper's protocol at the default GPT size, uncut (suites/paper.json, 34 min)
-#   make paper-quick the same with three cuts for a 30-minute budget (suites/paper-quick.json, 23 min)
+#   make paper     the paper's protocol at the default GPT size, uncut, 3 bases x 3 seeds (suites/paper.json; the README gives its time)
+#   make paper-quick one base and three cuts for a 30-minute budget (suites/paper-quick.json)
 #   make clean
 # Options: CI=true (warnings are errors), SANITIZER=address|undefined (own build folder),
 #          THREADS=N (BLAS threads for make bench).
@@ -237,14 +237,14 @@ demo: deps
 	$(BIN) run suites/demo.json --jobs 2 --report out/demo/report
 	@echo "mergelab: open out/demo/report/index.html"
 
-# suites/paper.json: the paper's protocol at the default GPT size, 3 seeds, uncut (see
+# suites/paper.json: the paper's protocol at the default GPT size, 3 bases x 3 seeds, uncut (see
 # the README for its time on 2 cores); results into the store, the report to out/paper/report.
 paper: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	$(BIN) run suites/paper.json --jobs 2 --report out/paper/report
 	@echo "mergelab: open out/paper/report/index.html"
 
-# suites/paper-quick.json: the same with three cuts to the routers' evaluation, for a
+# suites/paper-quick.json: the same on one base, with three cuts to the routers' evaluation, for a
 # 30-minute budget (a CI job, say); the README says what they cost.
 paper-quick: deps
 	@$(MAKE) --no-print-directory $(BIN)
