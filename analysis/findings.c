@@ -375,8 +375,9 @@ static void f1_on(ctx *c, const char *id, const char *curve, const char *what) {
     }
     snprintf(detail, sizeof(detail),
              "mean %s over %d layers, group %s: %.4f at step %g, %.4f at step %g (the effect is the fall); "
-             "least-squares slope %.4f per 1000 steps over the steps after 0; %d seed%s",
-             what, L, g->name, fv.mean, s_first, lv.mean, s_last, sl.mean, e.s.n, e.s.n == 1 ? "" : "s");
+             "least-squares slope %.4f per 1000 steps over the steps after 0; %d %s",
+             what, L, g->name, fv.mean, s_first, lv.mean, s_last, sl.mean, e.s.n,
+             e.nbases > 1 ? "bases" : e.s.n == 1 ? "seed" : "seeds");   /* n counts bases when there are several */
     add(c, id, stmt, verdict_of(&e.s), &e, detail);
 }
 

@@ -398,9 +398,15 @@ static double bases_loss(int m, int l, int k) {
     return 3.0;
 }
 
+/* CKA that falls with the step, a little differently per cell */
+static double bases_cka(int s, int l, int k) {
+    (void)l;
+    return 1.0 - 0.1 * s - 0.001 * k;
+}
+
 static void test_findings__bases_interval_covers_the_base(void) {
-    ml_findings_spec spec = { .n = 1, .ids = { "F2" } };
-    scenario sc = { bases_loss, NULL, NULL };
+    ml_findings_spec spec = { .n = 2, .ids = { "F2", "F1" } };
+    scenario sc = { bases_loss, bases_cka, NULL };
     cJSON *doc = make_doc(&sc, 1, 6), *rows = NULL;
     int k = 0;
     for (cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "cells")->child; c; c = c->next, k++) {
@@ -411,7 +417,13 @@ static void test_findings__bases_interval_covers_the_base(void) {
     double e = field(rows, "F2", "effect"), lo = field(rows, "F2", "ci_lo"), hi = field(rows, "F2", "ci_hi");
     double n = field(rows, "F2", "n"), nb = field(rows, "F2", "bases");
     double sdb = field(rows, "F2", "sd_between_bases"), sdw = field(rows, "F2", "sd_within_base");
+    /* F1's detail counts what its interval is over: the bases, not the seeds */
+    const char *d1 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row(rows, "F1"), "detail"));
+    int f1_counts_bases = d1 && strstr(d1, "; 3 bases;") && !strstr(d1, "seeds;");
+    char *d1copy = d1 ? strdup(d1) : NULL;
     cJSON_Delete(rows);
+    ML_ASSERT_MSG(f1_counts_bases, "F1's detail does not count the 3 bases: %s", d1copy ? d1copy : "(none)");
+    free(d1copy);
     /* negative control: the same numbers as six independent seeds (no pretrain_seed) give
      * the narrower interval that ignores the base */
     for (cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "cells")->child; c; c = c->next)
